@@ -1,1 +1,24 @@
-//! placeholder
+//! Protocol version 1 of the connector toolkit, and the Rust connector SDK.
+//!
+//! - [`message`]: the messages in both directions, and their fast decoder.
+//! - [`codec`]: bounded, numbered JSON-lines reading and writing.
+//! - [`registry`]: the shared JSON Schemas, embedded and compiled once.
+//! - [`secrets`]: finding `writeOnly` configuration values and masking them.
+//! - [`cutoff`]: the dates users write for the earliest-data cutoff.
+//! - [`sdk`]: write a connector by implementing [`sdk::Connector`].
+//!
+//! PROTOCOL.md at the repository root is the normative specification; this crate is
+//! its Rust implementation. The crate does no process, network or storage work.
+
+pub mod codec;
+pub mod cutoff;
+pub mod message;
+pub mod registry;
+pub mod sdk;
+pub mod secrets;
+
+pub use codec::{CodecError, Line, LineReader, DEFAULT_MAX_LINE_BYTES};
+pub use cutoff::{format_instant, parse_cutoff, CutoffError};
+pub use message::*;
+pub use registry::{RecordError, SchemaRegistry, Violation};
+pub use secrets::Redactor;

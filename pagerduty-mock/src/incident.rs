@@ -1,0 +1,380 @@
+//! One incident's facts and timeline, recomputed on demand from (seed, index).
+//!
+//! Nothing per incident is stored: [`Facts::generate`] derives the service, urgency,
+//! priority, assignee and the whole log-entry timeline from the seed, the index and the
+//! creation time, then cuts the timeline at the reference "now". The status follows from
+//! the entries that already happened, so data and log entries always agree.
+
+use crate::catalog::Catalog;
+use crate::rng::Rng;
+
+const SALT_INCIDENT: u64 = 0x1C1D;
+/// Most entries a timeline holds: 8 generated plus acknowledge and resolve from churn.
+pub(crate) const MAX_ENTRIES: usize = 10;
+
+/// The log entry types the simulator produces (PagerDuty's `*_log_entry` types).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EntryKind {
+    Trigger = 0,
+    Assign = 1,
+    Notify = 2,
+    Escalate = 3,
+    Annotate = 4,
+    Acknowledge = 5,
+    Resolve = 6,
+}
+
+impl EntryKind {
+    /// The `type` field value.
+    pub(crate) fn type_name(self) -> &'static str {
+        match self {
+            EntryKind::Trigger => "trigger_log_entry",
+            EntryKind::Assign => "assign_log_entry",
+            EntryKind::Notify => "notify_log_entry",
+            EntryKind::Escalate => "escalate_log_entry",
+            EntryKind::Annotate => "annotate_log_entry",
+            EntryKind::Acknowledge => "acknowledge_log_entry",
+            EntryKind::Resolve => "resolve_log_entry",
+        }
+    }
+
+    /// Whether `is_overview=true` keeps this entry: the status changes and notes, not
+    /// the notification and assignment chatter.
+    pub(crate) fn is_overview(self) -> bool {
+        !matches!(self, EntryKind::Notify | EntryKind::Assign)
+    }
+
+    /// Inverse of `kind as u64`, for entries packed into the log index.
+    pub(crate) fn from_code(code: u64) -> EntryKind {
+        match code {
+            0 => EntryKind::Trigger,
+            1 => EntryKind::Assign,
+            2 => EntryKind::Notify,
+            3 => EntryKind::Escalate,
+            4 => EntryKind::Annotate,
+            5 => EntryKind::Acknowledge,
+            _ => EntryKind::Resolve,
+        }
+    }
+}
+
+/// Who caused a log entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Actor {
+    /// The incident's service (API events, automatic actions).
+    Service,
+    /// A user, by catalog index.
+    User(usize),
+}
+
+/// One log entry of a timeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Entry {
+    pub(crate) kind: EntryKind,
+    pub(crate) at: i64,
+    pub(crate) agent: Actor,
+    /// The user notified, assigned or escalated to.
+    pub(crate) target: Option<usize>,
+    pub(crate) channel: &'static str,
+}
+
+/// Current status of an incident.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Status {
+    Triggered,
+    Acknowledged,
+    Resolved,
+}
+
+impl Status {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Status::Triggered => "triggered",
+            Status::Acknowledged => "acknowledged",
+            Status::Resolved => "resolved",
+        }
+    }
+}
+
+/// Everything known about one incident.
+#[derive(Debug, Clone)]
+pub(crate) struct Facts {
+    /// Index; the incident number is `n + 1`.
+    pub(crate) n: u64,
+    pub(crate) created: i64,
+    pub(crate) service: usize,
+    pub(crate) high_urgency: bool,
+    pub(crate) priority: Option<usize>,
+    pub(crate) title_template: usize,
+    pub(crate) key: (u64, u64),
+    pub(crate) alerts: u64,
+    pub(crate) assignee: usize,
+    entries: [Option<Entry>; MAX_ENTRIES],
+    len: usize,
+}
+
+/// Incident titles; `{}` is the service name.
+pub(crate) const TITLES: [&str; 8] = [
+    "High error rate on {}",
+    "Latency above SLO on {}",
+    "{} health check failing",
+    "Disk usage above 90% on a {} host",
+    "{} queue backlog growing",
+    "Certificate expiring soon for {}",
+    "Memory pressure on {} pods",
+    "{} returning 5xx to synthetic checks",
+];
+
+impl Facts {
+    /// Generates incident `n` created at `created`, keeping entries before `now`.
+    pub(crate) fn generate(seed: u64, catalog: &Catalog, n: u64, created: i64, now: i64) -> Facts {
+        let mut r = Rng::new(seed, SALT_INCIDENT, n);
+        let mut facts = Facts::base(&mut r, catalog, n, created);
+        let template = r.weighted(&[5, 15, 25, 20, 15, 12, 8]) + 2;
+        for entry in timeline(&mut r, catalog, &facts, template, now) {
+            if entry.at < now {
+                facts.push(entry);
+            }
+        }
+        facts
+    }
+
+    /// A churned incident: just triggered and assigned at `created`.
+    pub(crate) fn fresh(seed: u64, catalog: &Catalog, n: u64, created: i64) -> Facts {
+        let mut r = Rng::new(seed, SALT_INCIDENT, n);
+        let mut facts = Facts::base(&mut r, catalog, n, created);
+        let assignee = facts.assignee;
+        facts.push(entry(EntryKind::Trigger, created, Actor::Service, None, "api"));
+        facts.push(entry(EntryKind::Assign, created, Actor::Service, Some(assignee), "auto"));
+        facts
+    }
+
+    fn base(r: &mut Rng, catalog: &Catalog, n: u64, created: i64) -> Facts {
+        let service = r.weighted(&catalog.service_weights);
+        let policy = &catalog.policies[catalog.services[service].policy];
+        Facts {
+            n,
+            created,
+            service,
+            high_urgency: r.unit() < 0.7,
+            priority: (r.unit() < 0.45).then(|| r.weighted(&[5, 15, 35, 30, 15])),
+            title_template: r.below(TITLES.len() as u64) as usize,
+            key: (r.next_u64(), r.next_u64()),
+            alerts: r.weighted(&[70, 20, 10]) as u64 + 1,
+            assignee: catalog.on_call(policy.schedule, created).0,
+            entries: [None; MAX_ENTRIES],
+            len: 0,
+        }
+    }
+
+    /// Appends an entry (churn uses it for acknowledge and resolve).
+    pub(crate) fn push(&mut self, e: Entry) {
+        if self.len < MAX_ENTRIES {
+            self.entries[self.len] = Some(e);
+            self.len += 1;
+        }
+    }
+
+    /// The timeline in time order.
+    pub(crate) fn entries(&self) -> impl DoubleEndedIterator<Item = &Entry> + ExactSizeIterator {
+        self.entries[..self.len].iter().map(|e| e.as_ref().expect("filled up to len"))
+    }
+
+    /// The entry at `pos`, if any.
+    pub(crate) fn entry(&self, pos: usize) -> Option<&Entry> {
+        self.entries.get(pos).and_then(Option::as_ref).filter(|_| pos < self.len)
+    }
+
+    fn last_of(&self, kind: EntryKind) -> Option<&Entry> {
+        self.entries().rev().find(|e| e.kind == kind)
+    }
+
+    pub(crate) fn status(&self) -> Status {
+        if self.last_of(EntryKind::Resolve).is_some() {
+            Status::Resolved
+        } else if self.last_of(EntryKind::Acknowledge).is_some() {
+            Status::Acknowledged
+        } else {
+            Status::Triggered
+        }
+    }
+
+    pub(crate) fn resolved_at(&self) -> Option<i64> {
+        self.last_of(EntryKind::Resolve).map(|e| e.at)
+    }
+
+    /// The acknowledgement in force (only while acknowledged).
+    pub(crate) fn acknowledgement(&self) -> Option<&Entry> {
+        match self.status() {
+            Status::Acknowledged => self.last_of(EntryKind::Acknowledge),
+            _ => None,
+        }
+    }
+
+    /// The entry that set the current status.
+    pub(crate) fn last_status_change(&self) -> &Entry {
+        let kind = match self.status() {
+            Status::Resolved => EntryKind::Resolve,
+            Status::Acknowledged => EntryKind::Acknowledge,
+            Status::Triggered => EntryKind::Trigger,
+        };
+        self.last_of(kind).unwrap_or_else(|| self.first())
+    }
+
+    pub(crate) fn first(&self) -> &Entry {
+        self.entries().next().expect("every timeline starts with a trigger")
+    }
+
+    pub(crate) fn updated_at(&self) -> i64 {
+        self.entries().last().map_or(self.created, |e| e.at)
+    }
+
+    /// The user currently assigned: the escalation target once escalated.
+    pub(crate) fn current_assignee(&self) -> (usize, i64) {
+        self.entries()
+            .rev()
+            .find(|e| matches!(e.kind, EntryKind::Assign | EntryKind::Escalate))
+            .and_then(|e| e.target.map(|u| (u, e.at)))
+            .unwrap_or((self.assignee, self.created))
+    }
+
+    pub(crate) fn title(&self, catalog: &Catalog) -> String {
+        TITLES[self.title_template].replace("{}", &catalog.services[self.service].name)
+    }
+
+    pub(crate) fn urgency(&self) -> &'static str {
+        if self.high_urgency {
+            "high"
+        } else {
+            "low"
+        }
+    }
+}
+
+fn entry(kind: EntryKind, at: i64, agent: Actor, target: Option<usize>, channel: &'static str) -> Entry {
+    Entry { kind, at, agent, target, channel }
+}
+
+/// The full lifecycle of a template with `k` entries (2 to 8), before cutting at `now`.
+///
+/// Every template with three or more entries starts with trigger and assign in the same
+/// second, so even an incident created a second before `now` has two entries.
+fn timeline(r: &mut Rng, catalog: &Catalog, f: &Facts, k: usize, now: i64) -> Vec<Entry> {
+    use EntryKind::*;
+    let t0 = f.created;
+    let assignee = f.assignee;
+    let manager = catalog.policies[catalog.services[f.service].policy].manager;
+    if k == 2 {
+        // A flapping check resolved by its monitor within seconds.
+        let d = r.range(0, 30).min((now - t0 - 1).max(0) as u64) as i64;
+        return vec![
+            entry(Trigger, t0, Actor::Service, None, "api"),
+            entry(Resolve, t0 + d, Actor::Service, None, "api"),
+        ];
+    }
+    let plan: &[EntryKind] = match k {
+        3 => &[Trigger, Assign, Resolve],
+        4 => &[Trigger, Assign, Acknowledge, Resolve],
+        5 => &[Trigger, Assign, Notify, Acknowledge, Resolve],
+        6 => &[Trigger, Assign, Notify, Annotate, Acknowledge, Resolve],
+        7 => &[Trigger, Assign, Notify, Escalate, Notify, Acknowledge, Resolve],
+        _ => &[Trigger, Assign, Notify, Escalate, Notify, Annotate, Acknowledge, Resolve],
+    };
+    // A few incidents are never resolved (and some never acknowledged): stale open ones.
+    let stale = r.unit() < 0.02;
+    let stale_acked = r.unit() < 0.5;
+    let ack_channel = ["web_ui", "mobile", "sms"][r.below(3) as usize];
+    let mut t = t0;
+    let mut responder = assignee;
+    let mut out = Vec::with_capacity(plan.len());
+    for &kind in plan {
+        let e = match kind {
+            Trigger => entry(Trigger, t0, Actor::Service, None, "api"),
+            Assign => entry(Assign, t0, Actor::Service, Some(assignee), "auto"),
+            Notify => {
+                t += r.range(5, 60) as i64;
+                entry(Notify, t, Actor::Service, Some(responder), "auto")
+            }
+            Escalate => {
+                t = t.max(t0 + 1800) + r.range(0, 5) as i64;
+                responder = manager;
+                entry(Escalate, t, Actor::Service, Some(manager), "timeout")
+            }
+            Annotate => {
+                t += r.log_range(60, 3600) as i64;
+                entry(Annotate, t, Actor::User(responder), None, "web_ui")
+            }
+            Acknowledge => {
+                if stale && !stale_acked {
+                    break;
+                }
+                t += r.log_range(30, 1500) as i64;
+                entry(Acknowledge, t, Actor::User(responder), None, ack_channel)
+            }
+            Resolve => {
+                if stale {
+                    break;
+                }
+                t += r.log_range(120, 2 * 86_400) as i64;
+                if k == 3 {
+                    entry(Resolve, t, Actor::Service, None, "api")
+                } else {
+                    entry(Resolve, t, Actor::User(responder), None, "web_ui")
+                }
+            }
+        };
+        out.push(e);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn catalog() -> Catalog {
+        Catalog::build(1_600_000_000)
+    }
+
+    #[test]
+    fn timelines_are_ordered_with_two_to_eight_entries() {
+        let c = catalog();
+        let now = 1_700_000_000;
+        for n in 0..2000 {
+            let created = now - 1 - (n as i64 * 97) % (40 * 86_400);
+            let f = Facts::generate(3, &c, n, created, now);
+            assert!((2..=8).contains(&f.entries().len()), "incident {n}");
+            assert_eq!(f.first().kind, EntryKind::Trigger);
+            assert_eq!(f.first().at, created);
+            let times: Vec<i64> = f.entries().map(|e| e.at).collect();
+            assert!(times.windows(2).all(|w| w[0] <= w[1]));
+            assert!(times.iter().all(|&t| t < now));
+            if f.status() == Status::Resolved {
+                assert_eq!(f.resolved_at(), Some(f.updated_at()));
+            }
+        }
+    }
+
+    #[test]
+    fn generation_is_deterministic_and_mixes_statuses() {
+        let c = catalog();
+        let now = 1_700_000_000;
+        let mut seen = std::collections::HashSet::new();
+        for n in 0..3000 {
+            let created = now - 1 - (n as i64 * 13) % 86_400;
+            let a = Facts::generate(9, &c, n, created, now);
+            let b = Facts::generate(9, &c, n, created, now);
+            assert_eq!(a.entries().collect::<Vec<_>>(), b.entries().collect::<Vec<_>>());
+            seen.insert(a.status());
+        }
+        assert_eq!(seen.len(), 3, "all three statuses appear in recent data");
+    }
+
+    #[test]
+    fn fresh_incidents_are_triggered() {
+        let f = Facts::fresh(1, &catalog(), 5, 1_700_000_000);
+        assert_eq!(f.status(), Status::Triggered);
+        assert_eq!(f.entries().len(), 2);
+        assert!(f.entry(1).is_some() && f.entry(2).is_none());
+    }
+}

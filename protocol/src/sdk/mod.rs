@@ -1,0 +1,170 @@
+//! The Rust connector SDK: implement [`Connector`], call [`run`] from `main`.
+//!
+//! The SDK owns everything that is the same for every connector: parsing the command
+//! line, reading the configuration (from stdin when the runner calls, from `--config`
+//! when a human does), checking it against the connector's `config_schema` (so a missing
+//! field is an answer from `verify`, not a crash), writing messages, turning errors into
+//! `error` messages and exit codes. A connector only says what is specific to its source.
+//!
+//! ```no_run
+//! use protocol::sdk::{self, Connector, ConnectorError, Emitter, SyncRequest};
+//! use protocol::{Spec, Stream, Verification};
+//!
+//! struct Hello;
+//!
+//! impl Connector for Hello {
+//!     type Config = serde_json::Value;
+//!     fn spec(&self) -> Spec {
+//!         sdk::spec("hello", env!("CARGO_PKG_VERSION"), serde_json::json!({"type": "object"}), ["Team"])
+//!     }
+//!     fn verify(&self, _: &Self::Config, _: &mut Emitter) -> Result<Verification, ConnectorError> {
+//!         Ok(Verification::valid())
+//!     }
+//!     fn discover(&self, _: &Self::Config, out: &mut Emitter) -> Result<(), ConnectorError> {
+//!         Ok(out.stream(&Stream::new("all", "https://example.com", "Everything"))?)
+//!     }
+//!     fn sync(&self, _: &Self::Config, _: &SyncRequest, out: &mut Emitter) -> Result<(), ConnectorError> {
+//!         out.record(&serde_json::json!({"_type": "Team", "id": "T1", "self": "https://example.com/T1", "name": "Ops"}))?;
+//!         Ok(out.state(&serde_json::json!({"done": true}))?)
+//!     }
+//! }
+//!
+//! fn main() -> std::process::ExitCode {
+//!     sdk::run(Hello)
+//! }
+//! ```
+
+mod cli;
+mod config;
+mod emitter;
+
+use std::fmt;
+use std::process::ExitCode;
+
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+pub use cli::run;
+pub use emitter::Emitter;
+
+use crate::message::{ErrorKind, Spec, Stream, Verification, PROTOCOL_VERSION};
+
+/// Exit status of a successful command.
+pub const EXIT_OK: u8 = 0;
+/// Exit status after an `error` message.
+pub const EXIT_FAILURE: u8 = 1;
+/// Exit status for a bad command line.
+pub const EXIT_USAGE: u8 = 2;
+
+/// A source of records. The SDK calls one method per command.
+pub trait Connector {
+    /// The configuration, deserialised after it passed `config_schema`.
+    type Config: DeserializeOwned;
+
+    /// Who the connector is and what configuration it takes.
+    fn spec(&self) -> Spec;
+
+    /// Checks a configuration against the source (credentials, reachability).
+    /// Problems the schema already catches never reach this method.
+    ///
+    /// # Errors
+    /// Only for failures that are not an answer about the configuration (bugs).
+    fn verify(&self, config: &Self::Config, out: &mut Emitter) -> Result<Verification, ConnectorError>;
+
+    /// Emits at least one Stream with [`Emitter::stream`].
+    ///
+    /// # Errors
+    /// Why the streams could not be listed.
+    fn discover(&self, config: &Self::Config, out: &mut Emitter) -> Result<(), ConnectorError>;
+
+    /// Emits the stream's records, newest first, back to the cutoff, with a `state`
+    /// checkpoint after each durable unit of progress.
+    ///
+    /// # Errors
+    /// Why the sync could not finish; records and states already emitted stand.
+    fn sync(&self, config: &Self::Config, request: &SyncRequest, out: &mut Emitter) -> Result<(), ConnectorError>;
+}
+
+/// What `sync` is asked to do.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncRequest {
+    /// The stream to sync.
+    pub stream: Stream,
+    /// Emit nothing older than this.
+    pub earliest_data_cutoff: DateTime<Utc>,
+    /// The last checkpoint, or `None` on a first sync.
+    pub state: Option<Value>,
+}
+
+/// A fatal connector error: becomes an `error` message and exit status 1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectorError {
+    /// The kind, for orchestrators.
+    pub kind: ErrorKind,
+    /// What went wrong, for humans.
+    pub message: String,
+}
+
+impl ConnectorError {
+    /// An error of the given kind.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        ConnectorError { kind, message: message.into() }
+    }
+
+    /// The configuration is unusable.
+    pub fn config(message: impl Into<String>) -> Self {
+        ConnectorError::new(ErrorKind::Config, message)
+    }
+
+    /// The source refused the credentials.
+    pub fn auth(message: impl Into<String>) -> Self {
+        ConnectorError::new(ErrorKind::Auth, message)
+    }
+
+    /// A failure that may pass.
+    pub fn transient(message: impl Into<String>) -> Self {
+        ConnectorError::new(ErrorKind::Transient, message)
+    }
+
+    /// A bug or an unexpected answer.
+    pub fn internal(message: impl Into<String>) -> Self {
+        ConnectorError::new(ErrorKind::Internal, message)
+    }
+}
+
+impl fmt::Display for ConnectorError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.message, self.kind)
+    }
+}
+
+impl std::error::Error for ConnectorError {}
+
+/// Writing to stdout failed: the runner is gone or the pipe broke.
+impl From<std::io::Error> for ConnectorError {
+    fn from(error: std::io::Error) -> Self {
+        ConnectorError::internal(format!("cannot write to stdout: {error}"))
+    }
+}
+
+/// A [`Spec`] for this protocol version.
+pub fn spec<I, S>(name: &str, version: &str, config_schema: Value, record_types: I) -> Spec
+where
+    I: IntoIterator<Item = S>,
+    S: Into<String>,
+{
+    Spec {
+        protocol: PROTOCOL_VERSION,
+        name: name.to_owned(),
+        version: version.to_owned(),
+        config_schema,
+        record_types: record_types.into_iter().map(Into::into).collect(),
+        description: None,
+    }
+}
+
+/// Convenience: an [`ExitCode`] from one of the `EXIT_*` constants.
+fn exit(code: u8) -> ExitCode {
+    ExitCode::from(code)
+}
