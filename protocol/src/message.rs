@@ -355,7 +355,8 @@ mod tests {
 
     #[test]
     fn record_keeps_the_exact_bytes_of_the_record() {
-        let line = r#"{"type":"record","record":{"_type":"Team", "id":"P1","n":1.50},"extracted_at":"2026-01-01T00:00:00Z"}"#;
+        let line =
+            r#"{"type":"record","record":{"_type":"Team", "id":"P1","n":1.50},"extracted_at":"2026-01-01T00:00:00Z"}"#;
         let ConnectorMessage::Record(record) = decode(line) else { panic!("not a record") };
         assert_eq!(record.record.get(), r#"{"_type":"Team", "id":"P1","n":1.50}"#);
         assert_eq!(record.extracted_at.as_deref(), Some("2026-01-01T00:00:00Z"));

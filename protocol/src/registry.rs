@@ -163,7 +163,11 @@ impl SchemaRegistry {
         if entry.validator.is_valid(record) {
             return Ok(());
         }
-        Err(RecordError::Invalid { record_type: record_type.to_owned(), id: id(), violations: violations(&entry.validator, record) })
+        Err(RecordError::Invalid {
+            record_type: record_type.to_owned(),
+            id: id(),
+            violations: violations(&entry.validator, record),
+        })
     }
 
     /// Validates a protocol message (any direction) against the schema of its `type`.
@@ -257,9 +261,17 @@ mod tests {
     fn every_embedded_schema_compiles() {
         let registry = SchemaRegistry::new().unwrap();
         let types: Vec<_> = registry.record_types().collect();
-        for expected in
-            ["Actor", "EscalationPolicy", "Incident", "IncidentLogEntry", "OnCall", "Priority", "Service", "Stream", "Team"]
-        {
+        for expected in [
+            "Actor",
+            "EscalationPolicy",
+            "Incident",
+            "IncidentLogEntry",
+            "OnCall",
+            "Priority",
+            "Service",
+            "Stream",
+            "Team",
+        ] {
             assert!(types.contains(&expected), "missing record schema {expected}: {types:?}");
         }
         let messages: Vec<_> = registry.message_types().collect();
@@ -275,7 +287,8 @@ mod tests {
 
     #[test]
     fn the_seed_stream_validates() {
-        let stream = json!({"_type":"Stream","id":"unavailable","self":"https://pagerduty.com","name":"PagerDuty Account"});
+        let stream =
+            json!({"_type":"Stream","id":"unavailable","self":"https://pagerduty.com","name":"PagerDuty Account"});
         SchemaRegistry::global().validate_record(&stream).unwrap();
     }
 
@@ -329,7 +342,9 @@ mod tests {
     #[test]
     fn unknown_and_missing_types_are_errors() {
         let err = SchemaRegistry::global().validate_record(&json!({"_type":"Gizmo","id":"g1"})).unwrap_err();
-        assert!(matches!(&err, RecordError::UnknownType { record_type, id, .. } if record_type == "Gizmo" && id == "g1"));
+        assert!(
+            matches!(&err, RecordError::UnknownType { record_type, id, .. } if record_type == "Gizmo" && id == "g1")
+        );
         assert!(err.to_string().contains("Incident"), "lists known types: {err}");
         assert_eq!(SchemaRegistry::global().validate_record(&json!({"id":"x"})), Err(RecordError::MissingType));
         assert_eq!(SchemaRegistry::global().validate_record(&json!([1])), Err(RecordError::NotAnObject));

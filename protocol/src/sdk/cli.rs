@@ -89,7 +89,9 @@ pub fn run<C: Connector>(connector: C) -> ExitCode {
     let result = match cli.command {
         Command::Spec => out.message(&ConnectorMessage::Spec(spec)).map_err(ConnectorError::from),
         Command::Verify(args) => verify(&connector, &spec, &args, &mut out),
-        Command::Discover(args) => with_config::<C>(&spec, &args, &mut out, |config, out| connector.discover(config, out)),
+        Command::Discover(args) => {
+            with_config::<C>(&spec, &args, &mut out, |config, out| connector.discover(config, out))
+        }
         Command::Sync(args) => sync(&connector, &spec, &args, &mut out),
     };
     finish(result, &mut out)
@@ -109,7 +111,12 @@ fn finish(result: Result<(), ConnectorError>, out: &mut Emitter) -> ExitCode {
     exit(EXIT_FAILURE)
 }
 
-fn verify<C: Connector>(connector: &C, spec: &Spec, args: &ConfigArgs, out: &mut Emitter) -> Result<(), ConnectorError> {
+fn verify<C: Connector>(
+    connector: &C,
+    spec: &Spec,
+    args: &ConfigArgs,
+    out: &mut Emitter,
+) -> Result<(), ConnectorError> {
     let raw = read_config(args)?;
     out.set_redactor(Redactor::from_config(&spec.config_schema, &raw));
     let verification = match config::check::<C::Config>(&spec.config_schema, &raw) {
@@ -144,7 +151,8 @@ fn sync<C: Connector>(connector: &C, spec: &Spec, args: &SyncArgs, out: &mut Emi
             connector.sync(config, &request, out)
         });
     }
-    let since = args.since.as_deref().ok_or_else(|| ConnectorError::config("--since DATE is required with --config"))?;
+    let since =
+        args.since.as_deref().ok_or_else(|| ConnectorError::config("--since DATE is required with --config"))?;
     let cutoff = parse_cutoff(since).map_err(|e| ConnectorError::config(format!("--since: {e}")))?;
     let state = args.state.as_deref().map(read_json_file).transpose()?;
     with_config::<C>(spec, &args.config, out, |config, out| {
@@ -250,15 +258,15 @@ fn next_runner_message() -> Result<RunnerMessage, ConnectorError> {
     }
     let mut lock = stdin.lock();
     let mut reader = LineReader::new(&mut lock, DEFAULT_MAX_LINE_BYTES);
-    let line = reader
-        .next_line()
-        .map_err(|e| ConnectorError::config(format!("stdin: {e}")))?
-        .ok_or_else(|| ConnectorError::config("stdin closed before a config message arrived (run by hand with --config FILE)"))?;
+    let line = reader.next_line().map_err(|e| ConnectorError::config(format!("stdin: {e}")))?.ok_or_else(|| {
+        ConnectorError::config("stdin closed before a config message arrived (run by hand with --config FILE)")
+    })?;
     serde_json::from_str(line.text).map_err(|e| ConnectorError::config(format!("stdin: not a runner message: {e}")))
 }
 
 fn read_json_file(path: &Path) -> Result<Value, ConnectorError> {
-    let text = fs::read_to_string(path)
-        .map_err(|e| ConnectorError::config(format!("cannot read {}: {e}", path.display())))?;
-    serde_json::from_str(&text).map_err(|e| ConnectorError::config(format!("{} is not valid JSON: {e}", path.display())))
+    let text =
+        fs::read_to_string(path).map_err(|e| ConnectorError::config(format!("cannot read {}: {e}", path.display())))?;
+    serde_json::from_str(&text)
+        .map_err(|e| ConnectorError::config(format!("{} is not valid JSON: {e}", path.display())))
 }

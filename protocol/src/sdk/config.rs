@@ -16,7 +16,8 @@ use crate::registry::compile_schema;
 /// # Errors
 /// One human-readable message per problem.
 pub(crate) fn check<C: DeserializeOwned>(schema: &Value, config: &Value) -> Result<C, Vec<String>> {
-    let validator = compile_schema(schema).map_err(|e| vec![format!("the connector's config_schema is invalid: {e}")])?;
+    let validator =
+        compile_schema(schema).map_err(|e| vec![format!("the connector's config_schema is invalid: {e}")])?;
     let problems: Vec<String> = validator.iter_errors(config).map(|error| describe(&error)).collect();
     if !problems.is_empty() {
         return Err(problems);
@@ -42,7 +43,11 @@ fn describe(error: &jsonschema::ValidationError<'_>) -> String {
             format!("{}unknown configuration {noun} {keys}", prefix(path))
         }
         _ => {
-            let field = if path.is_empty() { "configuration".to_owned() } else { path.trim_start_matches('/').replace('/', ".") };
+            let field = if path.is_empty() {
+                "configuration".to_owned()
+            } else {
+                path.trim_start_matches('/').replace('/', ".")
+            };
             format!("{field}: {}", error.masked())
         }
     }

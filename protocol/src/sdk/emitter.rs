@@ -52,7 +52,12 @@ enum Out<'a> {
 impl Emitter {
     /// An emitter writing to `out`.
     pub fn new(out: Box<dyn Write>) -> Self {
-        Emitter { out: io::BufWriter::with_capacity(64 * 1024, out), last_flush: Instant::now(), records: 0, redactor: Redactor::default() }
+        Emitter {
+            out: io::BufWriter::with_capacity(64 * 1024, out),
+            last_flush: Instant::now(),
+            records: 0,
+            redactor: Redactor::default(),
+        }
     }
 
     /// An emitter writing to this process's stdout.
