@@ -38,8 +38,7 @@ const SERVICE_NAMES: [(&str, &str, u32); SERVICES] = [
     ("Internal Wiki", "Documentation site", 1),
 ];
 
-const FIRST: [&str; 10] =
-    ["Ada", "Bela", "Chen", "Dara", "Emeka", "Farah", "Goran", "Hana", "Ines", "Jonas"];
+const FIRST: [&str; 10] = ["Ada", "Bela", "Chen", "Dara", "Emeka", "Farah", "Goran", "Hana", "Ines", "Jonas"];
 const LAST: [&str; 6] = ["Okafor", "Lindqvist", "Moreau", "Tanaka", "Silva", "Novak"];
 const ZONES: [&str; 4] = ["Etc/UTC", "Europe/Berlin", "America/New_York", "Asia/Tokyo"];
 const COLORS: [&str; 6] = ["green", "red", "purple", "teal", "orange", "brown"];
@@ -113,10 +112,7 @@ pub(crate) struct Catalog {
 impl Catalog {
     /// Builds the catalog; `start` is the beginning of the data span (services predate it).
     pub(crate) fn build(start: i64) -> Self {
-        let teams = TEAM_NAMES
-            .iter()
-            .map(|(n, d)| Team { name: n.to_string(), description: d.to_string() })
-            .collect();
+        let teams = TEAM_NAMES.iter().map(|(n, d)| Team { name: n.to_string(), description: d.to_string() }).collect();
         let policies: Vec<Policy> = (0..POLICIES)
             .map(|p| Policy {
                 name: format!("{} Escalation {}", TEAM_NAMES[p % TEAMS].0, p / TEAMS + 1),
@@ -173,7 +169,13 @@ fn user(u: usize, policies: &[Policy]) -> User {
         name,
         time_zone: ZONES[u % ZONES.len()],
         color: COLORS[u % COLORS.len()],
-        role: if u == 0 { "admin" } else if manager { "manager" } else { "user" },
+        role: if u == 0 {
+            "admin"
+        } else if manager {
+            "manager"
+        } else {
+            "user"
+        },
         job_title: if manager { "Engineering Manager" } else { "Site Reliability Engineer" },
         team,
     }

@@ -102,9 +102,7 @@ impl MockConfig {
         }
         let total = self.incidents.saturating_add(self.burst_incidents);
         if total > MAX_INCIDENTS {
-            return bad(format!(
-                "incidents + burst_incidents is {total}, at most {MAX_INCIDENTS} are supported"
-            ));
+            return bad(format!("incidents + burst_incidents is {total}, at most {MAX_INCIDENTS} are supported"));
         }
         if !(0.0..=1.0).contains(&self.fail_rate) {
             return bad(format!("fail_rate is {}, expected 0.0 to 1.0", self.fail_rate));
@@ -144,11 +142,7 @@ mod tests {
             MockConfig { incidents: MAX_INCIDENTS + 1, ..Default::default() },
             MockConfig { account_token: "mock-user-token".into(), ..Default::default() },
             MockConfig { rate_limit_rpm: Some(0), ..Default::default() },
-            MockConfig {
-                burst_incidents: 10,
-                burst_at: Some(Utc::now() + Duration::days(9)),
-                ..Default::default()
-            },
+            MockConfig { burst_incidents: 10, burst_at: Some(Utc::now() + Duration::days(9)), ..Default::default() },
         ];
         for c in cases {
             assert!(matches!(c.plan(), Err(MockError::InvalidConfig(_))), "{c:?}");

@@ -144,12 +144,7 @@ impl World {
         let o = self.read_overlay();
         let a = o.log.partition_point(|e| e.at < since);
         let b = o.log.partition_point(|e| e.at < until);
-        LogSlice {
-            start: self.plan.start,
-            generated: index,
-            gen: lo..hi.max(lo),
-            churn: o.log[a..b.max(a)].to_vec(),
-        }
+        LogSlice { start: self.plan.start, generated: index, gen: lo..hi.max(lo), churn: o.log[a..b.max(a)].to_vec() }
     }
 
     /// The generated log index, building it on first use.
@@ -210,9 +205,21 @@ impl World {
             let (user, _) = f.current_assignee();
             let mut added = Vec::new();
             if !acked {
-                added.push(Entry { kind: EntryKind::Acknowledge, at, agent: Actor::User(user), target: None, channel: "web_ui" });
+                added.push(Entry {
+                    kind: EntryKind::Acknowledge,
+                    at,
+                    agent: Actor::User(user),
+                    target: None,
+                    channel: "web_ui",
+                });
             }
-            added.push(Entry { kind: EntryKind::Resolve, at, agent: Actor::User(user), target: None, channel: "web_ui" });
+            added.push(Entry {
+                kind: EntryKind::Resolve,
+                at,
+                agent: Actor::User(user),
+                target: None,
+                channel: "web_ui",
+            });
             let base = f.entries().len() as u64;
             for (i, e) in added.iter().enumerate() {
                 o.log.push(LogRef { at, n: *n, pos: base + i as u64, kind: e.kind });
@@ -302,17 +309,13 @@ impl LogSlice {
 fn creation_offsets(plan: &Plan) -> Vec<u32> {
     let span = (plan.now - plan.start).max(3601) as u64;
     let storms = (plan.incidents / 2000).clamp(1, 200);
-    let storm_starts: Vec<u64> =
-        (0..storms).map(|s| Rng::new(plan.seed, SALT_STORM, s).below(span - 3600)).collect();
+    let storm_starts: Vec<u64> = (0..storms).map(|s| Rng::new(plan.seed, SALT_STORM, s).below(span - 3600)).collect();
     let burst_off = (plan.burst_start - plan.start).max(0) as u64;
     let mut out = Vec::with_capacity((plan.incidents + plan.burst_incidents) as usize);
     for i in 0..plan.incidents {
         let mut r = Rng::new(plan.seed, SALT_TIME, i);
-        let off = if r.unit() < STORM_SHARE {
-            storm_starts[r.below(storms) as usize] + r.below(3600)
-        } else {
-            r.below(span)
-        };
+        let off =
+            if r.unit() < STORM_SHARE { storm_starts[r.below(storms) as usize] + r.below(3600) } else { r.below(span) };
         out.push(off as u32);
     }
     for i in 0..plan.burst_incidents {

@@ -52,8 +52,7 @@ impl ApiError {
 
     /// 400, code 2004: `since` or `until` is not a date.
     pub(crate) fn bad_date(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "Invalid 'since' or 'until' Parameter Values", Some(2004))
-            .with(detail)
+        Self::new(StatusCode::BAD_REQUEST, "Invalid 'since' or 'until' Parameter Values", Some(2004)).with(detail)
     }
 
     /// 400, code 2005: the since/until range is reversed or longer than allowed.
@@ -112,14 +111,8 @@ mod tests {
 
     #[test]
     fn bodies_have_pagerduty_shape() {
-        assert_eq!(
-            ApiError::unauthorized().body(),
-            json!({"error":{"message":"Authentication failed","code":2006}})
-        );
-        assert_eq!(
-            ApiError::rate_limited().body(),
-            json!({"error":{"message":"Rate Limit Exceeded","code":2020}})
-        );
+        assert_eq!(ApiError::unauthorized().body(), json!({"error":{"message":"Authentication failed","code":2006}}));
+        assert_eq!(ApiError::rate_limited().body(), json!({"error":{"message":"Rate Limit Exceeded","code":2020}}));
         let cap = ApiError::offset_cap(10_000).body();
         assert_eq!(cap["error"]["code"], 2002);
         assert!(cap["error"]["errors"][0].as_str().unwrap().contains("10000"));

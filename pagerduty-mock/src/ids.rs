@@ -28,6 +28,7 @@ pub(crate) enum Kind {
 }
 
 /// Largest index an object ID can encode.
+#[cfg(test)]
 pub(crate) const MAX_INDEX: u64 = SHORT_SPACE / KINDS - 1;
 
 /// Encodes and decodes IDs for one seed.
@@ -171,8 +172,7 @@ mod tests {
     #[test]
     fn distinct_indices_give_distinct_ids() {
         let c = IdCodec::new(1);
-        let ids: std::collections::HashSet<_> =
-            (0..10_000).map(|i| c.encode(Kind::Incident, i)).collect();
+        let ids: std::collections::HashSet<_> = (0..10_000).map(|i| c.encode(Kind::Incident, i)).collect();
         assert_eq!(ids.len(), 10_000);
     }
 }

@@ -79,7 +79,7 @@ pub(crate) struct Entry {
 }
 
 /// Current status of an incident.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Status {
     Triggered,
     Acknowledged,

@@ -88,10 +88,7 @@ fn decode(s: &str) -> String {
     while i < bytes.len() {
         match bytes[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len()
-                && bytes[i + 1].is_ascii_hexdigit()
-                && bytes[i + 2].is_ascii_hexdigit() =>
-            {
+            b'%' if i + 2 < bytes.len() && bytes[i + 1].is_ascii_hexdigit() && bytes[i + 2].is_ascii_hexdigit() => {
                 let hex = |c: u8| (c as char).to_digit(16).unwrap_or(0) as u8;
                 out.push(hex(bytes[i + 1]) * 16 + hex(bytes[i + 2]));
                 i += 2;
@@ -155,9 +152,7 @@ impl Window {
         match p.get("date_range") {
             Some("all") => return Ok(Window::ALL),
             None | Some("") => {}
-            Some(other) => {
-                return Err(ApiError::invalid_input(format!("date_range must be `all`, got `{other}`")))
-            }
+            Some(other) => return Err(ApiError::invalid_input(format!("date_range must be `all`, got `{other}`"))),
         }
         let now_dt = to_dt(now);
         let since = p.get("since").filter(|s| !s.is_empty()).map(|s| parse_time("since", s)).transpose()?;
@@ -173,9 +168,7 @@ impl Window {
         }
         let cap = since.checked_add_months(Months::new(MAX_RANGE_MONTHS)).unwrap_or(since);
         if until > cap {
-            return Err(ApiError::bad_range(format!(
-                "the since/until range may not exceed {MAX_RANGE_MONTHS} months"
-            )));
+            return Err(ApiError::bad_range(format!("the since/until range may not exceed {MAX_RANGE_MONTHS} months")));
         }
         Ok(Window { since: since.timestamp(), until: until.timestamp() })
     }
@@ -269,10 +262,9 @@ pub(crate) fn sort_keys(p: &Params) -> Result<Vec<(SortField, bool)>, ApiError> 
 pub(crate) fn enum_list(p: &Params, key: &str, allowed: &[&str]) -> Result<Vec<String>, ApiError> {
     let values = p.list(key);
     match values.iter().find(|v| !allowed.contains(&v.as_str())) {
-        Some(bad) => Err(ApiError::invalid_input(format!(
-            "{key}[] value `{bad}` must be one of {}",
-            allowed.join(", ")
-        ))),
+        Some(bad) => {
+            Err(ApiError::invalid_input(format!("{key}[] value `{bad}` must be one of {}", allowed.join(", "))))
+        }
         None => Ok(values),
     }
 }
