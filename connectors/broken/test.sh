@@ -1,0 +1,112 @@
+#!/bin/sh
+# Tests of the broken fixtures themselves, without the runner: each one must break the
+# one thing it is named for and do everything else right, or `runner test-connector`
+# failing it would prove nothing. (Whether the kit names the right check is tested in
+# runner/tests.) Prints "N passed, N failed"; exits non-zero on failure. POSIX sh.
+#
+# hangs and ignores-sigterm are checked without any sleep or timeout: read their first
+# record through a FIFO, then look at the process itself (its ignored-signal mask in
+# /proc on Linux, and how it dies).
+
+set -u
+HERE="$(cd "$(dirname "$0")" && pwd)"
+. "$HERE/../testlib.sh"
+SECRET=$(sed -n 's/.*"apiToken": *"\([^"]*\)".*/\1/p' "$HERE/config.json")
+CONFIG="{\"type\":\"config\",\"protocol\":1,\"config\":{\"apiToken\":\"$SECRET\"}}"
+SYNC='{"type":"sync","stream":{"_type":"Stream","id":"fixture","self":"https://broken.example/","name":"Fixture stream"},"earliest_data_cutoff":"2026-01-01T00:00:00Z","state":null}'
+SYNC_INPUT="$CONFIG
+$SYNC
+"
+FIXTURES='well-behaved garbage-output invalid-record crash-mid-sync verify-never-answers leaks-secret hangs ignores-sigterm'
+
+every_line_is_a_message() { ! grep -v -q '^{"type":"' "$OUT"; }
+no_secret() { lacks "$SECRET"; }
+
+# What every fixture must get right (verify-never-answers excepted for verify).
+for fixture in $FIXTURES; do
+  run '' "$HERE/$fixture" spec
+  check "$fixture: spec is one spec line with a writeOnly apiToken" has "^{\"type\":\"spec\",\"protocol\":1,\"name\":\"$fixture\".*\"apiToken\":{[^}]*\"writeOnly\":true"
+  run "$CONFIG
+" "$HERE/$fixture" discover
+  check "$fixture: discover emits one stream" has '^{"type":"stream","stream":{"_type":"Stream","id":"fixture"'
+  [ "$fixture" = verify-never-answers ] && continue
+  run "$CONFIG
+" "$HERE/$fixture" verify
+  check "$fixture: verify answers valid" has '^{"type":"verification","valid":true}$'
+  run '{"type":"config","protocol":1,"config":{}}
+' "$HERE/$fixture" verify
+  check "$fixture: verify answers invalid for {}" has '"valid":false,"errors":\["apiToken must be present"\]'
+done
+
+run "$SYNC_INPUT" "$HERE/well-behaved" sync
+check 'well-behaved: sync exits 0' exits 0
+check 'well-behaved: sync emits two records then a state' test "$(grep -o '"type":"[a-z]*"' "$OUT" | tr '\n' ' ')" = '"type":"record" "type":"record" "type":"state" '
+check 'well-behaved: every line is a message' every_line_is_a_message
+check 'well-behaved: no secret anywhere' no_secret
+run '' "$HERE/well-behaved" sync
+check 'well-behaved: closed stdin is a config error' has '^{"type":"error","message":"stdin closed before a config message arrived","kind":"config"}$'
+
+run "$SYNC_INPUT" "$HERE/garbage-output" sync
+check 'garbage-output: prints a line that is not JSON' has '^Fetched page 1 of 3'
+check 'garbage-output: otherwise exits 0' exits 0
+
+run "$SYNC_INPUT" "$HERE/invalid-record" sync
+check 'invalid-record: one record lacks title' count '"type":"record".*"_type":"Incident","id":"br-2","self":"[^"]*","status"' 1
+check 'invalid-record: the other is complete' has '"id":"br-1","self":"[^"]*","title":'
+
+run "$SYNC_INPUT" "$HERE/crash-mid-sync" sync
+check 'crash-mid-sync: exits 3' exits 3
+check 'crash-mid-sync: after records and a state' count '"type":"\(record\|state\)"' 3
+check 'crash-mid-sync: without an error message' lacks '"type":"error"'
+
+run "$CONFIG
+" "$HERE/verify-never-answers" verify
+check 'verify-never-answers: exits 0' exits 0
+check 'verify-never-answers: prints nothing' lines 0
+
+run "$SYNC_INPUT" "$HERE/leaks-secret" sync
+check 'leaks-secret: the secret is in a log message' has "^{\"type\":\"log\".*$SECRET"
+check 'leaks-secret: and on stderr' has "^debug: Authorization: Token token=$SECRET"
+check 'leaks-secret: otherwise a clean sync' count '"type":"record"' 2
+
+FIFO_DIR=$(mktemp -d) || exit 1
+trap 'rm -f "$OUT"; rm -rf "$FIFO_DIR"' EXIT
+
+# start_hanging FIXTURE: starts its sync in the background (pid in $PID) and reads its
+# first line into $FIRST; by then it has set up its signal handling.
+start_hanging() {
+  rm -f "$FIFO_DIR/out"
+  mkfifo "$FIFO_DIR/out"
+  printf '%s' "$SYNC_INPUT" | "$HERE/$1" sync >"$FIFO_DIR/out" 2>/dev/null &
+  PID=$!
+  IFS= read -r FIRST <"$FIFO_DIR/out"
+}
+
+# ignores_term: whether process $PID ignores SIGTERM (bit 15 of SigIgn in /proc).
+ignores_term() {
+  mask=$(sed -n 's/^SigIgn:[[:space:]]*//p' "/proc/$PID/status")
+  [ $((0x$mask & 0x4000)) -ne 0 ]
+}
+
+start_hanging hangs
+check 'hangs: emits a record first' test "${FIRST#'{"type":"record"'}" != "$FIRST"
+[ -r "/proc/$PID/status" ] && check 'hangs: does not ignore SIGTERM' eval '! ignores_term'
+kill -TERM "$PID"
+wait "$PID"
+STATUS=$?
+check 'hangs: dies of SIGTERM (status 143)' exits 143
+
+start_hanging ignores-sigterm
+check 'ignores-sigterm: emits a record first' test "${FIRST#'{"type":"record"'}" != "$FIRST"
+if [ -r "/proc/$PID/status" ]; then
+  check 'ignores-sigterm: ignores SIGTERM' ignores_term
+else
+  printf 'note   /proc is not available: the SIGTERM mask of ignores-sigterm is not checked\n'
+fi
+kill -TERM "$PID"
+kill -KILL "$PID"
+wait "$PID"
+STATUS=$?
+check 'ignores-sigterm: only SIGKILL stops it (status 137)' exits 137
+
+finish
