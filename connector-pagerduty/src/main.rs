@@ -1,1 +1,5 @@
-fn main() {}
+//! The `connector-pagerduty` executable: the SDK's command line around [`connector_pagerduty::PagerDuty`].
+
+fn main() -> std::process::ExitCode {
+    protocol::sdk::run(connector_pagerduty::PagerDuty)
+}

@@ -1,0 +1,58 @@
+//! The PagerDuty connector: a complete, efficient, resumable sync of a PagerDuty account
+//! on the protocol crate's connector SDK.
+//!
+//! - [`config`]: settings and the JSON Schema `spec` publishes.
+//! - [`client`]: HTTP (auth, headers, ceiling, retries, errors); [`retry`] and
+//!   [`ratelimit`] are its policies.
+//! - [`paging`]: offset pagination and the 10,000 cap; [`windows`]: since/until ranges.
+//! - [`records`]: PagerDuty objects to shared records.
+//! - [`state`]: the checkpoint; [`sync`]: the order of work.
+//! - [`account`]: `verify` and `discover`.
+
+pub mod account;
+pub mod client;
+pub mod config;
+pub mod paging;
+pub mod ratelimit;
+pub mod records;
+pub mod retry;
+pub mod state;
+pub mod sync;
+pub mod windows;
+
+#[cfg(test)]
+mod testserver;
+
+use protocol::sdk::{self, Connector, ConnectorError, Emitter, SyncRequest};
+use protocol::{Spec, Verification};
+
+/// Record types `sync` emits.
+pub const RECORD_TYPES: [&str; 8] =
+    ["Incident", "IncidentLogEntry", "Actor", "Service", "Team", "EscalationPolicy", "Priority", "OnCall"];
+
+/// The connector.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PagerDuty;
+
+impl Connector for PagerDuty {
+    type Config = config::Config;
+
+    fn spec(&self) -> Spec {
+        let mut spec = sdk::spec("pagerduty", env!("CARGO_PKG_VERSION"), config::schema(), RECORD_TYPES);
+        spec.description = Some("Incidents, log entries, people, services and on-calls of a PagerDuty account.".into());
+        spec
+    }
+
+    fn verify(&self, config: &Self::Config, _out: &mut Emitter) -> Result<Verification, ConnectorError> {
+        Ok(account::verify(config))
+    }
+
+    fn discover(&self, config: &Self::Config, out: &mut Emitter) -> Result<(), ConnectorError> {
+        let client = client::Client::new(config)?;
+        Ok(out.stream(&account::stream(&client)?)?)
+    }
+
+    fn sync(&self, config: &Self::Config, request: &SyncRequest, out: &mut Emitter) -> Result<(), ConnectorError> {
+        sync::run(config, request, out)
+    }
+}

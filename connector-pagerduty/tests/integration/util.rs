@@ -1,0 +1,120 @@
+//! Shared helpers: simulator setup, configuration files, running the binary, reading
+//! its protocol lines.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::process::Output;
+
+use assert_cmd::Command;
+use chrono::{DateTime, Duration, DurationRound, Utc};
+use pagerduty_mock::{MockConfig, MockServer};
+use protocol::SchemaRegistry;
+use serde_json::{json, Value};
+
+pub const USER_TOKEN: &str = "mock-user-token";
+pub const ACCOUNT_TOKEN: &str = "mock-account-token";
+
+/// The simulator's "now": two hours ago, so that data generated up to it never falls
+/// into the few minutes an incremental sync looks back over.
+pub fn mock_now() -> DateTime<Utc> {
+    (Utc::now() - Duration::hours(2)).duration_trunc(Duration::seconds(1)).unwrap()
+}
+
+pub fn start(config: MockConfig) -> MockServer {
+    pagerduty_mock::start_blocking(MockConfig { now: Some(mock_now()), ..config }).expect("simulator starts")
+}
+
+/// A temporary directory with a configuration file for `server`.
+pub struct Setup {
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+}
+
+pub fn setup(server: &MockServer, extra: Value) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = json!({"apiToken": USER_TOKEN, "apiBaseUrl": server.base_url});
+    config.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap_or_default());
+    let path = dir.path().join("config.json");
+    std::fs::write(&path, config.to_string()).unwrap();
+    Setup { dir, config: path }
+}
+
+pub fn connector() -> Command {
+    Command::cargo_bin("connector-pagerduty").unwrap()
+}
+
+/// `connector-pagerduty sync --config C --since CUTOFF --stream <stream> [--state S]`.
+pub fn sync(setup: &Setup, cutoff: DateTime<Utc>, state: Option<&Value>) -> Output {
+    let mut command = connector();
+    command.args(["sync", "--config"]).arg(&setup.config).args(["--since", &protocol::format_instant(cutoff)]);
+    if let Some(state) = state {
+        let path = setup.dir.path().join("state.json");
+        std::fs::write(&path, state.to_string()).unwrap();
+        command.arg("--state").arg(path);
+    }
+    command.output().unwrap()
+}
+
+/// The protocol lines of stdout, each checked against its message schema.
+pub fn lines(output: &Output) -> Vec<Value> {
+    let stdout = String::from_utf8(output.stdout.clone()).unwrap();
+    stdout
+        .lines()
+        .map(|line| {
+            let value: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+            SchemaRegistry::global().validate_message(&value).unwrap_or_else(|e| panic!("{e:?}: {line}"));
+            value
+        })
+        .collect()
+}
+
+pub fn assert_success(output: &Output) {
+    assert!(
+        output.status.success(),
+        "connector failed: {}\nstderr: {}\nlast lines: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr),
+        String::from_utf8_lossy(&output.stdout).lines().rev().take(5).collect::<Vec<_>>().join("\n")
+    );
+}
+
+/// Records by `_type`, then by id (later duplicates replace earlier ones, as upserts do).
+pub type Records = BTreeMap<String, HashMap<String, Value>>;
+
+pub fn records(lines: &[Value]) -> Records {
+    let mut out = Records::new();
+    for line in lines.iter().filter(|l| l["type"] == "record") {
+        let record = &line["record"];
+        let kind = record["_type"].as_str().unwrap().to_owned();
+        let id = record["id"].as_str().unwrap().to_owned();
+        out.entry(kind).or_default().insert(id, record.clone());
+    }
+    out
+}
+
+/// Every record conforms to its shared schema.
+pub fn validate_all(lines: &[Value]) {
+    let registry = SchemaRegistry::global();
+    for line in lines.iter().filter(|l| l["type"] == "record") {
+        registry.validate_record(&line["record"]).unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+pub fn states(lines: &[Value]) -> Vec<Value> {
+    lines.iter().filter(|l| l["type"] == "state").map(|l| l["state"].clone()).collect()
+}
+
+pub fn ids(records: &Records, kind: &str) -> std::collections::BTreeSet<String> {
+    records.get(kind).map(|m| m.keys().cloned().collect()).unwrap_or_default()
+}
+
+/// Far enough in the future to include every generated and churned item.
+pub fn far_future() -> DateTime<Utc> {
+    Utc::now() + Duration::days(1)
+}
+
+/// Records with the simulator's address replaced, to compare runs against two servers.
+pub fn without_base(records: Records, base_url: &str) -> Records {
+    let text = serde_json::to_string(&records).unwrap().replace(base_url, "BASE");
+    serde_json::from_str(&text).unwrap()
+}
