@@ -1,0 +1,159 @@
+//! The command line as typed: clap definitions only. [`crate::app`] turns it into plans.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Run data connectors: ask them who they are, verify a configuration, discover streams,
+/// and sync records into SQLite, JSON-lines files or stdout, validated and durably.
+#[derive(Debug, Parser)]
+#[command(name = "runner", version, propagate_version = true)]
+#[command(after_help = "Exit codes: 0 success, 1 sync or connector failure (and an invalid configuration for \
+                        verify), 2 usage or bad input, 130 Ctrl-C, 143 SIGTERM.")]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+    /// Options shared by every command.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+/// Options shared by every command.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Show debug logs and the connector's stderr.
+    #[arg(short, long, global = true, conflicts_with = "quiet")]
+    pub verbose: bool,
+    /// Show no logs, progress or summary; errors only.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Machine-readable output on stdout (JSON lines for discover, one summary document for syncs).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Stop the connector and fail when it sends no message for this long.
+    #[arg(long, global = true, value_name = "SECONDS", value_parser = seconds)]
+    pub idle_timeout: Option<Duration>,
+    /// Stop the connector and fail when one connector run takes longer than this.
+    #[arg(long, global = true, value_name = "SECONDS", value_parser = seconds)]
+    pub timeout: Option<Duration>,
+    /// Longest accepted message line from a connector.
+    #[arg(long, global = true, value_name = "N", default_value_t = protocol::DEFAULT_MAX_LINE_BYTES)]
+    pub max_message_bytes: usize,
+    /// Time between SIGTERM and SIGKILL when stopping a connector.
+    #[arg(long, global = true, value_name = "SECONDS", value_parser = seconds, default_value = "5")]
+    pub grace: Duration,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the connector's spec (name, version, configuration schema, record types).
+    Spec {
+        /// A slug (`pagerduty` runs `connector-pagerduty` beside the runner, then on PATH) or a path.
+        connector: String,
+    },
+    /// Check a configuration: exit 0 when valid, 1 with the connector's reasons when not.
+    #[command(alias = "verify-configuration")]
+    Verify {
+        /// A slug or a path to an executable.
+        connector: String,
+        /// The configuration, a JSON object.
+        config: PathBuf,
+    },
+    /// List the connector's streams (a table, or JSON lines of Stream records with --json).
+    #[command(alias = "discover-streams")]
+    Discover {
+        /// A slug or a path to an executable.
+        connector: String,
+        /// The configuration, a JSON object.
+        config: PathBuf,
+    },
+    /// Sync one stream, or every stream, back to the earliest-data cutoff.
+    #[command(alias = "sync-stream")]
+    #[command(override_usage = "runner sync [OPTIONS] <CONNECTOR> <CONFIG> [STREAM] <EARLIEST_CUTOFF>")]
+    Sync(SyncArgs),
+    /// Sync every connection of a TOML file, in parallel (--jobs).
+    SyncAll(SyncAllArgs),
+}
+
+/// `runner sync`.
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// A slug or a path to an executable.
+    pub connector: String,
+    /// The configuration, a JSON object.
+    pub config: PathBuf,
+    /// `[STREAM] EARLIEST_CUTOFF`: an optional stream id or Stream record as JSON (default: every
+    /// stream), then the cutoff as YYYY-MM-DD or RFC 3339.
+    #[arg(value_name = "ARGS", num_args = 1..=2, required = true)]
+    pub rest: Vec<String>,
+    /// Name of the connection; state is kept per connection and stream [default: the connector's name].
+    #[arg(long, value_name = "NAME")]
+    pub connection: Option<String>,
+    /// Where records go.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Streams synced in parallel.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: u16,
+}
+
+/// `runner sync-all`.
+#[derive(Debug, Args)]
+pub struct SyncAllArgs {
+    /// The connections file (TOML): [defaults] and [[connection]] entries.
+    pub connections: PathBuf,
+    /// Default output for entries that name none: a .db/.sqlite/.sqlite3 file, a directory, or `-`.
+    #[arg(long, value_name = "PATH", default_value = "runner.db")]
+    pub output: String,
+    /// Store invalid records in the rejected table/file and go on.
+    #[arg(long)]
+    pub skip_invalid: bool,
+    /// Connections synced in parallel.
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: u16,
+}
+
+/// Where `sync` stores things.
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    /// A .db/.sqlite/.sqlite3 file (SQLite), `-` (records on stdout), or a directory of <Type>.jsonl files.
+    #[arg(long, value_name = "PATH", default_value = "runner.db")]
+    pub output: String,
+    /// Read the starting state from, and write checkpoints to, this JSON file (keyed by stream id).
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// Store invalid records in the rejected table/file and go on (default: the first one fails the sync).
+    #[arg(long)]
+    pub skip_invalid: bool,
+}
+
+fn seconds(text: &str) -> Result<Duration, String> {
+    let value: f64 = text.parse().map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    if !(value.is_finite() && value > 0.0) {
+        return Err(format!("`{text}` must be a positive number of seconds"));
+    }
+    Ok(Duration::from_secs_f64(value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn aliases_and_positionals_parse() {
+        let cli = Cli::parse_from(["runner", "sync-stream", "pd", "c.json", "acme", "2026-01-01", "--jobs", "2"]);
+        let Command::Sync(args) = cli.command else { panic!() };
+        assert_eq!(args.rest, ["acme", "2026-01-01"]);
+        assert!(Cli::try_parse_from(["runner", "sync", "pd", "c.json"]).is_err());
+        assert!(Cli::try_parse_from(["runner", "verify", "pd", "c.json", "--idle-timeout", "-1"]).is_err());
+    }
+}

@@ -1,0 +1,222 @@
+//! The `sync-all` connections file (TOML): parsing, and validating every entry before
+//! anything starts. Paths in it (config files, outputs, state files, connectors given as
+//! paths) are relative to the file's directory.
+//!
+//! ```toml
+//! [defaults]
+//! cutoff = "2026-01-01"
+//! output = "runner.db"
+//! [[connection]]
+//! name = "pagerduty-eu"
+//! connector = "pagerduty"
+//! config = "pd-eu.json"      # or an inline table: config = { apiToken = "..." }
+//! streams = ["account"]      # optional; default: every stream discover finds
+//! cutoff = "2026-03-01"      # optional
+//! output = "eu.db"           # optional
+//! state = "eu-state.json"    # optional, like --state FILE
+//! ```
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::destination::OutputSpec;
+use crate::resolve::{self, InputError, StreamChoice};
+
+/// The file as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConnectionsFile {
+    #[serde(default)]
+    defaults: Defaults,
+    #[serde(default)]
+    connection: Vec<Entry>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Defaults {
+    cutoff: Option<String>,
+    output: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Entry {
+    name: String,
+    connector: String,
+    config: ConfigSource,
+    streams: Option<Vec<String>>,
+    cutoff: Option<String>,
+    output: Option<String>,
+    state: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum ConfigSource {
+    Path(String),
+    Inline(toml::Table),
+}
+
+/// One validated connection of the file.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    /// Its unique name.
+    pub name: String,
+    /// The connector.
+    pub connector: resolve::ConnectorPath,
+    /// Its configuration.
+    pub config: Value,
+    /// Its streams.
+    pub streams: StreamChoice,
+    /// Its cutoff.
+    pub cutoff: chrono::DateTime<chrono::Utc>,
+    /// Its output.
+    pub output: OutputSpec,
+    /// Its state file, if any.
+    pub state_file: Option<PathBuf>,
+}
+
+/// What is wrong with a connections file.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectionsError {
+    /// Unreadable.
+    #[error("cannot read connections file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Not valid TOML, or an unknown key (the message has the line and column).
+    #[error("connections file {path} is invalid: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The TOML error, with its line.
+        message: String,
+    },
+    /// An entry that does not work.
+    #[error("connections file {path}, connection `{name}`: {reason}")]
+    Entry {
+        /// The file.
+        path: PathBuf,
+        /// The entry's name.
+        name: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Reads and validates a connections file. `default_output` is used when neither the
+/// entry nor `[defaults]` names an output.
+///
+/// # Errors
+/// [`ConnectionsError`] for the first problem found; nothing has run yet.
+pub fn load(path: &Path, default_output: &str) -> Result<Vec<Connection>, ConnectionsError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConnectionsError::Read { path: path.into(), source })?;
+    let file: ConnectionsFile =
+        toml::from_str(&text).map_err(|e| ConnectionsError::Parse { path: path.into(), message: e.to_string() })?;
+    if file.connection.is_empty() {
+        let message = "it has no [[connection]] entry".to_owned();
+        return Err(ConnectionsError::Parse { path: path.into(), message });
+    }
+    let base = path.parent().map_or_else(PathBuf::new, Path::to_owned);
+    let mut names = BTreeSet::new();
+    file.connection
+        .into_iter()
+        .map(|entry| {
+            let entry_error =
+                |reason: String| ConnectionsError::Entry { path: path.into(), name: entry.name.clone(), reason };
+            if !names.insert(entry.name.clone()) {
+                return Err(entry_error("the name is used twice; connection names must be unique".into()));
+            }
+            validate(&entry, &file.defaults, &base, default_output).map_err(|e| entry_error(e.to_string()))
+        })
+        .collect()
+}
+
+fn validate(entry: &Entry, defaults: &Defaults, base: &Path, default_output: &str) -> Result<Connection, InputError> {
+    let connector_arg = if entry.connector.contains('/') {
+        base.join(&entry.connector).to_string_lossy().into_owned()
+    } else {
+        entry.connector.clone()
+    };
+    let mut connector = resolve::connector(&connector_arg)?;
+    connector.display.clone_from(&entry.connector);
+    let config = match &entry.config {
+        ConfigSource::Path(file) => resolve::config_file(&base.join(file))?,
+        ConfigSource::Inline(table) => serde_json::to_value(table).expect("a TOML table is JSON"),
+    };
+    let cutoff =
+        entry.cutoff.as_ref().or(defaults.cutoff.as_ref()).ok_or_else(|| {
+            InputError::Usage("no cutoff: set `cutoff` in the connection or in [defaults]".to_owned())
+        })?;
+    let output = entry.output.as_ref().or(defaults.output.as_ref()).map_or(default_output, String::as_str);
+    let output = match OutputSpec::parse(output) {
+        OutputSpec::Sqlite(p) => OutputSpec::Sqlite(base.join(p)),
+        OutputSpec::JsonLines(p) => OutputSpec::JsonLines(base.join(p)),
+        OutputSpec::Stdout => OutputSpec::Stdout,
+    };
+    Ok(Connection {
+        name: entry.name.clone(),
+        connector,
+        config,
+        streams: entry.streams.clone().map_or(StreamChoice::All, StreamChoice::Ids),
+        cutoff: resolve::cutoff(cutoff)?,
+        output,
+        state_file: entry.state.as_ref().map(|s| base.join(s)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_text(text: &str) -> Result<Vec<Connection>, ConnectionsError> {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("connections.toml");
+        std::fs::write(&file, text).unwrap();
+        std::fs::write(dir.path().join("c.json"), "{\"k\": 1}").unwrap();
+        load(&file, "runner.db")
+    }
+
+    #[test]
+    fn unknown_keys_are_named_with_their_line() {
+        let err = load_text("[[connection]]\nname = \"a\"\nconnector = \"/bin/sh\"\nconfig = {}\ncolour = \"x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("colour") && err.contains("line 5"), "{err}");
+    }
+
+    #[test]
+    fn entries_get_defaults_and_paths_relative_to_the_file() {
+        let text = "[defaults]\ncutoff = \"2026-01-01\"\n[[connection]]\nname = \"a\"\nconnector = \"/bin/sh\"\n\
+                    config = \"c.json\"\nstreams = [\"s1\"]\n[[connection]]\nname = \"b\"\nconnector = \"/bin/sh\"\n\
+                    config = { token = \"t\" }\noutput = \"out\"\ncutoff = \"2026-02-01\"\n";
+        let connections = load_text(text).unwrap();
+        assert_eq!(connections[0].config, serde_json::json!({"k": 1}));
+        assert_eq!(connections[0].streams, StreamChoice::Ids(vec!["s1".into()]));
+        assert!(matches!(&connections[0].output, OutputSpec::Sqlite(p) if p.ends_with("runner.db")));
+        assert_eq!(connections[1].config, serde_json::json!({"token": "t"}));
+        assert!(matches!(&connections[1].output, OutputSpec::JsonLines(p) if p.ends_with("out")));
+        assert_eq!(connections[1].cutoff.to_rfc3339(), "2026-02-01T00:00:00+00:00");
+    }
+
+    #[test]
+    fn every_entry_is_checked_before_anything_runs() {
+        let text = "[[connection]]\nname = \"a\"\nconnector = \"/bin/sh\"\nconfig = {}\n";
+        assert!(load_text(text).unwrap_err().to_string().contains("connection `a`: no cutoff"));
+        let text = "[[connection]]\nname = \"a\"\nconnector = \"/bin/sh\"\nconfig = \"missing.json\"\ncutoff = \"2026-01-01\"\n";
+        assert!(load_text(text).unwrap_err().to_string().contains("cannot read config file"));
+        let text = "[[connection]]\nname = \"a\"\nconnector = \"/bin/sh\"\nconfig = {}\ncutoff = \"soon\"\n";
+        assert!(load_text(text).unwrap_err().to_string().contains("invalid date \"soon\""));
+        let entry = "[[connection]]\nname = \"a\"\nconnector = \"/bin/sh\"\nconfig = {}\n";
+        let twice = format!("[defaults]\ncutoff = \"2026-01-01\"\n{entry}{entry}");
+        assert!(load_text(&twice).unwrap_err().to_string().contains("used twice"));
+    }
+}

@@ -1,0 +1,159 @@
+//! The runner's own terminal output while it works: connector log lines, the connector's
+//! stderr with `-v`, the runner's notes, and progress bars. Shared by every parallel job.
+//!
+//! Logs and progress go to stderr; stdout carries only results (the spec, streams, the
+//! summary, or records with `--output -`). Progress is drawn only when stderr is a
+//! terminal and `-q` is not given; no colours are used, so `NO_COLOR` is honoured.
+
+use std::collections::BTreeMap;
+use std::io::{self, IsTerminal, Write};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use protocol::LogLevel;
+
+/// How much the runner says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verbosity {
+    /// `-q`: errors and results only.
+    Quiet,
+    /// Info and above from connectors, progress, summary.
+    Normal,
+    /// `-v`: debug logs and connector stderr too.
+    Verbose,
+}
+
+/// Where the runner's messages go.
+#[derive(Debug)]
+pub struct Console {
+    verbosity: Verbosity,
+    bars: Option<MultiProgress>,
+    // Serialises whole lines from parallel jobs.
+    lock: Mutex<()>,
+}
+
+impl Console {
+    /// A console; progress bars are drawn only on a terminal and without `-q`.
+    pub fn new(verbosity: Verbosity) -> Self {
+        let draw = verbosity > Verbosity::Quiet && io::stderr().is_terminal();
+        let bars = draw.then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
+        Console { verbosity, bars, lock: Mutex::new(()) }
+    }
+
+    /// The verbosity.
+    pub fn verbosity(&self) -> Verbosity {
+        self.verbosity
+    }
+
+    /// A connector's `log` message (already redacted): info and above by default, debug
+    /// with `-v`, nothing with `-q`.
+    pub fn connector_log(&self, connector: &str, level: LogLevel, message: &str) {
+        let shown = match self.verbosity {
+            Verbosity::Quiet => false,
+            Verbosity::Normal => level <= LogLevel::Info,
+            Verbosity::Verbose => true,
+        };
+        if shown {
+            self.line(&format!("[{connector}] {level}: {message}"));
+        }
+    }
+
+    /// A line of the connector's stderr (already redacted), shown with `-v`.
+    pub fn connector_stderr(&self, connector: &str, line: &str) {
+        if self.verbosity == Verbosity::Verbose {
+            self.line(&format!("[{connector}] stderr: {line}"));
+        }
+    }
+
+    /// A runner diagnostic shown with `-v`.
+    pub fn debug(&self, message: &str) {
+        if self.verbosity == Verbosity::Verbose {
+            self.line(&format!("debug: {message}"));
+        }
+    }
+
+    /// A runner note (not with `-q`).
+    pub fn note(&self, message: &str) {
+        if self.verbosity > Verbosity::Quiet {
+            self.line(message);
+        }
+    }
+
+    /// A warning, always shown.
+    pub fn warn(&self, message: &str) {
+        self.line(&format!("warning: {message}"));
+    }
+
+    fn line(&self, text: &str) {
+        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let write = || {
+            let _ = writeln!(io::stderr().lock(), "{text}");
+        };
+        match &self.bars {
+            Some(bars) => bars.suspend(write),
+            None => write(),
+        }
+    }
+
+    /// A progress line for one stream sync (hidden when not drawing).
+    pub fn progress(&self, label: &str) -> Progress {
+        let bar = match &self.bars {
+            Some(bars) => {
+                let bar = bars.add(ProgressBar::new_spinner());
+                bar.set_style(
+                    ProgressStyle::with_template("{spinner} {prefix} {wide_msg} [{elapsed}]").expect("valid"),
+                );
+                bar.set_prefix(label.to_owned());
+                bar.enable_steady_tick(Duration::from_millis(120));
+                bar
+            }
+            None => ProgressBar::hidden(),
+        };
+        Progress { bar, started: Instant::now(), last_draw: None }
+    }
+}
+
+/// The progress of one stream: records/s and counts by `_type`.
+#[derive(Debug)]
+pub struct Progress {
+    bar: ProgressBar,
+    started: Instant,
+    last_draw: Option<Instant>,
+}
+
+impl Progress {
+    /// Updates the line, at most ten times a second (formatting is not free).
+    pub fn update(&mut self, records_by_type: &BTreeMap<String, u64>, rejected: u64) {
+        if self.bar.is_hidden() || self.last_draw.is_some_and(|at| at.elapsed() < Duration::from_millis(100)) {
+            return;
+        }
+        self.last_draw = Some(Instant::now());
+        self.bar.set_message(progress_message(records_by_type, rejected, self.started.elapsed()));
+    }
+
+    /// Removes the line.
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+fn progress_message(records_by_type: &BTreeMap<String, u64>, rejected: u64, elapsed: Duration) -> String {
+    let total: u64 = records_by_type.values().sum();
+    let rate = total as f64 / elapsed.as_secs_f64().max(0.001);
+    let types = records_by_type.iter().map(|(t, n)| format!("{t} {n}")).collect::<Vec<_>>().join(", ");
+    let rejected = if rejected > 0 { format!(", {rejected} rejected") } else { String::new() };
+    format!("{total} records ({rate:.0}/s){rejected}  {types}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_progress_message_has_rate_and_counts_by_type() {
+        let counts = BTreeMap::from([("Incident".to_owned(), 300), ("Team".to_owned(), 100)]);
+        let message = progress_message(&counts, 2, Duration::from_secs(2));
+        assert_eq!(message, "400 records (200/s), 2 rejected  Incident 300, Team 100");
+    }
+}

@@ -1,0 +1,515 @@
+//! The JSON-lines directory destination.
+//!
+//! Layout of `<dir>`:
+//! - `<Type>.jsonl`: one record per line, the record object byte for byte as the connector
+//!   sent it (so `jq .id out/Incident.jsonl` works). Appended; a re-sync appends again
+//!   (no upsert: deduplicate by `id` downstream, the last line wins).
+//! - `_rejected.jsonl`: `{"connection","stream_id","line","type","id","errors","record"}`,
+//!   `record` being the raw record (or its text as a JSON string if it was not JSON).
+//! - `_state.json`: `{"<connection>": {"<stream id>": <state>}}`, replaced atomically
+//!   (temporary file, fsync, rename) only after the record files are flushed and fsynced.
+//! - `_runs.jsonl`: one line per finished run (outcome, counts, error, logs). A run killed
+//!   before it finished leaves no line.
+//!
+//! All runs in one process writing the same directory share one buffered writer per file
+//! (a process-wide registry keyed by the canonical path), taken a whole line at a time, so
+//! lines never interleave. If the process dies mid-line, the torn tail is cut off the next
+//! time the file is opened (it was never covered by a checkpoint).
+
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
+
+use chrono::SecondsFormat;
+use serde::Serialize;
+use serde_json::value::RawValue;
+use serde_json::{json, Map, Value};
+
+use super::{
+    atomic, Destination, DestinationError, RejectedRecord, RunStart, RunSummary, StateFile, Tuning, ValidRecord,
+};
+
+const REJECTED_FILE: &str = "_rejected.jsonl";
+const RUNS_FILE: &str = "_runs.jsonl";
+const STATE_FILE: &str = "_state.json";
+
+/// One run's handle on a JSON-lines directory.
+pub struct JsonlDestination {
+    shared: Arc<SharedDir>,
+    state: StateFile,
+    run: Option<RunStart>,
+    /// This run's handles, by `_type`, so the shared map is locked once per type.
+    by_type: HashMap<String, RunFile>,
+    rejected: Option<RunFile>,
+}
+
+/// A shared file as one run sees it.
+struct RunFile {
+    file: Arc<Mutex<LineFile>>,
+    /// Written by this run since its last checkpoint.
+    dirty: bool,
+}
+
+/// What all runs into one directory share.
+struct SharedDir {
+    dir: PathBuf,
+    buffer_bytes: usize,
+    files: Mutex<HashMap<String, Arc<Mutex<LineFile>>>>,
+}
+
+struct LineFile {
+    path: PathBuf,
+    writer: BufWriter<File>,
+    /// Created by this process and not yet made durable in the directory (fsync of the dir).
+    created: bool,
+}
+
+impl JsonlDestination {
+    /// Opens (creating if needed) the directory, sharing its files with other runs of this
+    /// process.
+    ///
+    /// # Errors
+    /// The directory cannot be created.
+    pub fn open(dir: &Path, tuning: &Tuning) -> Result<Self, DestinationError> {
+        let shared = SharedDir::get(dir, tuning.buffer_bytes)?;
+        let state = StateFile::new(shared.dir.join(STATE_FILE));
+        Ok(JsonlDestination { shared, state, run: None, by_type: HashMap::new(), rejected: None })
+    }
+
+    fn active_run(&self, operation: &'static str) -> Result<&RunStart, DestinationError> {
+        self.run.as_ref().ok_or(DestinationError::Misuse(operation))
+    }
+
+    fn record_file(&mut self, record_type: &str) -> Result<&mut RunFile, DestinationError> {
+        if !self.by_type.contains_key(record_type) {
+            let name = file_name_for(record_type, &self.shared.dir)?;
+            let file = self.shared.file(&name)?;
+            self.by_type.insert(record_type.to_owned(), RunFile { file, dirty: false });
+        }
+        Ok(self.by_type.get_mut(record_type).expect("inserted above"))
+    }
+
+    fn rejected_file(&mut self) -> Result<&mut RunFile, DestinationError> {
+        if self.rejected.is_none() {
+            self.rejected = Some(RunFile { file: self.shared.file(REJECTED_FILE)?, dirty: false });
+        }
+        Ok(self.rejected.as_mut().expect("set above"))
+    }
+
+    /// Flushes and fsyncs every file this run wrote since its last checkpoint, and the
+    /// directory if one of them is new.
+    fn make_durable(&mut self) -> Result<(), DestinationError> {
+        let mut new_files = false;
+        for run_file in self.by_type.values_mut().chain(self.rejected.as_mut()) {
+            if run_file.dirty {
+                new_files |= lock(&run_file.file).sync()?;
+                run_file.dirty = false;
+            }
+        }
+        if new_files {
+            atomic::sync_dir(&self.shared.dir).map_err(|err| DestinationError::write(&self.shared.dir, err))?;
+        }
+        Ok(())
+    }
+
+    fn save_state(&self, run: &RunStart, state: &Value) -> Result<(), DestinationError> {
+        let path = self.state.path().to_owned();
+        self.state.update(|all| {
+            let streams = all.entry(run.connection.clone()).or_insert_with(|| Value::Object(Map::new()));
+            let Value::Object(streams) = streams else {
+                return Err(not_an_object(&path, streams));
+            };
+            streams.insert(run.stream_id.clone(), state.clone());
+            Ok(())
+        })
+    }
+
+    fn append_run_line(&self, run: &RunStart, summary: &RunSummary) -> Result<(), DestinationError> {
+        let line = run_line(run, summary);
+        let file = self.shared.file(RUNS_FILE)?;
+        let mut file = lock(&file);
+        file.append(line.to_string().as_bytes())?;
+        if file.sync()? {
+            atomic::sync_dir(&self.shared.dir).map_err(|err| DestinationError::write(&self.shared.dir, err))?;
+        }
+        Ok(())
+    }
+}
+
+impl Destination for JsonlDestination {
+    fn describe(&self) -> String {
+        format!("directory {}", self.shared.dir.display())
+    }
+
+    fn load_state(&mut self, connection: &str, stream_id: &str) -> Result<Option<Value>, DestinationError> {
+        let Some(streams) = self.state.load()?.remove(connection) else { return Ok(None) };
+        let Value::Object(mut streams) = streams else {
+            return Err(not_an_object(self.state.path(), &streams));
+        };
+        Ok(streams.remove(stream_id).filter(|state| !state.is_null()))
+    }
+
+    fn begin_run(&mut self, run: &RunStart) -> Result<(), DestinationError> {
+        if self.run.is_some() {
+            return Err(DestinationError::Misuse("begin_run called twice"));
+        }
+        self.run = Some(run.clone());
+        Ok(())
+    }
+
+    fn write_record(&mut self, record: &ValidRecord<'_>) -> Result<(), DestinationError> {
+        self.active_run("write_record before begin_run")?;
+        let run_file = self.record_file(record.record_type)?;
+        run_file.dirty = true;
+        lock(&run_file.file).append(record.json.as_bytes())
+    }
+
+    fn write_rejected(&mut self, record: &RejectedRecord<'_>) -> Result<(), DestinationError> {
+        let run = self.active_run("write_rejected before begin_run")?;
+        let line = rejected_line(run, record);
+        let run_file = self.rejected_file()?;
+        run_file.dirty = true;
+        lock(&run_file.file).append(&line)
+    }
+
+    fn checkpoint(&mut self, state: Option<&Value>) -> Result<(), DestinationError> {
+        let run = self.active_run("checkpoint before begin_run")?.clone();
+        self.make_durable()?;
+        match state {
+            Some(state) => self.save_state(&run, state),
+            None => Ok(()),
+        }
+    }
+
+    fn finish_run(&mut self, summary: &RunSummary) -> Result<(), DestinationError> {
+        let run = self.active_run("finish_run before begin_run")?.clone();
+        self.make_durable()?;
+        self.append_run_line(&run, summary)
+    }
+}
+
+impl SharedDir {
+    /// The directory's shared state, created on first use in this process.
+    fn get(dir: &Path, buffer_bytes: usize) -> Result<Arc<SharedDir>, DestinationError> {
+        static DIRS: OnceLock<Mutex<HashMap<PathBuf, Weak<SharedDir>>>> = OnceLock::new();
+        fs::create_dir_all(dir).map_err(|err| DestinationError::open("directory", dir, err))?;
+        let canonical = fs::canonicalize(dir).map_err(|err| DestinationError::open("directory", dir, err))?;
+        let mut dirs = lock(DIRS.get_or_init(Default::default));
+        if let Some(shared) = dirs.get(&canonical).and_then(Weak::upgrade) {
+            return Ok(shared);
+        }
+        let shared = Arc::new(SharedDir { dir: canonical.clone(), buffer_bytes, files: Mutex::default() });
+        dirs.retain(|_, weak| weak.strong_count() > 0);
+        dirs.insert(canonical, Arc::downgrade(&shared));
+        Ok(shared)
+    }
+
+    /// The shared writer of `<dir>/<name>`, opened on first use.
+    fn file(&self, name: &str) -> Result<Arc<Mutex<LineFile>>, DestinationError> {
+        let mut files = lock(&self.files);
+        if let Some(file) = files.get(name) {
+            return Ok(file.clone());
+        }
+        let file = Arc::new(Mutex::new(LineFile::open(&self.dir.join(name), self.buffer_bytes)?));
+        files.insert(name.to_owned(), file.clone());
+        Ok(file)
+    }
+}
+
+impl LineFile {
+    fn open(path: &Path, buffer_bytes: usize) -> Result<Self, DestinationError> {
+        let open_error = |err: io::Error| DestinationError::open("JSON-lines file", path, err);
+        let created = !path.exists();
+        let mut file = OpenOptions::new().read(true).append(true).create(true).open(path).map_err(open_error)?;
+        cut_torn_tail(&mut file).map_err(open_error)?;
+        Ok(LineFile { path: path.to_owned(), writer: BufWriter::with_capacity(buffer_bytes, file), created })
+    }
+
+    /// Appends `bytes` and a newline.
+    fn append(&mut self, bytes: &[u8]) -> Result<(), DestinationError> {
+        let written = self.writer.write_all(bytes).and_then(|()| self.writer.write_all(b"\n"));
+        written.map_err(|err| DestinationError::write(&self.path, err))
+    }
+
+    /// Flushes and fsyncs; returns whether the file is new, so the directory needs a sync.
+    fn sync(&mut self) -> Result<bool, DestinationError> {
+        let synced = self.writer.flush().and_then(|()| self.writer.get_ref().sync_data());
+        synced.map_err(|err| DestinationError::write(&self.path, err))?;
+        Ok(std::mem::take(&mut self.created))
+    }
+}
+
+/// Cuts a last line without its newline: the process died while writing it, after the
+/// last checkpoint, so the record will be sent again.
+fn cut_torn_tail(file: &mut File) -> io::Result<()> {
+    const CHUNK: u64 = 64 * 1024;
+    let len = file.metadata()?.len();
+    let mut end = len;
+    let mut chunk = Vec::new();
+    while end > 0 {
+        let start = end.saturating_sub(CHUNK);
+        file.seek(SeekFrom::Start(start))?;
+        chunk.resize((end - start) as usize, 0);
+        file.read_exact(&mut chunk)?;
+        if let Some(newline) = chunk.iter().rposition(|&byte| byte == b'\n') {
+            end = start + newline as u64 + 1;
+            break;
+        }
+        end = start;
+    }
+    if end < len {
+        file.set_len(end)?;
+    }
+    Ok(())
+}
+
+/// `<Type>.jsonl`, refusing types that would escape the directory or clash with our files.
+fn file_name_for(record_type: &str, dir: &Path) -> Result<String, DestinationError> {
+    let reason = if record_type.is_empty() {
+        Some("it is empty")
+    } else if record_type.contains(['/', '\\', '\0']) {
+        Some("it contains a path separator or NUL")
+    } else if record_type.starts_with(['.', '_']) {
+        Some("names starting with `.` or `_` are reserved")
+    } else if record_type.len() > 200 {
+        Some("it is longer than 200 bytes")
+    } else {
+        None
+    };
+    match reason {
+        Some(reason) => {
+            Err(DestinationError::BadTypeName { record_type: record_type.to_owned(), dir: dir.to_owned(), reason })
+        }
+        None => Ok(format!("{record_type}.jsonl")),
+    }
+}
+
+/// The raw record if it is JSON, else its text as a JSON string.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum RawOrText<'a> {
+    Raw(&'a RawValue),
+    Text(&'a str),
+}
+
+#[derive(Serialize)]
+struct RejectedLine<'a> {
+    connection: &'a str,
+    stream_id: &'a str,
+    line: u64,
+    #[serde(rename = "type")]
+    record_type: Option<&'a str>,
+    id: Option<&'a str>,
+    errors: &'a str,
+    record: RawOrText<'a>,
+}
+
+fn rejected_line(run: &RunStart, record: &RejectedRecord<'_>) -> Vec<u8> {
+    let raw = serde_json::from_str::<&RawValue>(record.json).map_or(RawOrText::Text(record.json), RawOrText::Raw);
+    let line = RejectedLine {
+        connection: &run.connection,
+        stream_id: &run.stream_id,
+        line: record.line,
+        record_type: record.record_type,
+        id: record.id,
+        errors: record.errors,
+        record: raw,
+    };
+    // Strings, numbers and already-valid JSON: serialising cannot fail.
+    serde_json::to_vec(&line).unwrap_or_default()
+}
+
+fn run_line(run: &RunStart, summary: &RunSummary) -> Value {
+    let time = |at: &chrono::DateTime<chrono::Utc>| at.to_rfc3339_opts(SecondsFormat::Millis, true);
+    let logs: Vec<Value> = summary
+        .logs
+        .iter()
+        .map(|log| json!({"at": time(&log.at), "level": log.level, "message": log.message}))
+        .collect();
+    json!({
+        "connection": run.connection,
+        "connector": run.connector,
+        "stream_id": run.stream_id,
+        "cutoff": run.cutoff.to_rfc3339_opts(SecondsFormat::Secs, true),
+        "started_at": time(&run.started_at),
+        "finished_at": time(&summary.finished_at),
+        "outcome": summary.outcome.as_str(),
+        "records": summary.records_by_type.values().sum::<u64>(),
+        "records_by_type": summary.records_by_type,
+        "rejected": summary.rejected,
+        "checkpoints": summary.checkpoints,
+        "error": summary.error,
+        "logs": logs,
+    })
+}
+
+fn not_an_object(path: &Path, value: &Value) -> DestinationError {
+    let source = serde_json::from_value::<Map<String, Value>>(value.clone())
+        .err()
+        .unwrap_or_else(|| serde::de::Error::custom("expected an object of stream states"));
+    DestinationError::CorruptState { path: path.to_owned(), source }
+}
+
+/// A poisoned lock only means another run panicked mid-write; its buffered bytes are
+/// still whole lines or a torn tail that the next open cuts.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::destination::test_support::{record, run_start, summary};
+    use crate::destination::{RunOutcome, StoredLog};
+
+    fn open(dir: &Path) -> JsonlDestination {
+        JsonlDestination::open(dir, &Tuning::default()).unwrap()
+    }
+
+    fn lines(path: &Path) -> Vec<String> {
+        fs::read_to_string(path).unwrap().lines().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn lines_are_byte_identical_to_the_records_one_file_per_type() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        let incidents = [
+            r#"{"_type":"Incident","id":"P1","title":"caf\u00e9"}"#,
+            "{ \"_type\" : \"Incident\", \"id\":\"P2\", \"n\": 1.50e0, \"emoji\":\"\u{1F600}\" }",
+        ];
+        let mut dest = open(&out);
+        dest.begin_run(&run_start("acme", "s")).unwrap();
+        for (i, json) in incidents.iter().enumerate() {
+            dest.write_record(&record("Incident", &format!("P{}", i + 1), json)).unwrap();
+        }
+        dest.write_record(&record("Team", "T1", r#"{"_type":"Team","id":"T1"}"#)).unwrap();
+        dest.checkpoint(None).unwrap();
+        let expected: Vec<u8> = incidents.iter().flat_map(|json| [json.as_bytes(), b"\n"].concat()).collect();
+        assert_eq!(fs::read(out.join("Incident.jsonl")).unwrap(), expected);
+        assert_eq!(fs::read(out.join("Team.jsonl")).unwrap(), b"{\"_type\":\"Team\",\"id\":\"T1\"}\n");
+    }
+
+    #[test]
+    fn state_is_written_only_at_checkpoints_keyed_by_connection_then_stream() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut dest = open(dir.path());
+        dest.begin_run(&run_start("acme", "account")).unwrap();
+        dest.write_record(&record("Incident", "P1", "{}")).unwrap();
+        dest.checkpoint(Some(&json!({"page": 1}))).unwrap();
+        dest.write_record(&record("Incident", "P2", "{}")).unwrap();
+        // The run dies here: the state stays at page 1 and covers the first record.
+        std::mem::forget(dest);
+
+        let mut other = open(dir.path());
+        other.begin_run(&run_start("globex", "account")).unwrap();
+        other.checkpoint(Some(&json!({"page": 9}))).unwrap();
+
+        let mut reopened = open(dir.path());
+        assert_eq!(reopened.load_state("acme", "account").unwrap(), Some(json!({"page": 1})));
+        assert_eq!(reopened.load_state("globex", "account").unwrap(), Some(json!({"page": 9})));
+        assert_eq!(reopened.load_state("acme", "other").unwrap(), None);
+        let on_disk: Value = serde_json::from_slice(&fs::read(dir.path().join(STATE_FILE)).unwrap()).unwrap();
+        assert_eq!(on_disk, json!({"acme": {"account": {"page": 1}}, "globex": {"account": {"page": 9}}}));
+        assert!(lines(&dir.path().join("Incident.jsonl")).contains(&"{}".to_owned()));
+    }
+
+    #[test]
+    fn a_torn_last_line_is_cut_when_the_file_is_reopened() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("Incident.jsonl"), b"{\"id\":\"P1\"}\n{\"id\":\"P2\",\"ti").unwrap();
+        let mut dest = open(dir.path());
+        dest.begin_run(&run_start("acme", "s")).unwrap();
+        dest.write_record(&record("Incident", "P2", r#"{"id":"P2"}"#)).unwrap();
+        dest.checkpoint(None).unwrap();
+        assert_eq!(lines(&dir.path().join("Incident.jsonl")), [r#"{"id":"P1"}"#, r#"{"id":"P2"}"#]);
+    }
+
+    #[test]
+    fn rejected_records_and_run_history_have_their_own_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut dest = open(dir.path());
+        dest.begin_run(&run_start("acme", "s")).unwrap();
+        let rejected =
+            |json| RejectedRecord { record_type: Some("Incident"), id: None, json, errors: "at /id: missing", line: 3 };
+        dest.write_rejected(&rejected(r#"{"_type":"Incident","x":[1, 2]}"#)).unwrap();
+        dest.write_rejected(&rejected("not json")).unwrap();
+        let mut done = summary(RunOutcome::Interrupted, &[("Incident", 4)]);
+        done.rejected = 2;
+        done.logs = vec![StoredLog { at: chrono::Utc::now(), level: "info".into(), message: "window 1".into() }];
+        dest.finish_run(&done).unwrap();
+
+        let rejected_lines = lines(&dir.path().join(REJECTED_FILE));
+        assert_eq!(
+            rejected_lines[0],
+            r#"{"connection":"acme","stream_id":"s","line":3,"type":"Incident","id":null,"errors":"at /id: missing","record":{"_type":"Incident","x":[1, 2]}}"#
+        );
+        let second: Value = serde_json::from_str(&rejected_lines[1]).unwrap();
+        assert_eq!(second["record"], json!("not json"));
+
+        let runs = lines(&dir.path().join(RUNS_FILE));
+        assert_eq!(runs.len(), 1);
+        let run: Value = serde_json::from_str(&runs[0]).unwrap();
+        assert_eq!(run["outcome"], "interrupted");
+        assert_eq!(run["records"], 4);
+        assert_eq!(run["records_by_type"], json!({"Incident": 4}));
+        assert_eq!(run["rejected"], 2);
+        assert_eq!(run["logs"][0]["message"], "window 1");
+    }
+
+    #[test]
+    fn a_type_that_would_escape_the_directory_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut dest = open(dir.path());
+        dest.begin_run(&run_start("acme", "s")).unwrap();
+        for bad in ["../evil", "", "_state", ".hidden"] {
+            let err = dest.write_record(&record(bad, "P1", "{}")).unwrap_err();
+            assert!(matches!(err, DestinationError::BadTypeName { .. }), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_corrupt_state_file_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join(STATE_FILE), b"{\"acme\": 3}").unwrap();
+        let err = open(dir.path()).load_state("acme", "s").unwrap_err();
+        assert!(matches!(err, DestinationError::CorruptState { .. }));
+        assert!(err.to_string().contains(STATE_FILE), "{err}");
+    }
+
+    #[test]
+    fn parallel_runs_share_writers_and_never_interleave_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        // A tiny buffer forces many partial flushes while the threads race.
+        let tuning = Tuning { buffer_bytes: 64, ..Tuning::default() };
+        let padding = "x".repeat(300);
+        std::thread::scope(|scope| {
+            for t in 0..4 {
+                let (dir, tuning, padding) = (dir.path(), &tuning, &padding);
+                scope.spawn(move || {
+                    let mut dest = JsonlDestination::open(dir, tuning).unwrap();
+                    dest.begin_run(&run_start(&format!("c{t}"), "s")).unwrap();
+                    for i in 0..1_000 {
+                        let json = format!(r#"{{"id":"{t}-{i}","pad":"{padding}"}}"#);
+                        dest.write_record(&record("Incident", "id", &json)).unwrap();
+                        if i % 100 == 99 {
+                            dest.checkpoint(Some(&json!({ "i": i }))).unwrap();
+                        }
+                    }
+                    dest.finish_run(&summary(RunOutcome::Succeeded, &[("Incident", 1_000)])).unwrap();
+                });
+            }
+        });
+        let all = lines(&dir.path().join("Incident.jsonl"));
+        assert_eq!(all.len(), 4_000);
+        for line in &all {
+            let value: Value = serde_json::from_str(line).unwrap();
+            assert_eq!(value["pad"].as_str().unwrap().len(), 300);
+        }
+        assert_eq!(lines(&dir.path().join(RUNS_FILE)).len(), 4);
+        let states = StateFile::new(dir.path().join(STATE_FILE)).load().unwrap();
+        assert_eq!(states.len(), 4);
+    }
+}

@@ -1,0 +1,379 @@
+//! Destinations: where validated records, rejected records, checkpoints and the history
+//! of sync runs are stored.
+//!
+//! One [`Destination`] value serves one stream sync (one run) and is used from one thread.
+//! Parallel syncs (`--jobs N`) call [`open`] once per run; every value it returns is safe
+//! next to the others in the same process:
+//! - SQLite ([`sqlite`]): one connection per run, WAL and a busy timeout. Records are
+//!   buffered in memory and written in short `BEGIN IMMEDIATE` transactions (at a
+//!   checkpoint, or every [`Tuning::sqlite_batch_records`] records), so a slow connector
+//!   never holds the database's write lock while other runs wait.
+//! - JSON lines ([`jsonl`]): [`open`] finds the directory in a process-wide registry, so
+//!   all runs into one directory share one buffered writer per file behind a mutex, and
+//!   lines never interleave.
+//! - stdout ([`stdout`]): each run buffers whole lines and writes them in one locked call.
+//!
+//! No factory object is needed: the sharing lives in [`open`]. Several *processes*
+//! writing one JSON-lines directory or one `--state FILE` at once are not supported
+//! (SQLite handles several processes).
+//!
+//! The durability contract, which the runner relies on for "a checkpoint is stored only
+//! after every record before it is durably stored":
+//! - [`Destination::write_record`] may buffer; nothing is durable yet.
+//! - [`Destination::checkpoint`] makes every record written so far durable and, when given
+//!   a state, stores it for the run's (connection, stream), atomically with the records
+//!   where the destination has transactions (SQLite) or strictly after them otherwise
+//!   (JSON lines: records are flushed and fsynced before the state file is replaced).
+//! - [`Destination::finish_run`] makes everything durable and records the run's outcome.
+//!
+//! Where state lives: with `--state FILE`, [`open`] wraps the destination so that
+//! [`Destination::load_state`] reads the file and [`Destination::checkpoint`] first makes
+//! the records durable (SQLite then commits with `synchronous=FULL`, so even a power loss
+//! cannot leave the file ahead of the records) and then replaces the file. The runner
+//! therefore always passes `Some(state)` and never writes the state itself. Without a
+//! state file: SQLite keeps it in `stream_state`, JSON lines in `<dir>/_state.json`, and
+//! stdout keeps none (an incremental sync to `-` needs `--state FILE`).
+//!
+//! Kinds, chosen from `--output` by [`OutputSpec::parse`]: a path ending in `.db`,
+//! `.sqlite` or `.sqlite3` is a SQLite file, `-` is stdout, anything else is a directory
+//! of `<Type>.jsonl` files.
+
+mod atomic;
+pub mod jsonl;
+pub mod sqlite;
+mod state_file;
+pub mod stdout;
+#[cfg(test)]
+mod test_support;
+
+pub use state_file::StateFile;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+/// Where `--output` points.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutputSpec {
+    /// A SQLite database file.
+    Sqlite(PathBuf),
+    /// A directory of JSON-lines files, one per `_type`.
+    JsonLines(PathBuf),
+    /// Records as JSON lines on stdout.
+    Stdout,
+}
+
+impl OutputSpec {
+    /// Classifies an `--output` value.
+    pub fn parse(output: &str) -> OutputSpec {
+        if output == "-" {
+            return OutputSpec::Stdout;
+        }
+        let path = PathBuf::from(output);
+        let is_sqlite = path
+            .extension()
+            .and_then(|ext| ext.to_str())
+            .is_some_and(|ext| matches!(ext.to_ascii_lowercase().as_str(), "db" | "sqlite" | "sqlite3"));
+        if is_sqlite {
+            OutputSpec::Sqlite(path)
+        } else {
+            OutputSpec::JsonLines(path)
+        }
+    }
+}
+
+/// Identifies one sync run of one stream of one connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunStart {
+    /// The connection name (`--connection`, default: the connector's spec name).
+    pub connection: String,
+    /// How the connector was named on the command line (slug or path).
+    pub connector: String,
+    /// The stream's id.
+    pub stream_id: String,
+    /// The earliest-data cutoff asked for.
+    pub cutoff: DateTime<Utc>,
+    /// When the run started.
+    pub started_at: DateTime<Utc>,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunOutcome {
+    /// The connector exited 0 and everything was stored.
+    Succeeded,
+    /// The connector or the runner failed; what was checkpointed stays.
+    Failed,
+    /// Stopped by Ctrl-C or SIGTERM; what was checkpointed stays.
+    Interrupted,
+}
+
+impl RunOutcome {
+    /// `succeeded`, `failed` or `interrupted`, as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunOutcome::Succeeded => "succeeded",
+            RunOutcome::Failed => "failed",
+            RunOutcome::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// A connector log line kept with the run's history (already redacted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredLog {
+    /// When the runner received it.
+    pub at: DateTime<Utc>,
+    /// `error`, `warn`, `info`, `debug`, or `stderr` for captured stderr text.
+    pub level: String,
+    /// The text, secrets masked.
+    pub message: String,
+}
+
+/// The end of a run, for the history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunSummary {
+    /// How it ended.
+    pub outcome: RunOutcome,
+    /// When it ended.
+    pub finished_at: DateTime<Utc>,
+    /// Stored records by `_type`.
+    pub records_by_type: BTreeMap<String, u64>,
+    /// Records rejected (with `--skip-invalid`).
+    pub rejected: u64,
+    /// Checkpoints stored.
+    pub checkpoints: u64,
+    /// The error, one paragraph, secrets masked.
+    pub error: Option<String>,
+    /// Connector log lines (and the stderr tail on failure), secrets masked.
+    pub logs: Vec<StoredLog>,
+}
+
+/// A record that passed validation, exactly as the connector sent it.
+#[derive(Debug, Clone, Copy)]
+pub struct ValidRecord<'a> {
+    /// Its `_type`.
+    pub record_type: &'a str,
+    /// Its `id`.
+    pub id: &'a str,
+    /// The record object's JSON text, byte for byte as received.
+    pub json: &'a str,
+    /// The connector's `extracted_at`, or the time the runner received the line.
+    pub extracted_at: &'a str,
+}
+
+/// A record that failed validation, kept with `--skip-invalid`.
+#[derive(Debug, Clone, Copy)]
+pub struct RejectedRecord<'a> {
+    /// Its `_type`, if it had one.
+    pub record_type: Option<&'a str>,
+    /// Its `id`, if it had one.
+    pub id: Option<&'a str>,
+    /// The record object's JSON text, as received.
+    pub json: &'a str,
+    /// Why it was rejected (the validation error, one line).
+    pub errors: &'a str,
+    /// The connector stdout line it came from.
+    pub line: u64,
+}
+
+/// A destination failure: the thing, the path, the cause.
+#[derive(Debug, thiserror::Error)]
+pub enum DestinationError {
+    /// Opening or creating the destination failed.
+    #[error("cannot open {what} {path}: {source}")]
+    Open {
+        /// "SQLite database", "directory", ...
+        what: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// Writing failed.
+    #[error("cannot write to {path}: {source}")]
+    Write {
+        /// The path (or `stdout`).
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// Stored state is not valid JSON.
+    #[error("the stored state in {path} is not valid JSON: {source}")]
+    CorruptState {
+        /// Where it is.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The SQLite file was made by a newer runner.
+    #[error(
+        "the SQLite database {path} has schema version {found}, this runner knows up to {supported}\n\
+         hint: use a newer runner, or another --output file"
+    )]
+    SchemaVersion {
+        /// The database.
+        path: PathBuf,
+        /// Its `PRAGMA user_version`.
+        found: i64,
+        /// The newest version this runner writes.
+        supported: i64,
+    },
+    /// A record's `_type` cannot name a `<Type>.jsonl` file.
+    #[error("record type {record_type:?} cannot be used as a file name in {dir}: {reason}")]
+    BadTypeName {
+        /// The `_type`.
+        record_type: String,
+        /// The JSON-lines directory.
+        dir: PathBuf,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// Whoever reads stdout has gone away (for example `runner sync ... | head`). The
+    /// runner should stop the sync quietly and exit 0.
+    #[error("stdout was closed by the reader")]
+    StdoutClosed,
+    /// The runner called the destination out of order (a bug in the runner).
+    #[error("destination used out of order: {0}")]
+    Misuse(&'static str),
+}
+
+impl DestinationError {
+    /// True when stdout's reader went away: stop quietly, not an error for the user.
+    pub fn is_stdout_closed(&self) -> bool {
+        matches!(self, DestinationError::StdoutClosed)
+    }
+
+    fn write(path: impl Into<PathBuf>, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        DestinationError::Write { path: path.into(), source: source.into() }
+    }
+
+    fn open(
+        what: &'static str,
+        path: impl Into<PathBuf>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        DestinationError::Open { what, path: path.into(), source: source.into() }
+    }
+}
+
+/// Knobs for throughput; [`Tuning::default`] is what the runner uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tuning {
+    /// SQLite: commit after this many buffered records even without a checkpoint (the
+    /// state does not advance with these commits). Bounds memory and transaction size.
+    pub sqlite_batch_records: usize,
+    /// SQLite: commit once the buffered record JSON reaches this many bytes.
+    pub sqlite_batch_bytes: usize,
+    /// SQLite: `PRAGMA synchronous=FULL` instead of `NORMAL`. In WAL mode `NORMAL` loses
+    /// nothing committed when the process is killed, and a power loss can only roll back
+    /// whole recent transactions (records and their state together), so the state is
+    /// never ahead of its records; `FULL` also keeps those last commits through a power
+    /// loss. Forced on when a `--state FILE` is used, because then the state is outside
+    /// the database and must not get ahead of it.
+    pub sqlite_synchronous_full: bool,
+    /// JSON lines and stdout: buffer size per file.
+    pub buffer_bytes: usize,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Tuning {
+            sqlite_batch_records: 10_000,
+            sqlite_batch_bytes: 32 * 1024 * 1024,
+            sqlite_synchronous_full: false,
+            buffer_bytes: 256 * 1024,
+        }
+    }
+}
+
+/// Opens the destination for one run, with default [`Tuning`]. See [`open_tuned`].
+///
+/// # Errors
+/// The database or directory cannot be opened or created, or the SQLite schema is newer
+/// than this runner.
+pub fn open(spec: &OutputSpec, state_file: Option<&Path>) -> Result<Box<dyn Destination>, DestinationError> {
+    open_tuned(spec, state_file, &Tuning::default())
+}
+
+/// Opens the destination for one run. Call once per stream sync, also in parallel; see
+/// the module docs for what is shared. With `state_file`, states are read from and
+/// written to that file instead of the destination.
+///
+/// # Errors
+/// The database or directory cannot be opened or created, or the SQLite schema is newer
+/// than this runner.
+pub fn open_tuned(
+    spec: &OutputSpec,
+    state_file: Option<&Path>,
+    tuning: &Tuning,
+) -> Result<Box<dyn Destination>, DestinationError> {
+    let mut tuning = tuning.clone();
+    if state_file.is_some() {
+        tuning.sqlite_synchronous_full = true;
+    }
+    let inner: Box<dyn Destination> = match spec {
+        OutputSpec::Sqlite(path) => Box::new(sqlite::SqliteDestination::open(path, &tuning)?),
+        OutputSpec::JsonLines(dir) => Box::new(jsonl::JsonlDestination::open(dir, &tuning)?),
+        OutputSpec::Stdout => Box::new(stdout::StdoutDestination::new(&tuning)),
+    };
+    Ok(match state_file {
+        Some(path) => Box::new(state_file::WithStateFile::new(inner, StateFile::new(path))),
+        None => inner,
+    })
+}
+
+/// Stores one run's records, checkpoints and history. See the module docs for the
+/// durability contract.
+pub trait Destination: Send {
+    /// For messages: "SQLite database ./runner.db", "directory out/", "stdout".
+    fn describe(&self) -> String;
+
+    /// The last stored state of (connection, stream), if any.
+    ///
+    /// # Errors
+    /// Reading failed or the stored state is corrupt.
+    fn load_state(&mut self, connection: &str, stream_id: &str) -> Result<Option<Value>, DestinationError>;
+
+    /// Starts the run's history entry.
+    ///
+    /// # Errors
+    /// Writing failed.
+    fn begin_run(&mut self, run: &RunStart) -> Result<(), DestinationError>;
+
+    /// Stores (or buffers) a valid record; SQLite upserts by (connection, `_type`, `id`).
+    ///
+    /// # Errors
+    /// Writing failed.
+    fn write_record(&mut self, record: &ValidRecord<'_>) -> Result<(), DestinationError>;
+
+    /// Stores (or buffers) a rejected record with its errors.
+    ///
+    /// # Errors
+    /// Writing failed.
+    fn write_rejected(&mut self, record: &RejectedRecord<'_>) -> Result<(), DestinationError>;
+
+    /// Makes everything written so far durable, then stores `state` (if given) as the
+    /// run's stream state, atomically with the records where possible. `None` only makes
+    /// the records durable. With `--state FILE` the runner still passes `Some(state)`:
+    /// [`open`] routes it to the file (see the module docs).
+    ///
+    /// # Errors
+    /// Writing failed; then neither the records since the last checkpoint nor the state
+    /// may be assumed stored.
+    fn checkpoint(&mut self, state: Option<&Value>) -> Result<(), DestinationError>;
+
+    /// Makes everything durable and records the run's outcome in the history.
+    ///
+    /// Records after the last checkpoint are kept (they are valid, and upserts make a
+    /// replay harmless); only the state is never advanced past the last checkpoint.
+    ///
+    /// # Errors
+    /// Writing failed.
+    fn finish_run(&mut self, summary: &RunSummary) -> Result<(), DestinationError>;
+}

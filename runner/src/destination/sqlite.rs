@@ -1,0 +1,549 @@
+//! The SQLite destination: records upserted per (connection, `_type`, `id`), rejected
+//! records, each stream's state per connection, and the history of sync runs.
+//!
+//! The schema (version [`SCHEMA_VERSION`] in `PRAGMA user_version`, created if missing):
+//!
+//! ```sql
+#![doc = include_str!("sqlite_schema.sql")]
+//! ```
+//!
+//! Example queries (`sqlite3 runner.db`):
+//!
+//! ```sql
+//! -- records per connection and type
+//! SELECT connection, type, count(*) FROM records GROUP BY 1, 2;
+//! -- open incidents
+//! SELECT id, json_extract(json, '$.title') FROM records
+//!  WHERE type = 'Incident' AND json_extract(json, '$.status') <> 'resolved';
+//! -- the last runs and why they failed
+//! SELECT id, connection, stream_id, outcome, records, error FROM sync_runs ORDER BY id DESC LIMIT 10;
+//! -- the logs of run 7
+//! SELECT at, level, message FROM run_logs WHERE run_id = 7;
+//! ```
+//!
+//! Writing: records are buffered in memory and written in one short `BEGIN IMMEDIATE`
+//! transaction with a cached prepared statement, at each checkpoint (together with the
+//! state row, so both commit or neither does) or when the buffer reaches
+//! [`Tuning::sqlite_batch_records`] records or [`Tuning::sqlite_batch_bytes`] bytes (those
+//! commits never touch the state). Holding no transaction between writes lets parallel runs
+//! share the file: each waits at most one batch for the write lock (busy timeout 60 s).
+//! If the process dies, everything committed stays; records after the last checkpoint may
+//! or may not be there (a replay upserts them again) and the state is never ahead.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{SecondsFormat, Utc};
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+use serde_json::Value;
+
+use super::{Destination, DestinationError, RejectedRecord, RunStart, RunSummary, Tuning, ValidRecord};
+
+/// The schema version this runner creates and reads (`PRAGMA user_version`).
+pub const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = include_str!("sqlite_schema.sql");
+
+/// How long a run waits for another run's write transaction before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
+
+const UPSERT_RECORD: &str = "INSERT INTO records (connection, type, id, json, extracted_at, stored_at, run_id) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+     ON CONFLICT (connection, type, id) DO UPDATE SET json = excluded.json, \
+     extracted_at = excluded.extracted_at, stored_at = excluded.stored_at, run_id = excluded.run_id";
+
+const INSERT_REJECTED: &str =
+    "INSERT INTO rejected_records (run_id, connection, type, id, line, json, errors, stored_at) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+
+const UPSERT_STATE: &str = "INSERT INTO stream_state (connection, stream_id, state, updated_at, run_id) \
+     VALUES (?1, ?2, ?3, ?4, ?5) \
+     ON CONFLICT (connection, stream_id) DO UPDATE SET state = excluded.state, \
+     updated_at = excluded.updated_at, run_id = excluded.run_id";
+
+const INSERT_RUN: &str = "INSERT INTO sync_runs (connection, connector, stream_id, cutoff, started_at, outcome) \
+     VALUES (?1, ?2, ?3, ?4, ?5, 'running')";
+
+const FINISH_RUN: &str = "UPDATE sync_runs SET finished_at = ?2, outcome = ?3, records = ?4, records_by_type = ?5, \
+     rejected = ?6, checkpoints = ?7, error = ?8 WHERE id = ?1";
+
+const INSERT_LOG: &str = "INSERT INTO run_logs (run_id, at, level, message) VALUES (?1, ?2, ?3, ?4)";
+
+/// One run's connection to a SQLite file.
+pub struct SqliteDestination {
+    path: PathBuf,
+    conn: Connection,
+    tuning: Tuning,
+    run: Option<ActiveRun>,
+    pending: Vec<Pending>,
+    pending_bytes: usize,
+}
+
+/// What begin_run learned, needed by every write.
+struct ActiveRun {
+    connection: String,
+    stream_id: String,
+    run_id: i64,
+}
+
+/// A write waiting for the next transaction.
+enum Pending {
+    Record { record_type: String, id: String, json: String, extracted_at: String },
+    Rejected { record_type: Option<String>, id: Option<String>, json: String, errors: String, line: u64 },
+}
+
+impl SqliteDestination {
+    /// Opens (creating if needed) the database and its schema, in WAL mode.
+    ///
+    /// # Errors
+    /// The file cannot be opened or is not a SQLite database, or its schema is newer.
+    pub fn open(path: &Path, tuning: &Tuning) -> Result<Self, DestinationError> {
+        let open_error = |err: rusqlite::Error| DestinationError::open("SQLite database", path, err);
+        if let Some(parent) = path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|err| DestinationError::open("directory", parent, err))?;
+        }
+        let mut conn = Connection::open(path).map_err(open_error)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_error)?;
+        conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get::<_, String>(0)).map_err(open_error)?;
+        let synchronous = if tuning.sqlite_synchronous_full { "FULL" } else { "NORMAL" };
+        conn.pragma_update(None, "synchronous", synchronous).map_err(open_error)?;
+        init_schema(&mut conn, path)?;
+        Ok(SqliteDestination {
+            path: path.to_owned(),
+            conn,
+            tuning: tuning.clone(),
+            run: None,
+            pending: Vec::new(),
+            pending_bytes: 0,
+        })
+    }
+
+    fn write_error(&self, err: rusqlite::Error) -> DestinationError {
+        DestinationError::write(&self.path, err)
+    }
+
+    fn active_run(&self, operation: &'static str) -> Result<&ActiveRun, DestinationError> {
+        self.run.as_ref().ok_or(DestinationError::Misuse(operation))
+    }
+
+    fn push(&mut self, pending: Pending, bytes: usize) -> Result<(), DestinationError> {
+        self.pending.push(pending);
+        self.pending_bytes += bytes;
+        if self.pending.len() >= self.tuning.sqlite_batch_records
+            || self.pending_bytes >= self.tuning.sqlite_batch_bytes
+        {
+            self.commit(None, None)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the buffered records, then `state` and `summary` if given, in one transaction.
+    /// The buffer is emptied even on failure: the contract says nothing since the last
+    /// checkpoint may be assumed stored then.
+    fn commit(&mut self, state: Option<&Value>, summary: Option<&RunSummary>) -> Result<(), DestinationError> {
+        let pending = std::mem::take(&mut self.pending);
+        self.pending_bytes = 0;
+        if pending.is_empty() && state.is_none() && summary.is_none() {
+            return Ok(());
+        }
+        let run = self.run.as_ref().ok_or(DestinationError::Misuse("write before begin_run"))?;
+        let result = (|| {
+            let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let now = timestamp();
+            write_pending(&tx, run, &pending, &now)?;
+            if let Some(state) = state {
+                write_state(&tx, run, state, &now)?;
+            }
+            if let Some(summary) = summary {
+                write_summary(&tx, run, summary)?;
+            }
+            tx.commit()
+        })();
+        result.map_err(|err| self.write_error(err))
+    }
+}
+
+fn init_schema(conn: &mut Connection, path: &Path) -> Result<(), DestinationError> {
+    let open_error = |err: rusqlite::Error| DestinationError::open("SQLite database", path, err);
+    // IMMEDIATE: two runs opening a new file at once must not both create the schema.
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(open_error)?;
+    let found: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0)).map_err(open_error)?;
+    if found > SCHEMA_VERSION {
+        return Err(DestinationError::SchemaVersion { path: path.to_owned(), found, supported: SCHEMA_VERSION });
+    }
+    if found < SCHEMA_VERSION {
+        tx.execute_batch(SCHEMA).map_err(open_error)?;
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(open_error)?;
+    }
+    tx.commit().map_err(open_error)
+}
+
+fn write_pending(tx: &Transaction<'_>, run: &ActiveRun, pending: &[Pending], now: &str) -> rusqlite::Result<()> {
+    let mut upsert = tx.prepare_cached(UPSERT_RECORD)?;
+    for item in pending {
+        match item {
+            Pending::Record { record_type, id, json, extracted_at } => {
+                upsert.execute(params![run.connection, record_type, id, json, extracted_at, now, run.run_id])?;
+            }
+            Pending::Rejected { record_type, id, json, errors, line } => {
+                tx.prepare_cached(INSERT_REJECTED)?.execute(params![
+                    run.run_id,
+                    run.connection,
+                    record_type,
+                    id,
+                    line,
+                    json,
+                    errors,
+                    now
+                ])?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn write_state(tx: &Transaction<'_>, run: &ActiveRun, state: &Value, now: &str) -> rusqlite::Result<()> {
+    let state = state.to_string();
+    tx.prepare_cached(UPSERT_STATE)?.execute(params![run.connection, run.stream_id, state, now, run.run_id])?;
+    Ok(())
+}
+
+fn write_summary(tx: &Transaction<'_>, run: &ActiveRun, summary: &RunSummary) -> rusqlite::Result<()> {
+    let records: u64 = summary.records_by_type.values().sum();
+    tx.prepare_cached(FINISH_RUN)?.execute(params![
+        run.run_id,
+        summary.finished_at.to_rfc3339_opts(SecondsFormat::Millis, true),
+        summary.outcome.as_str(),
+        records,
+        by_type_json(&summary.records_by_type),
+        summary.rejected,
+        summary.checkpoints,
+        summary.error,
+    ])?;
+    let mut insert_log = tx.prepare_cached(INSERT_LOG)?;
+    for log in &summary.logs {
+        let at = log.at.to_rfc3339_opts(SecondsFormat::Millis, true);
+        insert_log.execute(params![run.run_id, at, log.level, log.message])?;
+    }
+    Ok(())
+}
+
+fn by_type_json(records_by_type: &BTreeMap<String, u64>) -> String {
+    // A map of strings to integers always serialises.
+    serde_json::to_string(records_by_type).unwrap_or_else(|_| "{}".to_owned())
+}
+
+fn timestamp() -> String {
+    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+impl Destination for SqliteDestination {
+    fn describe(&self) -> String {
+        format!("SQLite database {}", self.path.display())
+    }
+
+    fn load_state(&mut self, connection: &str, stream_id: &str) -> Result<Option<Value>, DestinationError> {
+        let stored: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT state FROM stream_state WHERE connection = ?1 AND stream_id = ?2",
+                params![connection, stream_id],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(|err| DestinationError::open("SQLite database", &self.path, err))?;
+        let Some(stored) = stored else { return Ok(None) };
+        let state: Value = serde_json::from_str(&stored)
+            .map_err(|source| DestinationError::CorruptState { path: self.path.clone(), source })?;
+        Ok(Some(state).filter(|state| !state.is_null()))
+    }
+
+    fn begin_run(&mut self, run: &RunStart) -> Result<(), DestinationError> {
+        if self.run.is_some() {
+            return Err(DestinationError::Misuse("begin_run called twice"));
+        }
+        let cutoff = run.cutoff.to_rfc3339_opts(SecondsFormat::Secs, true);
+        let started_at = run.started_at.to_rfc3339_opts(SecondsFormat::Millis, true);
+        self.conn
+            .execute(INSERT_RUN, params![run.connection, run.connector, run.stream_id, cutoff, started_at])
+            .map_err(|err| self.write_error(err))?;
+        self.run = Some(ActiveRun {
+            connection: run.connection.clone(),
+            stream_id: run.stream_id.clone(),
+            run_id: self.conn.last_insert_rowid(),
+        });
+        Ok(())
+    }
+
+    fn write_record(&mut self, record: &ValidRecord<'_>) -> Result<(), DestinationError> {
+        self.active_run("write_record before begin_run")?;
+        let pending = Pending::Record {
+            record_type: record.record_type.to_owned(),
+            id: record.id.to_owned(),
+            json: record.json.to_owned(),
+            extracted_at: record.extracted_at.to_owned(),
+        };
+        self.push(pending, record.json.len())
+    }
+
+    fn write_rejected(&mut self, record: &RejectedRecord<'_>) -> Result<(), DestinationError> {
+        self.active_run("write_rejected before begin_run")?;
+        let pending = Pending::Rejected {
+            record_type: record.record_type.map(str::to_owned),
+            id: record.id.map(str::to_owned),
+            json: record.json.to_owned(),
+            errors: record.errors.to_owned(),
+            line: record.line,
+        };
+        self.push(pending, record.json.len())
+    }
+
+    fn checkpoint(&mut self, state: Option<&Value>) -> Result<(), DestinationError> {
+        self.active_run("checkpoint before begin_run")?;
+        self.commit(state, None)
+    }
+
+    fn finish_run(&mut self, summary: &RunSummary) -> Result<(), DestinationError> {
+        self.active_run("finish_run before begin_run")?;
+        self.commit(None, Some(summary))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::destination::test_support::{record, run_start, summary};
+    use crate::destination::{RunOutcome, StoredLog};
+    use serde_json::json;
+
+    fn small_batches() -> Tuning {
+        Tuning { sqlite_batch_records: 2, ..Tuning::default() }
+    }
+
+    fn query_i64(path: &Path, sql: &str) -> i64 {
+        Connection::open(path).unwrap().query_row(sql, [], |row| row.get(0)).unwrap()
+    }
+
+    fn query_string(path: &Path, sql: &str) -> String {
+        Connection::open(path).unwrap().query_row(sql, [], |row| row.get(0)).unwrap()
+    }
+
+    #[test]
+    fn creates_the_schema_in_wal_mode_with_a_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested/runner.db");
+        SqliteDestination::open(&path, &Tuning::default()).unwrap();
+        assert_eq!(query_i64(&path, "PRAGMA user_version"), SCHEMA_VERSION);
+        assert_eq!(query_string(&path, "PRAGMA journal_mode"), "wal");
+        let tables = query_i64(
+            &path,
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN \
+             ('records', 'rejected_records', 'stream_state', 'sync_runs', 'run_logs')",
+        );
+        assert_eq!(tables, 5);
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused_with_a_hint() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("runner.db");
+        Connection::open(&path).unwrap().pragma_update(None, "user_version", 99).unwrap();
+        let err = SqliteDestination::open(&path, &Tuning::default()).err().unwrap();
+        assert!(matches!(err, DestinationError::SchemaVersion { found: 99, .. }), "{err}");
+        assert!(err.to_string().contains("hint:"));
+    }
+
+    #[test]
+    fn a_file_that_is_not_sqlite_is_an_open_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notes.db");
+        std::fs::write(&path, "these are not the pages you are looking for, ".repeat(100)).unwrap();
+        let err = SqliteDestination::open(&path, &Tuning::default()).err().unwrap();
+        let message = err.to_string();
+        assert!(message.contains("SQLite database") && message.contains("notes.db"), "{message}");
+    }
+
+    #[test]
+    fn upsert_replaces_the_row_and_keeps_json_byte_for_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("runner.db");
+        let odd = "{ \"_type\":\"Incident\",  \"id\":\"P1\", \"title\":\"caf\\u00e9 \u{1F600}\" ,\"n\":1.50 }";
+        for json in [r#"{"_type":"Incident","id":"P1","v":1}"#, odd] {
+            let mut dest = SqliteDestination::open(&path, &Tuning::default()).unwrap();
+            dest.begin_run(&run_start("acme", "s")).unwrap();
+            dest.write_record(&record("Incident", "P1", json)).unwrap();
+            dest.finish_run(&summary(RunOutcome::Succeeded, &[("Incident", 1)])).unwrap();
+        }
+        assert_eq!(query_i64(&path, "SELECT count(*) FROM records"), 1);
+        assert_eq!(query_string(&path, "SELECT json FROM records"), odd);
+        assert_eq!(query_i64(&path, "SELECT run_id FROM records"), 2);
+    }
+
+    #[test]
+    fn two_connections_keep_separate_rows_and_states() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("runner.db");
+        for connection in ["acme", "globex"] {
+            let mut dest = SqliteDestination::open(&path, &Tuning::default()).unwrap();
+            dest.begin_run(&run_start(connection, "account")).unwrap();
+            let json = format!(r#"{{"_type":"Incident","id":"P1","who":"{connection}"}}"#);
+            dest.write_record(&record("Incident", "P1", &json)).unwrap();
+            dest.checkpoint(Some(&json!({ "cursor": connection }))).unwrap();
+            dest.finish_run(&summary(RunOutcome::Succeeded, &[("Incident", 1)])).unwrap();
+        }
+        assert_eq!(query_i64(&path, "SELECT count(*) FROM records"), 2);
+        let mut dest = SqliteDestination::open(&path, &Tuning::default()).unwrap();
+        assert_eq!(dest.load_state("acme", "account").unwrap(), Some(json!({"cursor": "acme"})));
+        assert_eq!(dest.load_state("globex", "account").unwrap(), Some(json!({"cursor": "globex"})));
+        assert_eq!(dest.load_state("initech", "account").unwrap(), None);
+    }
+
+    #[test]
+    fn a_checkpoint_commits_records_and_state_together() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("runner.db");
+        let mut dest = SqliteDestination::open(&path, &Tuning::default()).unwrap();
+        dest.begin_run(&run_start("acme", "s")).unwrap();
+        for i in 0..3 {
+            dest.write_record(&record("Incident", &format!("P{i}"), r#"{"x":1}"#)).unwrap();
+        }
+        // Buffered, not committed: another connection sees neither records nor state.
+        assert_eq!(query_i64(&path, "SELECT count(*) FROM records"), 0);
+        dest.checkpoint(Some(&json!({"page": 1}))).unwrap();
+        assert_eq!(query_i64(&path, "SELECT count(*) FROM records"), 3);
+        assert_eq!(query_string(&path, "SELECT state FROM stream_state"), r#"{"page":1}"#);
+        assert_eq!(query_i64(&path, "SELECT run_id FROM stream_state"), 1);
+    }
+
+    #[test]
+    fn a_crash_keeps_checkpointed_records_and_never_advances_the_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("runner.db");
+        let mut dest = SqliteDestination::open(&path, &small_batches()).unwrap();
+        dest.begin_run(&run_start("acme", "s")).unwrap();
+        for i in 0..500 {
+            dest.write_record(&record("Incident", &format!("P{i}"), r#"{"x":1}"#)).unwrap();
+        }
+        dest.checkpoint(Some(&json!({"after": 500}))).unwrap();
+        // More records, some committed by the batch limit, then the process "dies":
+        // forget runs no destructor, as a kill would not.
+        for i in 500..505 {
+            dest.write_record(&record("Incident", &format!("P{i}"), r#"{"x":1}"#)).unwrap();
+        }
+        std::mem::forget(dest);
+
+        let mut reopened = SqliteDestination::open(&path, &Tuning::default()).unwrap();
+        assert_eq!(reopened.load_state("acme", "s").unwrap(), Some(json!({"after": 500})));
+        let stored = query_i64(&path, "SELECT count(*) FROM records");
+        assert!((500..=505).contains(&stored), "{stored}");
+        assert_eq!(query_i64(&path, "SELECT count(*) FROM records WHERE CAST(substr(id, 2) AS INTEGER) < 500"), 500);
+        assert_eq!(query_string(&path, "SELECT outcome FROM sync_runs"), "running");
+    }
+
+    #[test]
+    fn rejected_records_are_stored_with_their_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("runner.db");
+        let mut dest = SqliteDestination::open(&path, &Tuning::default()).unwrap();
+        dest.begin_run(&run_start("acme", "s")).unwrap();
+        let rejected = RejectedRecord {
+            record_type: Some("Incident"),
+            id: None,
+            json: r#"{"_type":"Incident"}"#,
+            errors: "at /id: missing",
+            line: 7,
+        };
+        dest.write_rejected(&rejected).unwrap();
+        let mut done = summary(RunOutcome::Succeeded, &[]);
+        done.rejected = 1;
+        dest.finish_run(&done).unwrap();
+        let conn = Connection::open(&path).unwrap();
+        let row: (i64, String, String, Option<String>, i64, String, String) = conn
+            .query_row("SELECT run_id, connection, type, id, line, json, errors FROM rejected_records", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
+            })
+            .unwrap();
+        let expected = (1, "acme".into(), "Incident".into(), None, 7, rejected.json.into(), "at /id: missing".into());
+        assert_eq!(row, expected);
+        assert_eq!(query_i64(&path, "SELECT rejected FROM sync_runs"), 1);
+    }
+
+    #[test]
+    fn run_history_has_outcome_counts_error_and_logs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("runner.db");
+        let mut dest = SqliteDestination::open(&path, &Tuning::default()).unwrap();
+        dest.begin_run(&run_start("acme", "s")).unwrap();
+        assert_eq!(query_string(&path, "SELECT outcome FROM sync_runs"), "running");
+        let mut done = summary(RunOutcome::Failed, &[("Incident", 3), ("Team", 2)]);
+        done.checkpoints = 4;
+        done.error = Some("connector `pagerduty` exited with status 1".into());
+        done.logs = vec![StoredLog { at: Utc::now(), level: "warn".into(), message: "slow down".into() }];
+        dest.finish_run(&done).unwrap();
+        let conn = Connection::open(&path).unwrap();
+        let row: (String, i64, String, i64, String, String, bool) = conn
+            .query_row(
+                "SELECT outcome, records, records_by_type, checkpoints, error, connector, finished_at IS NOT NULL \
+                 FROM sync_runs WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),
+            )
+            .unwrap();
+        let by_type = r#"{"Incident":3,"Team":2}"#.to_owned();
+        let error = "connector `pagerduty` exited with status 1".to_owned();
+        assert_eq!(row, ("failed".into(), 5, by_type, 4, error, "pagerduty".into(), true));
+        assert_eq!(
+            query_string(&path, "SELECT level || ': ' || message FROM run_logs WHERE run_id = 1"),
+            "warn: slow down"
+        );
+    }
+
+    #[test]
+    fn writing_before_begin_run_is_an_error_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut dest = SqliteDestination::open(&dir.path().join("runner.db"), &Tuning::default()).unwrap();
+        let err = dest.write_record(&record("Incident", "P1", "{}")).unwrap_err();
+        assert!(matches!(err, DestinationError::Misuse(_)));
+    }
+
+    #[test]
+    fn corrupt_stored_state_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("runner.db");
+        let mut dest = SqliteDestination::open(&path, &Tuning::default()).unwrap();
+        Connection::open(&path)
+            .unwrap()
+            .execute("INSERT INTO stream_state VALUES ('acme', 's', '{oops', '2026-01-01T00:00:00Z', NULL)", [])
+            .unwrap();
+        let err = dest.load_state("acme", "s").unwrap_err();
+        assert!(err.to_string().contains("runner.db"), "{err}");
+    }
+
+    #[test]
+    fn parallel_runs_share_one_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("runner.db");
+        let tuning = Tuning { sqlite_batch_records: 100, ..Tuning::default() };
+        std::thread::scope(|scope| {
+            for t in 0..4 {
+                let (path, tuning) = (&path, &tuning);
+                scope.spawn(move || {
+                    let mut dest = SqliteDestination::open(path, tuning).unwrap();
+                    dest.begin_run(&run_start(&format!("c{t}"), "s")).unwrap();
+                    for i in 0..2_000 {
+                        dest.write_record(&record("Incident", &format!("P{i}"), r#"{"x":1}"#)).unwrap();
+                        if i % 250 == 249 {
+                            dest.checkpoint(Some(&json!({ "i": i }))).unwrap();
+                        }
+                    }
+                    dest.finish_run(&summary(RunOutcome::Succeeded, &[("Incident", 2_000)])).unwrap();
+                });
+            }
+        });
+        assert_eq!(query_i64(&path, "SELECT count(*) FROM records"), 8_000);
+        assert_eq!(query_i64(&path, "SELECT count(DISTINCT connection) FROM records"), 4);
+        assert_eq!(query_i64(&path, "SELECT count(*) FROM stream_state WHERE state = '{\"i\":1999}'"), 4);
+        assert_eq!(query_i64(&path, "SELECT count(*) FROM sync_runs WHERE outcome = 'succeeded'"), 4);
+    }
+}

@@ -1,0 +1,28 @@
+//! The `runner`: spawns connectors, validates their records against the shared schemas,
+//! stores records and checkpoints durably, and reports progress and errors.
+//!
+//! `main.rs` only parses arguments and calls [`app::run`]; everything else is here so
+//! tests, the conformance kit and the demo can use the modules directly.
+//!
+//! - [`cli`]: the command line as typed; [`resolve`]: from arguments to checked inputs.
+//! - [`supervisor`]: the only place processes are spawned (timeouts, signals, stderr).
+//! - [`connector`]: spec, verify and discover, and errors naming connector and command.
+//! - [`validate`]: per-record schema validation on the stdout thread.
+//! - [`sync`]: one connection's streams, the store loop, the run history.
+//! - [`destination`]: SQLite, JSON lines, stdout, `--state FILE`.
+//! - [`connections`]: the `sync-all` TOML file; [`jobs`]: bounded parallelism.
+//! - [`console`]: logs and progress; [`report`]: summaries; [`exit`]: exit codes.
+
+pub mod app;
+pub mod cli;
+pub mod connections;
+pub mod connector;
+pub mod console;
+pub mod destination;
+pub mod exit;
+pub mod jobs;
+pub mod report;
+pub mod resolve;
+pub mod supervisor;
+pub mod sync;
+pub mod validate;

@@ -1,0 +1,245 @@
+//! Turning what the user typed into things the runner can use: a connector argument into
+//! an executable, a config path into a JSON object, a cutoff into an instant, a stream
+//! argument into an id or a Stream record. Every failure here is bad input (exit 2).
+
+use std::env;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use protocol::{parse_cutoff, CutoffError, Stream};
+
+/// Bad input: a missing connector, an unreadable config, a bad date, a bad stream.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    /// A slug that matches nothing.
+    #[error(
+        "connector `{slug}` not found: looked for {file} beside the runner ({dir}) and on PATH\n\
+         hint: build it (cargo build -p {file}) or pass the path to an executable"
+    )]
+    ConnectorNotFound {
+        /// What the user typed.
+        slug: String,
+        /// `connector-<slug>`.
+        file: String,
+        /// The runner's directory.
+        dir: String,
+    },
+    /// A path that does not exist.
+    #[error("connector `{0}` not found: no such file")]
+    NoSuchConnector(String),
+    /// A file that cannot be executed.
+    #[error("connector `{path}` is not executable\nhint: chmod +x {path}")]
+    NotExecutable {
+        /// The path.
+        path: String,
+    },
+    /// The config file cannot be read.
+    #[error("cannot read config file {path}: {source}")]
+    UnreadableConfig {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The config file is not a JSON object.
+    #[error("config file {path} is not a JSON object: {reason}")]
+    BadConfig {
+        /// The path.
+        path: PathBuf,
+        /// Why (a serde_json error: line and column, never the content).
+        reason: String,
+    },
+    /// The cutoff.
+    #[error("bad earliest-data cutoff: {0}")]
+    Cutoff(#[from] CutoffError),
+    /// The stream argument starts with `{` but is not a Stream record.
+    #[error("the stream argument is not a Stream record: {0}\nhint: pass a stream id, or {{\"_type\":\"Stream\",\"id\":..,\"self\":..,\"name\":..}}")]
+    BadStream(String),
+    /// A stream id that discover did not return.
+    #[error("connector `{connector}` has no stream `{id}` (discover found: {found})")]
+    UnknownStream {
+        /// The connector.
+        connector: String,
+        /// The id asked for.
+        id: String,
+        /// The ids discover returned.
+        found: String,
+    },
+    /// A positional argument count that matches no form of `sync`.
+    #[error("{0}")]
+    Usage(String),
+}
+
+/// A connector to run: the executable, and the name to show for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectorPath {
+    /// As the user wrote it (`pagerduty`, `./my-connector.sh`).
+    pub display: String,
+    /// The executable.
+    pub program: PathBuf,
+}
+
+/// Resolves a connector argument: a path if it contains `/` or names an existing file,
+/// otherwise a slug looked up as `connector-<slug>` beside the runner, then on PATH.
+///
+/// # Errors
+/// [`InputError`] naming where it looked, or saying the file is not executable.
+pub fn connector(arg: &str) -> Result<ConnectorPath, InputError> {
+    let as_path = Path::new(arg);
+    if arg.contains('/') || as_path.is_file() {
+        if !as_path.exists() {
+            return Err(InputError::NoSuchConnector(arg.to_owned()));
+        }
+        return executable(arg, as_path.to_owned());
+    }
+    let file = format!("connector-{arg}");
+    let beside = env::current_exe().ok().and_then(|exe| exe.parent().map(Path::to_owned));
+    let on_path = env::var_os("PATH").map(|path| env::split_paths(&path).collect::<Vec<_>>()).unwrap_or_default();
+    let found = beside.iter().chain(on_path.iter()).map(|dir| dir.join(&file)).find(|candidate| candidate.is_file());
+    match found {
+        Some(program) => executable(arg, program),
+        None => Err(InputError::ConnectorNotFound {
+            slug: arg.to_owned(),
+            file,
+            dir: beside.map_or_else(|| "?".to_owned(), |dir| dir.display().to_string()),
+        }),
+    }
+}
+
+fn executable(display: &str, program: PathBuf) -> Result<ConnectorPath, InputError> {
+    let mode = fs::metadata(&program).map(|meta| meta.permissions().mode()).unwrap_or(0);
+    if mode & 0o111 == 0 || program.is_dir() {
+        return Err(InputError::NotExecutable { path: program.display().to_string() });
+    }
+    Ok(ConnectorPath { display: display.to_owned(), program })
+}
+
+/// Reads a configuration file: a JSON object.
+///
+/// # Errors
+/// [`InputError`] when it cannot be read or is not a JSON object. The message never
+/// quotes the file's content (it holds secrets).
+pub fn config_file(path: &Path) -> Result<Value, InputError> {
+    let text = fs::read_to_string(path).map_err(|source| InputError::UnreadableConfig { path: path.into(), source })?;
+    let value: Value = serde_json::from_str(&text)
+        .map_err(|e| InputError::BadConfig { path: path.into(), reason: format!("invalid JSON ({e})") })?;
+    if !value.is_object() {
+        return Err(InputError::BadConfig { path: path.into(), reason: "expected an object {...}".into() });
+    }
+    Ok(value)
+}
+
+/// Parses the earliest-data cutoff (`YYYY-MM-DD` or RFC 3339).
+///
+/// # Errors
+/// [`InputError::Cutoff`] quoting the input and the accepted forms.
+pub fn cutoff(arg: &str) -> Result<DateTime<Utc>, InputError> {
+    Ok(parse_cutoff(arg)?)
+}
+
+/// Which streams a sync covers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StreamChoice {
+    /// Every stream discover finds.
+    All,
+    /// The streams with these ids (looked up with discover).
+    Ids(Vec<String>),
+    /// This Stream record, used as given.
+    Record(Stream),
+}
+
+/// Parses a `<stream>` argument: a Stream record if it starts with `{`, else an id.
+///
+/// # Errors
+/// [`InputError::BadStream`] for JSON that is not a valid Stream record.
+pub fn stream(arg: &str) -> Result<StreamChoice, InputError> {
+    if !arg.trim_start().starts_with('{') {
+        return Ok(StreamChoice::Ids(vec![arg.to_owned()]));
+    }
+    let value: Value = serde_json::from_str(arg).map_err(|e| InputError::BadStream(e.to_string()))?;
+    protocol::SchemaRegistry::global().validate_record(&value).map_err(|e| InputError::BadStream(e.to_string()))?;
+    let stream: Stream = serde_json::from_value(value).map_err(|e| InputError::BadStream(e.to_string()))?;
+    if stream.record_type != "Stream" {
+        return Err(InputError::BadStream(format!("_type is \"{}\", expected \"Stream\"", stream.record_type)));
+    }
+    Ok(StreamChoice::Record(stream))
+}
+
+/// Picks the streams to sync among those discover returned.
+///
+/// # Errors
+/// [`InputError::UnknownStream`] for an id discover did not return.
+pub fn pick_streams(connector: &str, choice: &StreamChoice, found: Vec<Stream>) -> Result<Vec<Stream>, InputError> {
+    match choice {
+        StreamChoice::All => Ok(found),
+        StreamChoice::Record(stream) => Ok(vec![stream.clone()]),
+        StreamChoice::Ids(ids) => {
+            let listed = found.iter().map(|s| format!("`{}`", s.id)).collect::<Vec<_>>().join(", ");
+            ids.iter()
+                .map(|id| {
+                    found.iter().find(|s| &s.id == id).cloned().ok_or_else(|| InputError::UnknownStream {
+                        connector: connector.to_owned(),
+                        id: id.clone(),
+                        found: listed.clone(),
+                    })
+                })
+                .collect()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_slug_names_both_places() {
+        let err = connector("surely-not-a-connector").unwrap_err().to_string();
+        assert!(err.starts_with("connector `surely-not-a-connector` not found: looked for connector-surely-not-a-connector beside the runner ("), "{err}");
+        assert!(err.contains("and on PATH"), "{err}");
+    }
+
+    #[test]
+    fn paths_are_checked_for_existence_and_mode() {
+        assert!(matches!(connector("./nope/x.sh"), Err(InputError::NoSuchConnector(_))));
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.sh");
+        fs::write(&file, "#!/bin/sh\n").unwrap();
+        let arg = file.to_str().unwrap();
+        assert!(matches!(connector(arg), Err(InputError::NotExecutable { .. })));
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(connector(arg).unwrap().program, file);
+    }
+
+    #[test]
+    fn configs_must_be_json_objects_and_errors_do_not_quote_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.json");
+        fs::write(&file, "{\"apiToken\": \"s3cret-token\",").unwrap();
+        let err = config_file(&file).unwrap_err().to_string();
+        assert!(err.contains("is not a JSON object: invalid JSON") && !err.contains("s3cret"), "{err}");
+        fs::write(&file, "[1]").unwrap();
+        assert!(config_file(&file).unwrap_err().to_string().contains("expected an object"));
+        assert!(matches!(config_file(&dir.path().join("missing.json")), Err(InputError::UnreadableConfig { .. })));
+    }
+
+    #[test]
+    fn stream_arguments_are_ids_or_records() {
+        assert_eq!(stream("acme").unwrap(), StreamChoice::Ids(vec!["acme".into()]));
+        let record = r#"{"_type":"Stream","id":"a","self":"https://x.test","name":"A"}"#;
+        assert!(matches!(stream(record).unwrap(), StreamChoice::Record(s) if s.id == "a"));
+        assert!(stream(r#"{"_type":"Stream","id":"a"}"#).is_err());
+    }
+
+    #[test]
+    fn unknown_stream_ids_list_what_was_found() {
+        let found = vec![Stream::new("a", "https://x.test", "A")];
+        let err = pick_streams("c", &StreamChoice::Ids(vec!["b".into()]), found).unwrap_err().to_string();
+        assert_eq!(err, "connector `c` has no stream `b` (discover found: `a`)");
+    }
+}

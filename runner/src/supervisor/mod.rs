@@ -1,0 +1,628 @@
+//! Supervising one connector process: spawn it, feed its stdin, stream its decoded stdout
+//! messages, capture its stderr with bounded memory, enforce the idle and overall
+//! timeouts, stop it on Ctrl-C/SIGTERM, and say exactly how it ended.
+//!
+//! This is the only place the runner spawns processes (the conformance kit and the demo
+//! reuse it). Threads, all fed into one bounded channel that [`run`]'s event loop owns:
+//! - stdout: a plain `BufReader`, [`protocol::LineReader`] (bounded lines), the decoder
+//!   and the caller's `map` (for `sync`, schema validation), sending batches; this is
+//!   the hot path, so it runs off the event loop and batches until the pipe is drained;
+//! - stderr: chunks into a [`capture::HeadTail`] buffer, optionally echoed line by line;
+//! - a waiter that reaps the child; a writer that feeds stdin and closes it.
+//!
+//! Stopping follows a ladder: SIGTERM to the connector's process group, a grace period
+//! (stdout and stderr are still drained, so the child never blocks on a full pipe), then
+//! SIGKILL. A second Ctrl-C kills at once.
+
+pub mod capture;
+mod process;
+pub mod signals;
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::process::{ChildStderr, ChildStdout, ExitStatus};
+use std::rc::Rc;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use protocol::{codec, CodecError, ConnectorMessage, LineReader};
+
+pub use capture::Captured;
+pub use signals::StopSignal;
+
+use capture::HeadTail;
+use process::Group;
+
+/// One decoded line of the connector's stdout, or why it could not be decoded.
+pub type Incoming = Result<(u64, ConnectorMessage), CodecError>;
+
+/// Called with each complete stderr line (lossy UTF-8, at most [`ECHO_LINE_BYTES`]).
+pub type StderrEcho = Box<dyn FnMut(&str) + Send>;
+
+/// Longest stderr line handed to a [`StderrEcho`]; longer lines are split.
+pub const ECHO_LINE_BYTES: usize = 4096;
+
+/// Items per batch sent from the stdout thread, at most.
+const BATCH_ITEMS: usize = 1024;
+/// Bytes of stdout lines per batch, at most (about).
+const BATCH_BYTES: usize = 4 * 1024 * 1024;
+/// Batches in flight between the stdout thread and the event loop.
+const CHANNEL_BATCHES: usize = 8;
+/// How long pipes may stay open after the connector exited (held by a process it left
+/// behind) before those processes are killed, and again before they are abandoned.
+const LEAK_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Limits applied to one connector run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Longest accepted stdout line (`--max-message-bytes`).
+    pub max_message_bytes: usize,
+    /// Stop the connector when it sends no message for this long (`--idle-timeout`).
+    pub idle_timeout: Option<Duration>,
+    /// Stop the connector when the whole run takes longer (`--timeout`).
+    pub overall_timeout: Option<Duration>,
+    /// Between SIGTERM and SIGKILL.
+    pub grace: Duration,
+    /// Bytes of stderr kept from the start, and again from the end.
+    pub stderr_keep: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_message_bytes: protocol::DEFAULT_MAX_LINE_BYTES,
+            idle_timeout: None,
+            overall_timeout: None,
+            grace: Duration::from_secs(5),
+            stderr_keep: 32 * 1024,
+        }
+    }
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    /// The executable.
+    pub program: PathBuf,
+    /// Its arguments (the protocol command).
+    pub args: Vec<String>,
+    /// Bytes written to its stdin before stdin is closed; `None` gives it `/dev/null`.
+    pub stdin: Option<Vec<u8>>,
+    /// Limits.
+    pub limits: Limits,
+}
+
+/// What the event loop should do after a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Control {
+    /// Keep going.
+    Continue,
+    /// Stop the connector (termination ladder) and hand no further batches to the caller.
+    Stop(String),
+}
+
+/// Why the connector is no longer running.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Termination {
+    /// It exited by itself with this code.
+    Exited(i32),
+    /// It was killed by this signal, not sent by the runner.
+    Signalled(i32),
+    /// It sent no message for this long and was stopped.
+    IdleTimeout(Duration),
+    /// The run took longer than this and the connector was stopped.
+    OverallTimeout(Duration),
+    /// The caller stopped it (a protocol error, an invalid record, a storage failure).
+    Stopped(String),
+    /// The runner received Ctrl-C or SIGTERM and stopped it.
+    Interrupted(StopSignal),
+}
+
+/// The full account of one connector run.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// Why it ended.
+    pub termination: Termination,
+    /// Its wait status, if it was reaped.
+    pub status: Option<ExitStatus>,
+    /// Whether SIGKILL was needed.
+    pub killed: bool,
+    /// Its stderr, bounded.
+    pub stderr: Captured,
+    /// From spawn to the end.
+    pub elapsed: Duration,
+}
+
+impl Outcome {
+    /// Whether the connector exited 0 by itself.
+    pub fn success(&self) -> bool {
+        self.termination == Termination::Exited(0)
+    }
+}
+
+/// The connector could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum SpawnError {
+    /// No such file (or its `#!` interpreter is missing).
+    #[error("{program} does not exist (or the interpreter on its #! line does not)")]
+    NotFound {
+        /// The program.
+        program: PathBuf,
+    },
+    /// Not executable.
+    #[error("{program} is not executable\nhint: chmod +x {program}")]
+    NotExecutable {
+        /// The program.
+        program: PathBuf,
+    },
+    /// Any other failure.
+    #[error("cannot start {program}: {source}")]
+    Other {
+        /// The program.
+        program: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+}
+
+enum Event<T> {
+    Batch(Vec<T>),
+    StdoutDone,
+    StderrDone,
+    Exited(ExitStatus),
+    Wake,
+}
+
+/// Runs one connector to the end.
+///
+/// `map` runs on the stdout thread for every line (keep the expensive per-message work,
+/// such as schema validation, there); `handle` runs on the calling thread for each batch
+/// of mapped items and may stop the connector. `echo` receives stderr lines as they come.
+///
+/// # Errors
+/// [`SpawnError`] when the process cannot be started; every later failure is an
+/// [`Outcome`].
+pub fn run<T, M, H>(invocation: Invocation, echo: Option<StderrEcho>, map: M, handle: H) -> Result<Outcome, SpawnError>
+where
+    T: Send + 'static,
+    M: FnMut(Incoming) -> T + Send + 'static,
+    H: FnMut(Vec<T>) -> Control,
+{
+    let program = invocation.program.clone();
+    let mut child = process::spawn(&program, &invocation.args, invocation.stdin.is_some())
+        .map_err(|source| spawn_error(program, source))?;
+    let started = Instant::now();
+    let group = Group::of(&child);
+    let (tx, rx) = mpsc::sync_channel(CHANNEL_BATCHES);
+    let limits = invocation.limits;
+    let capture = Arc::new(Mutex::new(HeadTail::new(limits.stderr_keep, limits.stderr_keep)));
+
+    if let (Some(stdin), Some(bytes)) = (child.stdin.take(), invocation.stdin) {
+        spawn_thread("connector-stdin", move || feed_stdin(stdin, &bytes));
+    }
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let stdout_tx = tx.clone();
+    spawn_thread("connector-stdout", move || read_stdout(stdout, limits.max_message_bytes, map, &stdout_tx));
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let (stderr_tx, stderr_capture) = (tx.clone(), Arc::clone(&capture));
+    spawn_thread("connector-stderr", move || read_stderr(stderr, &stderr_capture, echo, &stderr_tx));
+    let (exit_tx, waiter_group) = (tx.clone(), group.clone());
+    spawn_thread("connector-wait", move || {
+        if let Ok(status) = child.wait() {
+            waiter_group.set_reaped();
+            let _ = exit_tx.send(Event::Exited(status));
+        }
+    });
+    let wake_tx = tx;
+    let _subscription = signals::subscribe(move || {
+        // A full channel means the loop is awake anyway; it checks the signal count.
+        let _ = wake_tx.try_send(Event::Wake);
+    });
+
+    let mut state = LoopState::new(group, limits, started);
+    state.run(&rx, handle);
+    let stderr = capture.lock().unwrap_or_else(|e| e.into_inner()).snapshot();
+    Ok(state.into_outcome(stderr))
+}
+
+fn spawn_error(program: PathBuf, source: io::Error) -> SpawnError {
+    match source.kind() {
+        io::ErrorKind::NotFound => SpawnError::NotFound { program },
+        io::ErrorKind::PermissionDenied => SpawnError::NotExecutable { program },
+        _ => SpawnError::Other { program, source },
+    }
+}
+
+fn spawn_thread(name: &str, body: impl FnOnce() + Send + 'static) {
+    std::thread::Builder::new().name(name.to_owned()).spawn(body).expect("the OS can start a thread");
+}
+
+fn feed_stdin(mut stdin: std::process::ChildStdin, bytes: &[u8]) {
+    // A connector may exit without reading stdin (EPIPE): its exit status tells the story.
+    let _ = stdin.write_all(bytes);
+}
+
+/// The event loop's state: what happened so far and which deadlines are pending.
+struct LoopState {
+    group: Group,
+    limits: Limits,
+    started: Instant,
+    last_message: Instant,
+    stdout_done: bool,
+    stderr_done: bool,
+    status: Option<(ExitStatus, Instant)>,
+    stop: Option<Termination>,
+    kill_at: Option<Instant>,
+    killed: bool,
+    leftovers_killed: bool,
+    consumer_stopped: bool,
+    signals_seen: u32,
+}
+
+impl LoopState {
+    fn new(group: Group, limits: Limits, started: Instant) -> Self {
+        LoopState {
+            group,
+            limits,
+            started,
+            last_message: started,
+            stdout_done: false,
+            stderr_done: false,
+            status: None,
+            stop: None,
+            kill_at: None,
+            killed: false,
+            leftovers_killed: false,
+            consumer_stopped: false,
+            // 0, not the current count: a signal that came before the spawn stops it at once.
+            signals_seen: 0,
+        }
+    }
+
+    fn run<T>(&mut self, rx: &Receiver<Event<T>>, mut handle: impl FnMut(Vec<T>) -> Control) {
+        loop {
+            self.check_signals();
+            if self.finished() {
+                return;
+            }
+            let now = Instant::now();
+            let deadline = self.next_deadline(now);
+            let event = match deadline {
+                Some(at) => rx.recv_timeout(at.saturating_duration_since(now)),
+                None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            };
+            match event {
+                Ok(event) => self.on_event(event, &mut handle),
+                Err(RecvTimeoutError::Timeout) => self.on_deadline(Instant::now()),
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+        }
+    }
+
+    fn finished(&self) -> bool {
+        self.status.is_some() && self.stdout_done && self.stderr_done
+    }
+
+    fn on_event<T>(&mut self, event: Event<T>, handle: &mut impl FnMut(Vec<T>) -> Control) {
+        match event {
+            Event::Batch(items) => {
+                self.last_message = Instant::now();
+                if self.consumer_stopped {
+                    return;
+                }
+                if let Control::Stop(reason) = handle(items) {
+                    self.consumer_stopped = true;
+                    self.begin_stop(Termination::Stopped(reason));
+                }
+            }
+            Event::StdoutDone => self.stdout_done = true,
+            Event::StderrDone => self.stderr_done = true,
+            Event::Exited(status) => self.status = Some((status, Instant::now())),
+            Event::Wake => {}
+        }
+    }
+
+    fn check_signals(&mut self) {
+        let count = signals::count();
+        if count == self.signals_seen {
+            return;
+        }
+        self.signals_seen = count;
+        match (&self.stop, signals::received()) {
+            (None, Some(signal)) => self.begin_stop(Termination::Interrupted(signal)),
+            // Already stopping: a further signal means "now".
+            _ => self.kill(),
+        }
+    }
+
+    fn begin_stop(&mut self, reason: Termination) {
+        if self.stop.is_some() {
+            return;
+        }
+        self.stop = Some(reason);
+        self.group.terminate();
+        self.kill_at = Some(Instant::now() + self.limits.grace);
+    }
+
+    fn kill(&mut self) {
+        if !self.killed && self.status.is_none() {
+            self.group.kill();
+            self.killed = true;
+        }
+        self.kill_at = None;
+    }
+
+    fn next_deadline(&self, now: Instant) -> Option<Instant> {
+        let mut deadlines = Vec::with_capacity(4);
+        if self.stop.is_none() && self.status.is_none() {
+            deadlines.extend(self.limits.idle_timeout.map(|idle| self.last_message + idle));
+            deadlines.extend(self.limits.overall_timeout.map(|total| self.started + total));
+        }
+        deadlines.extend(self.kill_at);
+        if let Some((_, exited_at)) = self.status {
+            // Pipes still open after the exit: something the connector started holds them.
+            deadlines.push(exited_at.max(self.last_message) + LEAK_TIMEOUT);
+        }
+        deadlines.into_iter().min().map(|at| at.max(now))
+    }
+
+    fn on_deadline(&mut self, now: Instant) {
+        if let Some((_, exited_at)) = self.status {
+            if now >= exited_at.max(self.last_message) + LEAK_TIMEOUT {
+                if self.leftovers_killed {
+                    // Abandon pipes held by processes outside our reach.
+                    self.stdout_done = true;
+                    self.stderr_done = true;
+                } else {
+                    self.group.kill_leftovers();
+                    self.leftovers_killed = true;
+                    self.last_message = now;
+                }
+                return;
+            }
+        }
+        if self.kill_at.is_some_and(|at| now >= at) {
+            self.kill();
+            return;
+        }
+        if let Some(total) = self.limits.overall_timeout.filter(|total| now >= self.started + *total) {
+            self.begin_stop(Termination::OverallTimeout(total));
+        } else if let Some(idle) = self.limits.idle_timeout.filter(|idle| now >= self.last_message + *idle) {
+            self.begin_stop(Termination::IdleTimeout(idle));
+        }
+    }
+
+    fn into_outcome(self, stderr: Captured) -> Outcome {
+        let status = self.status.map(|(status, _)| status);
+        let termination = match (self.stop, status) {
+            (Some(reason), _) => reason,
+            (None, Some(status)) => match (status.code(), status.signal()) {
+                (Some(code), _) => Termination::Exited(code),
+                (None, Some(signal)) => Termination::Signalled(signal),
+                (None, None) => Termination::Exited(-1),
+            },
+            (None, None) => Termination::Stopped("the connector's pipes closed before it could be reaped".into()),
+        };
+        Outcome { termination, status, killed: self.killed, stderr, elapsed: self.started.elapsed() }
+    }
+}
+
+/// A `BufRead` that tells whether its buffer is drained, i.e. whether the next read may
+/// block on the pipe: the moment to hand the current batch over.
+struct Watched<R> {
+    inner: BufReader<R>,
+    drained: Rc<std::cell::Cell<bool>>,
+}
+
+impl<R: Read> Read for Watched<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(out)
+    }
+}
+
+impl<R: Read> BufRead for Watched<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, amount: usize) {
+        self.inner.consume(amount);
+        self.drained.set(self.inner.buffer().is_empty());
+    }
+}
+
+fn read_stdout<T, M>(stdout: ChildStdout, max_line: usize, mut map: M, tx: &SyncSender<Event<T>>)
+where
+    M: FnMut(Incoming) -> T,
+{
+    let drained = Rc::new(std::cell::Cell::new(true));
+    let reader = Watched { inner: BufReader::with_capacity(256 * 1024, stdout), drained: Rc::clone(&drained) };
+    let mut lines = LineReader::new(reader, max_line);
+    let mut batch = Vec::with_capacity(BATCH_ITEMS);
+    let mut batch_bytes = 0;
+    loop {
+        let (incoming, bytes, fatal) = match lines.next_line() {
+            Ok(None) => break,
+            Ok(Some(line)) => (decode(line.number, line.text), line.text.len(), false),
+            Err(error) => {
+                let fatal = matches!(error, CodecError::Io { .. });
+                (Err(error), 0, fatal)
+            }
+        };
+        batch.push(map(incoming));
+        batch_bytes += bytes;
+        if fatal || batch.len() >= BATCH_ITEMS || batch_bytes >= BATCH_BYTES || drained.get() {
+            if tx.send(Event::Batch(std::mem::take(&mut batch))).is_err() {
+                return;
+            }
+            batch_bytes = 0;
+        }
+        if fatal {
+            break;
+        }
+    }
+    if !batch.is_empty() && tx.send(Event::Batch(batch)).is_err() {
+        return;
+    }
+    let _ = tx.send(Event::StdoutDone);
+}
+
+fn decode(number: u64, text: &str) -> Incoming {
+    ConnectorMessage::decode(text).map(|message| (number, message)).map_err(|source| CodecError::InvalidMessage {
+        line: number,
+        snippet: codec::snippet(text, 120),
+        source,
+    })
+}
+
+fn read_stderr<T>(
+    mut stderr: ChildStderr,
+    capture: &Mutex<HeadTail>,
+    mut echo: Option<StderrEcho>,
+    tx: &SyncSender<Event<T>>,
+) {
+    let mut chunk = vec![0u8; 64 * 1024];
+    let mut line = Vec::new();
+    loop {
+        let n = match stderr.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        };
+        capture.lock().unwrap_or_else(|e| e.into_inner()).push(&chunk[..n]);
+        if let Some(echo) = echo.as_mut() {
+            echo_lines(&chunk[..n], &mut line, echo);
+        }
+    }
+    if let Some(echo) = echo.as_mut().filter(|_| !line.is_empty()) {
+        echo(&String::from_utf8_lossy(&line));
+    }
+    let _ = tx.send(Event::StderrDone);
+}
+
+fn echo_lines(mut bytes: &[u8], line: &mut Vec<u8>, echo: &mut StderrEcho) {
+    while !bytes.is_empty() {
+        let newline = bytes.iter().position(|&b| b == b'\n');
+        let end = newline.unwrap_or(bytes.len()).min(ECHO_LINE_BYTES - line.len());
+        line.extend_from_slice(&bytes[..end]);
+        let complete = newline == Some(end);
+        bytes = &bytes[end + usize::from(complete)..];
+        if complete || line.len() >= ECHO_LINE_BYTES {
+            echo(String::from_utf8_lossy(line).trim_end_matches('\r'));
+            line.clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str, stdin: Option<&str>, limits: Limits) -> (Outcome, Vec<String>) {
+        let invocation = Invocation {
+            program: "/bin/sh".into(),
+            args: vec!["-c".into(), script.into()],
+            stdin: stdin.map(|s| s.as_bytes().to_vec()),
+            limits,
+        };
+        let mut seen = Vec::new();
+        let map = |incoming: Incoming| match incoming {
+            Ok((line, message)) => format!("{line}:{}", message.type_name()),
+            Err(error) => format!("error:{error}"),
+        };
+        let outcome = run(invocation, None, map, |batch| {
+            seen.extend(batch);
+            Control::Continue
+        })
+        .unwrap();
+        (outcome, seen)
+    }
+
+    #[test]
+    fn messages_are_numbered_and_the_exit_code_is_kept() {
+        let script =
+            r#"echo '{"type":"log","level":"info","message":"a"}'; echo; echo '{"type":"state","state":1}'; exit 3"#;
+        let (outcome, seen) = sh(script, None, Limits::default());
+        assert_eq!(seen, ["1:log", "3:state"]);
+        assert_eq!(outcome.termination, Termination::Exited(3));
+    }
+
+    #[test]
+    fn stdin_is_fed_then_closed() {
+        let (outcome, seen) = sh("cat", Some("{\"type\":\"state\",\"state\":{}}\n"), Limits::default());
+        assert_eq!(seen, ["1:state"]);
+        assert!(outcome.success());
+    }
+
+    #[test]
+    fn garbage_is_reported_with_its_line_number() {
+        let (_, seen) = sh("echo '{\"type\":\"state\",\"state\":1}'; echo 'oops'", None, Limits::default());
+        assert_eq!(seen[0], "1:state");
+        assert!(seen[1].starts_with("error:line 2 is not a valid protocol message"), "{seen:?}");
+    }
+
+    #[test]
+    fn idle_timeout_stops_a_silent_connector() {
+        let limits = Limits { idle_timeout: Some(Duration::from_millis(200)), ..Limits::default() };
+        let (outcome, _) = sh("sleep 30", None, limits);
+        assert_eq!(outcome.termination, Termination::IdleTimeout(Duration::from_millis(200)));
+        assert!(!outcome.killed, "sh dies on SIGTERM");
+    }
+
+    #[test]
+    fn a_connector_ignoring_sigterm_is_killed_after_the_grace_period() {
+        let limits = Limits {
+            overall_timeout: Some(Duration::from_millis(200)),
+            grace: Duration::from_millis(200),
+            ..Limits::default()
+        };
+        let (outcome, _) = sh("trap '' TERM; echo started >&2; while :; do sleep 1; done", None, limits);
+        assert_eq!(outcome.termination, Termination::OverallTimeout(Duration::from_millis(200)));
+        assert!(outcome.killed);
+        assert_eq!(outcome.status.and_then(|s| s.signal()), Some(libc::SIGKILL));
+    }
+
+    #[test]
+    fn stderr_floods_are_bounded_and_drained() {
+        let limits = Limits { stderr_keep: 1024, ..Limits::default() };
+        let (outcome, _) = sh("head -c 20000000 /dev/zero | tr '\\0' x >&2; echo done >&2", None, limits);
+        assert!(outcome.success());
+        assert_eq!(outcome.stderr.total_bytes, 20_000_005);
+        assert!(outcome.stderr.tail.ends_with("done\n"));
+        assert!(outcome.stderr.text().contains("bytes truncated"));
+    }
+
+    #[test]
+    fn spawn_errors_say_what_is_wrong() {
+        let invocation =
+            Invocation { program: "/nonexistent/x".into(), args: vec![], stdin: None, limits: Limits::default() };
+        let err = run(invocation, None, |_| (), |_| Control::Continue).unwrap_err();
+        assert!(matches!(err, SpawnError::NotFound { .. }), "{err}");
+    }
+
+    #[test]
+    fn echo_splits_lines_and_bounds_them() {
+        let mut got = Vec::new();
+        {
+            let mut echo: StderrEcho = Box::new(|_| {});
+            let mut line = Vec::new();
+            echo_lines(b"a\nbc", &mut line, &mut echo);
+            assert_eq!(line, b"bc");
+        }
+        let collected = Arc::new(Mutex::new(Vec::<String>::new()));
+        let sink = Arc::clone(&collected);
+        let mut echo: StderrEcho = Box::new(move |l| sink.lock().unwrap().push(l.to_owned()));
+        let mut line = Vec::new();
+        echo_lines(b"one\r\ntw", &mut line, &mut echo);
+        echo_lines(b"o\n", &mut line, &mut echo);
+        echo_lines(&vec![b'z'; ECHO_LINE_BYTES + 1], &mut line, &mut echo);
+        got.extend(collected.lock().unwrap().iter().map(|l| l.len().min(10)));
+        assert_eq!(collected.lock().unwrap()[..2], ["one".to_owned(), "two".to_owned()]);
+        assert_eq!(got, [3, 3, 10]);
+        assert_eq!(line.len(), 1);
+    }
+}

@@ -1,0 +1,114 @@
+//! Checking a sync's messages on the stdout thread: each record's JSON text is parsed
+//! once into a `Value`, validated against the compiled shared schema of its `_type`
+//! ([`protocol::SchemaRegistry::global`]), and kept as the exact text for storage.
+
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+use protocol::{CodecError, ConnectorMessage, ErrorMessage, LogMessage, RecordError, SchemaRegistry};
+
+use crate::supervisor::Incoming;
+
+/// A sync message, checked and ready for the store loop.
+#[derive(Debug)]
+pub enum Item {
+    /// A record with its verdict.
+    Record(CheckedRecord),
+    /// A checkpoint.
+    State {
+        /// Its stdout line.
+        line: u64,
+        /// The state.
+        state: Value,
+    },
+    /// A log message.
+    Log(LogMessage),
+    /// A fatal error message.
+    Error(ErrorMessage),
+    /// A message type that does not belong in a sync (ignored, noted with `-v`).
+    Ignored {
+        /// Its stdout line.
+        line: u64,
+        /// Its type.
+        kind: String,
+    },
+    /// A line that is not a valid message, or an oversized one.
+    Bad(CodecError),
+}
+
+/// A record and what validation said.
+#[derive(Debug)]
+pub struct CheckedRecord {
+    /// Its stdout line.
+    pub line: u64,
+    /// The record's JSON text, as sent.
+    pub raw: Box<RawValue>,
+    /// The connector's `extracted_at`.
+    pub extracted_at: Option<String>,
+    /// Its `_type`, if it is a string.
+    pub record_type: Option<String>,
+    /// Its `id` (a string, or a number's JSON text).
+    pub id: Option<String>,
+    /// `Ok` or why it is invalid.
+    pub verdict: Result<(), RecordError>,
+}
+
+/// Checks one decoded line (runs on the stdout thread).
+pub fn check(incoming: Incoming) -> Item {
+    match incoming {
+        Ok((line, ConnectorMessage::Record(record))) => {
+            Item::Record(check_record(line, record.record, record.extracted_at))
+        }
+        Ok((line, ConnectorMessage::State(state))) => Item::State { line, state: state.state },
+        Ok((_, ConnectorMessage::Log(log))) => Item::Log(log),
+        Ok((_, ConnectorMessage::Error(error))) => Item::Error(error),
+        Ok((line, other)) => Item::Ignored { line, kind: other.type_name().to_owned() },
+        Err(error) => Item::Bad(error),
+    }
+}
+
+fn check_record(line: u64, raw: Box<RawValue>, extracted_at: Option<String>) -> CheckedRecord {
+    // The decoder already checked that this is a JSON object, so parsing cannot fail;
+    // if it somehow does, the record is reported as not an object.
+    let value: Value = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
+    let record_type = value.get("_type").and_then(Value::as_str).map(str::to_owned);
+    let id = value.get("id").map(|id| match id {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    });
+    let verdict = SchemaRegistry::global().validate_record(&value);
+    CheckedRecord { line, raw, extracted_at, record_type, id, verdict }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(line: &str) -> CheckedRecord {
+        match check(Ok((7, ConnectorMessage::decode(line).unwrap()))) {
+            Item::Record(record) => record,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_valid_record_keeps_its_text_type_and_id() {
+        let checked =
+            record(r#"{"type":"record","record":{"_type":"Team","id":"T1","self":"https://x.test/T1","name":"Ops"}}"#);
+        assert!(checked.verdict.is_ok());
+        assert_eq!(checked.raw.get(), r#"{"_type":"Team","id":"T1","self":"https://x.test/T1","name":"Ops"}"#);
+        assert_eq!(
+            (checked.record_type.as_deref(), checked.id.as_deref(), checked.line),
+            (Some("Team"), Some("T1"), 7)
+        );
+    }
+
+    #[test]
+    fn invalid_and_unknown_records_carry_the_reason() {
+        let checked = record(r#"{"type":"record","record":{"_type":"Team","id":"T1","self":"nope","name":"Ops"}}"#);
+        assert!(matches!(checked.verdict, Err(RecordError::Invalid { .. })));
+        let checked = record(r#"{"type":"record","record":{"_type":"Gizmo","id":7}}"#);
+        assert!(matches!(checked.verdict, Err(RecordError::UnknownType { .. })));
+        assert_eq!(checked.id.as_deref(), Some("7"));
+    }
+}

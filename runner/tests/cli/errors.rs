@@ -1,0 +1,105 @@
+//! Rule 3: clear errors naming the connector, the command and the cause; exit codes.
+
+use crate::util::{fake, stderr_of, Sandbox};
+
+/// Runs a sync in `mode` and returns (exit code, stderr).
+fn failing_sync(config: &str, extra: &[&str]) -> (Option<i32>, String) {
+    let sandbox = Sandbox::new();
+    let output = sandbox.sync(config, extra).output().unwrap();
+    (output.status.code(), stderr_of(&output))
+}
+
+#[test]
+fn a_crash_shows_the_exit_status_and_the_stderr_tail() {
+    let (code, stderr) = failing_sync(r#"{"mode":"crash","count":2}"#, &[]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("(sync) exited with status 3 after"), "{stderr}");
+    assert!(stderr.contains("(7 records stored)"), "{stderr}");
+    assert!(stderr.contains("---- stderr ----\npanic: lost connection to the source\n"), "{stderr}");
+}
+
+#[test]
+fn a_garbage_line_is_named_with_its_number_and_a_snippet() {
+    let (code, stderr) = failing_sync(r#"{"mode":"garbage","count":2}"#, &[]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("broke the protocol: line 5 is not a valid protocol message"), "{stderr}");
+    assert!(stderr.contains("the line starts with: this is not json"), "{stderr}");
+}
+
+#[test]
+fn an_invalid_record_names_type_id_field_and_reason() {
+    let (code, stderr) = failing_sync(r#"{"mode":"invalid"}"#, &[]);
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains("sent an invalid record on line 4: record Team `bad-1` does not match its schema: at /self:")
+    );
+    assert!(stderr.contains("hint: --skip-invalid"), "{stderr}");
+}
+
+#[test]
+fn an_unknown_type_is_an_error_even_with_skip_invalid() {
+    let (code, stderr) = failing_sync(r#"{"mode":"unknown"}"#, &["--skip-invalid"]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("has unknown _type \"Gizmo\""), "{stderr}");
+}
+
+#[test]
+fn an_oversized_line_is_refused() {
+    let (code, stderr) = failing_sync(r#"{"mode":"oversized","count":1}"#, &["--max-message-bytes", "1000"]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("line 4 is longer than the limit of 1000 bytes"), "{stderr}");
+    assert!(stderr.contains("hint: raise --max-message-bytes"), "{stderr}");
+}
+
+#[test]
+fn an_error_message_is_reported_with_its_kind() {
+    let (code, stderr) = failing_sync(r#"{"mode":"error"}"#, &[]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("(sync) failed (auth error): the source rejected the token; it exited with status 1"));
+    assert!(stderr.contains("GET /teams: 401"), "{stderr}");
+}
+
+#[test]
+fn an_idle_connector_is_stopped() {
+    let sandbox = Sandbox::new();
+    let output = sandbox.sync(r#"{"mode":"hang","count":2}"#, &["--idle-timeout", "0.3"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = stderr_of(&output);
+    assert!(stderr.contains("sent no message for 0.3 s (--idle-timeout) and was stopped"), "{stderr}");
+    assert_eq!(sandbox.strings("SELECT outcome FROM sync_runs"), ["failed"]);
+    assert_eq!(sandbox.count("SELECT count(*) FROM records"), 2, "checkpointed records stay");
+}
+
+#[test]
+fn bad_input_exits_2_with_a_clear_message() {
+    let sandbox = Sandbox::new();
+    let config = sandbox.config(r#"{"mode":"ok"}"#);
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec!["spec".into(), "no-such-thing".into()],
+            "connector `no-such-thing` not found: looked for connector-no-such-thing beside the runner",
+        ),
+        (vec!["spec".into(), sandbox.config("{}")], "is not executable"),
+        (vec!["verify".into(), fake(), "missing.json".into()], "cannot read config file missing.json"),
+        (
+            vec!["sync".into(), fake(), config.clone(), "last tuesday".into()],
+            "invalid date \"last tuesday\": expected YYYY-MM-DD",
+        ),
+        (
+            vec!["sync".into(), fake(), config.clone(), "nope".into(), "2026-01-01".into()],
+            "has no stream `nope` (discover found: `s1`)",
+        ),
+    ];
+    for (args, expected) in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let output = sandbox.runner(&args).output().unwrap();
+        let stderr = stderr_of(&output);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+    let not_json = sandbox.write("bad.json", "{\"token\": \"tok-abcdef\",");
+    let output = sandbox.runner(&["verify", &fake(), &not_json]).output().unwrap();
+    let stderr = stderr_of(&output);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr.contains("is not a JSON object: invalid JSON") && !stderr.contains("tok-abcdef"), "{stderr}");
+}

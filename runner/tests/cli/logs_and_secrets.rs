@@ -1,0 +1,53 @@
+//! Rules 4 and 5: bounded stderr capture, connector logs by level, secrets masked
+//! everywhere.
+
+use crate::util::{stderr_of, stdout_of, Sandbox};
+
+#[test]
+fn a_stderr_flood_is_bounded_and_its_tail_shown_on_failure() {
+    let sandbox = Sandbox::new();
+    let output = sandbox.sync(r#"{"mode":"flood","count":1}"#, &[]).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = stderr_of(&output);
+    assert!(stderr.contains("---- stderr (last 2 KiB of 195313 KiB) ----"), "{}", &stderr[..stderr.len().min(3000)]);
+    assert!(stderr.contains("the end of the flood"), "the tail is kept");
+    assert!(stderr.len() < 10_000, "only the tail is printed: {} bytes", stderr.len());
+    let stored = sandbox.strings("SELECT message FROM run_logs WHERE level = 'stderr'");
+    assert!(stored[0].contains("bytes truncated ..."), "stored capture is bounded too");
+    assert!(stored[0].len() < 100_000);
+}
+
+#[test]
+fn logs_are_shown_by_level_and_kept_with_the_run() {
+    let sandbox = Sandbox::new();
+    let normal = stderr_of(&sandbox.sync(r#"{"mode":"ok","count":1}"#, &[]).output().unwrap());
+    assert!(normal.contains("[fake] info: starting from state null"), "{normal}");
+    assert!(!normal.contains("debug: done"), "{normal}");
+    let verbose = stderr_of(&sandbox.sync(r#"{"mode":"ok","count":1}"#, &["-v"]).output().unwrap());
+    assert!(verbose.contains("[fake] debug: done"), "{verbose}");
+    let quiet = sandbox.sync(r#"{"mode":"ok","count":1}"#, &["-q"]).output().unwrap();
+    assert_eq!(stderr_of(&quiet), "");
+    assert_eq!(stdout_of(&quiet), "", "no summary with -q");
+    let kept = sandbox.strings("SELECT level || ': ' || message FROM run_logs WHERE run_id = 1");
+    assert_eq!(kept, ["info: starting from state null", "debug: done"]);
+}
+
+#[test]
+fn secrets_never_appear_in_output_errors_or_storage() {
+    let sandbox = Sandbox::new();
+    let secret = "tok-very-secret-42";
+    let config = format!(r#"{{"mode":"leak","token":"{secret}","count":1}}"#);
+    let output = sandbox.sync(&config, &["-v", "--json"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let (stdout, stderr) = (stdout_of(&output), stderr_of(&output));
+    assert!(stderr.contains("[fake] warn: using token ***"), "{stderr}");
+    assert!(stderr.contains("Token token=***"), "{stderr}");
+    assert!(!stderr.contains(secret) && !stdout.contains(secret), "{stdout}\n{stderr}");
+    let db = std::fs::read(sandbox.path("runner.db")).unwrap();
+    let wal = std::fs::read(sandbox.path("runner.db-wal")).unwrap_or_default();
+    for bytes in [db, wal] {
+        assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()), "secret stored in SQLite");
+    }
+    let stored = sandbox.strings("SELECT message FROM run_logs UNION ALL SELECT error FROM sync_runs");
+    assert!(stored.iter().any(|m| m.contains("***")), "{stored:?}");
+}
