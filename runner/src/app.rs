@@ -34,6 +34,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Discover { connector, config } => discover(&settings, &connector, &config),
         Command::Sync(args) => sync(&settings, args),
         Command::SyncAll(args) => sync_all(&settings, args),
+        Command::TestConnector(args) => crate::kit::command(settings.connector(&args.connector)?, &args, settings.json),
     }
 }
 

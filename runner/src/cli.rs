@@ -76,6 +76,9 @@ pub enum Command {
     Sync(SyncArgs),
     /// Sync every connection of a TOML file, in parallel (--jobs).
     SyncAll(SyncAllArgs),
+    /// The conformance kit: run the connector through every command and report named checks
+    /// (a table, or one JSON document with --json); exit 1 if any check fails.
+    TestConnector(TestConnectorArgs),
 }
 
 /// `runner sync`.
@@ -114,6 +117,24 @@ pub struct SyncAllArgs {
     /// Connections synced in parallel.
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: u16,
+}
+
+/// `runner test-connector`.
+#[derive(Debug, Args)]
+pub struct TestConnectorArgs {
+    /// A slug or a path to an executable.
+    pub connector: String,
+    /// The configuration to test with, a JSON object.
+    pub config: PathBuf,
+    /// Earliest-data cutoff of the test syncs, YYYY-MM-DD or RFC 3339 [default: 30 days ago].
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+    /// Overall timeout of each connector run the kit makes.
+    #[arg(long, value_name = "SECONDS", value_parser = seconds, default_value = "60")]
+    pub check_timeout: Duration,
+    /// How long the connector may take to exit after SIGTERM before it is killed (robust.sigterm).
+    #[arg(long, value_name = "SECONDS", value_parser = seconds, default_value = "10")]
+    pub sigterm_grace: Duration,
 }
 
 /// Where `sync` stores things.

@@ -21,6 +21,7 @@ pub mod console;
 pub mod destination;
 pub mod exit;
 pub mod jobs;
+pub mod kit;
 pub mod report;
 pub mod resolve;
 pub mod supervisor;

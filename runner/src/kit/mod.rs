@@ -1,0 +1,122 @@
+//! The conformance kit, `runner test-connector`: runs a connector through every command
+//! and reports named checks (pass, fail or skip, with the reason and the offending line).
+//!
+//! Order: `spec` (which says which configuration values are secret), `verify` three
+//! times, `discover`, two syncs of the first stream, the robustness runs (unknown command,
+//! closed stdin, SIGTERM), and last the secrets check over the raw stdout and stderr of
+//! every run. Every run goes through [`crate::supervisor`] with the per-check timeout as
+//! its overall timeout. Check names are stable; `runner/KIT.md` documents each.
+//!
+//! - [`check`]: a check's verdict and the names; [`exec`]: one run and its transcript;
+//! - [`spec`], [`verify`], [`sync`], [`robust`]: the checks; [`leaks`]: the secret scan;
+//! - [`report`]: the table and the JSON document.
+
+pub mod check;
+pub mod exec;
+pub mod leaks;
+pub mod report;
+pub mod robust;
+pub mod spec;
+pub mod sync;
+pub mod verify;
+
+use std::io::{self, IsTerminal, Write};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::cli::TestConnectorArgs;
+use crate::connector::Connector;
+use crate::exit;
+use crate::resolve;
+
+use check::Check;
+use exec::Executor;
+use leaks::{Leak, Scanner};
+use report::Report;
+
+/// `--since` when not given: this many days before now.
+pub const DEFAULT_SINCE_DAYS: i64 = 30;
+
+/// Leak locations listed in the secrets check's reason, at most.
+const LEAKS_SHOWN: usize = 5;
+
+/// One kit run, resolved.
+#[derive(Debug, Clone)]
+pub struct KitPlan {
+    /// The connector (its limits give the idle timeout, grace period and line limit).
+    pub connector: Connector,
+    /// The configuration to test with.
+    pub config: Value,
+    /// The earliest-data cutoff of the syncs.
+    pub since: DateTime<Utc>,
+    /// Overall timeout of every connector run.
+    pub check_timeout: Duration,
+    /// How long the connector may take to stop after SIGTERM (robust.sigterm).
+    pub sigterm_grace: Duration,
+}
+
+/// `runner test-connector`: resolves the inputs, runs the kit, prints the report.
+///
+/// # Errors
+/// Bad input (config file, `--since`) or a failed write to stdout.
+pub fn command(connector: Connector, args: &TestConnectorArgs, json: bool) -> anyhow::Result<ExitCode> {
+    let config = resolve::config_file(&args.config)?;
+    let since = match &args.since {
+        Some(date) => resolve::cutoff(date)?,
+        None => Utc::now() - chrono::Duration::days(DEFAULT_SINCE_DAYS),
+    };
+    let plan =
+        KitPlan { connector, config, since, check_timeout: args.check_timeout, sigterm_grace: args.sigterm_grace };
+    let report = run(&plan);
+    let text = if json {
+        format!("{}\n", report.to_json())
+    } else {
+        let colour = io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        report.table(colour)
+    };
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes()).and_then(|()| out.flush()).context("writing the report")?;
+    Ok(ExitCode::from(if report.passed() { exit::SUCCESS } else { exit::FAILURE }))
+}
+
+/// Runs every check. Never fails: a connector that cannot even start fails its checks.
+pub fn run(plan: &KitPlan) -> Report {
+    let mut executor = Executor::new(&plan.connector, plan.check_timeout);
+    let (mut checks, spec) = spec::checks(&mut executor, &plan.config);
+    let schema = spec.as_ref().map(|s| &s.config_schema);
+    if let Some(schema) = schema {
+        executor.set_scanner(Scanner::new(schema, &plan.config));
+    }
+    checks.extend(verify::checks(&mut executor, &plan.config, schema));
+    let (sync_checks, stream) = sync::checks(&mut executor, &plan.config, plan.since);
+    checks.extend(sync_checks);
+    checks.extend(robust::checks(&mut executor, &plan.config, stream.as_ref(), plan.since, plan.sigterm_grace));
+    checks.push(secrets(spec.is_some(), executor.scanner(), executor.leaks()));
+    for check in &mut checks {
+        check.reason = executor.scanner().mask(&check.reason).into_owned();
+    }
+    Report { connector: plan.connector.name().to_owned(), checks }
+}
+
+fn secrets(have_spec: bool, scanner: &Scanner, leaks: &[Leak]) -> Check {
+    let name = check::SECRETS_NOT_LEAKED;
+    if !have_spec {
+        return Check::skip(name, "no usable spec, so no way to tell which values are secret");
+    }
+    if scanner.is_empty() {
+        return Check::skip(name, "the configuration has no writeOnly value (of 4 characters or more) to look for");
+    }
+    if leaks.is_empty() {
+        return Check::pass(name, "no writeOnly value in the stdout or stderr of any run");
+    }
+    let mut places: Vec<String> = leaks.iter().take(LEAKS_SHOWN).map(ToString::to_string).collect();
+    if leaks.len() > LEAKS_SHOWN {
+        places.push(format!("and {} more", leaks.len() - LEAKS_SHOWN));
+    }
+    let first_stdout_line = leaks.iter().find(|l| l.stream == "stdout").map(|l| l.line);
+    Check::fail(name, format!("the value of a writeOnly field appears in: {}", places.join(", "))).at(first_stdout_line)
+}

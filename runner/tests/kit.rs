@@ -1,0 +1,322 @@
+//! The conformance kit, end to end: the real `runner test-connector` binary against the
+//! PagerDuty connector on the simulator, the Python, Node and shell connectors, and every
+//! broken fixture in `connectors/broken/` (each must fail the right check); plus `runner
+//! sync` of the three language connectors into real SQLite files.
+//!
+//! Python 3 and Node are required: a missing one fails the test with what to install.
+
+mod util {
+    use std::path::{Path, PathBuf};
+    use std::process::Command;
+
+    use assert_cmd::cargo::CommandCargoExt;
+    use serde_json::Value;
+
+    /// The repository root.
+    pub fn root() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("runner/ has a parent").to_owned()
+    }
+
+    /// `runner` with `args`, run in `dir`.
+    pub fn runner(dir: &Path, args: &[&str]) -> Command {
+        let mut command = Command::cargo_bin("runner").expect("the runner binary is built");
+        command.current_dir(dir).args(args).env("NO_COLOR", "1");
+        command
+    }
+
+    /// Runs `runner --json test-connector ARGS` in `dir`: the report and the exit code.
+    pub fn kit(dir: &Path, args: &[&str]) -> (Value, i32) {
+        let mut all = vec!["--json", "test-connector"];
+        all.extend_from_slice(args);
+        let output = runner(dir, &all).output().expect("runner starts");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let report = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+            panic!("not one JSON document ({e}):\n{stdout}\nstderr:\n{}", String::from_utf8_lossy(&output.stderr))
+        });
+        (report, output.status.code().unwrap_or(-1))
+    }
+
+    /// The status of check `name` in `report`.
+    pub fn status<'a>(report: &'a Value, name: &str) -> &'a str {
+        check(report, name)["status"].as_str().unwrap_or("?")
+    }
+
+    /// Check `name` of `report`.
+    pub fn check<'a>(report: &'a Value, name: &str) -> &'a Value {
+        report["checks"]
+            .as_array()
+            .and_then(|checks| checks.iter().find(|c| c["name"] == name))
+            .unwrap_or_else(|| panic!("no check {name} in {report:#}"))
+    }
+
+    /// The names of the failed checks.
+    pub fn failed(report: &Value) -> Vec<String> {
+        let checks = report["checks"].as_array().map(Vec::as_slice).unwrap_or_default();
+        checks.iter().filter(|c| c["status"] == "fail").filter_map(|c| c["name"].as_str().map(str::to_owned)).collect()
+    }
+
+    /// Fails the test, saying what to install, when `tool` cannot run (CI installs it).
+    pub fn require(tool: &str, install: &str) {
+        let works = Command::new(tool).arg("--version").output().is_ok_and(|o| o.status.success());
+        assert!(works, "`{tool}` is required by this test but cannot be run: install {install} (CI must install it)");
+    }
+
+    /// Builds `connector-pagerduty` beside the runner binary (same profile), so the slug
+    /// `pagerduty` resolves to a current binary even under `cargo test -p runner`.
+    pub fn build_pagerduty_connector() {
+        let runner = assert_cmd::cargo::cargo_bin("runner");
+        let release = runner.parent().is_some_and(|dir| dir.ends_with("release"));
+        let mut cargo = Command::new(env!("CARGO"));
+        cargo.current_dir(root()).args(["build", "--quiet", "-p", "connector-pagerduty"]);
+        if release {
+            cargo.arg("--release");
+        }
+        let status = cargo.status().expect("cargo starts");
+        assert!(status.success(), "cargo build -p connector-pagerduty failed");
+    }
+}
+
+mod language_connectors {
+    use serde_json::Value;
+
+    use super::util::{self, check, kit, require, root, status};
+
+    /// Every check passes, except the secrets check, skipped: these configs hold no secret.
+    fn assert_passes(report: &Value, code: i32) {
+        assert_eq!(code, 0, "{report:#}");
+        assert_eq!(report["failed"], 0, "{report:#}");
+        assert_eq!(status(report, "secrets.not_leaked"), "skip", "{report:#}");
+        assert_eq!(report["skipped"], 1, "{report:#}");
+    }
+
+    #[test]
+    fn the_shell_connector_passes() {
+        let (report, code) =
+            kit(&root(), &["./connectors/shell/hello-shell", "connectors/shell/config.json", "--since", "2026-01-01"]);
+        assert_passes(&report, code);
+        assert!(check(&report, "sync.records_valid")["reason"].as_str().unwrap().contains("Incident: 2"), "{report:#}");
+    }
+
+    #[test]
+    fn the_python_connector_passes_and_its_rerun_is_incremental() {
+        require("python3", "Python 3.9 or newer");
+        let (report, code) = kit(
+            &root().join("connectors/python"),
+            &["./csv-incidents", "examples/config.json", "--since", "2026-01-01"],
+        );
+        assert_passes(&report, code);
+        let incremental = check(&report, "sync.incremental")["reason"].as_str().unwrap().to_owned();
+        assert!(incremental.contains("0 of the first sync's 5 again (0%)"), "{incremental}");
+    }
+
+    #[test]
+    fn the_node_connector_passes() {
+        require("node", "Node.js 18 or newer");
+        let (report, code) = kit(
+            &root().join("connectors/node"),
+            &["./statuspage-json", "examples/config.json", "--since", "2026-01-01"],
+        );
+        assert_passes(&report, code);
+        assert!(check(&report, "sync.records_valid")["reason"].as_str().unwrap().contains("Incident: 3"), "{report:#}");
+    }
+
+    #[test]
+    fn the_human_report_is_a_table_without_colours_under_no_color() {
+        let output = util::runner(
+            &root(),
+            &[
+                "test-connector",
+                "./connectors/shell/hello-shell",
+                "connectors/shell/config.json",
+                "--since",
+                "2026-01-01",
+            ],
+        )
+        .output()
+        .unwrap();
+        let text = String::from_utf8(output.stdout).unwrap();
+        assert!(text.starts_with("check "), "{text}");
+        assert!(text.contains("sync.records_valid") && text.contains("PASS"), "{text}");
+        assert!(text.contains("18 passed, 0 failed, 1 skipped"), "{text}");
+        assert!(!text.contains('\x1b'), "no escape codes: {text:?}");
+        assert_eq!(output.status.code(), Some(0));
+    }
+}
+
+mod sync_into_sqlite {
+    use std::path::Path;
+
+    use super::util::{require, root, runner};
+
+    /// `runner sync` of a connector in `dir` into a fresh SQLite file; the stored (type, id, title)s.
+    fn sync(dir: &Path, connector: &str, config: &str) -> Vec<(String, String, String)> {
+        let db_dir = tempfile::tempdir().unwrap();
+        let db = db_dir.path().join("out.db");
+        let output = runner(dir, &["sync", connector, config, "2026-01-01", "--output", db.to_str().unwrap(), "-q"])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "sync failed: {}", String::from_utf8_lossy(&output.stderr));
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        let mut query =
+            conn.prepare("SELECT type, id, json_extract(json, '$.title') FROM records ORDER BY id").unwrap();
+        let rows = query.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?))).unwrap();
+        let records = rows.collect::<Result<Vec<_>, _>>().unwrap();
+        let states: i64 = conn.query_row("SELECT count(*) FROM stream_state", [], |row| row.get(0)).unwrap();
+        assert_eq!(states, 1, "one checkpoint stored");
+        records
+    }
+
+    fn ids(records: &[(String, String, String)]) -> Vec<&str> {
+        assert!(records.iter().all(|(t, _, title)| t == "Incident" && !title.is_empty()), "{records:?}");
+        records.iter().map(|(_, id, _)| id.as_str()).collect()
+    }
+
+    #[test]
+    fn the_shell_connector_stores_its_two_incidents() {
+        let records = sync(&root(), "./connectors/shell/hello-shell", "connectors/shell/config.json");
+        assert_eq!(ids(&records), ["hs-1", "hs-2"]);
+    }
+
+    #[test]
+    fn the_python_connector_stores_every_csv_row() {
+        require("python3", "Python 3.9 or newer");
+        let records = sync(&root().join("connectors/python"), "./csv-incidents", "examples/config.json");
+        assert_eq!(ids(&records), ["INC-1001", "INC-1002", "INC-1003", "INC-1004", "INC-1005"]);
+        assert_eq!(records[3].2, "Login page shows \"500\" for SSO users", "CSV quoting survives");
+    }
+
+    #[test]
+    fn the_node_connector_stores_the_incidents_after_the_cutoff() {
+        require("node", "Node.js 18 or newer");
+        let records = sync(&root().join("connectors/node"), "./statuspage-json", "examples/config.json");
+        assert_eq!(ids(&records), ["cq0pbyy6bd5m", "p31zjtct2jer", "yh8jwzv9b7ks"]);
+    }
+}
+
+mod pagerduty {
+    use pagerduty_mock::{start_blocking, MockConfig};
+
+    use super::util::{build_pagerduty_connector, check, kit, root};
+
+    #[test]
+    fn the_pagerduty_connector_passes_against_the_simulator() {
+        build_pagerduty_connector();
+        let mock = start_blocking(MockConfig { incidents: 300, days: 60, ..MockConfig::default() }).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("pagerduty.json");
+        let token = MockConfig::default().token;
+        std::fs::write(&config, serde_json::json!({"apiToken": token, "apiBaseUrl": mock.base_url}).to_string())
+            .unwrap();
+        let since = (chrono::Utc::now() - chrono::Duration::days(30)).format("%Y-%m-%d").to_string();
+        let (report, code) = kit(&root(), &["pagerduty", config.to_str().unwrap(), "--since", &since]);
+        assert_eq!((code, &report["failed"], &report["skipped"]), (0, &0.into(), &0.into()), "{report:#}");
+        assert_eq!(report["passed"], 19, "{report:#}");
+        let records = check(&report, "sync.records_valid")["reason"].as_str().unwrap();
+        assert!(records.contains("Incident: ") && records.contains("IncidentLogEntry: "), "{records}");
+        assert!(check(&report, "sync.incremental")["reason"].as_str().unwrap().contains("again ("), "{report:#}");
+        assert!(!report.to_string().contains(&token), "the token is never printed");
+    }
+}
+
+mod broken_fixtures {
+    use serde_json::Value;
+
+    use super::util::{check, failed, kit, root};
+
+    /// Short limits: `hangs` and `ignores-sigterm` never end on their own.
+    const LIMITS: [&str; 8] =
+        ["--idle-timeout", "2", "--grace", "0.5", "--sigterm-grace", "1", "--check-timeout", "20"];
+
+    /// Runs the kit on `connectors/broken/FIXTURE` and asserts that `expected` fails and
+    /// that every other failed check is in `also`.
+    fn fails(fixture: &str, expected: &str, also: &[&str]) -> Value {
+        let connector = format!("./connectors/broken/{fixture}");
+        let mut args = vec![connector.as_str(), "connectors/broken/config.json"];
+        args.extend(LIMITS);
+        let (report, code) = kit(&root(), &args);
+        assert_eq!(code, 1, "{fixture}: the kit must exit 1: {report:#}");
+        let failed = failed(&report);
+        assert!(failed.iter().any(|name| name == expected), "{fixture}: {expected} must fail; failed: {failed:?}");
+        let unexpected: Vec<_> = failed.iter().filter(|n| *n != expected && !also.contains(&n.as_str())).collect();
+        assert!(unexpected.is_empty(), "{fixture}: unexpected failures {unexpected:?}: {report:#}");
+        assert!(!report.to_string().contains("fixture-secret-4f9c2a71"), "{fixture}: secret printed: {report}");
+        check(&report, expected).clone()
+    }
+
+    fn reason(check: &Value) -> &str {
+        check["reason"].as_str().unwrap_or("")
+    }
+
+    #[test]
+    fn the_well_behaved_control_passes_every_check() {
+        let mut args = vec!["./connectors/broken/well-behaved", "connectors/broken/config.json"];
+        args.extend(LIMITS);
+        let (report, code) = kit(&root(), &args);
+        assert_eq!((code, &report["passed"]), (0, &19.into()), "{report:#}");
+    }
+
+    #[test]
+    fn garbage_output_fails_protocol_lines_at_line_2() {
+        let check = fails("garbage-output", "sync.protocol_lines", &[]);
+        assert_eq!(check["line"], 2);
+        assert!(reason(&check).contains("Fetched page 1 of 3"), "{check}");
+    }
+
+    #[test]
+    fn an_invalid_record_fails_records_valid_naming_it() {
+        let check = fails("invalid-record", "sync.records_valid", &[]);
+        assert_eq!(check["line"], 1);
+        assert!(reason(&check).contains("Incident `br-2`") && reason(&check).contains("\"title\""), "{check}");
+    }
+
+    #[test]
+    fn a_crash_mid_sync_fails_exit_zero() {
+        let check = fails("crash-mid-sync", "sync.exit_zero", &[]);
+        assert!(reason(&check).contains("exited with status 3"), "{check}");
+    }
+
+    #[test]
+    fn a_silent_verify_fails_the_verify_checks() {
+        let check = fails(
+            "verify-never-answers",
+            "verify.valid_config",
+            &["verify.empty_config_invalid", "verify.wrong_value_invalid"],
+        );
+        assert!(reason(&check).contains("exactly one verification message, got none"), "{check}");
+    }
+
+    #[test]
+    fn a_leaked_secret_fails_the_secrets_check_with_where_it_was_seen() {
+        let check = fails("leaks-secret", "secrets.not_leaked", &[]);
+        assert_eq!(check["line"], 1);
+        assert!(reason(&check).contains("sync stdout line 1, sync stderr line 1"), "{check}");
+    }
+
+    #[test]
+    fn a_hanging_sync_fails_terminates() {
+        let check = fails("hangs", "sync.terminates", &[]);
+        assert!(reason(&check).contains("--idle-timeout"), "{check}");
+    }
+
+    #[test]
+    fn ignoring_sigterm_fails_the_sigterm_check() {
+        let check = fails("ignores-sigterm", "robust.sigterm", &["sync.terminates"]);
+        assert!(reason(&check).contains("killed with SIGKILL"), "{check}");
+    }
+}
+
+mod bad_input {
+    use super::util::{root, runner};
+
+    #[test]
+    fn a_missing_config_or_a_bad_date_exits_2() {
+        let hello = "./connectors/shell/hello-shell";
+        let missing = runner(&root(), &["test-connector", hello, "no-such-config.json"]).output().unwrap();
+        assert_eq!(missing.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&missing.stderr).contains("no-such-config.json"));
+        let args = ["test-connector", hello, "connectors/shell/config.json", "--since", "yesterday"];
+        let bad_date = runner(&root(), &args).output().unwrap();
+        assert_eq!(bad_date.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&bad_date.stderr).contains("\"yesterday\""));
+    }
+}
