@@ -50,12 +50,14 @@ pub struct GlobalArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Print the connector's spec (name, version, configuration schema, record types).
+    #[command(after_help = "Examples:\n  runner spec pagerduty\n  runner spec ./connectors/shell/hello-shell")]
     Spec {
         /// A slug (`pagerduty` runs `connector-pagerduty` beside the runner, then on PATH) or a path.
         connector: String,
     },
     /// Check a configuration: exit 0 when valid, 1 with the connector's reasons when not.
     #[command(alias = "verify-configuration")]
+    #[command(after_help = "Example:\n  runner verify pagerduty pagerduty.json")]
     Verify {
         /// A slug or a path to an executable.
         connector: String,
@@ -64,6 +66,9 @@ pub enum Command {
     },
     /// List the connector's streams (a table, or JSON lines of Stream records with --json).
     #[command(alias = "discover-streams")]
+    #[command(
+        after_help = "Examples:\n  runner discover pagerduty pagerduty.json\n  runner discover pagerduty pagerduty.json --json"
+    )]
     Discover {
         /// A slug or a path to an executable.
         connector: String,
@@ -72,13 +77,26 @@ pub enum Command {
     },
     /// Sync one stream, or every stream, back to the earliest-data cutoff.
     #[command(alias = "sync-stream")]
+    #[command(after_help = "Examples:\n  runner sync pagerduty pagerduty.json 2026-01-01\n  \
+                            runner sync pagerduty pagerduty.json acme 2026-01-01 --output incidents/\n  \
+                            runner sync pagerduty pagerduty.json 2026-01-01 --output - | head")]
     #[command(override_usage = "runner sync [OPTIONS] <CONNECTOR> <CONFIG> [STREAM] <EARLIEST_CUTOFF>")]
     Sync(SyncArgs),
     /// Sync every connection of a TOML file, in parallel (--jobs).
+    #[command(after_help = "Example:\n  runner sync-all connections.toml --jobs 2 --output all.db")]
     SyncAll(SyncAllArgs),
     /// The conformance kit: run the connector through every command and report named checks
     /// (a table, or one JSON document with --json); exit 1 if any check fails.
+    #[command(
+        after_help = "Example:\n  runner test-connector ./connectors/shell/hello-shell connectors/shell/config.json"
+    )]
     TestConnector(TestConnectorArgs),
+    /// Try everything offline: sync a simulated PagerDuty account into SQLite.
+    ///
+    /// Starts the PagerDuty simulator (pagerduty-mock, beside the runner), then runs verify,
+    /// discover, a full sync and an incremental sync of connector-pagerduty against it, exactly
+    /// as typed, stops the simulator and shows what was stored, the requests made, and queries to try.
+    Demo(crate::demo::DemoArgs),
 }
 
 /// `runner sync`.

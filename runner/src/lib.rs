@@ -18,6 +18,7 @@ pub mod cli;
 pub mod connections;
 pub mod connector;
 pub mod console;
+pub mod demo;
 pub mod destination;
 pub mod exit;
 pub mod jobs;

@@ -1,0 +1,358 @@
+//! `runner demo`: the whole product, offline, in one command. It starts the PagerDuty
+//! simulator (`pagerduty-mock`, beside the runner), then runs `verify`, `discover` and a
+//! full `sync` of the real `connector-pagerduty` against it through the runner's own
+//! command implementations ([`crate::app::run`], the same code and output as typing them),
+//! makes some incidents change, runs an incremental sync that resumes from the stored
+//! state, stops the simulator and prints a summary with queries to try.
+//!
+//! - [`simulator`]: the simulator process and its control endpoints;
+//! - [`database`]: the example queries, the demo connection's rows, record counts;
+//! - [`summary`]: the closing summary; [`human`]: durations and colours for people.
+//!
+//! Decisions: the demo always syncs as connection [`database::CONNECTION`] and first
+//! forgets what an earlier demo stored under that name (never other connections), so a
+//! rerun starts with a full sync and `./runner.db` can be shared with real data. The
+//! configuration (a fake token and the simulator's address) lives in a private temporary
+//! directory removed at the end. `-q` silences the steps but still prints the summary.
+
+pub mod database;
+pub mod human;
+pub mod simulator;
+pub mod summary;
+
+use std::fs::{self, DirBuilder, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use clap::Args;
+
+use crate::cli::{Cli, Command, GlobalArgs, StoreArgs, SyncArgs};
+use crate::destination::OutputSpec;
+use crate::resolve::{self, InputError};
+use crate::supervisor::signals;
+
+use human::Style;
+use simulator::{Simulator, SimulatorConfig};
+use summary::{Summary, SyncStep};
+
+/// The connector's slug, resolved like `runner sync pagerduty` does.
+const CONNECTOR: &str = "pagerduty";
+/// The fake API token the simulator accepts; it protects nothing.
+const TOKEN: &str = "demo-token";
+/// Days of simulated history.
+pub const DAYS: u32 = 180;
+/// Seed of the simulated data, so every demo shows the same account.
+const SEED: u64 = 1;
+/// Incidents created, then resolved, between the two syncs.
+const CHURN_NEW: u32 = 5;
+const CHURN_RESOLVED: u32 = 3;
+/// Steps announced with a `[n/6]` header.
+const STEPS: usize = 6;
+
+/// `runner demo`.
+#[derive(Debug, Args)]
+#[command(after_help = "Needs pagerduty-mock and connector-pagerduty beside the runner: \
+                        `cargo build --workspace --release`, then `target/release/runner demo`.\n\n\
+                        Examples:\n  runner demo\n  runner demo --incidents 200 --output /tmp/demo.db")]
+pub struct DemoArgs {
+    /// Incidents the simulator generates over the last 180 days.
+    #[arg(long, value_name = "N", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub incidents: u64,
+    /// The SQLite file (.db, .sqlite or .sqlite3) to sync into; other connections in it are left alone.
+    #[arg(long, value_name = "PATH", default_value = "runner.db")]
+    pub output: String,
+}
+
+/// Runs the demo.
+///
+/// # Errors
+/// Bad input (`--output` not a SQLite file, `--json`, a missing sibling executable), a
+/// simulator that does not start or answer, or a step that cannot run at all. A step that
+/// runs and fails has printed its own error; its exit code is returned as `Ok`.
+pub fn command(args: &DemoArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    if global.json {
+        return Err(InputError::Usage(
+            "the demo has no --json output; run the commands it prints with --json instead".into(),
+        )
+        .into());
+    }
+    let output = sqlite_output(&args.output)?;
+    let mock = sibling(simulator::PROGRAM)?;
+    resolve::connector(CONNECTOR).map_err(|_| missing(&format!("connector-{CONNECTOR}")))?;
+    let started = Instant::now();
+    let mut demo = Demo { global, style: Style::for_stdout(), step: 0 };
+    demo.intro(args.incidents);
+    let config =
+        SimulatorConfig { program: mock, incidents: args.incidents, days: DAYS, seed: SEED, token: TOKEN.into() };
+    demo.header(
+        "Start the PagerDuty simulator",
+        &format!("pagerduty-mock --incidents {} --days {DAYS}", args.incidents),
+    );
+    let simulator = Simulator::start(&config)?;
+    demo.note(&format!("listening on {}", simulator.base_url));
+    let config_dir = ConfigDir::create(&simulator.base_url)?;
+    let removed = database::forget_demo_connection(&output)?;
+    if removed > 0 {
+        demo.note(&format!("removed {removed} rows an earlier demo left in {}", output.display()));
+    }
+    let outcome = demo.steps(&simulator, &config_dir.file, &output)?;
+    simulator.stop();
+    drop(config_dir);
+    let (full, incremental) = match outcome {
+        Ok(syncs) => syncs,
+        Err(code) => return Ok(code),
+    };
+    let records = database::records_by_type(&output)?;
+    let summary = Summary { output: &output, records, full, incremental, elapsed: started.elapsed() };
+    print!("{}", summary.render(demo.style));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The two syncs, or the exit code of the step that stopped the demo.
+type StepsOutcome = Result<(SyncStep, SyncStep), ExitCode>;
+
+/// The demo in progress: how to run commands and print headers.
+struct Demo<'a> {
+    global: &'a GlobalArgs,
+    style: Style,
+    step: usize,
+}
+
+impl Demo<'_> {
+    fn intro(&self, incidents: u64) {
+        let title = format!(
+            "runner demo: a simulated PagerDuty account ({incidents} incidents over {DAYS} days) synced into SQLite, offline"
+        );
+        self.say(&self.style.bold(&title));
+    }
+
+    fn steps(&mut self, simulator: &Simulator, config: &Path, output: &Path) -> anyhow::Result<StepsOutcome> {
+        let config_arg = config.display().to_string();
+        self.header("Verify the configuration", &format!("runner verify {CONNECTOR} {config_arg}"));
+        let verify = Command::Verify { connector: CONNECTOR.into(), config: config.to_owned() };
+        if let Some(code) = self.run(verify)? {
+            return Ok(Err(code));
+        }
+        self.header("Discover the streams", &format!("runner discover {CONNECTOR} {config_arg}"));
+        if let Some(code) = self.run(Command::Discover { connector: CONNECTOR.into(), config: config.to_owned() })? {
+            return Ok(Err(code));
+        }
+        let full = match self.sync("Full sync", simulator, config, output)? {
+            Ok(step) => step,
+            Err(code) => return Ok(Err(code)),
+        };
+        let churn_url = format!("{}/__mock/churn?new={CHURN_NEW}&resolve={CHURN_RESOLVED}", simulator.base_url);
+        self.header("Meanwhile, in PagerDuty: incidents change", &format!("curl -X POST '{churn_url}'"));
+        let churn = simulator.churn(CHURN_NEW, CHURN_RESOLVED)?;
+        self.note(&format!("{} incidents were triggered and {} resolved", churn.created, churn.resolved));
+        let incremental =
+            match self.sync("Incremental sync, resuming from the stored state", simulator, config, output)? {
+                Ok(step) => SyncStep { churn: Some(churn), ..step },
+                Err(code) => return Ok(Err(code)),
+            };
+        Ok(Ok((full, incremental)))
+    }
+
+    /// One `runner sync`, with the simulator's request count and the time it took.
+    fn sync(
+        &mut self,
+        title: &str,
+        simulator: &Simulator,
+        config: &Path,
+        output: &Path,
+    ) -> anyhow::Result<Result<SyncStep, ExitCode>> {
+        let cutoff = cutoff();
+        let output = output.to_str().context("the --output path is not valid UTF-8")?.to_owned();
+        let line = format!(
+            "runner sync {CONNECTOR} {} {cutoff} --connection {} --output {output}",
+            config.display(),
+            database::CONNECTION
+        );
+        self.header(title, &line);
+        simulator.reset_stats()?;
+        let started = Instant::now();
+        let sync = Command::Sync(SyncArgs {
+            connector: CONNECTOR.into(),
+            config: config.to_owned(),
+            rest: vec![cutoff],
+            connection: Some(database::CONNECTION.into()),
+            store: StoreArgs { output, state: None, skip_invalid: false },
+            jobs: 1,
+        });
+        if let Some(code) = self.run(sync)? {
+            return Ok(Err(code));
+        }
+        let elapsed = started.elapsed();
+        let requests = simulator.stats()?.total;
+        Ok(Ok(SyncStep { requests, elapsed, churn: None }))
+    }
+
+    /// Runs a runner command exactly as `runner <command>` would; `Some(code)` when it
+    /// did not succeed (it has printed why) or a stop signal arrived.
+    fn run(&self, command: Command) -> anyhow::Result<Option<ExitCode>> {
+        let cli = Cli { command, global: self.step_globals() };
+        let code = crate::app::run(cli)?;
+        if let Some(signal) = signals::received() {
+            return Ok(Some(ExitCode::from(signal.exit_code())));
+        }
+        Ok((code != ExitCode::SUCCESS).then_some(code))
+    }
+
+    /// The demo's own global options, passed on to each step (`--json` is refused earlier).
+    fn step_globals(&self) -> GlobalArgs {
+        let g = self.global;
+        GlobalArgs {
+            verbose: g.verbose,
+            quiet: g.quiet,
+            json: false,
+            idle_timeout: g.idle_timeout,
+            timeout: g.timeout,
+            max_message_bytes: g.max_message_bytes,
+            grace: g.grace,
+        }
+    }
+
+    fn header(&mut self, title: &str, command_line: &str) {
+        self.step += 1;
+        self.say("");
+        self.say(&self.style.bold(&format!("[{}/{STEPS}] {title}", self.step)));
+        if !command_line.is_empty() {
+            self.say(&self.style.cyan(&format!("$ {command_line}")));
+        }
+    }
+
+    fn note(&self, text: &str) {
+        self.say(&self.style.dim(text));
+    }
+
+    /// A line on stdout, in order with the steps' own output (not with `-q`).
+    fn say(&self, text: &str) {
+        if !self.global.quiet {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{text}");
+            let _ = out.flush();
+        }
+    }
+}
+
+/// The earliest-data cutoff: a day before the simulated history starts, as YYYY-MM-DD.
+fn cutoff() -> String {
+    let start = chrono::Utc::now() - chrono::Duration::days(i64::from(DAYS) + 1);
+    start.date_naive().to_string()
+}
+
+/// `--output` as an absolute path to a SQLite file.
+fn sqlite_output(output: &str) -> Result<PathBuf, InputError> {
+    match OutputSpec::parse(output) {
+        OutputSpec::Sqlite(path) => {
+            std::path::absolute(&path).map_err(|e| InputError::Usage(format!("cannot resolve --output {output}: {e}")))
+        }
+        _ => Err(InputError::Usage(format!(
+            "the demo writes a SQLite file: --output `{output}` must end in .db, .sqlite or .sqlite3"
+        ))),
+    }
+}
+
+/// An executable beside the runner (`cargo build` puts all the workspace's binaries there).
+fn sibling(program: &str) -> Result<PathBuf, InputError> {
+    let dir = runner_dir();
+    let candidate = dir.join(program);
+    if candidate.is_file() {
+        Ok(candidate)
+    } else {
+        Err(missing(program))
+    }
+}
+
+fn runner_dir() -> PathBuf {
+    std::env::current_exe().ok().and_then(|exe| exe.parent().map(Path::to_owned)).unwrap_or_else(|| ".".into())
+}
+
+fn missing(program: &str) -> InputError {
+    InputError::Usage(format!(
+        "the demo needs {program} beside the runner (looked in {}): build everything with \
+         `cargo build --workspace --release`",
+        runner_dir().display()
+    ))
+}
+
+/// The demo's configuration file, in a private temporary directory removed on drop.
+struct ConfigDir {
+    dir: PathBuf,
+    file: PathBuf,
+}
+
+impl ConfigDir {
+    fn create(base_url: &str) -> anyhow::Result<ConfigDir> {
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).subsec_nanos();
+        let dir = std::env::temp_dir().join(format!("runner-demo-{}-{nanos}", std::process::id()));
+        DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .with_context(|| format!("cannot create the demo's config directory {}", dir.display()))?;
+        // Owned from here, so a failure below still removes the directory.
+        let config_dir = ConfigDir { file: dir.join("pagerduty-demo.json"), dir };
+        let config = serde_json::json!({ "apiToken": TOKEN, "apiBaseUrl": base_url });
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&config_dir.file)
+            .with_context(|| format!("cannot write the demo config {}", config_dir.file.display()))?;
+        writeln!(file, "{config}")
+            .with_context(|| format!("cannot write the demo config {}", config_dir.file.display()))?;
+        Ok(config_dir)
+    }
+}
+
+impl Drop for ConfigDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_sqlite_outputs_are_accepted_and_made_absolute() {
+        assert!(sqlite_output("runner.db").unwrap().is_absolute());
+        assert!(sqlite_output("x/demo.SQLITE3").unwrap().ends_with("x/demo.SQLITE3"));
+        let err = sqlite_output("out-dir").unwrap_err().to_string();
+        assert_eq!(err, "the demo writes a SQLite file: --output `out-dir` must end in .db, .sqlite or .sqlite3");
+        assert!(sqlite_output("-").is_err());
+    }
+
+    #[test]
+    fn a_missing_sibling_says_where_and_how_to_build() {
+        let err = sibling("surely-not-built").unwrap_err().to_string();
+        assert!(err.starts_with("the demo needs surely-not-built beside the runner (looked in /"), "{err}");
+        assert!(err.ends_with("`cargo build --workspace --release`"), "{err}");
+    }
+
+    #[test]
+    fn the_config_dir_is_private_and_removed_on_drop() {
+        let config = ConfigDir::create("http://127.0.0.1:9").unwrap();
+        let text = fs::read_to_string(&config.file).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(value["apiBaseUrl"], "http://127.0.0.1:9");
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(fs::metadata(&config.dir).unwrap().permissions().mode() & 0o777, 0o700);
+        assert_eq!(fs::metadata(&config.file).unwrap().permissions().mode() & 0o777, 0o600);
+        let dir = config.dir.clone();
+        drop(config);
+        assert!(!dir.exists());
+    }
+
+    #[test]
+    fn the_cutoff_is_a_day_before_the_history() {
+        let cutoff = chrono::NaiveDate::parse_from_str(&cutoff(), "%Y-%m-%d").unwrap();
+        let today = chrono::Utc::now().date_naive();
+        assert_eq!((today - cutoff).num_days(), i64::from(DAYS) + 1);
+    }
+}

@@ -1,0 +1,123 @@
+//! Every command shown in README.md runs, so the README cannot rot.
+//!
+//! The README's ```sh blocks are executed line by line in a scratch directory, against
+//! the PagerDuty simulator instead of the real API: its ```json block becomes `pd.json`
+//! (token and API URL swapped for the simulator's), its ```toml block becomes
+//! `connections.toml`, and `connectors/` is linked in. Lines of `cargo` (CI runs those
+//! itself) and `export` are skipped; `./target/release/runner` is the runner under test;
+//! `sqlite3 DB "SQL"` lines run their query with rusqlite (so sqlite3 need not be
+//! installed) and must return rows.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use pagerduty_mock::{start_blocking, MockConfig};
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The contents of every fenced block of `language`, in order.
+fn blocks(markdown: &str, language: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut current: Option<String> = None;
+    for line in markdown.lines() {
+        match (&mut current, line.trim_end()) {
+            (None, fence) if fence == format!("```{language}") => current = Some(String::new()),
+            (Some(_), "```") => found.extend(current.take()),
+            (Some(block), text) => {
+                block.push_str(text);
+                block.push('\n');
+            }
+            _ => {}
+        }
+    }
+    found
+}
+
+/// The commands of the README's shell blocks, `\` continuations joined, `&&` chains split.
+fn commands(markdown: &str) -> Vec<String> {
+    let mut commands = Vec::new();
+    for block in blocks(markdown, "sh") {
+        for line in block.replace("\\\n", " ").lines() {
+            for part in line.split(" && ") {
+                let part = part.trim();
+                if part.is_empty() || part.starts_with('#') || part.starts_with("export ") || part.starts_with("cargo ")
+                {
+                    continue;
+                }
+                commands.push(part.replace("./target/release/", ""));
+            }
+        }
+    }
+    commands
+}
+
+/// `sqlite3 DB "SQL"` → (DB, SQL).
+fn sqlite_command(command: &str) -> Option<(&str, &str)> {
+    let rest = command.strip_prefix("sqlite3 ")?;
+    let (db, sql) = rest.split_once(' ')?;
+    Some((db, sql.trim().strip_prefix('"')?.strip_suffix('"')?))
+}
+
+fn run_query(dir: &Path, db: &str, sql: &str) {
+    let conn = rusqlite::Connection::open(dir.join(db)).unwrap_or_else(|e| panic!("open {db}: {e}"));
+    let mut statement = conn.prepare(sql).unwrap_or_else(|e| panic!("README query does not prepare: {sql}: {e}"));
+    let mut rows = statement.query([]).unwrap_or_else(|e| panic!("README query fails: {sql}: {e}"));
+    assert!(rows.next().unwrap().is_some(), "README query returns no rows: {sql}");
+}
+
+fn run_shell(dir: &Path, path_var: &str, command: &str) {
+    let output = Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .current_dir(dir)
+        .env("PATH", path_var)
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "README command failed ({}): {command}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn every_readme_command_runs_against_the_simulator() {
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let mock = start_blocking(MockConfig { incidents: 600, days: 400, ..MockConfig::default() }).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+
+    let config = blocks(&readme, "json").into_iter().next().expect("README shows pd.json in a ```json block");
+    let config = config
+        .replace("YOUR_API_TOKEN", &MockConfig::default().token)
+        .replace("https://api.pagerduty.com", &mock.base_url);
+    std::fs::write(dir.path().join("pd.json"), config).unwrap();
+    let toml = blocks(&readme, "toml").into_iter().next().expect("README shows connections.toml in a ```toml block");
+    std::fs::write(dir.path().join("connections.toml"), toml).unwrap();
+    std::os::unix::fs::symlink(repo_root().join("connectors").canonicalize().unwrap(), dir.path().join("connectors"))
+        .unwrap();
+
+    let bin_dir = PathBuf::from(assert_cmd::cargo::cargo_bin!("runner")).parent().unwrap().to_owned();
+    let path_var = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+
+    let commands = commands(&readme);
+    assert!(commands.len() >= 15, "expected the README's commands, found only {commands:?}");
+    for command in &commands {
+        match sqlite_command(command) {
+            Some((db, sql)) => run_query(dir.path(), db, sql),
+            None => run_shell(dir.path(), &path_var, command),
+        }
+    }
+}
+
+#[test]
+fn the_extraction_sees_chains_continuations_and_skips_cargo() {
+    let markdown = "```sh\ncargo build && ./target/release/runner demo\nrunner a \\\n  b\n# note\nexport X=1\n```\n";
+    assert_eq!(commands(markdown), ["runner demo", "runner a    b"]);
+    assert_eq!(sqlite_command(r#"sqlite3 runner.db "SELECT 1""#), Some(("runner.db", "SELECT 1")));
+}
