@@ -78,7 +78,7 @@ impl FailureReport<'_> {
     fn render(&self) -> String {
         let mut out = format!("connector `{}` ({}) {}", self.connector, self.command, self.cause);
         if let Some(elapsed) = self.elapsed {
-            let _ = write!(out, " after {:.1} s", elapsed.as_secs_f64());
+            let _ = write!(out, " after {}", crate::human::duration(elapsed));
         }
         if let Some(stored) = self.stored {
             let _ = write!(out, " ({stored} records stored)");

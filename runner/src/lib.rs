@@ -5,13 +5,17 @@
 //! tests, the conformance kit and the demo can use the modules directly.
 //!
 //! - [`cli`]: the command line as typed; [`resolve`]: from arguments to checked inputs.
-//! - [`supervisor`]: the only place processes are spawned (timeouts, signals, stderr).
+//! - [`supervisor`]: the only place connectors are spawned (timeouts, signals, stderr);
+//!   the demo's simulator, a service rather than a connector, is the one other child.
 //! - [`connector`]: spec, verify and discover, and errors naming connector and command.
 //! - [`validate`]: per-record schema validation on the stdout thread.
 //! - [`sync`]: one connection's streams, the store loop, the run history.
 //! - [`destination`]: SQLite, JSON lines, stdout, `--state FILE`.
 //! - [`connections`]: the `sync-all` TOML file; [`jobs`]: bounded parallelism.
-//! - [`console`]: logs and progress; [`report`]: summaries; [`exit`]: exit codes.
+//! - [`console`]: logs and progress; [`report`]: summaries; [`exit`]: exit codes;
+//!   [`human`]: durations and colours for people.
+//! - [`kit`]: `runner test-connector`, the conformance kit.
+//! - [`demo`]: `runner demo`, the whole flow against the simulator.
 
 pub mod app;
 pub mod cli;
@@ -21,6 +25,7 @@ pub mod console;
 pub mod demo;
 pub mod destination;
 pub mod exit;
+pub mod human;
 pub mod jobs;
 pub mod kit;
 pub mod report;

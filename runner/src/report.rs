@@ -148,7 +148,7 @@ pub fn table(connections: &[ConnectionReport]) -> String {
         vec![["connection", "stream", "outcome", "records", "rejected", "duration", "state"].map(String::from)];
     for c in connections {
         if c.streams.is_empty() {
-            let duration = format!("{:.1} s", c.duration.as_secs_f64());
+            let duration = crate::human::duration(c.duration);
             rows.push([&c.name, "-", c.outcome().as_str(), "0", "0", &duration, "-"].map(String::from));
         }
         for s in &c.streams {
@@ -158,7 +158,7 @@ pub fn table(connections: &[ConnectionReport]) -> String {
                 s.outcome.as_str().to_owned(),
                 records_cell(s),
                 s.rejected.to_string(),
-                format!("{:.1} s", s.duration.as_secs_f64()),
+                crate::human::duration(s.duration),
                 if s.state_saved { "saved" } else { "not saved" }.to_owned(),
             ]);
         }

@@ -7,7 +7,7 @@
 //!
 //! - [`simulator`]: the simulator process and its control endpoints;
 //! - [`database`]: the example queries, the demo connection's rows, record counts;
-//! - [`summary`]: the closing summary; [`human`]: durations and colours for people.
+//! - [`summary`]: the closing summary (durations and colours from [`crate::human`]).
 //!
 //! Decisions: the demo always syncs as connection [`database::CONNECTION`] and first
 //! forgets what an earlier demo stored under that name (never other connections), so a
@@ -16,7 +16,6 @@
 //! directory removed at the end. `-q` silences the steps but still prints the summary.
 
 pub mod database;
-pub mod human;
 pub mod simulator;
 pub mod summary;
 
@@ -35,7 +34,7 @@ use crate::destination::OutputSpec;
 use crate::resolve::{self, InputError};
 use crate::supervisor::signals;
 
-use human::Style;
+use crate::human::Style;
 use simulator::{Simulator, SimulatorConfig};
 use summary::{Summary, SyncStep};
 

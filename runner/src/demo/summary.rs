@@ -6,8 +6,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::database::{self, QUERIES};
-use super::human::{self, Style};
 use super::simulator::Churn;
+use crate::human::{self, Style};
 
 /// One sync as the summary shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]

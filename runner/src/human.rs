@@ -1,8 +1,7 @@
 //! Formatting for people: durations in human units and colour only where it helps (stdout
 //! is a terminal and `NO_COLOR` is unset or empty, as <https://no-color.org> asks).
 //!
-//! Only the demo uses this today; [`duration`] suits every summary the runner prints
-//! (`report::table` still shows `125.0 s` where this shows `2 min 5 s`).
+//! Every duration the runner shows a person goes through [`duration`].
 
 use std::io::{self, IsTerminal};
 use std::time::Duration;
