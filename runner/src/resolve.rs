@@ -98,7 +98,7 @@ pub fn connector(arg: &str) -> Result<ConnectorPath, InputError> {
         return executable(arg, as_path.to_owned());
     }
     let file = format!("connector-{arg}");
-    let beside = env::current_exe().ok().and_then(|exe| exe.parent().map(Path::to_owned));
+    let beside = runner_dir();
     let on_path = env::var_os("PATH").map(|path| env::split_paths(&path).collect::<Vec<_>>()).unwrap_or_default();
     let found = beside.iter().chain(on_path.iter()).map(|dir| dir.join(&file)).find(|candidate| candidate.is_file());
     match found {
@@ -191,6 +191,12 @@ pub fn pick_streams(connector: &str, choice: &StreamChoice, found: Vec<Stream>) 
                 .collect()
         }
     }
+}
+
+/// The directory of the running `runner` executable, where sibling binaries are looked
+/// for first (`connector-<slug>`, `pagerduty-mock`).
+pub fn runner_dir() -> Option<PathBuf> {
+    env::current_exe().ok().and_then(|exe| exe.parent().map(Path::to_owned))
 }
 
 #[cfg(test)]

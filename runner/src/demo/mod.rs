@@ -268,7 +268,7 @@ fn sibling(program: &str) -> Result<PathBuf, InputError> {
 }
 
 fn runner_dir() -> PathBuf {
-    std::env::current_exe().ok().and_then(|exe| exe.parent().map(Path::to_owned)).unwrap_or_else(|| ".".into())
+    crate::resolve::runner_dir().unwrap_or_else(|| ".".into())
 }
 
 fn missing(program: &str) -> InputError {
