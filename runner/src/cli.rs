@@ -85,8 +85,10 @@ pub enum Command {
     /// Sync every connection of a TOML file, in parallel (--jobs).
     #[command(after_help = "Example:\n  runner sync-all connections.toml --jobs 2 --output all.db")]
     SyncAll(SyncAllArgs),
-    /// The conformance kit: run the connector through every command and report named checks
-    /// (a table, or one JSON document with --json); exit 1 if any check fails.
+    /// Check a connector against the protocol: named checks, exit 1 if any fails.
+    ///
+    /// The conformance kit runs the connector through spec, verify, discover, two syncs and
+    /// robustness probes, and prints a table (one JSON document with --json).
     #[command(
         after_help = "Example:\n  runner test-connector ./connectors/shell/hello-shell connectors/shell/config.json"
     )]
