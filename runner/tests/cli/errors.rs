@@ -103,3 +103,28 @@ fn bad_input_exits_2_with_a_clear_message() {
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr.contains("is not a JSON object: invalid JSON") && !stderr.contains("tok-abcdef"), "{stderr}");
 }
+
+#[test]
+fn a_run_longer_than_the_timeout_is_stopped() {
+    let sandbox = Sandbox::new();
+    let output = sandbox.sync(r#"{"mode":"hang","count":2}"#, &["--timeout", "0.5"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = stderr_of(&output);
+    assert!(stderr.contains("ran longer than 0.5 s (--timeout) and was stopped"), "{stderr}");
+    assert_eq!(sandbox.strings("SELECT outcome FROM sync_runs"), ["failed"]);
+    assert_eq!(sandbox.count("SELECT count(*) FROM records"), 2, "checkpointed records stay");
+}
+
+#[test]
+fn a_connector_of_another_protocol_version_is_refused() {
+    let sandbox = Sandbox::new();
+    let fake = fake();
+    let output = sandbox.runner(&["spec", &fake]).env("FAKE_PROTOCOL", "2").output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = stderr_of(&output);
+    assert!(stderr.contains("speaks protocol 2, this runner speaks 1"), "{stderr}");
+    let sync = sandbox.sync(r#"{"mode":"ok"}"#, &[]).env("FAKE_PROTOCOL", "2").output().unwrap();
+    assert_eq!(sync.status.code(), Some(1));
+    assert!(stderr_of(&sync).contains("speaks protocol 2"), "{sync:?}");
+    assert!(!sandbox.path("runner.db").exists(), "nothing is stored after a refused spec");
+}
