@@ -270,3 +270,55 @@ fn read_json_file(path: &Path) -> Result<Value, ConnectorError> {
     serde_json::from_str(&text)
         .map_err(|e| ConnectorError::config(format!("{} is not valid JSON: {e}", path.display())))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn streams() -> Vec<Stream> {
+        vec![Stream::new("a", "https://x.test/a", "A"), Stream::new("b", "https://x.test/b", "B")]
+    }
+
+    #[test]
+    fn streams_are_selected_by_id_or_all() {
+        assert_eq!(select_streams(streams(), None).unwrap().len(), 2);
+        assert_eq!(select_streams(streams(), Some("b")).unwrap()[0].id, "b");
+        let err = select_streams(streams(), Some("z")).unwrap_err();
+        assert_eq!(err.message, "no stream with id \"z\" (discovered: a, b)");
+    }
+
+    #[test]
+    fn a_stream_argument_must_be_a_stream_record() {
+        assert_eq!(
+            parse_stream(r#"{"_type":"Stream","id":"a","self":"https://x.test/a","name":"A"}"#).unwrap().id,
+            "a"
+        );
+        assert!(parse_stream(r#"{"id":"a"}"#).unwrap_err().message.starts_with("--stream is not a Stream record"));
+    }
+
+    #[test]
+    fn a_config_file_may_be_a_bare_object_or_a_saved_config_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let bare = dir.path().join("bare.json");
+        fs::write(&bare, r#"{"apiToken":"t"}"#).unwrap();
+        let wrapped = dir.path().join("wrapped.json");
+        fs::write(&wrapped, r#"{"type":"config","protocol":1,"config":{"apiToken":"t"}}"#).unwrap();
+        for path in [bare, wrapped] {
+            let config = read_config(&ConfigArgs { config: Some(path) }).unwrap();
+            assert_eq!(config, serde_json::json!({"apiToken": "t"}));
+        }
+    }
+
+    #[test]
+    fn unreadable_and_non_json_config_files_are_config_errors_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.json");
+        let err = read_config(&ConfigArgs { config: Some(missing) }).unwrap_err();
+        assert!(err.message.starts_with("cannot read ") && err.message.contains("missing.json"), "{err}");
+        let garbage = dir.path().join("garbage.json");
+        fs::write(&garbage, "apiToken = 1").unwrap();
+        let err = read_config(&ConfigArgs { config: Some(garbage) }).unwrap_err();
+        assert!(err.message.contains("garbage.json is not valid JSON"), "{err}");
+        assert_eq!(err.kind, crate::ErrorKind::Config);
+    }
+}
