@@ -32,7 +32,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{SecondsFormat, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
@@ -105,10 +105,9 @@ impl SqliteDestination {
         }
         let mut conn = Connection::open(path).map_err(open_error)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(open_error)?;
-        conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get::<_, String>(0)).map_err(open_error)?;
         let synchronous = if tuning.sqlite_synchronous_full { "FULL" } else { "NORMAL" };
         conn.pragma_update(None, "synchronous", synchronous).map_err(open_error)?;
-        init_schema(&mut conn, path)?;
+        prepare_file(&mut conn, path)?;
         Ok(SqliteDestination {
             path: path.to_owned(),
             conn,
@@ -162,6 +161,40 @@ impl SqliteDestination {
         })();
         result.map_err(|err| self.write_error(err))
     }
+}
+
+/// Switches the file to WAL and creates or checks the schema.
+///
+/// Parallel stream syncs open the same new file at the same moment. Switching a database
+/// to WAL needs an exclusive lock, and SQLite answers `SQLITE_BUSY` at once, without
+/// calling the busy handler, when two connections race for it. So opens within this
+/// process take turns (a mutex), and a busy answer caused by another process is retried
+/// with a growing pause until [`BUSY_TIMEOUT`].
+fn prepare_file(conn: &mut Connection, path: &Path) -> Result<(), DestinationError> {
+    static OPENING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = OPENING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let deadline = Instant::now() + BUSY_TIMEOUT;
+    let mut pause = Duration::from_millis(5);
+    loop {
+        let attempt = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |row| row.get::<_, String>(0))
+            .map_err(|err| DestinationError::open("SQLite database", path, err))
+            .and_then(|_| init_schema(conn, path));
+        match attempt {
+            Err(DestinationError::Open { ref source, .. }) if is_busy(source.as_ref()) && Instant::now() < deadline => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(200));
+            }
+            other => return other,
+        }
+    }
+}
+
+fn is_busy(error: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
+    matches!(
+        error.downcast_ref::<rusqlite::Error>().and_then(rusqlite::Error::sqlite_error_code),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
 }
 
 fn init_schema(conn: &mut Connection, path: &Path) -> Result<(), DestinationError> {
@@ -545,5 +578,25 @@ mod tests {
         assert_eq!(query_i64(&path, "SELECT count(DISTINCT connection) FROM records"), 4);
         assert_eq!(query_i64(&path, "SELECT count(*) FROM stream_state WHERE state = '{\"i\":1999}'"), 4);
         assert_eq!(query_i64(&path, "SELECT count(*) FROM sync_runs WHERE outcome = 'succeeded'"), 4);
+    }
+
+    #[test]
+    fn many_runs_opening_a_new_file_at_the_same_moment_all_succeed() {
+        // Parallel streams open the same new file at once; switching it to WAL used to
+        // answer "database is locked" to all but one of them.
+        for round in 0..10 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join(format!("race-{round}.db"));
+            let start = std::sync::Barrier::new(8);
+            std::thread::scope(|scope| {
+                for _ in 0..8 {
+                    scope.spawn(|| {
+                        start.wait();
+                        SqliteDestination::open(&path, &Tuning::default()).unwrap();
+                    });
+                }
+            });
+            assert_eq!(query_string(&path, "PRAGMA journal_mode"), "wal");
+        }
     }
 }
