@@ -61,11 +61,17 @@ fn an_error_message_is_reported_with_its_kind() {
 
 #[test]
 fn an_idle_connector_is_stopped() {
+    assert_hang_stopped_by(&["--idle-timeout", "0.3"], "sent no message for 0.3 s (--idle-timeout) and was stopped");
+}
+
+/// A connector that checkpoints two records then hangs, stopped by a limit: exit 1, the
+/// reason on stderr, the run failed, the checkpointed records kept.
+fn assert_hang_stopped_by(limit: &[&str], reason: &str) {
     let sandbox = Sandbox::new();
-    let output = sandbox.sync(r#"{"mode":"hang","count":2}"#, &["--idle-timeout", "0.3"]).output().unwrap();
+    let output = sandbox.sync(r#"{"mode":"hang","count":2}"#, limit).output().unwrap();
     assert_eq!(output.status.code(), Some(1));
     let stderr = stderr_of(&output);
-    assert!(stderr.contains("sent no message for 0.3 s (--idle-timeout) and was stopped"), "{stderr}");
+    assert!(stderr.contains(reason), "{stderr}");
     assert_eq!(sandbox.strings("SELECT outcome FROM sync_runs"), ["failed"]);
     assert_eq!(sandbox.count("SELECT count(*) FROM records"), 2, "checkpointed records stay");
 }
@@ -106,13 +112,7 @@ fn bad_input_exits_2_with_a_clear_message() {
 
 #[test]
 fn a_run_longer_than_the_timeout_is_stopped() {
-    let sandbox = Sandbox::new();
-    let output = sandbox.sync(r#"{"mode":"hang","count":2}"#, &["--timeout", "0.5"]).output().unwrap();
-    assert_eq!(output.status.code(), Some(1));
-    let stderr = stderr_of(&output);
-    assert!(stderr.contains("ran longer than 0.5 s (--timeout) and was stopped"), "{stderr}");
-    assert_eq!(sandbox.strings("SELECT outcome FROM sync_runs"), ["failed"]);
-    assert_eq!(sandbox.count("SELECT count(*) FROM records"), 2, "checkpointed records stay");
+    assert_hang_stopped_by(&["--timeout", "0.5"], "ran longer than 0.5 s (--timeout) and was stopped");
 }
 
 #[test]
