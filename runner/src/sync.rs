@@ -171,6 +171,8 @@ struct Store<'a> {
     error_message: Option<ErrorMessage>,
     failure: Option<Failure>,
     logs: VecDeque<StoredLog>,
+    /// Whether the "a secret was masked in your data" warning was given (once per run).
+    warned_masked: bool,
 }
 
 impl<'a> Store<'a> {
@@ -187,6 +189,7 @@ impl<'a> Store<'a> {
             error_message: None,
             failure: None,
             logs: VecDeque::new(),
+            warned_masked: false,
         }
     }
 
@@ -212,7 +215,9 @@ impl<'a> Store<'a> {
         let stdin = Connector::stdin_for(&plan.config, Some(&sync));
         let invocation = plan.connector.invocation("sync", Some(stdin));
         let echo = plan.connector.stderr_echo(&self.context.connection, &self.context.redactor);
-        let outcome = supervisor::run(invocation, echo, validate::check, |batch| self.handle(batch));
+        let outcome = supervisor::run(invocation, echo, validate::checker(self.context.redactor.clone()), |batch| {
+            self.handle(batch)
+        });
         self.progress.finish();
         let (outcome, error) = match outcome {
             Ok(outcome) => self.judge(&outcome),
@@ -294,7 +299,10 @@ impl<'a> Store<'a> {
     fn item(&mut self, item: Item, received_at: &str) -> Result<(), Failure> {
         match item {
             Item::Record(record) => self.record(record, received_at),
-            Item::State { state, .. } => {
+            Item::State { line, state, masked } => {
+                if masked {
+                    self.warn_masked(&format!("the state on line {line}"));
+                }
                 self.destination.checkpoint(Some(&state)).map_err(|e| self.storage_failure(&e))?;
                 self.checkpoints += 1;
                 Ok(())
@@ -324,7 +332,15 @@ impl<'a> Store<'a> {
     }
 
     fn record(&mut self, record: CheckedRecord, received_at: &str) -> Result<(), Failure> {
-        let CheckedRecord { line, raw, extracted_at, record_type, id, verdict } = record;
+        let CheckedRecord { line, raw, masked, extracted_at, record_type, id, verdict } = record;
+        if masked {
+            let what = format!(
+                "record {} `{}` (line {line})",
+                record_type.as_deref().unwrap_or("?"),
+                id.as_deref().unwrap_or("?")
+            );
+            self.warn_masked(&what);
+        }
         match verdict {
             Ok(()) => {
                 let record_type = record_type.expect("a valid record has a _type");
@@ -370,6 +386,20 @@ impl<'a> Store<'a> {
             hint: None,
             broken_pipe: error.is_stdout_closed(),
         }
+    }
+
+    /// A connector put a secret into its data; it was stored masked. Said once per run.
+    fn warn_masked(&mut self, what: &str) {
+        if self.warned_masked {
+            return;
+        }
+        self.warned_masked = true;
+        let message = format!(
+            "{what} contained the value of a writeOnly configuration field; it was stored with the value masked as *** \
+             (a connector bug: report it to its author)"
+        );
+        self.context.plan.connector.console.warn(&message);
+        self.keep_log("warn", message);
     }
 
     fn keep_log(&mut self, level: &str, message: String) {

@@ -1,11 +1,15 @@
 //! Checking a sync's messages on the stdout thread: each record's JSON text is parsed
 //! once into a `Value`, validated against the compiled shared schema of its `_type`
 //! ([`protocol::SchemaRegistry::global`]), and kept as the exact text for storage.
+//!
+//! One exception to "exactly as sent": a record or state holding a value of a `writeOnly`
+//! configuration field (a connector bug) is stored with that value masked, because secrets
+//! must never reach storage. The store loop warns when that happens.
 
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use protocol::{CodecError, ConnectorMessage, ErrorMessage, LogMessage, RecordError, SchemaRegistry};
+use protocol::{CodecError, ConnectorMessage, ErrorMessage, LogMessage, RecordError, Redactor, SchemaRegistry};
 
 use crate::supervisor::Incoming;
 
@@ -20,6 +24,8 @@ pub enum Item {
         line: u64,
         /// The state.
         state: Value,
+        /// Whether a secret value had to be masked in it.
+        masked: bool,
     },
     /// A log message.
     Log(LogMessage),
@@ -41,8 +47,10 @@ pub enum Item {
 pub struct CheckedRecord {
     /// Its stdout line.
     pub line: u64,
-    /// The record's JSON text, as sent.
+    /// The record's JSON text, as sent (secrets masked, see `masked`).
     pub raw: Box<RawValue>,
+    /// Whether a secret value had to be masked in the text.
+    pub masked: bool,
     /// The connector's `extracted_at`.
     pub extracted_at: Option<String>,
     /// Its `_type`, if it is a string.
@@ -53,13 +61,22 @@ pub struct CheckedRecord {
     pub verdict: Result<(), RecordError>,
 }
 
-/// Checks one decoded line (runs on the stdout thread).
-pub fn check(incoming: Incoming) -> Item {
+/// The checker the supervisor runs on each decoded line (on the stdout thread), masking
+/// the connection's secrets in records and states.
+pub fn checker(redactor: Redactor) -> impl FnMut(Incoming) -> Item + Send + 'static {
+    move |incoming| check(incoming, &redactor)
+}
+
+/// Checks one decoded line.
+pub fn check(incoming: Incoming, redactor: &Redactor) -> Item {
     match incoming {
         Ok((line, ConnectorMessage::Record(record))) => {
-            Item::Record(check_record(line, record.record, record.extracted_at))
+            Item::Record(mask_record(check_record(line, record.record, record.extracted_at), redactor))
         }
-        Ok((line, ConnectorMessage::State(state))) => Item::State { line, state: state.state },
+        Ok((line, ConnectorMessage::State(state))) => {
+            let (state, masked) = mask_state(state.state, redactor);
+            Item::State { line, state, masked }
+        }
         Ok((_, ConnectorMessage::Log(log))) => Item::Log(log),
         Ok((_, ConnectorMessage::Error(error))) => Item::Error(error),
         Ok((line, other)) => Item::Ignored { line, kind: other.type_name().to_owned() },
@@ -77,7 +94,34 @@ fn check_record(line: u64, raw: Box<RawValue>, extracted_at: Option<String>) -> 
         other => other.to_string(),
     });
     let verdict = SchemaRegistry::global().validate_record(&value);
-    CheckedRecord { line, raw, extracted_at, record_type, id, verdict }
+    CheckedRecord { line, raw, masked: false, extracted_at, record_type, id, verdict }
+}
+
+/// Masks secrets in the record's text. Masking replaces characters inside JSON strings
+/// with `***`, so the text stays valid JSON.
+fn mask_record(mut record: CheckedRecord, redactor: &Redactor) -> CheckedRecord {
+    if redactor.leaks(record.raw.get()) {
+        let masked = redactor.redact(record.raw.get()).into_owned();
+        if let Ok(raw) = RawValue::from_string(masked) {
+            record.raw = raw;
+            record.masked = true;
+        }
+    }
+    record
+}
+
+fn mask_state(state: Value, redactor: &Redactor) -> (Value, bool) {
+    if redactor.is_empty() {
+        return (state, false);
+    }
+    let text = state.to_string();
+    if !redactor.leaks(&text) {
+        return (state, false);
+    }
+    match serde_json::from_str(&redactor.redact(&text)) {
+        Ok(masked) => (masked, true),
+        Err(_) => (state, false),
+    }
 }
 
 #[cfg(test)]
@@ -85,7 +129,7 @@ mod tests {
     use super::*;
 
     fn record(line: &str) -> CheckedRecord {
-        match check(Ok((7, ConnectorMessage::decode(line).unwrap()))) {
+        match check(Ok((7, ConnectorMessage::decode(line).unwrap())), &Redactor::default()) {
             Item::Record(record) => record,
             other => panic!("{other:?}"),
         }
@@ -110,5 +154,36 @@ mod tests {
         let checked = record(r#"{"type":"record","record":{"_type":"Gizmo","id":7}}"#);
         assert!(matches!(checked.verdict, Err(RecordError::UnknownType { .. })));
         assert_eq!(checked.id.as_deref(), Some("7"));
+    }
+
+    #[test]
+    fn secrets_in_records_and_states_are_masked_and_flagged() {
+        let redactor = Redactor::new(["s3cr3t-token".to_owned()]);
+        let line =
+            r#"{"type":"record","record":{"_type":"Team","id":"T1","self":"https://x.test/T1","name":"s3cr3t-token"}}"#;
+        let Item::Record(checked) = check(Ok((1, ConnectorMessage::decode(line).unwrap())), &redactor) else {
+            panic!("not a record")
+        };
+        assert!(checked.masked && checked.verdict.is_ok());
+        assert_eq!(checked.raw.get(), r#"{"_type":"Team","id":"T1","self":"https://x.test/T1","name":"***"}"#);
+
+        let line = r#"{"type":"state","state":{"token":"s3cr3t-token","cursor":3}}"#;
+        let Item::State { state, masked, .. } = check(Ok((2, ConnectorMessage::decode(line).unwrap())), &redactor)
+        else {
+            panic!("not a state")
+        };
+        assert!(masked);
+        assert_eq!(state, serde_json::json!({"token": "***", "cursor": 3}));
+    }
+
+    #[test]
+    fn records_without_secrets_are_kept_byte_for_byte() {
+        let redactor = Redactor::new(["s3cr3t-token".to_owned()]);
+        let line = r#"{"type":"record","record":{"_type":"Team", "id":"T1","self":"https://x.test/T1","name":"Ops"}}"#;
+        let Item::Record(checked) = check(Ok((1, ConnectorMessage::decode(line).unwrap())), &redactor) else {
+            panic!("not a record")
+        };
+        assert!(!checked.masked);
+        assert_eq!(checked.raw.get(), r#"{"_type":"Team", "id":"T1","self":"https://x.test/T1","name":"Ops"}"#);
     }
 }

@@ -50,4 +50,9 @@ fn secrets_never_appear_in_output_errors_or_storage() {
     }
     let stored = sandbox.strings("SELECT message FROM run_logs UNION ALL SELECT error FROM sync_runs");
     assert!(stored.iter().any(|m| m.contains("***")), "{stored:?}");
+    // A secret inside the connector's data is stored masked, with a warning.
+    let names = sandbox.strings("SELECT json_extract(json, '$.name') FROM records WHERE id = 'leaky'");
+    assert_eq!(names, ["***"]);
+    assert_eq!(sandbox.strings("SELECT state FROM stream_state"), [r#"{"cursor":"***"}"#]);
+    assert!(stderr.contains("warning: record Team `leaky` (line 4) contained the value of a writeOnly"), "{stderr}");
 }
