@@ -302,7 +302,7 @@ impl Connector {
         let outcome = supervisor::run(
             self.invocation(command, stdin),
             self.stderr_echo(self.name(), redactor),
-            |incoming| incoming,
+            |incoming, _| incoming,
             |batch| {
                 for incoming in batch {
                     match incoming {

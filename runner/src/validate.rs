@@ -63,8 +63,8 @@ pub struct CheckedRecord {
 
 /// The checker the supervisor runs on each decoded line (on the stdout thread), masking
 /// the connection's secrets in records and states.
-pub fn checker(redactor: Redactor) -> impl FnMut(Incoming) -> Item + Send + 'static {
-    move |incoming| check(incoming, &redactor)
+pub fn checker(redactor: Redactor) -> impl FnMut(Incoming, Option<&str>) -> Item + Send + 'static {
+    move |incoming, _| check(incoming, &redactor)
 }
 
 /// Checks one decoded line.

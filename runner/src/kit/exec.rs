@@ -200,7 +200,7 @@ impl<'a> Executor<'a> {
         let result = supervisor::run(
             invocation,
             Some(echo),
-            move |incoming| inspect(incoming, &scanner),
+            move |incoming, raw| inspect(incoming, raw, &scanner),
             |batch| {
                 for seen in batch {
                     if seen.leak {
@@ -268,11 +268,14 @@ impl Seen {
     }
 }
 
-fn inspect(incoming: Incoming, scanner: &Scanner) -> Seen {
+/// `raw` is the line as the connector wrote it (absent for a line too long to keep):
+/// secrets are searched there, so nothing the connector printed escapes the scan.
+fn inspect(incoming: Incoming, raw: Option<&str>, scanner: &Scanner) -> Seen {
+    let leak = raw.is_some_and(|text| scanner.leaks(text));
     match incoming {
         Err(error) => {
             let reason = error.to_string();
-            Seen { line: error.line(), leak: scanner.leaks(&reason), body: Body::Bad(reason) }
+            Seen { line: error.line(), leak: leak || scanner.leaks(&reason), body: Body::Bad(reason) }
         }
         Ok((line, ConnectorMessage::Record(message))) => {
             let text = message.record.get();
@@ -291,15 +294,13 @@ fn inspect(incoming: Incoming, scanner: &Scanner) -> Seen {
                 id: record.get("id").map(|id| id.as_str().map_or_else(|| id.to_string(), str::to_owned)),
                 error: SchemaRegistry::global().validate_record(&record).err().map(|e| e.to_string()),
             };
-            Seen { line, leak: scanner.leaks(text), body: Body::Record(seen, violation) }
+            Seen { line, leak: leak || scanner.leaks(text), body: Body::Record(seen, violation) }
         }
         // A message type this runner does not know: forward compatible, nothing to check.
-        Ok((line, message @ ConnectorMessage::Unknown(_))) => {
-            Seen { line, leak: false, body: Body::Message(message, None) }
-        }
+        Ok((line, message @ ConnectorMessage::Unknown(_))) => Seen { line, leak, body: Body::Message(message, None) },
         Ok((line, message)) => {
             let value = serde_json::to_value(&message).unwrap_or(Value::Null);
-            let leak = scanner.leaks(&value.to_string());
+            let leak = leak || scanner.leaks(&value.to_string());
             Seen { line, leak, body: Body::Message(message, message_violation(&value)) }
         }
     }
@@ -325,7 +326,17 @@ mod tests {
         let incoming = ConnectorMessage::decode(line)
             .map(|m| (3, m))
             .map_err(|source| protocol::CodecError::InvalidMessage { line: 3, snippet: snippet(line, 120), source });
-        inspect(incoming, &scanner)
+        inspect(incoming, Some(line), &scanner)
+    }
+
+    #[test]
+    fn leaks_are_found_anywhere_in_the_raw_line() {
+        // Fields the runner ignores, message types it does not know, and the tail of a long
+        // garbage line are all part of what the connector printed.
+        assert!(seen(r#"{"type":"log","level":"info","message":"ok","debug":"tok-secret-9"}"#).leak);
+        assert!(seen(r#"{"type":"progress","token":"tok-secret-9"}"#).leak);
+        assert!(seen(&format!("{} tok-secret-9", "x".repeat(300))).leak);
+        assert!(!seen(r#"{"type":"log","level":"info","message":"clean"}"#).leak);
     }
 
     #[test]

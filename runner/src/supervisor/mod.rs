@@ -178,8 +178,9 @@ enum Event<T> {
 
 /// Runs one connector to the end.
 ///
-/// `map` runs on the stdout thread for every line (keep the expensive per-message work,
-/// such as schema validation, there); `handle` runs on the calling thread for each batch
+/// `map` runs on the stdout thread for every line, with the line's raw text when it was
+/// read whole (keep the expensive per-message work, such as schema validation, there;
+/// the conformance kit scans the raw text for secrets); `handle` runs on the calling thread for each batch
 /// of mapped items and may stop the connector. `echo` receives stderr lines as they come.
 ///
 /// # Errors
@@ -188,7 +189,7 @@ enum Event<T> {
 pub fn run<T, M, H>(invocation: Invocation, echo: Option<StderrEcho>, map: M, handle: H) -> Result<Outcome, SpawnError>
 where
     T: Send + 'static,
-    M: FnMut(Incoming) -> T + Send + 'static,
+    M: FnMut(Incoming, Option<&str>) -> T + Send + 'static,
     H: FnMut(Vec<T>) -> Control,
 {
     let program = invocation.program.clone();
@@ -436,7 +437,7 @@ impl<R: Read> BufRead for Watched<R> {
 
 fn read_stdout<T, M>(stdout: ChildStdout, max_line: usize, mut map: M, tx: &SyncSender<Event<T>>)
 where
-    M: FnMut(Incoming) -> T,
+    M: FnMut(Incoming, Option<&str>) -> T,
 {
     let drained = Rc::new(std::cell::Cell::new(true));
     let reader = Watched { inner: BufReader::with_capacity(256 * 1024, stdout), drained: Rc::clone(&drained) };
@@ -444,15 +445,15 @@ where
     let mut batch = Vec::with_capacity(BATCH_ITEMS);
     let mut batch_bytes = 0;
     loop {
-        let (incoming, bytes, fatal) = match lines.next_line() {
+        let (item, bytes, fatal) = match lines.next_line() {
             Ok(None) => break,
-            Ok(Some(line)) => (decode(line.number, line.text), line.text.len(), false),
+            Ok(Some(line)) => (map(decode(line.number, line.text), Some(line.text)), line.text.len(), false),
             Err(error) => {
                 let fatal = matches!(error, CodecError::Io { .. });
-                (Err(error), 0, fatal)
+                (map(Err(error), None), 0, fatal)
             }
         };
-        batch.push(map(incoming));
+        batch.push(item);
         batch_bytes += bytes;
         if fatal || batch.len() >= BATCH_ITEMS || batch_bytes >= BATCH_BYTES || drained.get() {
             if tx.send(Event::Batch(std::mem::take(&mut batch))).is_err() {
@@ -530,7 +531,7 @@ mod tests {
             limits,
         };
         let mut seen = Vec::new();
-        let map = |incoming: Incoming| match incoming {
+        let map = |incoming: Incoming, _: Option<&str>| match incoming {
             Ok((line, message)) => format!("{line}:{}", message.type_name()),
             Err(error) => format!("error:{error}"),
         };
@@ -600,7 +601,7 @@ mod tests {
     fn spawn_errors_say_what_is_wrong() {
         let invocation =
             Invocation { program: "/nonexistent/x".into(), args: vec![], stdin: None, limits: Limits::default() };
-        let err = run(invocation, None, |_| (), |_| Control::Continue).unwrap_err();
+        let err = run(invocation, None, |_, _| (), |_| Control::Continue).unwrap_err();
         assert!(matches!(err, SpawnError::NotFound { .. }), "{err}");
     }
 
