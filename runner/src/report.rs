@@ -142,7 +142,8 @@ fn stream_json(s: &StreamReport) -> Value {
     })
 }
 
-/// The summary table for people.
+/// The summary for people: a table with a row per stream, then the records of each
+/// stream by type (on their own lines, so the table stays narrow with many types).
 pub fn table(connections: &[ConnectionReport]) -> String {
     let mut rows =
         vec![["connection", "stream", "outcome", "records", "rejected", "duration", "state"].map(String::from)];
@@ -156,22 +157,28 @@ pub fn table(connections: &[ConnectionReport]) -> String {
                 c.name.clone(),
                 s.stream.clone(),
                 s.outcome.as_str().to_owned(),
-                records_cell(s),
+                s.records().to_string(),
                 s.rejected.to_string(),
                 crate::human::duration(s.duration),
                 if s.state_saved { "saved" } else { "not saved" }.to_owned(),
             ]);
         }
     }
-    render_rows(&rows)
-}
-
-fn records_cell(s: &StreamReport) -> String {
-    if s.records_by_type.is_empty() {
-        return "0".to_owned();
+    let mut out = render_rows(&rows);
+    let by_type: Vec<String> = connections
+        .iter()
+        .flat_map(|c| c.streams.iter().map(move |s| (c, s)))
+        .filter(|(_, s)| !s.records_by_type.is_empty())
+        .map(|(c, s)| {
+            let types = s.records_by_type.iter().map(|(t, n)| format!("{t} {n}")).collect::<Vec<_>>().join(", ");
+            format!("  {}/{}: {types}\n", c.name, s.stream)
+        })
+        .collect();
+    if !by_type.is_empty() {
+        out.push_str("\nrecords by type\n");
+        out.extend(by_type);
     }
-    let types = s.records_by_type.iter().map(|(t, n)| format!("{t} {n}")).collect::<Vec<_>>().join(", ");
-    format!("{} ({types})", s.records())
+    out
 }
 
 fn render_rows(rows: &[[String; 7]]) -> String {
@@ -218,8 +225,11 @@ mod tests {
         let text = table(&[connection(&[RunOutcome::Succeeded])]);
         assert_eq!(
             text,
-            "connection  stream  outcome    records                 rejected  duration  state\n\
-             pd          acme    succeeded  4 (Incident 3, Team 1)  0         1.5 s     saved\n"
+            "connection  stream  outcome    records  rejected  duration  state\n\
+             pd          acme    succeeded  4        0         1.5 s     saved\n\
+             \n\
+             records by type\n  \
+             pd/acme: Incident 3, Team 1\n"
         );
     }
 

@@ -41,7 +41,7 @@ fn sync_without_a_stream_discovers_and_syncs_every_stream_in_parallel() {
     assert_eq!(streams, ["s1", "s2"]);
     assert_eq!(sandbox.count("SELECT count(*) FROM records"), 4);
     let table = stdout_of(&output);
-    assert!(table.contains("s1") && table.contains("s2") && table.contains("2 (Team 2)"), "{table}");
+    assert!(table.contains("s1") && table.contains("s2") && table.contains("fake/s2: Team 2"), "{table}");
 }
 
 #[test]
