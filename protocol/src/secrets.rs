@@ -27,9 +27,18 @@ impl Redactor {
         Redactor::new(secret_values(config_schema, config))
     }
 
-    /// A redactor for the given secret strings.
+    /// A redactor for the given secret strings. A secret with characters JSON escapes
+    /// (`"`, `\`, control characters) is also searched in its escaped form, as it appears
+    /// inside JSON text.
     pub fn new(secrets: impl IntoIterator<Item = String>) -> Self {
-        let mut secrets: Vec<String> = secrets.into_iter().filter(|s| s.chars().count() >= MIN_SECRET_CHARS).collect();
+        let mut secrets: Vec<String> = secrets
+            .into_iter()
+            .filter(|s| s.chars().count() >= MIN_SECRET_CHARS)
+            .flat_map(|s| {
+                let escaped = json_escaped(&s);
+                std::iter::once(s).chain(escaped)
+            })
+            .collect();
         // Longest first, so a secret containing another is masked whole.
         secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
         secrets.dedup();
@@ -61,6 +70,13 @@ impl Redactor {
     pub fn leaks(&self, text: &str) -> bool {
         self.secrets.iter().any(|secret| text.contains(secret.as_str()))
     }
+}
+
+/// The secret as it appears inside a JSON string, when that differs from the secret.
+fn json_escaped(secret: &str) -> Option<String> {
+    let quoted = serde_json::to_string(secret).ok()?;
+    let inner = &quoted[1..quoted.len() - 1];
+    (inner != secret).then(|| inner.to_owned())
 }
 
 /// The string values in `config` at properties that `schema` marks `writeOnly`,
@@ -125,5 +141,13 @@ mod tests {
         assert_eq!(redactor.redact("token abcdefgh and abcd; x stays"), "token *** and ***; x stays");
         assert!(matches!(redactor.redact("clean"), Cow::Borrowed(_)));
         assert!(redactor.leaks("..abcd.."));
+    }
+
+    #[test]
+    fn secrets_are_also_found_json_escaped() {
+        let redactor = Redactor::new([r#"pa"ss\word"#.to_owned()]);
+        let json = serde_json::json!({"name": r#"pa"ss\word"#}).to_string();
+        assert_eq!(redactor.redact(&json), r#"{"name":"***"}"#);
+        assert!(redactor.leaks(r#"plain pa"ss\word"#));
     }
 }
