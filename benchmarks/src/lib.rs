@@ -1,0 +1,3 @@
+//! Benchmarks of the runner. See `benchmarks/README.md`.
+
+pub mod incident;
