@@ -61,9 +61,9 @@ pub struct CheckedRecord {
     pub verdict: Result<(), RecordError>,
 }
 
-/// The checker the supervisor runs on each decoded line (on the stdout thread), masking
+/// The checker the supervisor runs on each decoded line (on its mapper threads), masking
 /// the connection's secrets in records and states.
-pub fn checker(redactor: Redactor) -> impl FnMut(Incoming, Option<&str>) -> Item + Send + 'static {
+pub fn checker(redactor: Redactor) -> impl Fn(Incoming, Option<&str>) -> Item + Send + Sync + 'static {
     move |incoming, _| check(incoming, &redactor)
 }
 

@@ -4,9 +4,9 @@
 //!
 //! This is the only place the runner spawns processes (the conformance kit and the demo
 //! reuse it). Threads, all fed into one bounded channel that [`run`]'s event loop owns:
-//! - stdout: a plain `BufReader`, [`protocol::LineReader`] (bounded lines), the decoder
-//!   and the caller's `map` (for `sync`, schema validation), sending batches; this is
-//!   the hot path, so it runs off the event loop and batches until the pipe is drained;
+//! - stdout: a reader framing bounded lines and mapper threads decoding them and applying
+//!   the caller's `map` (for `sync`, schema validation) in parallel; the event loop puts
+//!   their batches back in order ([`stdout`], the hot path);
 //! - stderr: chunks into a [`capture::HeadTail`] buffer, optionally echoed line by line;
 //! - a waiter that reaps the child; a writer that feeds stdin and closes it.
 //!
@@ -17,23 +17,24 @@
 pub mod capture;
 mod process;
 pub mod signals;
+mod stdout;
 
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, Read, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
-use std::process::{ChildStderr, ChildStdout, ExitStatus};
-use std::rc::Rc;
+use std::process::{ChildStderr, ExitStatus};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use protocol::{codec, CodecError, ConnectorMessage, LineReader};
+use protocol::{CodecError, ConnectorMessage};
 
 pub use capture::Captured;
 pub use signals::StopSignal;
 
 use capture::HeadTail;
 use process::Group;
+use stdout::Reorder;
 
 /// One decoded line of the connector's stdout, or why it could not be decoded.
 pub type Incoming = Result<(u64, ConnectorMessage), CodecError>;
@@ -44,12 +45,8 @@ pub type StderrEcho = Box<dyn FnMut(&str) + Send>;
 /// Longest stderr line handed to a [`StderrEcho`]; longer lines are split.
 pub const ECHO_LINE_BYTES: usize = 4096;
 
-/// Items per batch sent from the stdout thread, at most.
-const BATCH_ITEMS: usize = 1024;
-/// Bytes of stdout lines per batch, at most (about).
-const BATCH_BYTES: usize = 4 * 1024 * 1024;
-/// Batches in flight between the stdout thread and the event loop.
-const CHANNEL_BATCHES: usize = 8;
+/// Events waiting for the event loop, at most (batches are also bounded by [`stdout`]).
+const CHANNEL_EVENTS: usize = 16;
 /// How long pipes may stay open after the connector exited (held by a process it left
 /// behind) before those processes are killed, and again before they are abandoned.
 const LEAK_TIMEOUT: Duration = Duration::from_secs(1);
@@ -169,8 +166,12 @@ pub enum SpawnError {
 }
 
 enum Event<T> {
-    Batch(Vec<T>),
-    StdoutDone,
+    /// The mapped lines of one stdout chunk, numbered in reading order.
+    Batch(u64, Vec<T>),
+    /// The stdout reader sent this many chunks and stopped.
+    StdoutDone {
+        chunks: u64,
+    },
     StderrDone,
     Exited(ExitStatus),
     Wake,
@@ -178,10 +179,11 @@ enum Event<T> {
 
 /// Runs one connector to the end.
 ///
-/// `map` runs on the stdout thread for every line, with the line's raw text when it was
+/// `map` runs on the mapper threads for every line, with the line's raw text when it was
 /// read whole (keep the expensive per-message work, such as schema validation, there;
-/// the conformance kit scans the raw text for secrets); `handle` runs on the calling thread for each batch
-/// of mapped items and may stop the connector. `echo` receives stderr lines as they come.
+/// the conformance kit scans the raw text for secrets); `handle` runs on the calling
+/// thread for each batch of mapped items, in stdout order, and may stop the connector.
+/// `echo` receives stderr lines as they come.
 ///
 /// # Errors
 /// [`SpawnError`] when the process cannot be started; every later failure is an
@@ -189,7 +191,7 @@ enum Event<T> {
 pub fn run<T, M, H>(invocation: Invocation, echo: Option<StderrEcho>, map: M, handle: H) -> Result<Outcome, SpawnError>
 where
     T: Send + 'static,
-    M: FnMut(Incoming, Option<&str>) -> T + Send + 'static,
+    M: Fn(Incoming, Option<&str>) -> T + Send + Sync + 'static,
     H: FnMut(Vec<T>) -> Control,
 {
     let program = invocation.program.clone();
@@ -197,7 +199,7 @@ where
         .map_err(|source| spawn_error(program, source))?;
     let started = Instant::now();
     let group = Group::of(&child);
-    let (tx, rx) = mpsc::sync_channel(CHANNEL_BATCHES);
+    let (tx, rx) = mpsc::sync_channel(CHANNEL_EVENTS);
     let limits = invocation.limits;
     let capture = Arc::new(Mutex::new(HeadTail::new(limits.stderr_keep, limits.stderr_keep)));
 
@@ -205,8 +207,7 @@ where
         spawn_thread("connector-stdin", move || feed_stdin(stdin, &bytes));
     }
     let stdout = child.stdout.take().expect("stdout is piped");
-    let stdout_tx = tx.clone();
-    spawn_thread("connector-stdout", move || read_stdout(stdout, limits.max_message_bytes, map, &stdout_tx));
+    let reorder = stdout::start(stdout, limits.max_message_bytes, map, &tx);
     let stderr = child.stderr.take().expect("stderr is piped");
     let (stderr_tx, stderr_capture) = (tx.clone(), Arc::clone(&capture));
     spawn_thread("connector-stderr", move || read_stderr(stderr, &stderr_capture, echo, &stderr_tx));
@@ -224,7 +225,7 @@ where
     });
 
     let mut state = LoopState::new(group, limits, started);
-    state.run(&rx, handle);
+    state.run(&rx, reorder, handle);
     let stderr = capture.lock().unwrap_or_else(|e| e.into_inner()).snapshot();
     Ok(state.into_outcome(stderr))
 }
@@ -283,7 +284,8 @@ impl LoopState {
         }
     }
 
-    fn run<T>(&mut self, rx: &Receiver<Event<T>>, mut handle: impl FnMut(Vec<T>) -> Control) {
+    fn run<T>(&mut self, rx: &Receiver<Event<T>>, mut reorder: Reorder<T>, mut handle: impl FnMut(Vec<T>) -> Control) {
+        let mut expected_chunks = None;
         loop {
             self.check_signals();
             if self.finished() {
@@ -296,9 +298,14 @@ impl LoopState {
                 None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
             };
             match event {
-                Ok(event) => self.on_event(event, &mut handle),
+                Ok(Event::Batch(seq, items)) => reorder.accept(seq, items, |items| self.on_batch(items, &mut handle)),
+                Ok(Event::StdoutDone { chunks }) => expected_chunks = Some(chunks),
+                Ok(event) => self.on_event(event),
                 Err(RecvTimeoutError::Timeout) => self.on_deadline(Instant::now()),
                 Err(RecvTimeoutError::Disconnected) => return,
+            }
+            if expected_chunks.is_some_and(|chunks| reorder.delivered() == chunks) {
+                self.stdout_done = true;
             }
         }
     }
@@ -307,22 +314,22 @@ impl LoopState {
         self.status.is_some() && self.stdout_done && self.stderr_done
     }
 
-    fn on_event<T>(&mut self, event: Event<T>, handle: &mut impl FnMut(Vec<T>) -> Control) {
+    fn on_batch<T>(&mut self, items: Vec<T>, handle: &mut impl FnMut(Vec<T>) -> Control) {
+        self.last_message = Instant::now();
+        if self.consumer_stopped {
+            return;
+        }
+        if let Control::Stop(reason) = handle(items) {
+            self.consumer_stopped = true;
+            self.begin_stop(Termination::Stopped(reason));
+        }
+    }
+
+    fn on_event<T>(&mut self, event: Event<T>) {
         match event {
-            Event::Batch(items) => {
-                self.last_message = Instant::now();
-                if self.consumer_stopped {
-                    return;
-                }
-                if let Control::Stop(reason) = handle(items) {
-                    self.consumer_stopped = true;
-                    self.begin_stop(Termination::Stopped(reason));
-                }
-            }
-            Event::StdoutDone => self.stdout_done = true,
             Event::StderrDone => self.stderr_done = true,
             Event::Exited(status) => self.status = Some((status, Instant::now())),
-            Event::Wake => {}
+            Event::Batch(..) | Event::StdoutDone { .. } | Event::Wake => {}
         }
     }
 
@@ -411,74 +418,6 @@ impl LoopState {
     }
 }
 
-/// A `BufRead` that tells whether its buffer is drained, i.e. whether the next read may
-/// block on the pipe: the moment to hand the current batch over.
-struct Watched<R> {
-    inner: BufReader<R>,
-    drained: Rc<std::cell::Cell<bool>>,
-}
-
-impl<R: Read> Read for Watched<R> {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        self.inner.read(out)
-    }
-}
-
-impl<R: Read> BufRead for Watched<R> {
-    fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        self.inner.fill_buf()
-    }
-
-    fn consume(&mut self, amount: usize) {
-        self.inner.consume(amount);
-        self.drained.set(self.inner.buffer().is_empty());
-    }
-}
-
-fn read_stdout<T, M>(stdout: ChildStdout, max_line: usize, mut map: M, tx: &SyncSender<Event<T>>)
-where
-    M: FnMut(Incoming, Option<&str>) -> T,
-{
-    let drained = Rc::new(std::cell::Cell::new(true));
-    let reader = Watched { inner: BufReader::with_capacity(256 * 1024, stdout), drained: Rc::clone(&drained) };
-    let mut lines = LineReader::new(reader, max_line);
-    let mut batch = Vec::with_capacity(BATCH_ITEMS);
-    let mut batch_bytes = 0;
-    loop {
-        let (item, bytes, fatal) = match lines.next_line() {
-            Ok(None) => break,
-            Ok(Some(line)) => (map(decode(line.number, line.text), Some(line.text)), line.text.len(), false),
-            Err(error) => {
-                let fatal = matches!(error, CodecError::Io { .. });
-                (map(Err(error), None), 0, fatal)
-            }
-        };
-        batch.push(item);
-        batch_bytes += bytes;
-        if fatal || batch.len() >= BATCH_ITEMS || batch_bytes >= BATCH_BYTES || drained.get() {
-            if tx.send(Event::Batch(std::mem::take(&mut batch))).is_err() {
-                return;
-            }
-            batch_bytes = 0;
-        }
-        if fatal {
-            break;
-        }
-    }
-    if !batch.is_empty() && tx.send(Event::Batch(batch)).is_err() {
-        return;
-    }
-    let _ = tx.send(Event::StdoutDone);
-}
-
-fn decode(number: u64, text: &str) -> Incoming {
-    ConnectorMessage::decode(text).map(|message| (number, message)).map_err(|source| CodecError::InvalidMessage {
-        line: number,
-        snippet: codec::snippet(text, 120),
-        source,
-    })
-}
-
 fn read_stderr<T>(
     mut stderr: ChildStderr,
     capture: &Mutex<HeadTail>,
@@ -550,6 +489,16 @@ mod tests {
         let (outcome, seen) = sh(script, None, Limits::default());
         assert_eq!(seen, ["1:log", "3:state"]);
         assert_eq!(outcome.termination, Termination::Exited(3));
+    }
+
+    #[test]
+    fn lines_arrive_in_order_across_many_chunks_and_mappers() {
+        // ~3 MB of output: several chunks, mapped by several threads, must come back in order.
+        let script = "seq 1 60000 | sed 's/.*/{\"type\":\"state\",\"state\":&,\"pad\":\"xxxxxxxxxxxxxxxxxxxxxxxx\"}/'";
+        let (outcome, seen) = sh(script, None, Limits::default());
+        assert!(outcome.success(), "{outcome:?}");
+        let numbers: Vec<u64> = seen.iter().map(|s| s.split(':').next().unwrap().parse().unwrap()).collect();
+        assert_eq!(numbers, (1..=60000).collect::<Vec<u64>>());
     }
 
     #[test]
