@@ -3,6 +3,7 @@
 //! - [`message`]: the messages in both directions, and their fast decoder.
 //! - [`codec`]: bounded, numbered JSON-lines reading and writing.
 //! - [`registry`]: the shared JSON Schemas, embedded and compiled once.
+//! - [`tape`]: a flat, borrowed view of a JSON text that the validator reads fast.
 //! - [`secrets`]: finding `writeOnly` configuration values and masking them.
 //! - [`cutoff`]: the dates users write for the earliest-data cutoff.
 //! - [`sdk`]: write a connector by implementing [`sdk::Connector`].
@@ -16,9 +17,10 @@ pub mod message;
 pub mod registry;
 pub mod sdk;
 pub mod secrets;
+pub mod tape;
 
 pub use codec::{CodecError, Line, LineReader, DEFAULT_MAX_LINE_BYTES};
 pub use cutoff::{format_instant, parse_cutoff, CutoffError};
 pub use message::*;
-pub use registry::{RecordError, SchemaRegistry, Violation};
+pub use registry::{RecordCheck, RecordError, SchemaRegistry, Violation};
 pub use secrets::Redactor;

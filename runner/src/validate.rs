@@ -1,6 +1,7 @@
-//! Checking a sync's messages on the stdout thread: each record's JSON text is parsed
-//! once into a `Value`, validated against the compiled shared schema of its `_type`
-//! ([`protocol::SchemaRegistry::global`]), and kept as the exact text for storage.
+//! Checking a sync's messages on the supervisor's mapper threads: each record's JSON text
+//! is validated against the compiled shared schema of its `_type`
+//! ([`protocol::SchemaRegistry::validate_record_json`], which reads the text in place
+//! rather than building a `Value`), and kept as the exact text for storage.
 //!
 //! One exception to "exactly as sent": a record or state holding a value of a `writeOnly`
 //! configuration field (a connector bug) is stored with that value masked, because secrets
@@ -9,7 +10,9 @@
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use protocol::{CodecError, ConnectorMessage, ErrorMessage, LogMessage, RecordError, Redactor, SchemaRegistry};
+use protocol::{
+    CodecError, ConnectorMessage, ErrorMessage, LogMessage, RecordCheck, RecordError, Redactor, SchemaRegistry,
+};
 
 use crate::supervisor::Incoming;
 
@@ -85,15 +88,7 @@ pub fn check(incoming: Incoming, redactor: &Redactor) -> Item {
 }
 
 fn check_record(line: u64, raw: Box<RawValue>, extracted_at: Option<String>) -> CheckedRecord {
-    // The decoder already checked that this is a JSON object, so parsing cannot fail;
-    // if it somehow does, the record is reported as not an object.
-    let value: Value = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
-    let record_type = value.get("_type").and_then(Value::as_str).map(str::to_owned);
-    let id = value.get("id").map(|id| match id {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    });
-    let verdict = SchemaRegistry::global().validate_record(&value);
+    let RecordCheck { record_type, id, verdict } = SchemaRegistry::global().validate_record_json(raw.get());
     CheckedRecord { line, raw, masked: false, extracted_at, record_type, id, verdict }
 }
 

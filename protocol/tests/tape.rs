@@ -1,0 +1,168 @@
+//! Validating a record's text through a tape must give exactly what validating the parsed
+//! `serde_json::Value` gives. Every record fixture is checked as is and with each of its
+//! values, at any depth, replaced by a set of awkward values or removed, in compact,
+//! spaced and escaped spellings.
+
+use std::path::PathBuf;
+
+use protocol::{RecordCheck, SchemaRegistry};
+use serde_json::{json, Value};
+
+/// The record fixtures: valid ones, and invalid ones (unwrapped from their test case).
+fn fixture_records(file: &str) -> Vec<Value> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../schemas/examples/records").join(file);
+    let text = std::fs::read_to_string(path).unwrap();
+    let lines = text.lines().map(|line| serde_json::from_str::<Value>(line).unwrap());
+    lines.map(|value| if value.get("record").is_some() { value["record"].clone() } else { value }).collect()
+}
+
+fn replacements() -> Vec<Value> {
+    let too_big: Value = serde_json::from_str("18446744073709551616").unwrap();
+    let minus_zero: Value = serde_json::from_str("-0").unwrap();
+    let exponent: Value = serde_json::from_str("1e2").unwrap();
+    vec![
+        Value::Null,
+        json!(true),
+        json!(0),
+        json!(-1),
+        json!(1.5),
+        json!(3.0),
+        too_big,
+        minus_zero,
+        exponent,
+        json!(""),
+        json!("x"),
+        json!("not a uri"),
+        json!("https://example.com/a"),
+        json!("2026-13-45T00:00:00Z"),
+        json!("2026-01-02T03:04:05Z"),
+        json!("resolved"),
+        json!("Incident"),
+        json!("é\"\\\n"),
+        json!([]),
+        json!([null]),
+        json!({}),
+        json!({"id": ""}),
+        json!({"id": "P1"}),
+    ]
+}
+
+/// Every variant of `value` with one value replaced or one member removed, at any depth.
+fn mutations(value: &Value, depth: usize, out: &mut Vec<Value>) {
+    let visit = |replace: &dyn Fn(Value) -> Value, current: &Value, out: &mut Vec<Value>| {
+        for replacement in replacements() {
+            out.push(replace(replacement));
+        }
+        let mut inner = Vec::new();
+        mutations(current, depth + 1, &mut inner);
+        out.extend(inner.into_iter().map(replace));
+    };
+    match value {
+        // Deeper than this, the fixtures only hold references whose siblings were covered.
+        _ if depth > 2 => {}
+        Value::Object(members) => {
+            for (key, current) in members {
+                let mut without = members.clone();
+                without.remove(key);
+                out.push(Value::Object(without));
+                let replace = |new: Value| {
+                    let mut copy = members.clone();
+                    copy.insert(key.clone(), new);
+                    Value::Object(copy)
+                };
+                visit(&replace, current, out);
+            }
+        }
+        Value::Array(elements) => {
+            for (index, current) in elements.iter().enumerate() {
+                let replace = |new: Value| {
+                    let mut copy = elements.clone();
+                    copy[index] = new;
+                    Value::Array(copy)
+                };
+                visit(&replace, current, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn reference(registry: &SchemaRegistry, value: &Value) -> RecordCheck {
+    let display = |id: &Value| id.as_str().map_or_else(|| id.to_string(), str::to_owned);
+    RecordCheck {
+        record_type: value.get("_type").and_then(Value::as_str).map(str::to_owned),
+        id: value.get("id").map(display),
+        verdict: registry.validate_record(value),
+    }
+}
+
+/// The same document with spaces everywhere and every `a` written as `\u0061`.
+fn respelled(value: &Value) -> Vec<String> {
+    let pretty = serde_json::to_string_pretty(value).unwrap();
+    let compact = serde_json::to_string(value).unwrap();
+    let escaped = escape_a_in_strings(&compact);
+    assert_eq!(serde_json::from_str::<Value>(&escaped).unwrap(), *value);
+    vec![compact, pretty, escaped]
+}
+
+fn escape_a_in_strings(text: &str) -> String {
+    let (mut out, mut in_string, mut escaping) = (String::new(), false, false);
+    for c in text.chars() {
+        if escaping {
+            escaping = false;
+            out.push(c);
+            continue;
+        }
+        match c {
+            '"' => in_string = !in_string,
+            '\\' => escaping = in_string,
+            'a' if in_string => {
+                out.push_str("\\u0061");
+                continue;
+            }
+            _ => {}
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[test]
+fn tape_validation_agrees_with_value_validation() {
+    let registry = SchemaRegistry::global();
+    let mut checked = 0;
+    let (mut valid, mut invalid) = (0, 0);
+    // The invalid fixtures as they are, the valid ones also with every mutation.
+    let invalid_fixtures = fixture_records("invalid.jsonl").into_iter().map(|record| vec![record]);
+    let valid_fixtures = fixture_records("valid.jsonl").into_iter().map(|record| {
+        let mut variants = vec![record.clone()];
+        mutations(&record, 0, &mut variants);
+        variants
+    });
+    for variants in invalid_fixtures.chain(valid_fixtures) {
+        for variant in variants {
+            let expected = reference(registry, &variant);
+            for text in respelled(&variant) {
+                assert_eq!(registry.validate_record_json(&text), expected, "{text}");
+                checked += 1;
+            }
+            if expected.verdict.is_ok() {
+                valid += 1;
+            } else {
+                invalid += 1;
+            }
+        }
+    }
+    // Both verdicts must be well represented, or the comparison proves little.
+    assert!(valid > 1_000 && invalid > 1_000, "valid {valid}, invalid {invalid}");
+    assert!(checked > 5_000, "{checked}");
+    eprintln!("checked {checked} texts: {valid} valid and {invalid} invalid records");
+}
+
+#[test]
+fn text_that_is_not_an_object_is_rejected() {
+    let registry = SchemaRegistry::global();
+    for text in ["[1]", "\"x\"", "{", ""] {
+        assert!(registry.validate_record_json(text).verdict.is_err(), "{text}");
+    }
+}
