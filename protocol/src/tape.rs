@@ -255,13 +255,21 @@ impl<'a> TapeNode<'a> {
 
     /// The string's contents, unescaped if needed; `None` for other kinds.
     pub fn string(&self) -> Option<Cow<'a, str>> {
-        match self.slot().kind {
-            Kind::String(false) => {
-                let raw = self.raw();
-                Some(Cow::Borrowed(&raw[1..raw.len() - 1]))
-            }
+        let slot = self.slot();
+        match slot.kind {
+            Kind::String(false) => Some(Cow::Borrowed(&self.tape.text[slot.start as usize + 1..slot.end as usize - 1])),
             Kind::String(true) => serde_json::from_str::<String>(self.raw()).ok().map(Cow::Owned),
             _ => None,
+        }
+    }
+
+    /// Whether this is a string equal to `expected`, compared in place when it has no escapes.
+    fn string_equals(&self, expected: &str) -> bool {
+        let slot = self.slot();
+        match slot.kind {
+            Kind::String(false) => &self.tape.text[slot.start as usize + 1..slot.end as usize - 1] == expected,
+            Kind::String(true) => self.string().is_some_and(|s| s == expected),
+            _ => false,
         }
     }
 
@@ -361,7 +369,17 @@ impl<'a> TapeObject<'a> {
     }
 
     fn find(&self, key: &str) -> Option<TapeNode<'a>> {
-        self.members_iter().find(|(name, _)| name == key).map(|(_, value)| value)
+        // Objects are small: a scan comparing names in place beats any index.
+        let (mut next, mut left) = (self.0.index + 1, self.0.slot().len);
+        while left > 0 {
+            let value = self.0.at(next + 1);
+            if self.0.at(next).string_equals(key) {
+                return Some(value);
+            }
+            next = value.slot().next;
+            left -= 1;
+        }
+        None
     }
 
     fn members_iter(&self) -> TapeMembers<'a> {
