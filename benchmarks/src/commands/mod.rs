@@ -1,0 +1,115 @@
+//! `runner-bench`'s command line and its subcommands.
+
+mod pagerduty;
+mod pipeline;
+mod scaling;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+
+use crate::bins::BinDir;
+use crate::report::print_json;
+
+/// Throughput benchmarks of the runner (see benchmarks/README.md).
+#[derive(Debug, Parser)]
+#[command(name = "runner-bench", version)]
+pub struct Cli {
+    /// Directory of `runner`, `connector-bench` and `connector-pagerduty` (default: the
+    /// directory of runner-bench itself, e.g. target/release).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub bin_dir: Option<PathBuf>,
+
+    /// Print one JSON document instead of markdown tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// What to run (default: `pipeline`).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Every case on one workload: cat, the baseline loop, the runner into stdout, JSON lines and SQLite.
+    Pipeline(PipelineArgs),
+    /// The runner into each destination at several volumes: records/s, MB/s and peak RSS.
+    Scaling(ScalingArgs),
+    /// The PagerDuty connector through the runner against the simulator: requests and time.
+    Pagerduty(PagerdutyArgs),
+    /// The obvious single-threaded loop (stdin to stdout): parse, validate, write each record.
+    Baseline,
+}
+
+/// `runner-bench pipeline`.
+#[derive(Debug, Args)]
+pub struct PipelineArgs {
+    /// Records connector-bench emits.
+    #[arg(long, default_value_t = PipelineArgs::DEFAULT.records, value_parser = records_parser())]
+    pub records: u64,
+    /// Runs of each case (the median is reported).
+    #[arg(long, default_value_t = PipelineArgs::DEFAULT.runs, value_parser = clap::value_parser!(u32).range(1..))]
+    pub runs: u32,
+    /// A checkpoint (`state` message) after this many records.
+    #[arg(long, default_value_t = PipelineArgs::DEFAULT.checkpoint_every, value_parser = clap::value_parser!(u64).range(1..))]
+    pub checkpoint_every: u64,
+}
+
+impl PipelineArgs {
+    /// The defaults, also used when no subcommand is given.
+    pub const DEFAULT: PipelineArgs = PipelineArgs { records: 200_000, runs: 5, checkpoint_every: 10_000 };
+}
+
+/// `runner-bench scaling`.
+#[derive(Debug, Args)]
+pub struct ScalingArgs {
+    /// Volumes to measure, comma-separated.
+    #[arg(long, value_delimiter = ',', default_values_t = [10_000, 100_000, 1_000_000], value_parser = records_parser())]
+    pub records: Vec<u64>,
+    /// Runs of each destination at each volume (the median is reported).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub runs: u32,
+}
+
+/// `runner-bench pagerduty`.
+#[derive(Debug, Args)]
+pub struct PagerdutyArgs {
+    /// Incidents in the simulator, comma-separated: one sync for each.
+    #[arg(long, value_delimiter = ',', default_values_t = [10_000, 100_000],
+          value_parser = clap::value_parser!(u64).range(1..=pagerduty_mock::MAX_INCIDENTS))]
+    pub incidents: Vec<u64>,
+    /// Days of history the incidents are spread over.
+    #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub days: u32,
+    /// The connector's `maxRequestsPerMinute`: by default its maximum, so that the
+    /// client-side ceiling (900 against the real API) does not dominate the time.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub max_requests_per_minute: u32,
+}
+
+fn records_parser() -> clap::builder::RangedU64ValueParser<u64> {
+    clap::value_parser!(u64).range(1..=crate::incident::MAX_RECORDS)
+}
+
+/// Runs the command line.
+pub fn run(cli: Cli) -> Result<()> {
+    let bins = || BinDir::new(cli.bin_dir.clone());
+    match cli.command.unwrap_or(Command::Pipeline(PipelineArgs::DEFAULT)) {
+        Command::Baseline => crate::baseline::run_stdio(),
+        Command::Pipeline(args) => output(&pipeline::run(&bins()?, &args)?, cli.json),
+        Command::Scaling(args) => output(&scaling::run(&bins()?, &args)?, cli.json),
+        Command::Pagerduty(args) => output(&pagerduty::run(&bins()?, &args)?, cli.json),
+    }
+}
+
+/// A report prints as markdown for people, or as one JSON document.
+fn output<R: serde::Serialize + std::fmt::Display>(report: &R, json: bool) -> Result<()> {
+    if json {
+        print_json(report)
+    } else {
+        print!("{report}");
+        Ok(())
+    }
+}

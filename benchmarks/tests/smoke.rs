@@ -1,0 +1,89 @@
+//! runner-bench end to end with tiny volumes, to keep the harness working: every case runs
+//! and is verified, and failures are loud. No timing is asserted: this is a benchmark.
+//!
+//! Needs the debug `runner` and `connector-pagerduty` beside runner-bench
+//! (`cargo test --workspace` builds them; else `cargo build -p runner -p connector-pagerduty`).
+
+use std::path::PathBuf;
+
+use assert_cmd::Command;
+use benchmarks::cases::{Case, Destination};
+use serde_json::Value;
+
+/// The directory of the binaries under test: target/debug.
+fn bin_dir() -> PathBuf {
+    let own = PathBuf::from(env!("CARGO_BIN_EXE_runner-bench"));
+    let dir = own.parent().expect("runner-bench has a directory").to_owned();
+    for binary in ["runner", "connector-pagerduty", "connector-bench"] {
+        assert!(
+            dir.join(binary).is_file(),
+            "{} is missing: run `cargo build -p runner -p connector-pagerduty` first",
+            dir.join(binary).display()
+        );
+    }
+    dir
+}
+
+fn runner_bench(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_runner-bench"));
+    command.arg("--bin-dir").arg(bin_dir()).args(args);
+    command
+}
+
+fn stdout_of(args: &[&str]) -> String {
+    let output = runner_bench(args).output().expect("runner-bench runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "runner-bench {args:?} failed: {stderr}");
+    String::from_utf8(output.stdout).expect("UTF-8 output")
+}
+
+#[test]
+fn pipeline_measures_and_verifies_every_case() {
+    let stdout = stdout_of(&["pipeline", "--records", "3000", "--runs", "1"]);
+    assert!(stdout.contains("N = 3,000 records"), "{stdout}");
+    for case in Case::PIPELINE {
+        assert!(stdout.contains(&format!("| {}", case.label())), "no row for {}:\n{stdout}", case.label());
+    }
+}
+
+#[test]
+fn scaling_reports_every_destination_at_every_volume_as_json() {
+    let stdout = stdout_of(&["scaling", "--records", "1000,2000", "--runs", "1", "--json"]);
+    let report: Value = serde_json::from_str(&stdout).expect("one JSON document");
+    let rows = report["rows"].as_array().expect("rows");
+    assert_eq!(rows.len(), 2 * Destination::ALL.len(), "{report:#}");
+    for row in rows {
+        assert!(row["records_per_second"].as_f64().is_some_and(|r| r > 0.0), "{row:#}");
+        assert!(row["peak_rss_mb"].as_f64().is_some_and(|r| r > 0.0), "{row:#}");
+    }
+}
+
+#[test]
+fn pagerduty_syncs_the_simulator_and_counts_requests() {
+    let stdout = stdout_of(&["pagerduty", "--incidents", "300"]);
+    assert!(stdout.contains("| 300 "), "{stdout}");
+    assert!(stdout.contains("/incidents") && stdout.contains("/log_entries"), "{stdout}");
+}
+
+#[test]
+fn the_baseline_fails_loudly_on_an_invalid_record() {
+    let mut record: Value = serde_json::from_str(&benchmarks::incident::record_message(7)).unwrap();
+    record["record"]["createdAt"] = Value::from("yesterday");
+    let assert = runner_bench(&["baseline"]).write_stdin(format!("{record}\n")).assert().failure();
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    assert!(stderr.contains("invalid record on line 1") && stderr.contains("/createdAt"), "{stderr}");
+}
+
+#[test]
+fn a_missing_binary_is_named_with_how_to_build_it() {
+    let empty = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_runner-bench"))
+        .arg("--bin-dir")
+        .arg(empty.path())
+        .args(["pipeline", "--records", "10"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("`runner` not found") && stderr.contains("cargo build -p runner"), "{stderr}");
+}
