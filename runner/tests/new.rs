@@ -7,28 +7,18 @@
 //! directory of its own, so the outer `cargo test` holds no lock on it, and a fixed one, so
 //! a second run only recompiles the generated crate. Python 3, Node and cargo are required.
 
+mod common;
+
 mod util {
     use std::path::{Path, PathBuf};
     use std::process::{Command, Output};
     use std::time::Instant;
 
-    use assert_cmd::cargo::CommandCargoExt;
-    use serde_json::Value;
+    use super::common::{check, kit};
+    pub use super::common::{require, root, runner};
 
     /// The slug of every generated project.
     pub const SLUG: &str = "acme-cloud";
-
-    /// The repository root.
-    pub fn root() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("runner/ has a parent").to_owned()
-    }
-
-    /// `runner ARGS` in `dir`.
-    pub fn runner(dir: &Path, args: &[&str]) -> Command {
-        let mut command = Command::cargo_bin("runner").expect("the runner binary is built");
-        command.current_dir(dir).args(args).env("NO_COLOR", "1");
-        command
-    }
 
     /// Runs `command`, fails the test with its output unless it succeeds, returns its stdout.
     pub fn succeed(what: &str, command: &mut Command) -> String {
@@ -52,19 +42,12 @@ mod util {
     /// Runs the conformance kit on `connector` from `project` and asserts that all 19
     /// checks pass (the secrets check included: the sample config has a writeOnly token).
     pub fn assert_kit_passes(project: &Path, connector: &str) {
-        let args = ["--json", "test-connector", connector, "config.json", "--since", "2026-01-01"];
-        let stdout = succeed("runner test-connector", &mut runner(project, &args));
-        let report: Value = serde_json::from_str(stdout.lines().next().unwrap_or_default())
-            .unwrap_or_else(|e| panic!("not a JSON report ({e}): {stdout}"));
-        assert_eq!((&report["passed"], &report["failed"], &report["skipped"]), (&19.into(), &0.into(), &0.into()));
-        let records = report["checks"].as_array().unwrap().iter().find(|c| c["name"] == "sync.records_valid");
-        assert!(records.unwrap()["reason"].as_str().unwrap().contains("Incident: 5"), "{report:#}");
-    }
-
-    /// Fails the test, saying what to install, when `tool` cannot run (CI installs it).
-    pub fn require(tool: &str, install: &str) {
-        let works = Command::new(tool).arg("--version").output().is_ok_and(|o| o.status.success());
-        assert!(works, "`{tool}` is required by this test but cannot be run: install {install} (CI must install it)");
+        let started = Instant::now();
+        let (report, code) = kit(project, &[connector, "config.json", "--since", "2026-01-01"]);
+        eprintln!("runner test-connector: {:.1} s", started.elapsed().as_secs_f64());
+        assert_eq!((code, &report["passed"], &report["failed"]), (0, &19.into(), &0.into()), "{report:#}");
+        let records = check(&report, "sync.records_valid")["reason"].as_str().unwrap_or_default();
+        assert!(records.contains("Incident: 5"), "{report:#}");
     }
 
     /// The names in `dir`, sorted.
