@@ -109,33 +109,14 @@ fn instant(text: &str) -> Result<DateTime<Utc>, ConnectorError> {
 
 #[cfg(test)]
 mod tests {
-    use std::cell::RefCell;
-    use std::io::{self, Write};
-    use std::rc::Rc;
-
     use serde_json::json;
 
     use super::*;
     use crate::config::Config;
 
-    /// Where a test's emitter writes.
-    #[derive(Clone, Default)]
-    struct Buffer(Rc<RefCell<Vec<u8>>>);
-
-    impl Write for Buffer {
-        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-            self.0.borrow_mut().extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
     /// Syncs back to `cutoff` from `state`: the ids of the records and the states, in order.
     fn sync(cutoff: &str, state: Option<Value>) -> (Vec<String>, Vec<Value>) {
-        let buffer = Buffer::default();
-        let mut out = Emitter::new(Box::new(buffer.clone()));
+        let (mut out, captured) = Emitter::in_memory();
         let config = Config { api_token: "t0k3n".into(), api_base_url: "https://api.example.com".into() };
         let client = Client::new(&config);
         let earliest_data_cutoff = protocol::parse_cutoff(cutoff).unwrap();
@@ -143,8 +124,7 @@ mod tests {
         run(&client, &request, &mut out).unwrap();
         out.flush().unwrap();
         let (mut ids, mut states) = (Vec::new(), Vec::new());
-        for line in String::from_utf8(buffer.0.take()).unwrap().lines() {
-            let message: Value = serde_json::from_str(line).unwrap();
+        for message in captured.messages().unwrap() {
             match message["type"].as_str() {
                 Some("record") => ids.push(message["record"]["id"].as_str().unwrap().to_owned()),
                 Some("state") => states.push(message["state"].clone()),
