@@ -188,7 +188,12 @@ impl Staging {
     fn create(target: &Path) -> Result<Self, ScaffoldError> {
         let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let dir = target.with_file_name(format!(".{name}.new-{}", std::process::id()));
-        fs::create_dir(&dir).map_err(|source| ScaffoldError::Io { action: "create", path: dir.clone(), source })?;
+        // Named after the target: the staging directory is an implementation detail.
+        fs::create_dir(&dir).map_err(|source| ScaffoldError::Io {
+            action: "create",
+            path: target.to_owned(),
+            source,
+        })?;
         Ok(Staging { dir, target: target.to_owned(), committed: false })
     }
 

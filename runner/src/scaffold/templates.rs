@@ -164,6 +164,7 @@ fn toml_string_body(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scaffold::toolkit::PLACEHOLDER;
 
     const ALL: [Language; 4] = [Language::Rust, Language::Python, Language::Node, Language::Shell];
 
@@ -215,6 +216,21 @@ mod tests {
         let protocol = Toolkit::of_this_build().protocol_dependency(&std::env::temp_dir().join("x")).path;
         assert!(manifest.contains(&format!("protocol = {{ path = \"{protocol}\" }}")), "{manifest}");
         assert!(manifest.contains("\n[workspace]\n"), "stands alone inside another workspace");
+    }
+
+    #[test]
+    fn without_the_toolkit_a_rust_project_gets_a_placeholder_a_warning_and_no_lock() {
+        let nowhere = tempfile::tempdir().unwrap();
+        let toolkit = Toolkit::at(nowhere.path());
+        let project = project(Language::Rust, "acme", &nowhere.path().join("connector-acme"), &toolkit);
+        assert_eq!(project.warnings.len(), 1, "{:?}", project.warnings);
+        let text = |path: &str| {
+            let file = project.files.iter().find(|f| f.path == path);
+            file.map(|f| String::from_utf8_lossy(&f.contents).into_owned())
+        };
+        assert!(text("Cargo.toml").unwrap().contains(&format!("path = \"{}\"", PLACEHOLDER)));
+        assert!(text("README.md").unwrap().contains("not set yet"));
+        assert_eq!(text("Cargo.lock"), None);
     }
 
     #[test]
