@@ -97,6 +97,7 @@ const SHELL: &[Template] = &[
     file("testlib.sh", Text::Copy(include_str!("../../../connectors/testlib.sh"))),
     file("config.json", CONFIG),
     file("README.md", Text::Render(include_str!("templates/shell/README.md"))),
+    file(".gitignore", Text::Copy(include_str!("templates/shell/gitignore"))),
 ];
 
 fn templates(language: Language) -> &'static [Template] {
