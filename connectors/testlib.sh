@@ -1,5 +1,6 @@
-# Helpers for the POSIX sh test scripts in connectors/ (sourced, not run): run a
-# connector with some stdin, check conditions, count results. The caller sets nothing;
+# Helpers for POSIX sh connector test scripts (sourced, not run): the test.sh scripts in
+# connectors/, and the test.sh of a shell project made by `runner new`, which gets a copy.
+# They run a connector with some stdin, check conditions, count results. The caller sets nothing;
 # it calls `finish` last, which prints "N passed, N failed" and returns non-zero on failure.
 
 PASSED=0

@@ -35,6 +35,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sync(args) => sync(&settings, args),
         Command::SyncAll(args) => sync_all(&settings, args),
         Command::TestConnector(args) => crate::kit::command(settings.connector(&args.connector)?, &args, settings.json),
+        Command::New(args) => crate::scaffold::command(&args, &cli.global),
         Command::Demo(args) => crate::demo::command(&args, &cli.global),
     }
 }

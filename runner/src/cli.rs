@@ -93,6 +93,16 @@ pub enum Command {
         after_help = "Example:\n  runner test-connector ./connectors/shell/hello-shell connectors/shell/config.json"
     )]
     TestConnector(TestConnectorArgs),
+    /// Create a connector project that works, is tested and passes test-connector as generated.
+    ///
+    /// Creates DIR/connector-SLUG/: a connector for a small built-in example source (five incidents,
+    /// pages of two, a checkpoint after each page, resuming from it), a sample config.json, tests and a
+    /// README saying where the real API calls go. Never overwrites anything.
+    #[command(after_help = "Examples:\n  \
+                      runner new acme                                  # Rust, in ./connector-acme\n  \
+                      runner new acme --lang python --dir connectors   # Python, in connectors/connector-acme\n  \
+                      runner new status-board --lang shell             # POSIX sh, in ./connector-status-board")]
+    New(NewArgs),
     /// Try everything offline: sync a simulated PagerDuty account into SQLite.
     ///
     /// Starts the PagerDuty simulator (pagerduty-mock, beside the runner), then runs verify,
@@ -157,6 +167,19 @@ pub struct TestConnectorArgs {
     pub sigterm_grace: Duration,
 }
 
+/// `runner new`.
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// The connector's slug: lowercase letters, digits and dashes, starting with a letter.
+    pub slug: String,
+    /// The connector's language.
+    #[arg(long, value_enum, default_value_t = crate::scaffold::Language::Rust)]
+    pub lang: crate::scaffold::Language,
+    /// The directory to create connector-SLUG/ in [default: the current directory].
+    #[arg(long, value_name = "PATH")]
+    pub dir: Option<PathBuf>,
+}
+
 /// Where `sync` stores things.
 #[derive(Debug, Args)]
 pub struct StoreArgs {
@@ -196,5 +219,12 @@ mod tests {
         assert_eq!(args.rest, ["acme", "2026-01-01"]);
         assert!(Cli::try_parse_from(["runner", "sync", "pd", "c.json"]).is_err());
         assert!(Cli::try_parse_from(["runner", "verify", "pd", "c.json", "--idle-timeout", "-1"]).is_err());
+    }
+
+    #[test]
+    fn new_defaults_to_rust_in_the_current_directory() {
+        let Command::New(args) = Cli::parse_from(["runner", "new", "acme"]).command else { panic!() };
+        assert_eq!((args.lang, args.dir), (crate::scaffold::Language::Rust, None));
+        assert!(Cli::try_parse_from(["runner", "new", "acme", "--lang", "cobol"]).is_err());
     }
 }

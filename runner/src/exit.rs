@@ -3,12 +3,13 @@
 use crate::connections::ConnectionsError;
 use crate::connector::{ConnectorError, FailureKind};
 use crate::resolve::InputError;
+use crate::scaffold::ScaffoldError;
 
 /// Everything succeeded.
 pub const SUCCESS: u8 = 0;
 /// A sync or a connector failed; `verify` found the configuration invalid.
 pub const FAILURE: u8 = 1;
-/// Bad usage or input: arguments, config file, date, missing connector.
+/// Bad usage or input: arguments, config file, date, missing connector, a slug or directory `new` refuses.
 pub const USAGE: u8 = 2;
 /// Interrupted by Ctrl-C (SIGINT).
 pub const INTERRUPTED: u8 = 130;
@@ -26,6 +27,9 @@ pub fn for_error(error: &anyhow::Error) -> u8 {
         }
         if let Some(connector) = cause.downcast_ref::<ConnectorError>() {
             return for_kind(connector.kind);
+        }
+        if let Some(scaffold) = cause.downcast_ref::<ScaffoldError>() {
+            return scaffold.exit_code();
         }
     }
     FAILURE

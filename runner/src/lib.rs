@@ -16,6 +16,7 @@
 //!   [`human`]: durations and colours for people.
 //! - [`kit`]: `runner test-connector`, the conformance kit.
 //! - [`demo`]: `runner demo`, the whole flow against the simulator.
+//! - [`scaffold`]: `runner new`, a working, tested connector project in any of four languages.
 
 pub mod app;
 pub mod cli;
@@ -30,6 +31,7 @@ pub mod jobs;
 pub mod kit;
 pub mod report;
 pub mod resolve;
+pub mod scaffold;
 pub mod supervisor;
 pub mod sync;
 pub mod validate;

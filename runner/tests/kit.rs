@@ -5,60 +5,22 @@
 //!
 //! Python 3 and Node are required: a missing one fails the test with what to install.
 
-mod util {
-    use std::path::{Path, PathBuf};
-    use std::process::Command;
+mod common;
 
-    use assert_cmd::cargo::CommandCargoExt;
+mod util {
     use serde_json::Value;
 
-    /// The repository root.
-    pub fn root() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("runner/ has a parent").to_owned()
-    }
-
-    /// `runner` with `args`, run in `dir`.
-    pub fn runner(dir: &Path, args: &[&str]) -> Command {
-        let mut command = Command::cargo_bin("runner").expect("the runner binary is built");
-        command.current_dir(dir).args(args).env("NO_COLOR", "1");
-        command
-    }
-
-    /// Runs `runner --json test-connector ARGS` in `dir`: the report and the exit code.
-    pub fn kit(dir: &Path, args: &[&str]) -> (Value, i32) {
-        let mut all = vec!["--json", "test-connector"];
-        all.extend_from_slice(args);
-        let output = runner(dir, &all).output().expect("runner starts");
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let report = serde_json::from_str(&stdout).unwrap_or_else(|e| {
-            panic!("not one JSON document ({e}):\n{stdout}\nstderr:\n{}", String::from_utf8_lossy(&output.stderr))
-        });
-        (report, output.status.code().unwrap_or(-1))
-    }
+    pub use super::common::{check, kit, require, root, runner};
 
     /// The status of check `name` in `report`.
     pub fn status<'a>(report: &'a Value, name: &str) -> &'a str {
         check(report, name)["status"].as_str().unwrap_or("?")
     }
 
-    /// Check `name` of `report`.
-    pub fn check<'a>(report: &'a Value, name: &str) -> &'a Value {
-        report["checks"]
-            .as_array()
-            .and_then(|checks| checks.iter().find(|c| c["name"] == name))
-            .unwrap_or_else(|| panic!("no check {name} in {report:#}"))
-    }
-
     /// The names of the failed checks.
     pub fn failed(report: &Value) -> Vec<String> {
         let checks = report["checks"].as_array().map(Vec::as_slice).unwrap_or_default();
         checks.iter().filter(|c| c["status"] == "fail").filter_map(|c| c["name"].as_str().map(str::to_owned)).collect()
-    }
-
-    /// Fails the test, saying what to install, when `tool` cannot run (CI installs it).
-    pub fn require(tool: &str, install: &str) {
-        let works = Command::new(tool).arg("--version").output().is_ok_and(|o| o.status.success());
-        assert!(works, "`{tool}` is required by this test but cannot be run: install {install} (CI must install it)");
     }
 
     /// Checks that `connector-pagerduty` is beside the runner binary, where the slug

@@ -11,7 +11,6 @@ use std::fs;
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
 
 use clap::{Args, Parser, Subcommand};
 use serde_json::Value;
@@ -173,11 +172,10 @@ fn sync<C: Connector>(connector: &C, spec: &Spec, args: &SyncArgs, out: &mut Emi
 
 /// The streams `discover` emits, captured instead of printed.
 fn discovered<C: Connector>(connector: &C, config: &C::Config) -> Result<Vec<Stream>, ConnectorError> {
-    let buffer = Capture::default();
-    let mut capture = Emitter::new(Box::new(buffer.clone()));
+    let (mut capture, captured) = Emitter::in_memory();
     connector.discover(config, &mut capture)?;
     capture.flush()?;
-    let bytes = buffer.0.lock().map(|b| b.clone()).unwrap_or_default();
+    let bytes = captured.bytes();
     let mut reader = LineReader::new(&bytes[..], DEFAULT_MAX_LINE_BYTES);
     let mut streams = Vec::new();
     while let Some((_, message)) = reader.next_message().map_err(|e| ConnectorError::internal(e.to_string()))? {
@@ -200,20 +198,6 @@ fn select_streams(streams: Vec<Stream>, id: Option<&str>) -> Result<Vec<Stream>,
 
 fn parse_stream(text: &str) -> Result<Stream, ConnectorError> {
     serde_json::from_str(text).map_err(|e| ConnectorError::config(format!("--stream is not a Stream record: {e}")))
-}
-
-/// A `Write` that keeps what is written, for capturing `discover`.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().map_err(|_| io::Error::other("capture poisoned"))?.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
 }
 
 /// The configuration object: from `--config FILE`, else from the first line of stdin.

@@ -1,6 +1,7 @@
 //! [`Emitter`]: how a connector writes protocol messages.
 
 use std::io::{self, Write};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -63,6 +64,13 @@ impl Emitter {
     /// An emitter writing to this process's stdout.
     pub fn stdout() -> Self {
         Emitter::new(Box::new(io::stdout()))
+    }
+
+    /// An emitter that keeps what it writes in memory, and the handle to read it back: for
+    /// testing a connector's methods without running its binary.
+    pub fn in_memory() -> (Self, Captured) {
+        let captured = Captured::default();
+        (Emitter::new(Box::new(captured.clone())), captured)
     }
 
     /// Emits a record. `record` must serialise to an object with `_type` and `id`.
@@ -157,38 +165,51 @@ impl Emitter {
     }
 }
 
+/// What an [`Emitter::in_memory`] has written (everything up to its last flush).
+#[derive(Debug, Clone, Default)]
+pub struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Captured {
+    /// The bytes written so far.
+    pub fn bytes(&self) -> Vec<u8> {
+        self.0.lock().map(|bytes| bytes.clone()).unwrap_or_default()
+    }
+
+    /// Every line written so far, parsed as JSON.
+    ///
+    /// # Errors
+    /// A line that is not JSON.
+    pub fn messages(&self) -> Result<Vec<Value>, serde_json::Error> {
+        self.bytes().split(|&byte| byte == b'\n').filter(|line| !line.is_empty()).map(serde_json::from_slice).collect()
+    }
+}
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().map_err(|_| io::Error::other("captured output poisoned"))?.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::{Arc, Mutex};
-
-    #[derive(Clone, Default)]
-    struct Shared(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Shared {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
 
     #[test]
     fn writes_valid_protocol_lines() {
-        let sink = Shared::default();
-        let mut emitter = Emitter::new(Box::new(sink.clone()));
+        let (mut emitter, captured) = Emitter::in_memory();
         emitter.record(&serde_json::json!({"_type":"Team","id":"T1","self":"https://x.test/T1","name":"A"})).unwrap();
         emitter.state(&serde_json::json!({"cursor": 1})).unwrap();
         emitter.log(LogLevel::Info, "done").unwrap();
-        let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+        let messages = captured.messages().unwrap();
         let registry = crate::SchemaRegistry::global();
-        for line in text.lines() {
-            let value: Value = serde_json::from_str(line).unwrap();
-            registry.validate_message(&value).unwrap_or_else(|e| panic!("{line}: {e:?}"));
+        for message in &messages {
+            registry.validate_message(message).unwrap_or_else(|e| panic!("{message}: {e:?}"));
         }
-        assert_eq!(text.lines().count(), 3);
+        assert_eq!(messages.len(), 3);
         assert_eq!(emitter.records_emitted(), 1);
     }
 }

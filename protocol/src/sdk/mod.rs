@@ -46,7 +46,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 pub use cli::run;
-pub use emitter::Emitter;
+pub use emitter::{Captured, Emitter};
 
 use crate::message::{ErrorKind, Spec, Stream, Verification, PROTOCOL_VERSION};
 
