@@ -122,15 +122,7 @@ impl Parser<'_> {
             b't' => self.literal(b"true", Kind::True),
             b'f' => self.literal(b"false", Kind::False),
             b'n' => self.literal(b"null", Kind::Null),
-            b'-' | b'0'..=b'9' => {
-                let index = self.push(Kind::Number, start);
-                self.at += 1;
-                while matches!(self.bytes.get(self.at), Some(b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-')) {
-                    self.at += 1;
-                }
-                self.finish(index, 0);
-                Ok(())
-            }
+            b'-' | b'0'..=b'9' => self.number(),
             _ => Err(Unsupported),
         }
     }
@@ -145,6 +137,53 @@ impl Parser<'_> {
         Ok(())
     }
 
+    /// Consumes `byte` if it is next.
+    fn eat(&mut self, byte: u8) -> bool {
+        let next = self.bytes.get(self.at) == Some(&byte);
+        self.at += usize::from(next);
+        next
+    }
+
+    /// Consumes a run of digits; refuses an empty one.
+    fn digits(&mut self) -> Result<(), Unsupported> {
+        let start = self.at;
+        while self.bytes.get(self.at).is_some_and(u8::is_ascii_digit) {
+            self.at += 1;
+        }
+        if self.at == start {
+            return Err(Unsupported);
+        }
+        Ok(())
+    }
+
+    /// A number, by JSON's grammar: `-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?`.
+    fn number(&mut self) -> Result<(), Unsupported> {
+        let index = self.push(Kind::Number, self.at);
+        self.eat(b'-');
+        if !self.eat(b'0') {
+            self.digits()?;
+        }
+        if self.eat(b'.') {
+            self.digits()?;
+        }
+        let exponent = self.eat(b'e') || self.eat(b'E');
+        if exponent {
+            let _ = self.eat(b'+') || self.eat(b'-');
+            self.digits()?;
+        }
+        // serde_json refuses a number too large for an f64 (1e400); so does the tape.
+        let text = &self.bytes[self.slots[index].start as usize..self.at];
+        if (exponent || text.len() > 15)
+            && !std::str::from_utf8(text).ok().and_then(|t| t.parse::<f64>().ok()).is_some_and(f64::is_finite)
+        {
+            return Err(Unsupported);
+        }
+        self.finish(index, 0);
+        Ok(())
+    }
+
+    /// A string, by JSON's grammar: no raw control characters, only JSON's escapes.
+    /// `\u` escapes of surrogates are left to serde_json, which knows how to pair them.
     fn string(&mut self) -> Result<(), Unsupported> {
         let index = self.push(Kind::String(false), self.at);
         let mut escaped = false;
@@ -154,8 +193,9 @@ impl Parser<'_> {
                 b'"' => break,
                 b'\\' => {
                     escaped = true;
-                    at += 2;
+                    at += escape_length(&self.bytes[at..])?;
                 }
+                0..=0x1f => return Err(Unsupported),
                 _ => at += 1,
             }
         }
@@ -205,6 +245,23 @@ impl Parser<'_> {
                 _ => return Err(Unsupported),
             }
         }
+    }
+}
+
+/// The length of the escape at the start of `bytes` (which starts with a backslash).
+fn escape_length(bytes: &[u8]) -> Result<usize, Unsupported> {
+    match bytes.get(1) {
+        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => Ok(2),
+        Some(b'u') => {
+            let hex = bytes.get(2..6).ok_or(Unsupported)?;
+            let hex = std::str::from_utf8(hex).map_err(|_| Unsupported)?;
+            let unit = u16::from_str_radix(hex, 16).map_err(|_| Unsupported)?;
+            if (0xd800..=0xdfff).contains(&unit) {
+                return Err(Unsupported);
+            }
+            Ok(6)
+        }
+        _ => Err(Unsupported),
     }
 }
 
@@ -499,7 +556,33 @@ mod tests {
 
     #[test]
     fn refuses_what_it_does_not_read() {
-        for text in ["", "{", r#"{"a" 1}"#, "[1,]x", r#"{"a":1,}"#, "nul", r#""open"#, "[1] 2"] {
+        // Malformed JSON, and (last) valid JSON the tape leaves to serde_json.
+        let refused = [
+            "",
+            "{",
+            r#"{"a" 1}"#,
+            "[1,]x",
+            r#"{"a":1,}"#,
+            "nul",
+            r#""open"#,
+            "[1] 2",
+            "-",
+            "01",
+            "1.",
+            ".5",
+            "1e",
+            "+1",
+            "--1",
+            "1e+",
+            r#""\q""#,
+            r#""\u12""#,
+            r#""\u12g4""#,
+            "\"a\u{1}b\"",
+            "1e400",
+            &"9".repeat(400),
+            r#""\ud83d\ude00""#,
+        ];
+        for text in refused {
             assert_eq!(Tape::parse(text).map(|_| ()), Err(Unsupported), "{text:?}");
         }
         let deep = "[".repeat(200) + &"]".repeat(200);

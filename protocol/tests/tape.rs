@@ -160,9 +160,20 @@ fn tape_validation_agrees_with_value_validation() {
 }
 
 #[test]
-fn text_that_is_not_an_object_is_rejected() {
+fn text_that_is_not_a_json_object_is_rejected() {
     let registry = SchemaRegistry::global();
-    for text in ["[1]", "\"x\"", "{", ""] {
+    let incident = r#"{"_type":"Incident","id":"P1","self":"https://x.test/P1","title":"T","status":"triggered","createdAt":"2026-01-02T03:04:05Z","number":12}"#;
+    assert_eq!(registry.validate_record_json(incident).verdict, Ok(()));
+    let broken = [
+        incident.replace("12}", "-}"),
+        incident.replace("12}", "012}"),
+        incident.replace("12}", "1e400}"),
+        incident.replace(r#""T""#, r#""\q""#),
+        incident.replace(r#""T""#, "\"\u{1}\""),
+        incident.replace(r#""T""#, r#""\ud800""#),
+        incident.replace('}', ""),
+    ];
+    for text in broken.iter().map(String::as_str).chain(["[1]", "\"x\"", "{", ""]) {
         assert!(registry.validate_record_json(text).verdict.is_err(), "{text}");
     }
 }
