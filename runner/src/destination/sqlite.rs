@@ -41,9 +41,16 @@ use serde_json::Value;
 use super::{Destination, DestinationError, RejectedRecord, RunStart, RunSummary, Tuning, ValidRecord};
 
 /// The schema version this runner creates and reads (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
+/// The whole schema, for a new file.
 const SCHEMA: &str = include_str!("sqlite_schema.sql");
+
+/// What turns version N into N + 1, from version 1 on; `SCHEMA` already includes them all.
+const MIGRATIONS: &[&str] = &[
+    // 2: who runs a run, so that a later run can tell when its runner died.
+    "ALTER TABLE sync_runs ADD COLUMN pid INTEGER; ALTER TABLE sync_runs ADD COLUMN host TEXT;",
+];
 
 /// Page size of new database files.
 const PAGE_SIZE: i64 = 16 * 1024;
@@ -67,8 +74,14 @@ const UPSERT_STATE: &str = "INSERT INTO stream_state (connection, stream_id, sta
      ON CONFLICT (connection, stream_id) DO UPDATE SET state = excluded.state, \
      updated_at = excluded.updated_at, run_id = excluded.run_id";
 
-const INSERT_RUN: &str = "INSERT INTO sync_runs (connection, connector, stream_id, cutoff, started_at, outcome) \
-     VALUES (?1, ?2, ?3, ?4, ?5, 'running')";
+const INSERT_RUN: &str =
+    "INSERT INTO sync_runs (connection, connector, stream_id, cutoff, started_at, outcome, pid, host) \
+     VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?6, ?7)";
+
+const RUNNING_HERE: &str = "SELECT id, pid FROM sync_runs WHERE outcome = 'running' AND host = ?1";
+
+const CLOSE_ABANDONED_RUN: &str =
+    "UPDATE sync_runs SET outcome = 'failed', finished_at = ?2, error = ?3 WHERE id = ?1 AND outcome = 'running'";
 
 const FINISH_RUN: &str = "UPDATE sync_runs SET finished_at = ?2, outcome = ?3, records = ?4, records_by_type = ?5, \
      rejected = ?6, checkpoints = ?7, error = ?8 WHERE id = ?1";
@@ -212,14 +225,63 @@ fn init_schema(conn: &mut Connection, path: &Path) -> Result<(), DestinationErro
     // IMMEDIATE: two runs opening a new file at once must not both create the schema.
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(open_error)?;
     let found: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0)).map_err(open_error)?;
-    if found > SCHEMA_VERSION {
+    if !(0..=SCHEMA_VERSION).contains(&found) {
         return Err(DestinationError::SchemaVersion { path: path.to_owned(), found, supported: SCHEMA_VERSION });
     }
     if found < SCHEMA_VERSION {
-        tx.execute_batch(SCHEMA).map_err(open_error)?;
+        if found == 0 {
+            tx.execute_batch(SCHEMA).map_err(open_error)?;
+        } else {
+            // 1 <= found < SCHEMA_VERSION here.
+            for migration in &MIGRATIONS[(found - 1) as usize..] {
+                tx.execute_batch(migration).map_err(open_error)?;
+            }
+        }
         tx.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(open_error)?;
     }
     tx.commit().map_err(open_error)
+}
+
+/// Marks as failed the runs on this host still `running` whose runner process is gone
+/// (killed with SIGKILL, or the machine went down), so the history does not claim they
+/// still run. A live process with the same pid keeps its run `running`: when in doubt,
+/// nothing is changed.
+fn close_abandoned_runs(conn: &Connection, host: &str) -> rusqlite::Result<()> {
+    let running: Vec<(i64, Option<i64>)> = conn
+        .prepare(RUNNING_HERE)?
+        .query_map([host], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    for (id, pid) in running {
+        let Some(pid) = pid.filter(|&pid| !process_exists(pid)) else { continue };
+        let error = format!(
+            "the runner (pid {pid} on {host}) stopped without recording how this run ended: it was killed or the \
+             machine went down; checkpoints it stored are kept"
+        );
+        conn.execute(CLOSE_ABANDONED_RUN, params![id, timestamp(), error])?;
+    }
+    Ok(())
+}
+
+/// Whether a process with this pid exists (on this host).
+fn process_exists(pid: i64) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else { return false };
+    if pid <= 0 {
+        return false;
+    }
+    // SAFETY: signal 0 only checks that the process exists and may be signalled.
+    let found = unsafe { libc::kill(pid, 0) } == 0;
+    found || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+/// This host's name, or `""` if it has none.
+fn host_name() -> String {
+    let mut buffer = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; the name is NUL-terminated when it fits.
+    if unsafe { libc::gethostname(buffer.as_mut_ptr().cast(), buffer.len()) } != 0 {
+        return String::new();
+    }
+    let end = buffer.iter().position(|&b| b == 0).unwrap_or(buffer.len());
+    String::from_utf8_lossy(&buffer[..end]).into_owned()
 }
 
 fn write_pending(tx: &Transaction<'_>, run: &ActiveRun, pending: &[Pending], now: &str) -> rusqlite::Result<()> {
@@ -308,8 +370,11 @@ impl Destination for SqliteDestination {
         }
         let cutoff = run.cutoff.to_rfc3339_opts(SecondsFormat::Secs, true);
         let started_at = run.started_at.to_rfc3339_opts(SecondsFormat::Millis, true);
+        let host = host_name();
+        close_abandoned_runs(&self.conn, &host).map_err(|err| self.write_error(err))?;
+        let pid = std::process::id();
         self.conn
-            .execute(INSERT_RUN, params![run.connection, run.connector, run.stream_id, cutoff, started_at])
+            .execute(INSERT_RUN, params![run.connection, run.connector, run.stream_id, cutoff, started_at, pid, host])
             .map_err(|err| self.write_error(err))?;
         self.run = Some(ActiveRun {
             connection: run.connection.clone(),
@@ -395,6 +460,9 @@ mod tests {
         Connection::open(&path).unwrap().pragma_update(None, "user_version", 99).unwrap();
         let err = SqliteDestination::open(&path, &Tuning::default()).err().unwrap();
         assert!(matches!(err, DestinationError::SchemaVersion { found: 99, .. }), "{err}");
+        Connection::open(&path).unwrap().pragma_update(None, "user_version", -1).unwrap();
+        let err = SqliteDestination::open(&path, &Tuning::default()).err().unwrap();
+        assert!(matches!(err, DestinationError::SchemaVersion { found: -1, .. }), "{err}");
         assert!(err.to_string().contains("hint:"));
     }
 
@@ -483,6 +551,57 @@ mod tests {
         assert!((500..=505).contains(&stored), "{stored}");
         assert_eq!(query_i64(&path, "SELECT count(*) FROM records WHERE CAST(substr(id, 2) AS INTEGER) < 500"), 500);
         assert_eq!(query_string(&path, "SELECT outcome FROM sync_runs"), "running");
+    }
+
+    #[test]
+    fn a_version_1_database_is_migrated_and_keeps_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("runner.db");
+        let mut dest = SqliteDestination::open(&path, &Tuning::default()).unwrap();
+        dest.begin_run(&run_start("acme", "s")).unwrap();
+        dest.finish_run(&summary(RunOutcome::Succeeded, &[])).unwrap();
+        drop(dest);
+        // What a version 1 runner left: no pid or host columns.
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch("ALTER TABLE sync_runs DROP COLUMN pid; ALTER TABLE sync_runs DROP COLUMN host;").unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        drop(conn);
+
+        let mut dest = SqliteDestination::open(&path, &Tuning::default()).unwrap();
+        dest.begin_run(&run_start("acme", "s")).unwrap();
+        assert_eq!(query_i64(&path, "PRAGMA user_version"), SCHEMA_VERSION);
+        assert_eq!(query_i64(&path, "SELECT count(*) FROM sync_runs"), 2);
+        assert_eq!(query_i64(&path, "SELECT pid FROM sync_runs WHERE id = 2"), i64::from(std::process::id()));
+        assert_eq!(query_string(&path, "SELECT outcome FROM sync_runs WHERE id = 1"), "succeeded");
+    }
+
+    #[test]
+    fn runs_whose_runner_died_are_marked_failed_by_the_next_run_on_the_host() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("runner.db");
+        let mut dest = SqliteDestination::open(&path, &Tuning::default()).unwrap();
+        let mut dead = std::process::Command::new("true").spawn().unwrap();
+        dead.wait().unwrap();
+        let mut alive = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+        let here = host_name();
+        let conn = Connection::open(&path).unwrap();
+        let insert = "INSERT INTO sync_runs (connection, connector, stream_id, cutoff, started_at, outcome, pid, host) \
+                      VALUES ('acme', 'pagerduty', ?1, '2026-01-01T00:00:00Z', '2026-01-02T00:00:00Z', 'running', ?2, ?3)";
+        conn.execute(insert, params!["killed", dead.id(), here]).unwrap();
+        conn.execute(insert, params!["still-running", alive.id(), here]).unwrap();
+        conn.execute(insert, params!["elsewhere", dead.id(), "another-host"]).unwrap();
+
+        dest.begin_run(&run_start("acme", "s")).unwrap();
+        let outcome =
+            |stream: &str| query_string(&path, &format!("SELECT outcome FROM sync_runs WHERE stream_id = '{stream}'"));
+        assert_eq!(outcome("killed"), "failed");
+        let error = query_string(&path, "SELECT error FROM sync_runs WHERE stream_id = 'killed'");
+        assert!(error.contains(&format!("pid {}", dead.id())) && error.contains("killed"), "{error}");
+        assert_eq!(outcome("still-running"), "running", "a live process keeps its run");
+        assert_eq!(outcome("elsewhere"), "running", "another host's processes are not ours to judge");
+        assert_eq!(outcome("s"), "running");
+        alive.kill().unwrap();
+        alive.wait().unwrap();
     }
 
     #[test]

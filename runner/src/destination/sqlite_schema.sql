@@ -30,7 +30,8 @@ CREATE TABLE IF NOT EXISTS stream_state (
     run_id       INTEGER,
     PRIMARY KEY (connection, stream_id)
 );
--- One row per stream sync; outcome stays 'running' if the runner was killed.
+-- One row per stream sync. A run whose runner was killed stays 'running' until the next run
+-- on the same host finds its process gone and marks it 'failed', saying so in `error`.
 CREATE TABLE IF NOT EXISTS sync_runs (
     id              INTEGER PRIMARY KEY,
     connection      TEXT NOT NULL,
@@ -44,7 +45,9 @@ CREATE TABLE IF NOT EXISTS sync_runs (
     records_by_type TEXT NOT NULL DEFAULT '{}', -- JSON object: {"Incident": 120, ...}
     rejected        INTEGER NOT NULL DEFAULT 0,
     checkpoints     INTEGER NOT NULL DEFAULT 0,
-    error           TEXT
+    error           TEXT,
+    pid             INTEGER,          -- the runner's process id (schema version 2)
+    host            TEXT              -- the host it ran on (schema version 2)
 );
 -- Connector log lines and the stderr tail of failed runs, secrets masked.
 CREATE TABLE IF NOT EXISTS run_logs (

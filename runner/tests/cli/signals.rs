@@ -65,3 +65,26 @@ fn ctrl_c_kills_a_connector_that_ignores_sigterm_after_the_grace_period_and_exit
     assert!(runs[0].contains("was interrupted by SIGINT"), "{runs:?}");
     assert_eq!(sandbox.count("SELECT count(*) FROM records"), 500);
 }
+
+#[test]
+fn a_run_whose_runner_was_killed_is_marked_failed_by_the_next_sync() {
+    let sandbox = Sandbox::new();
+    let mut child = start_and_wait_for_checkpoint(&sandbox, "trickle", &[]);
+    signal(&child, libc::SIGKILL);
+    child.wait().unwrap();
+    assert_eq!(sandbox.strings("SELECT outcome FROM sync_runs"), ["running"], "nobody could record the end");
+
+    let config = sandbox.config(r#"{"mode":"ok","count":3}"#);
+    let output = Command::new(runner_bin())
+        .current_dir(sandbox.dir.path())
+        .args(["sync", &fake(), &config, "s1", "2026-01-01", "-q"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let runs = sandbox.strings("SELECT outcome || ': ' || coalesce(error, '') FROM sync_runs ORDER BY id");
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert!(runs[0].starts_with(&format!("failed: the runner (pid {} on ", child.id())), "{runs:?}");
+    assert!(runs[0].contains("killed"), "{runs:?}");
+    assert_eq!(runs[1], "succeeded: ");
+    assert_eq!(sandbox.count("SELECT count(*) FROM records"), 500, "the killed run's checkpoint stays");
+}
