@@ -18,9 +18,12 @@ const ID_DIGITS: usize = 10;
 /// The largest record index a generator can number (ids have [`ID_DIGITS`] digits).
 pub const MAX_RECORDS: u64 = 10_u64.pow(ID_DIGITS as u32) - 1;
 
+/// What precedes the record object in a line: `{"type":"record","record":`.
+pub const RECORD_PREFIX: &str = r#"{"type":"record","record":"#;
+
 /// Record `i`'s protocol line without its newline (slow; used for the variants).
 pub fn record_message(i: u64) -> String {
-    format!(r#"{{"type":"record","record":{}}}"#, incident(i))
+    format!("{RECORD_PREFIX}{}}}", incident(i))
 }
 
 /// The `id` of record `i`.
@@ -129,6 +132,13 @@ impl Generator {
         }
     }
 
+    /// Record `i`'s object alone (its JSON text), as a destination stores it.
+    pub fn record_into(&self, i: u64, out: &mut Vec<u8>) {
+        self.line_into(i, out);
+        out.truncate(out.len() - "}\n".len());
+        out.drain(..RECORD_PREFIX.len());
+    }
+
     /// Average bytes per line, newline included.
     pub fn average_line_bytes(&self) -> f64 {
         self.lines.iter().map(Vec::len).sum::<usize>() as f64 / self.lines.len() as f64
@@ -151,6 +161,16 @@ mod tests {
             assert!(value["record"]["self"].as_str().unwrap().ends_with(&id(i)));
             registry.validate_record(&value["record"]).unwrap_or_else(|e| panic!("record {i}: {e}"));
         }
+    }
+
+    #[test]
+    fn a_record_alone_is_the_line_without_its_envelope() {
+        let generator = Generator::new();
+        let (mut line, mut record) = (Vec::new(), Vec::new());
+        generator.line_into(77, &mut line);
+        generator.record_into(77, &mut record);
+        let message: Value = serde_json::from_slice(&line).unwrap();
+        assert_eq!(serde_json::from_slice::<Value>(&record).unwrap(), message["record"]);
     }
 
     #[test]

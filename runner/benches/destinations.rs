@@ -1,6 +1,7 @@
-//! Destination throughput: writes 200,000 records of ~1.3 KB to SQLite and to a JSON-lines
-//! directory through [`runner::destination::open`] and prints records/s and MB/s (median
-//! of 3 runs). Needs in runner/Cargo.toml:
+//! Destination throughput alone (no connector, no validation): writes 200,000 of
+//! connector-bench's ~1.4 KB records to SQLite and to a JSON-lines directory through
+//! [`runner::destination::open`] and prints records/s and MB/s (median of 3 runs). The
+//! whole pipeline is measured by `benchmarks/run.sh`. Needs in runner/Cargo.toml:
 //!
 //! ```toml
 //! [[bench]]
@@ -13,6 +14,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use benchmarks::incident::{self, Generator};
 use chrono::Utc;
 use runner::destination::{open, OutputSpec, RunOutcome, RunStart, RunSummary, ValidRecord};
 use serde_json::json;
@@ -21,31 +23,6 @@ const RECORDS: usize = 200_000;
 /// Records between checkpoints; `BENCH_CHECKPOINT_EVERY` overrides it.
 const CHECKPOINT_EVERY: usize = 1_000;
 const ROUNDS: usize = 3;
-
-/// A PagerDuty-like Incident of about 1.3 KB with nested objects.
-fn incident(i: usize) -> String {
-    let reference = |kind: &str, id: String| {
-        json!({"id": id, "type": kind, "summary": format!("{kind} {id} summary text"),
-               "self": format!("https://api.pagerduty.com/{kind}s/{id}"),
-               "htmlUrl": format!("https://acme.pagerduty.com/{kind}s/{id}")})
-    };
-    json!({
-        "_type": "Incident", "id": format!("Q{i:09}"), "number": i,
-        "self": format!("https://api.pagerduty.com/incidents/Q{i:09}"),
-        "htmlUrl": format!("https://acme.pagerduty.com/incidents/Q{i:09}"),
-        "title": "Checkout latency above 2s for more than five minutes in eu-west-1",
-        "summary": format!("[#{i}] Checkout latency above 2s for more than five minutes in eu-west-1"),
-        "status": "resolved", "urgency": "high", "createdAt": "2026-02-03T14:15:22Z",
-        "updatedAt": "2026-02-03T15:01:09Z", "resolvedAt": "2026-02-03T15:01:09Z",
-        "service": reference("service", format!("PSVC{:04}", i % 50)),
-        "escalationPolicy": reference("escalation_policy", format!("PEP{:04}", i % 10)),
-        "assignments": [{"at": "2026-02-03T14:15:22Z", "assignee": reference("user", format!("PUSR{:04}", i % 200))}],
-        "teams": [reference("team", format!("PTEAM{:03}", i % 7))],
-        "priority": {"id": "P1ABC", "name": "P1", "color": "a8171c"},
-        "incidentKey": format!("{:032x}", i as u128 * 0x9e37_79b9_7f4a_7c15),
-    })
-    .to_string()
-}
 
 /// Builds the `--output` for a kind inside a fresh temporary directory.
 type SpecIn = fn(&std::path::Path) -> OutputSpec;
@@ -70,8 +47,8 @@ fn run(spec: &OutputSpec, records: &[String], every: usize) -> Duration {
     };
     dest.begin_run(&run).expect("begin");
     for (i, json) in records.iter().enumerate() {
-        let id = &json[json.find("\"Q").map_or(0, |at| at + 1)..][..10];
-        let record = ValidRecord { record_type: "Incident", id, json, extracted_at: "2026-02-03T15:02:00Z" };
+        let id = incident::id(i as u64);
+        let record = ValidRecord { record_type: "Incident", id: &id, json, extracted_at: "2026-02-03T15:02:00Z" };
         dest.write_record(&record).expect("write");
         if i % every == every - 1 {
             dest.checkpoint(Some(&json!({ "after": i }))).expect("checkpoint");
@@ -92,7 +69,15 @@ fn run(spec: &OutputSpec, records: &[String], every: usize) -> Duration {
 
 fn main() {
     let every = checkpoint_every();
-    let records: Vec<String> = (0..RECORDS).map(incident).collect();
+    // The records connector-bench emits (benchmarks/src/incident.rs), without their envelope.
+    let generator = Generator::new();
+    let records: Vec<String> = (0..RECORDS as u64)
+        .map(|i| {
+            let mut json = Vec::new();
+            generator.record_into(i, &mut json);
+            String::from_utf8(json).expect("records are UTF-8")
+        })
+        .collect();
     let bytes: usize = records.iter().map(|json| json.len() + 1).sum();
     println!("{RECORDS} records, {:.0} bytes each on average", bytes as f64 / RECORDS as f64);
     let kinds: [(&str, SpecIn); 2] = [
