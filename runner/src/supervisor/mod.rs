@@ -285,7 +285,6 @@ impl LoopState {
     }
 
     fn run<T>(&mut self, rx: &Receiver<Event<T>>, mut reorder: Reorder<T>, mut handle: impl FnMut(Vec<T>) -> Control) {
-        let mut expected_chunks = None;
         loop {
             self.check_signals();
             if self.finished() {
@@ -298,14 +297,9 @@ impl LoopState {
                 None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
             };
             match event {
-                Ok(Event::Batch(seq, items)) => reorder.accept(seq, items, |items| self.on_batch(items, &mut handle)),
-                Ok(Event::StdoutDone { chunks }) => expected_chunks = Some(chunks),
-                Ok(event) => self.on_event(event),
+                Ok(event) => self.on_event(event, &mut reorder, &mut handle),
                 Err(RecvTimeoutError::Timeout) => self.on_deadline(Instant::now()),
                 Err(RecvTimeoutError::Disconnected) => return,
-            }
-            if expected_chunks.is_some_and(|chunks| reorder.delivered() == chunks) {
-                self.stdout_done = true;
             }
         }
     }
@@ -325,12 +319,16 @@ impl LoopState {
         }
     }
 
-    fn on_event<T>(&mut self, event: Event<T>) {
+    fn on_event<T>(&mut self, event: Event<T>, reorder: &mut Reorder<T>, handle: &mut impl FnMut(Vec<T>) -> Control) {
         match event {
+            Event::Batch(seq, items) => reorder.accept(seq, items, |items| self.on_batch(items, handle)),
+            Event::StdoutDone { chunks } => reorder.end_after(chunks),
             Event::StderrDone => self.stderr_done = true,
             Event::Exited(status) => self.status = Some((status, Instant::now())),
-            Event::Batch(..) | Event::StdoutDone { .. } | Event::Wake => {}
+            Event::Wake => {}
         }
+        // Not `=`: stdout may also have been abandoned (see `on_deadline`).
+        self.stdout_done |= reorder.complete();
     }
 
     fn check_signals(&mut self) {

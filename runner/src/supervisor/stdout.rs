@@ -105,7 +105,7 @@ where
         drop(chunk_tx); // the mappers stop once the queue is empty
         let _ = done_tx.send(Event::StdoutDone { chunks });
     });
-    Reorder { next: 0, waiting: BTreeMap::new(), permits: permit_rx }
+    Reorder { next: 0, waiting: BTreeMap::new(), permits: permit_rx, last: None }
 }
 
 fn run_mapper<T>(
@@ -197,6 +197,8 @@ pub(super) struct Reorder<T> {
     waiting: BTreeMap<u64, Vec<T>>,
     /// One token per chunk in flight; taking one back lets the reader send another chunk.
     permits: Receiver<()>,
+    /// How many chunks the reader sent in all, once it has stopped.
+    last: Option<u64>,
 }
 
 impl<T> Reorder<T> {
@@ -210,9 +212,14 @@ impl<T> Reorder<T> {
         }
     }
 
-    /// How many batches were delivered.
-    pub(super) fn delivered(&self) -> u64 {
-        self.next
+    /// The reader stopped after sending this many chunks.
+    pub(super) fn end_after(&mut self, chunks: u64) {
+        self.last = Some(chunks);
+    }
+
+    /// Whether every chunk the reader sent has been delivered.
+    pub(super) fn complete(&self) -> bool {
+        self.last == Some(self.next)
     }
 }
 
@@ -226,7 +233,7 @@ mod tests {
         for _ in 0..3 {
             permit_tx.send(()).unwrap();
         }
-        let mut reorder = Reorder { next: 0, waiting: BTreeMap::new(), permits: permit_rx };
+        let mut reorder = Reorder { next: 0, waiting: BTreeMap::new(), permits: permit_rx, last: None };
         let mut seen = Vec::new();
         reorder.accept(2, vec!["c"], |batch| seen.extend(batch));
         reorder.accept(1, vec!["b"], |batch| seen.extend(batch));
@@ -234,7 +241,8 @@ mod tests {
         assert!(permit_tx.try_send(()).is_err(), "no permit is back before delivery");
         reorder.accept(0, vec!["a"], |batch| seen.extend(batch));
         assert_eq!(seen, ["a", "b", "c"]);
-        assert_eq!(reorder.delivered(), 3);
+        reorder.end_after(3);
+        assert!(reorder.complete());
         assert!(permit_tx.try_send(()).is_ok(), "permits are back after delivery");
     }
 }
