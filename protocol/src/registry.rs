@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 use jsonschema::{Draft, Validator};
 use serde_json::Value;
 
-use jsonschema::json::Node as _;
+use jsonschema::json::{Json, Node as _, SerdeJson};
 
 use crate::tape::{Tape, TapeJson, TapeNode};
 
@@ -249,16 +249,12 @@ impl SchemaRegistry {
 /// # Errors
 /// The reason the schema is not valid.
 pub fn compile_schema(schema: &Value) -> Result<Validator, String> {
-    jsonschema::options()
-        .with_draft(Draft::Draft202012)
-        .should_validate_formats(true)
-        .build(schema)
-        .map_err(|e| e.masked().to_string())
+    compile_for::<SerdeJson>(schema)
 }
 
-/// [`compile_schema`] for validating [`Tape`]s.
-fn compile_for_tapes(schema: &Value) -> Result<Validator<TapeJson>, String> {
-    jsonschema::options_for::<TapeJson>()
+/// [`compile_schema`] for any JSON representation (`Value`s, [`Tape`]s).
+fn compile_for<F: Json>(schema: &Value) -> Result<Validator<F>, String> {
+    jsonschema::options_for::<F>()
         .with_draft(Draft::Draft202012)
         .should_validate_formats(true)
         .build(schema)
@@ -282,7 +278,7 @@ fn compile_all(files: &[(&str, &str)], key: impl Fn(&str) -> String) -> Result<B
             let error = |reason: String| SchemaError { name: (*name).to_owned(), reason };
             let schema: Value = serde_json::from_str(text).map_err(|e| error(e.to_string()))?;
             let validator = compile_schema(&schema).map_err(&error)?;
-            let tape_validator = compile_for_tapes(&schema).map_err(&error)?;
+            let tape_validator = compile_for::<TapeJson>(&schema).map_err(&error)?;
             Ok((key(name), Entry { schema, validator, tape_validator }))
         })
         .collect()
