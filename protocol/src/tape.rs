@@ -320,16 +320,6 @@ impl<'a> TapeNode<'a> {
         }
     }
 
-    /// Whether this is a string equal to `expected`, compared in place when it has no escapes.
-    fn string_equals(&self, expected: &str) -> bool {
-        let slot = self.slot();
-        match slot.kind {
-            Kind::String(false) => &self.tape.text[slot.start as usize + 1..slot.end as usize - 1] == expected,
-            Kind::String(true) => self.string().is_some_and(|s| s == expected),
-            _ => false,
-        }
-    }
-
     /// The value of member `key`, if this is an object that has it.
     pub fn member(&self, key: &str) -> Option<TapeNode<'a>> {
         TapeObject::of(*self).and_then(|object| object.find(key))
@@ -430,7 +420,7 @@ impl<'a> TapeObject<'a> {
         let (mut next, mut left) = (self.0.index + 1, self.0.slot().len);
         while left > 0 {
             let value = self.0.at(next + 1);
-            if self.0.at(next).string_equals(key) {
+            if self.0.at(next).string().is_some_and(|name| name == key) {
                 return Some(value);
             }
             next = value.slot().next;
