@@ -185,9 +185,7 @@ mod tests {
     fn an_abandoned_child_is_terminated_and_reaped() {
         let running = Running::spawn("sleep", Command::new("sleep").arg("30")).unwrap();
         let pid = running.child.id();
-        let started = Instant::now();
         drop(running);
-        assert!(started.elapsed() < TERMINATE_GRACE);
         // SAFETY: signal 0 only checks whether the pid exists.
         let alive = unsafe { libc::kill(pid as libc::pid_t, 0) } == 0;
         assert!(!alive, "the child is gone (reaped, so not even a zombie)");
