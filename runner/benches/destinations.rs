@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use benchmarks::incident::{self, Generator};
 use chrono::Utc;
-use runner::destination::{open, OutputSpec, RunOutcome, RunStart, RunSummary, ValidRecord};
+use runner::engine::destination::{open, OutputSpec, RunOutcome, RunStart, RunSummary, ValidRecord};
 use serde_json::json;
 
 const RECORDS: usize = 200_000;
@@ -51,7 +51,7 @@ fn run(spec: &OutputSpec, records: &[String], every: usize) -> Duration {
         let record = ValidRecord { record_type: "Incident", id: &id, json, extracted_at: "2026-02-03T15:02:00Z" };
         dest.write_record(&record).expect("write");
         if i % every == every - 1 {
-            dest.checkpoint(Some(&json!({ "after": i }))).expect("checkpoint");
+            dest.checkpoint(&json!({ "after": i })).expect("checkpoint");
         }
     }
     let summary = RunSummary {

@@ -1,231 +1,194 @@
-//! The commands: from parsed arguments to results on stdout and an exit code.
-//! Bad input is checked before any connector is started.
+//! The binary's edge: from the parsed command line to a command, and from how it ended
+//! to an exit code. This is the one place that decides exit codes (the constants are in
+//! [`crate::exit_code`]) and the one place, with `main`, that knows the command line.
 
-use std::io::{self, IsTerminal, Write};
+use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::Instant;
 
-use anyhow::Context;
-use protocol::{Redactor, Stream};
+use crate::cli::{Cli, Command, GlobalArgs, Lang, SyncArgs};
+use crate::commands::sync::SyncRequest;
+use crate::commands::{inspect, sync, Settings, Status};
+use crate::connections::ConnectionsError;
+use crate::console::Verbosity;
+use crate::engine::{FailureKind, Limits, RunError, Stop, StopSignal};
+use crate::exit_code;
+use crate::resolve::InputError;
+use crate::scaffold::{self, Language, ScaffoldError};
+use crate::{demo, kit};
 
-use crate::cli::{Cli, Command, GlobalArgs, SyncAllArgs, SyncArgs};
-use crate::connections;
-use crate::connector::{Connector, FailureKind};
-use crate::console::{Console, Verbosity};
-use crate::destination::{OutputSpec, RunOutcome};
-use crate::exit;
-use crate::jobs::run_parallel;
-use crate::report::{self, ConnectionReport};
-use crate::resolve::{self, InputError};
-use crate::supervisor::{signals, Limits};
-use crate::sync::{sync_connection, ConnectionPlan};
-
-/// Runs a parsed command line.
-///
-/// # Errors
-/// Anything that stops the command before it has a result to report; `main` prints it
-/// once and maps it to an exit code with [`exit::for_error`].
-pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let settings = Settings::new(&cli.global);
-    match cli.command {
-        Command::Spec { connector } => spec(&settings, &connector),
-        Command::Verify { connector, config } => verify(&settings, &connector, &config),
-        Command::Discover { connector, config } => discover(&settings, &connector, &config),
-        Command::Sync(args) => sync(&settings, args),
-        Command::SyncAll(args) => sync_all(&settings, args),
-        Command::TestConnector(args) => crate::kit::command(settings.connector(&args.connector)?, &args, settings.json),
-        Command::New(args) => crate::scaffold::command(&args, &cli.global),
-        Command::Demo(args) => crate::demo::command(&args, &cli.global),
-    }
-}
-
-/// What every command shares.
-struct Settings {
-    console: Arc<Console>,
-    limits: Limits,
-    json: bool,
-}
-
-impl Settings {
-    fn new(global: &GlobalArgs) -> Self {
-        let verbosity = match (global.quiet, global.verbose) {
-            (true, _) => Verbosity::Quiet,
-            (_, true) => Verbosity::Verbose,
-            _ => Verbosity::Normal,
-        };
-        let limits = Limits {
-            max_message_bytes: global.max_message_bytes,
-            idle_timeout: global.idle_timeout,
-            overall_timeout: global.timeout,
-            grace: global.grace,
-            ..Limits::default()
-        };
-        Settings { console: Arc::new(Console::new(verbosity)), limits, json: global.json }
-    }
-
-    fn connector(&self, arg: &str) -> Result<Connector, InputError> {
-        Ok(Connector {
-            path: resolve::connector(arg)?,
-            limits: self.limits.clone(),
-            console: Arc::clone(&self.console),
-        })
-    }
-}
-
-fn print(text: &str) -> io::Result<()> {
-    let mut out = io::stdout().lock();
-    out.write_all(text.as_bytes())?;
-    out.flush()
-}
-
-fn spec(settings: &Settings, connector: &str) -> anyhow::Result<ExitCode> {
-    let spec = settings.connector(connector)?.spec()?;
-    let text =
-        if io::stdout().is_terminal() { serde_json::to_string_pretty(&spec)? } else { serde_json::to_string(&spec)? };
-    print(&format!("{text}\n"))?;
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Spec, then the config file and the redactor for its secrets.
-fn prepare(
-    settings: &Settings,
-    connector: &str,
-    config: &std::path::Path,
-) -> anyhow::Result<(Connector, serde_json::Value, Redactor)> {
-    let connector = settings.connector(connector)?;
-    let config = resolve::config_file(config)?;
-    let spec = connector.spec()?;
-    let redactor = Redactor::from_config(&spec.config_schema, &config);
-    Ok((connector, config, redactor))
-}
-
-fn verify(settings: &Settings, connector: &str, config: &std::path::Path) -> anyhow::Result<ExitCode> {
-    let (connector, config, redactor) = prepare(settings, connector, config)?;
-    let verification = connector.verify(&config, &redactor)?;
-    let errors: Vec<String> = verification.errors.iter().map(|e| redactor.redact(e).into_owned()).collect();
-    if settings.json {
-        let value = serde_json::json!({"type": "verification", "valid": verification.valid, "errors": errors});
-        print(&format!("{value}\n"))?;
-    } else if verification.valid {
-        print(&format!("connector `{}`: the configuration is valid\n", connector.name()))?;
-    } else {
-        let list: String = errors.iter().map(|e| format!("  - {e}\n")).collect();
-        print(&format!("connector `{}`: the configuration is not valid:\n{list}", connector.name()))?;
-    }
-    Ok(if verification.valid { ExitCode::SUCCESS } else { ExitCode::from(exit::FAILURE) })
-}
-
-fn discover(settings: &Settings, connector: &str, config: &std::path::Path) -> anyhow::Result<ExitCode> {
-    let (connector, config, redactor) = prepare(settings, connector, config)?;
-    let streams = connector.discover(&config, &redactor)?;
-    let text = if settings.json {
-        streams.iter().map(|s| serde_json::to_string(s).map(|line| line + "\n")).collect::<Result<String, _>>()?
-    } else {
-        streams_table(&streams)
-    };
-    print(&text)?;
-    Ok(ExitCode::SUCCESS)
-}
-
-fn streams_table(streams: &[Stream]) -> String {
-    let id_width = streams.iter().map(|s| s.id.chars().count()).max().unwrap_or(0).max(2);
-    let name_width = streams.iter().map(|s| s.name.chars().count()).max().unwrap_or(0).max(4);
-    let mut out = format!("{:<id_width$}  {:<name_width$}  self\n", "id", "name");
-    for s in streams {
-        out.push_str(&format!("{:<id_width$}  {:<name_width$}  {}\n", s.id, s.name, s.self_url));
-    }
-    out
-}
-
-fn sync(settings: &Settings, args: SyncArgs) -> anyhow::Result<ExitCode> {
-    let connector = settings.connector(&args.connector)?;
-    let config = resolve::config_file(&args.config)?;
-    let (stream, cutoff) = match args.rest.as_slice() {
-        [cutoff] => (resolve::StreamChoice::All, cutoff),
-        [stream, cutoff] => (resolve::stream(stream)?, cutoff),
-        _ => return Err(InputError::Usage("expected [STREAM] EARLIEST_CUTOFF".into()).into()),
-    };
-    let output = OutputSpec::parse(&args.store.output);
-    let plan = ConnectionPlan {
-        name: args.connection,
-        connector,
-        config,
-        streams: stream,
-        cutoff: resolve::cutoff(cutoff)?,
-        output: output.clone(),
-        state_file: args.store.state,
-        skip_invalid: args.store.skip_invalid,
-    };
-    let started = Instant::now();
-    let report = sync_connection(&plan, usize::from(args.jobs));
-    finish(settings, &[report], started, output == OutputSpec::Stdout)
-}
-
-fn sync_all(settings: &Settings, args: SyncAllArgs) -> anyhow::Result<ExitCode> {
-    let entries = connections::load(&args.connections, &args.output)?;
-    let to_stdout = entries.iter().any(|e| e.output == OutputSpec::Stdout);
-    let plans: Vec<ConnectionPlan> = entries
-        .into_iter()
-        .map(|entry| ConnectionPlan {
-            name: Some(entry.name),
-            connector: Connector {
-                path: entry.connector,
-                limits: settings.limits.clone(),
-                console: Arc::clone(&settings.console),
-            },
-            config: entry.config,
-            streams: entry.streams,
-            cutoff: entry.cutoff,
-            output: entry.output,
-            state_file: entry.state_file,
-            skip_invalid: args.skip_invalid,
-        })
-        .collect();
-    let started = Instant::now();
-    let reports = run_parallel(usize::from(args.jobs), &plans, |plan| sync_connection(plan, 1));
-    finish(settings, &reports, started, to_stdout)
-}
-
-/// Prints the errors, the summary (table or JSON) and picks the exit code.
-fn finish(
-    settings: &Settings,
-    reports: &[ConnectionReport],
-    started: Instant,
-    records_on_stdout: bool,
-) -> anyhow::Result<ExitCode> {
-    let errors: Vec<_> =
-        reports.iter().flat_map(|c| c.error.iter().chain(c.streams.iter().filter_map(|s| s.error.as_ref()))).collect();
-    if errors.iter().any(|e| e.kind == FailureKind::BrokenPipe) {
-        return Ok(ExitCode::SUCCESS);
-    }
-    for error in &errors {
-        let _ = writeln!(io::stderr().lock(), "error: {error}");
-    }
-    let summary = if settings.json {
-        Some(format!("{}\n", report::to_json(reports, started.elapsed())))
-    } else if settings.console.verbosity() > Verbosity::Quiet {
-        Some(report::table(reports))
-    } else {
-        None
-    };
-    if let Some(summary) = summary {
-        if records_on_stdout {
-            let _ = io::stderr().lock().write_all(summary.as_bytes());
-        } else {
-            print(&summary).context("writing the summary")?;
+/// Runs a parsed command line with `stop` as its stop switch, prints an error once, and
+/// returns the exit code.
+pub fn run(cli: Cli, stop: Stop) -> ExitCode {
+    let settings = settings(&cli.global, stop);
+    match dispatch(cli, &settings) {
+        Ok(status) => ExitCode::from(code_for_status(status)),
+        Err(error) => {
+            if !is_stdout_closed(&error) {
+                let _ = writeln!(std::io::stderr().lock(), "error: {error:#}");
+            }
+            ExitCode::from(code_for_error(&error))
         }
     }
-    Ok(ExitCode::from(exit_code(reports, &errors)))
 }
 
-fn exit_code(reports: &[ConnectionReport], errors: &[&crate::connector::ConnectorError]) -> u8 {
-    if let Some(signal) = signals::received() {
-        return signal.exit_code();
+fn dispatch(cli: Cli, settings: &Settings) -> anyhow::Result<Status> {
+    match cli.command {
+        Command::Spec { connector } => inspect::spec(settings, &connector),
+        Command::Verify { connector, config } => inspect::verify(settings, &connector, &config),
+        Command::Discover { connector, config } => inspect::discover(settings, &connector, &config),
+        Command::Sync(args) => sync::sync(settings, &sync_request(args)?),
+        Command::SyncAll(args) => {
+            sync::sync_all(settings, &args.connections, &args.output, args.skip_invalid, usize::from(args.jobs))
+        }
+        Command::TestConnector(args) => {
+            let request = kit::Request {
+                connector: args.connector,
+                config: args.config,
+                since: args.since,
+                check_timeout: args.check_timeout,
+                sigterm_grace: args.sigterm_grace,
+            };
+            kit::command(settings, &request)
+        }
+        Command::New(args) => {
+            let request = scaffold::Request {
+                slug: args.slug,
+                language: language(args.lang),
+                dir: args.dir.clone().unwrap_or_else(|| PathBuf::from(".")),
+            };
+            scaffold::command(settings, &request, args.dir.is_some())
+        }
+        Command::Demo(args) => {
+            demo::command(settings, &demo::Request { incidents: args.incidents, output: args.output })
+        }
     }
-    match report::overall(reports) {
-        RunOutcome::Succeeded => exit::SUCCESS,
-        _ if reports.len() == 1 && errors.iter().all(|e| e.kind == FailureKind::BadInput) => exit::USAGE,
-        _ => exit::FAILURE,
+}
+
+fn settings(global: &GlobalArgs, stop: Stop) -> Settings {
+    let verbosity = match (global.quiet, global.verbose) {
+        (true, _) => Verbosity::Quiet,
+        (_, true) => Verbosity::Verbose,
+        _ => Verbosity::Normal,
+    };
+    let limits = Limits {
+        max_message_bytes: global.max_message_bytes,
+        idle_timeout: global.idle_timeout,
+        overall_timeout: global.timeout,
+        grace: global.grace,
+        ..Limits::default()
+    };
+    Settings::new(verbosity, limits, stop, global.json)
+}
+
+fn sync_request(args: SyncArgs) -> Result<SyncRequest, InputError> {
+    let (stream, cutoff) = match <[String; 1]>::try_from(args.rest) {
+        Ok([cutoff]) => (None, cutoff),
+        Err(rest) => match <[String; 2]>::try_from(rest) {
+            Ok([stream, cutoff]) => (Some(stream), cutoff),
+            Err(_) => return Err(InputError::Usage("expected [STREAM] EARLIEST_CUTOFF".into())),
+        },
+    };
+    Ok(SyncRequest {
+        connector: args.connector,
+        config: args.config,
+        stream,
+        cutoff,
+        connection: args.connection,
+        output: args.store.output,
+        state: args.store.state,
+        skip_invalid: args.store.skip_invalid,
+        jobs: usize::from(args.jobs),
+    })
+}
+
+fn language(lang: Lang) -> Language {
+    match lang {
+        Lang::Rust => Language::Rust,
+        Lang::Python => Language::Python,
+        Lang::Node => Language::Node,
+        Lang::Shell => Language::Shell,
+    }
+}
+
+/// The exit code for how a command ended.
+pub fn code_for_status(status: Status) -> u8 {
+    match status {
+        Status::Success => exit_code::SUCCESS,
+        Status::Failed => exit_code::FAILURE,
+        Status::BadInput => exit_code::USAGE,
+        Status::Stopped(signal) => code_for_signal(signal),
+    }
+}
+
+/// The conventional code: 128 + the signal's number.
+pub fn code_for_signal(signal: StopSignal) -> u8 {
+    match signal {
+        StopSignal::Interrupt => exit_code::INTERRUPTED,
+        StopSignal::Terminate => exit_code::TERMINATED,
+    }
+}
+
+/// The exit code for an error that ended a command.
+pub fn code_for_error(error: &anyhow::Error) -> u8 {
+    for cause in error.chain() {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::BrokenPipe {
+                return exit_code::SUCCESS;
+            }
+        }
+        if cause.is::<InputError>() || cause.is::<ConnectionsError>() {
+            return exit_code::USAGE;
+        }
+        if let Some(run) = cause.downcast_ref::<RunError>() {
+            return match run.kind() {
+                FailureKind::Failed => exit_code::FAILURE,
+                FailureKind::BadInput => exit_code::USAGE,
+                FailureKind::Interrupted(signal) => code_for_signal(signal),
+                FailureKind::StdoutClosed => exit_code::SUCCESS,
+            };
+        }
+        if let Some(scaffold) = cause.downcast_ref::<ScaffoldError>() {
+            return if scaffold.is_bad_input() { exit_code::USAGE } else { exit_code::FAILURE };
+        }
+    }
+    exit_code::FAILURE
+}
+
+/// Whether the error is our stdout being closed by its reader (`runner ... | head`): then
+/// nothing is printed and the exit code is 0.
+fn is_stdout_closed(error: &anyhow::Error) -> bool {
+    code_for_error(error) == exit_code::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::error::FailureBuilder;
+    use crate::engine::ConnectorCommand;
+
+    #[test]
+    fn every_error_gets_its_code() {
+        let io = |kind| anyhow::Error::from(std::io::Error::from(kind));
+        assert_eq!(code_for_error(&io(std::io::ErrorKind::BrokenPipe)), exit_code::SUCCESS);
+        assert_eq!(code_for_error(&io(std::io::ErrorKind::Other)), exit_code::FAILURE);
+        assert_eq!(code_for_error(&InputError::Usage("x".into()).into()), exit_code::USAGE);
+        let failure = || FailureBuilder::new("c", ConnectorCommand::Sync, &protocol::Redactor::default());
+        let run = |kind| anyhow::Error::from(failure().build(kind, "failed"));
+        assert_eq!(code_for_error(&run(FailureKind::Failed)), exit_code::FAILURE);
+        assert_eq!(code_for_error(&run(FailureKind::BadInput)), exit_code::USAGE);
+        assert_eq!(code_for_error(&run(FailureKind::Interrupted(StopSignal::Terminate))), exit_code::TERMINATED);
+        assert_eq!(code_for_error(&RunError::StdoutClosed.into()), exit_code::SUCCESS);
+        let context = anyhow::Error::from(failure().build(FailureKind::BadInput, "x")).context("while syncing");
+        assert_eq!(code_for_error(&context), exit_code::USAGE, "the cause decides, under any context");
+    }
+
+    #[test]
+    fn every_status_gets_its_code() {
+        assert_eq!(code_for_status(Status::Success), 0);
+        assert_eq!(code_for_status(Status::Failed), 1);
+        assert_eq!(code_for_status(Status::BadInput), 2);
+        assert_eq!(code_for_status(Status::Stopped(StopSignal::Interrupt)), 130);
+        assert_eq!(code_for_status(Status::Stopped(StopSignal::Terminate)), 143);
     }
 }

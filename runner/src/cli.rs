@@ -1,4 +1,5 @@
-//! The command line as typed: clap definitions only. [`crate::app`] turns it into plans.
+//! The command line as typed: clap definitions only, importing nothing else of the runner.
+//! [`crate::app`] turns it into settings and requests for the commands.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -108,7 +109,7 @@ pub enum Command {
     /// Starts the PagerDuty simulator (pagerduty-mock, beside the runner), then runs verify,
     /// discover, a full sync and an incremental sync of connector-pagerduty against it, exactly
     /// as typed, stops the simulator and shows what was stored, the requests made, and queries to try.
-    Demo(crate::demo::DemoArgs),
+    Demo(DemoArgs),
 }
 
 /// `runner sync`.
@@ -173,11 +174,38 @@ pub struct NewArgs {
     /// The connector's slug: lowercase letters, digits and dashes, starting with a letter.
     pub slug: String,
     /// The connector's language.
-    #[arg(long, value_enum, default_value_t = crate::scaffold::Language::Rust)]
-    pub lang: crate::scaffold::Language,
+    #[arg(long, value_enum, default_value_t = Lang::Rust)]
+    pub lang: Lang,
     /// The directory to create connector-SLUG/ in [default: the current directory].
     #[arg(long, value_name = "PATH")]
     pub dir: Option<PathBuf>,
+}
+
+/// `runner new --lang`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Lang {
+    /// A Cargo project on the toolkit's Rust connector SDK.
+    Rust,
+    /// Python 3.9+, standard library only.
+    Python,
+    /// Node.js 18+, no dependencies.
+    Node,
+    /// POSIX sh and standard tools.
+    Shell,
+}
+
+/// `runner demo`.
+#[derive(Debug, Args)]
+#[command(after_help = "Needs pagerduty-mock and connector-pagerduty beside the runner: \
+                        `cargo build --workspace --release`, then `target/release/runner demo`.\n\n\
+                        Examples:\n  runner demo\n  runner demo --incidents 200 --output /tmp/demo.db")]
+pub struct DemoArgs {
+    /// Incidents the simulator generates over the last 180 days.
+    #[arg(long, value_name = "N", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub incidents: u64,
+    /// The SQLite file (.db, .sqlite or .sqlite3) to sync into; other connections in it are left alone.
+    #[arg(long, value_name = "PATH", default_value = "runner.db")]
+    pub output: String,
 }
 
 /// Where `sync` stores things.
@@ -224,7 +252,7 @@ mod tests {
     #[test]
     fn new_defaults_to_rust_in_the_current_directory() {
         let Command::New(args) = Cli::parse_from(["runner", "new", "acme"]).command else { panic!() };
-        assert_eq!((args.lang, args.dir), (crate::scaffold::Language::Rust, None));
+        assert_eq!((args.lang, args.dir), (Lang::Rust, None));
         assert!(Cli::try_parse_from(["runner", "new", "acme", "--lang", "cobol"]).is_err());
     }
 }

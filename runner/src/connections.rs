@@ -22,8 +22,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::destination::OutputSpec;
-use crate::resolve::{self, InputError, StreamChoice};
+use crate::engine::destination::OutputSpec;
+use crate::engine::{ConnectorProgram, StreamChoice};
+use crate::resolve::{self, InputError};
 
 /// The file as written.
 #[derive(Debug, Deserialize)]
@@ -67,7 +68,7 @@ pub struct Connection {
     /// Its unique name.
     pub name: String,
     /// The connector.
-    pub connector: resolve::ConnectorPath,
+    pub connector: ConnectorProgram,
     /// Its configuration.
     pub config: Value,
     /// Its streams.

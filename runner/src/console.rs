@@ -1,17 +1,20 @@
-//! The runner's own terminal output while it works: connector log lines, the connector's
-//! stderr with `-v`, the runner's notes, and progress bars. Shared by every parallel job.
+//! The runner's own terminal output while it works: it renders the engine's events
+//! (connector log lines, the connector's stderr with `-v`, the runner's notes, progress
+//! bars). Shared by every parallel job.
 //!
 //! Logs and progress go to stderr; stdout carries only results (the spec, streams, the
 //! summary, or records with `--output -`). Progress is drawn only when stderr is a
 //! terminal and `-q` is not given; no colours are used, so `NO_COLOR` is honoured.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{self, IsTerminal, Write};
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use protocol::LogLevel;
+
+use crate::engine::{Event, EventSink};
 
 /// How much the runner says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -24,53 +27,36 @@ pub enum Verbosity {
     Verbose,
 }
 
-/// Where the runner's messages go.
+/// Where the runner's messages go: stderr, with progress bars on a terminal.
 #[derive(Debug)]
 pub struct Console {
     verbosity: Verbosity,
-    bars: Option<MultiProgress>,
+    bars: Option<Bars>,
     // Serialises whole lines from parallel jobs.
     lock: Mutex<()>,
+}
+
+/// The progress bars being drawn, one per running stream sync.
+#[derive(Debug)]
+struct Bars {
+    multi: MultiProgress,
+    running: Mutex<HashMap<(String, String), Progress>>,
 }
 
 impl Console {
     /// A console; progress bars are drawn only on a terminal and without `-q`.
     pub fn new(verbosity: Verbosity) -> Self {
         let draw = verbosity > Verbosity::Quiet && io::stderr().is_terminal();
-        let bars = draw.then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
+        let bars = draw.then(|| Bars {
+            multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
+            running: Mutex::new(HashMap::new()),
+        });
         Console { verbosity, bars, lock: Mutex::new(()) }
     }
 
     /// The verbosity.
     pub fn verbosity(&self) -> Verbosity {
         self.verbosity
-    }
-
-    /// A connector's `log` message (already redacted): info and above by default, debug
-    /// with `-v`, nothing with `-q`.
-    pub fn connector_log(&self, connector: &str, level: LogLevel, message: &str) {
-        let shown = match self.verbosity {
-            Verbosity::Quiet => false,
-            Verbosity::Normal => level <= LogLevel::Info,
-            Verbosity::Verbose => true,
-        };
-        if shown {
-            self.line(&format!("[{connector}] {level}: {message}"));
-        }
-    }
-
-    /// A line of the connector's stderr (already redacted), shown with `-v`.
-    pub fn connector_stderr(&self, connector: &str, line: &str) {
-        if self.verbosity == Verbosity::Verbose {
-            self.line(&format!("[{connector}] stderr: {line}"));
-        }
-    }
-
-    /// A runner diagnostic shown with `-v`.
-    pub fn debug(&self, message: &str) {
-        if self.verbosity == Verbosity::Verbose {
-            self.line(&format!("debug: {message}"));
-        }
     }
 
     /// A runner note (not with `-q`).
@@ -86,55 +72,95 @@ impl Console {
     }
 
     fn line(&self, text: &str) {
-        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let _guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
         let write = || {
             let _ = writeln!(io::stderr().lock(), "{text}");
         };
         match &self.bars {
-            Some(bars) => bars.suspend(write),
+            Some(bars) => bars.multi.suspend(write),
             None => write(),
         }
     }
 
-    /// A progress line for one stream sync (hidden when not drawing).
-    pub fn progress(&self, label: &str) -> Progress {
-        let bar = match &self.bars {
-            Some(bars) => {
-                let bar = bars.add(ProgressBar::new_spinner());
-                bar.set_style(
-                    ProgressStyle::with_template("{spinner} {prefix} {wide_msg} [{elapsed}]").expect("valid"),
-                );
-                bar.set_prefix(label.to_owned());
-                bar.enable_steady_tick(Duration::from_millis(120));
-                bar
-            }
-            None => ProgressBar::hidden(),
+    fn connector_log(&self, source: &str, level: LogLevel, message: &str) {
+        let shown = match self.verbosity {
+            Verbosity::Quiet => false,
+            Verbosity::Normal => level <= LogLevel::Info,
+            Verbosity::Verbose => true,
         };
-        Progress { bar, started: Instant::now(), last_draw: None }
+        if shown {
+            self.line(&format!("[{source}] {level}: {message}"));
+        }
     }
 }
 
-/// The progress of one stream: records/s and counts by `_type`.
+impl EventSink for Console {
+    fn event(&self, event: Event<'_>) {
+        match event {
+            Event::ConnectorLog { source, level, message } => self.connector_log(source, level, message),
+            Event::ConnectorStderr { source, line } if self.verbosity == Verbosity::Verbose => {
+                self.line(&format!("[{source}] stderr: {line}"))
+            }
+            Event::ConnectorStderr { .. } => {}
+            Event::Debug { message } if self.verbosity == Verbosity::Verbose => self.line(&format!("debug: {message}")),
+            Event::Debug { .. } => {}
+            Event::SecretMasked { message, .. } => self.warn(message),
+            Event::StreamStarted { connection, stream } => {
+                if let Some(bars) = &self.bars {
+                    let progress = Progress::start(&bars.multi, &format!("{connection} {stream}"));
+                    let key = (connection.to_owned(), stream.to_owned());
+                    bars.running.lock().unwrap_or_else(PoisonError::into_inner).insert(key, progress);
+                }
+            }
+            Event::Progress { connection, stream, records_by_type, rejected } => {
+                if let Some(bars) = &self.bars {
+                    let mut running = bars.running.lock().unwrap_or_else(PoisonError::into_inner);
+                    if let Some(progress) = running.get_mut(&(connection.to_owned(), stream.to_owned())) {
+                        progress.update(records_by_type, rejected);
+                    }
+                }
+            }
+            Event::StreamFinished { connection, result } => {
+                if let Some(bars) = &self.bars {
+                    let key = (connection.to_owned(), result.stream.clone());
+                    let finished = bars.running.lock().unwrap_or_else(PoisonError::into_inner).remove(&key);
+                    if let Some(progress) = finished {
+                        progress.bar.finish_and_clear();
+                    }
+                }
+            }
+        }
+    }
+
+    fn wants_stderr(&self) -> bool {
+        self.verbosity == Verbosity::Verbose
+    }
+}
+
+/// The progress line of one stream: records/s and counts by `_type`.
 #[derive(Debug)]
-pub struct Progress {
+struct Progress {
     bar: ProgressBar,
     started: Instant,
     last_draw: Option<Instant>,
 }
 
 impl Progress {
+    fn start(bars: &MultiProgress, label: &str) -> Self {
+        let bar = bars.add(ProgressBar::new_spinner());
+        bar.set_style(ProgressStyle::with_template("{spinner} {prefix} {wide_msg} [{elapsed}]").expect("valid"));
+        bar.set_prefix(label.to_owned());
+        bar.enable_steady_tick(Duration::from_millis(120));
+        Progress { bar, started: Instant::now(), last_draw: None }
+    }
+
     /// Updates the line, at most ten times a second (formatting is not free).
-    pub fn update(&mut self, records_by_type: &BTreeMap<String, u64>, rejected: u64) {
-        if self.bar.is_hidden() || self.last_draw.is_some_and(|at| at.elapsed() < Duration::from_millis(100)) {
+    fn update(&mut self, records_by_type: &BTreeMap<String, u64>, rejected: u64) {
+        if self.last_draw.is_some_and(|at| at.elapsed() < Duration::from_millis(100)) {
             return;
         }
         self.last_draw = Some(Instant::now());
         self.bar.set_message(progress_message(records_by_type, rejected, self.started.elapsed()));
-    }
-
-    /// Removes the line.
-    pub fn finish(&self) {
-        self.bar.finish_and_clear();
     }
 }
 

@@ -1,37 +1,33 @@
 //! The `runner`: spawns connectors, validates their records against the shared schemas,
 //! stores records and checkpoints durably, and reports progress and errors.
 //!
-//! `main.rs` only parses arguments and calls [`app::run`]; everything else is here so
-//! tests, the conformance kit and the demo can use the modules directly.
+//! Two layers (ARCHITECTURE.md has the map):
+//! - [`engine`]: supervision, validation, destinations, the sync loop. It knows nothing of
+//!   terminals or command lines; it reports through [`engine::Event`]s and takes stop
+//!   requests on an [`engine::Stop`].
+//! - The drivers: the command line ([`cli`], then [`app`], the binary's edge, which also
+//!   owns exit codes), the terminal commands (`commands`), the conformance kit (`kit`),
+//!   the demo ([`demo`]) and the scaffold (`scaffold`), with what they share: `console`
+//!   (renders events), `report` (summaries), `resolve` and `connections` (inputs),
+//!   `human` and `style` (text for people).
 //!
-//! - [`cli`]: the command line as typed; [`resolve`]: from arguments to checked inputs.
-//! - [`supervisor`]: the only place connectors are spawned (timeouts, signals, stderr);
-//!   the demo's simulator, a service rather than a connector, is the one other child.
-//! - [`connector`]: spec, verify and discover, and errors naming connector and command.
-//! - [`validate`]: per-record schema validation on the stdout thread.
-//! - [`sync`]: one connection's streams, the store loop, the run history.
-//! - [`destination`]: SQLite, JSON lines, stdout, `--state FILE`.
-//! - [`connections`]: the `sync-all` TOML file; [`jobs`]: bounded parallelism.
-//! - [`console`]: logs and progress; [`report`]: summaries; [`exit`]: exit codes;
-//!   [`human`]: durations and colours for people.
-//! - [`kit`]: `runner test-connector`, the conformance kit.
-//! - [`demo`]: `runner demo`, the whole flow against the simulator.
-//! - [`scaffold`]: `runner new`, a working, tested connector project in any of four languages.
+//! Public are only the modules other crates use: the binary (`app`, `cli`, `exit_code`,
+//! `signals`, `engine`), the destinations benchmark (`engine::destination`) and the demo's
+//! test (`demo::database`).
 
 pub mod app;
 pub mod cli;
-pub mod connections;
-pub mod connector;
-pub mod console;
 pub mod demo;
-pub mod destination;
-pub mod exit;
-pub mod human;
-pub mod jobs;
-pub mod kit;
-pub mod report;
-pub mod resolve;
-pub mod scaffold;
-pub mod supervisor;
-pub mod sync;
-pub mod validate;
+pub mod engine;
+pub mod exit_code;
+pub mod signals;
+
+mod commands;
+mod connections;
+mod console;
+mod human;
+mod kit;
+mod report;
+mod resolve;
+mod scaffold;
+mod style;

@@ -1,93 +1,15 @@
 //! The results of `sync` and `sync-all`, and their two renderings: a plain-text summary
 //! table for people and one JSON document (`--json`) for machines.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::connector::{ConnectorError, FailureKind};
-use crate::destination::RunOutcome;
-
-/// How one stream sync ended.
-#[derive(Debug, Clone)]
-pub struct StreamReport {
-    /// The stream's id.
-    pub stream: String,
-    /// Succeeded, failed or interrupted.
-    pub outcome: RunOutcome,
-    /// Stored records by `_type`.
-    pub records_by_type: BTreeMap<String, u64>,
-    /// Rejected records (`--skip-invalid`).
-    pub rejected: u64,
-    /// Checkpoints stored.
-    pub checkpoints: u64,
-    /// Whether at least one checkpoint was stored.
-    pub state_saved: bool,
-    /// How long it took.
-    pub duration: Duration,
-    /// Why it failed.
-    pub error: Option<ConnectorError>,
-}
-
-impl StreamReport {
-    /// Stored records, all types.
-    pub fn records(&self) -> u64 {
-        self.records_by_type.values().sum()
-    }
-}
-
-/// How one connection (one connector, one configuration) ended.
-#[derive(Debug, Clone)]
-pub struct ConnectionReport {
-    /// The connection name.
-    pub name: String,
-    /// The connector as named by the user.
-    pub connector: String,
-    /// One per stream synced.
-    pub streams: Vec<StreamReport>,
-    /// A failure before any stream could sync (spec, discover, opening the destination).
-    pub error: Option<ConnectorError>,
-    /// How long it took.
-    pub duration: Duration,
-}
-
-impl ConnectionReport {
-    /// The connection's outcome: interrupted, else failed, else succeeded.
-    pub fn outcome(&self) -> RunOutcome {
-        let kinds = self.errors().map(|e| e.kind);
-        worst(kinds, self.streams.iter().map(|s| s.outcome))
-    }
-
-    fn errors(&self) -> impl Iterator<Item = &ConnectorError> {
-        self.error.iter().chain(self.streams.iter().filter_map(|s| s.error.as_ref()))
-    }
-}
-
-fn worst(kinds: impl Iterator<Item = FailureKind>, outcomes: impl Iterator<Item = RunOutcome>) -> RunOutcome {
-    let mut result = RunOutcome::Succeeded;
-    let from_kinds = kinds.map(|kind| match kind {
-        FailureKind::Interrupted(_) => RunOutcome::Interrupted,
-        _ => RunOutcome::Failed,
-    });
-    for outcome in from_kinds.chain(outcomes) {
-        result = match (result, outcome) {
-            (RunOutcome::Interrupted, _) | (_, RunOutcome::Interrupted) => RunOutcome::Interrupted,
-            (RunOutcome::Failed, _) | (_, RunOutcome::Failed) => RunOutcome::Failed,
-            _ => RunOutcome::Succeeded,
-        };
-    }
-    result
-}
-
-/// The outcome of a whole command over several connections.
-pub fn overall(connections: &[ConnectionReport]) -> RunOutcome {
-    worst(std::iter::empty(), connections.iter().map(ConnectionReport::outcome))
-}
+use crate::engine::sync::{overall, ConnectionResult, StreamResult};
 
 /// The `--json` document.
-pub fn to_json(connections: &[ConnectionReport], duration: Duration) -> Value {
-    let connections: Vec<Value> = connections
+pub fn to_json(results: &[ConnectionResult], duration: Duration) -> Value {
+    let connections: Vec<Value> = results
         .iter()
         .map(|c| {
             json!({
@@ -100,35 +22,15 @@ pub fn to_json(connections: &[ConnectionReport], duration: Duration) -> Value {
             })
         })
         .collect();
-    let records: u64 = connections_records(&connections);
     json!({
-        "outcome": overall_from_json(&connections),
-        "records": records,
+        "outcome": overall(results).as_str(),
+        "records": results.iter().map(ConnectionResult::records).sum::<u64>(),
         "duration_ms": duration.as_millis() as u64,
         "connections": connections,
     })
 }
 
-fn connections_records(connections: &[Value]) -> u64 {
-    connections
-        .iter()
-        .flat_map(|c| c["streams"].as_array().into_iter().flatten())
-        .map(|s| s["records"].as_u64().unwrap_or(0))
-        .sum()
-}
-
-fn overall_from_json(connections: &[Value]) -> &'static str {
-    let outcomes: Vec<&str> = connections.iter().filter_map(|c| c["outcome"].as_str()).collect();
-    if outcomes.contains(&"interrupted") {
-        "interrupted"
-    } else if outcomes.contains(&"failed") {
-        "failed"
-    } else {
-        "succeeded"
-    }
-}
-
-fn stream_json(s: &StreamReport) -> Value {
+fn stream_json(s: &StreamResult) -> Value {
     json!({
         "stream": s.stream,
         "outcome": s.outcome.as_str(),
@@ -136,7 +38,7 @@ fn stream_json(s: &StreamReport) -> Value {
         "records_by_type": s.records_by_type,
         "rejected": s.rejected,
         "checkpoints": s.checkpoints,
-        "state_saved": s.state_saved,
+        "state_saved": s.state_saved(),
         "duration_ms": s.duration.as_millis() as u64,
         "error": s.error.as_ref().map(ToString::to_string),
     })
@@ -144,7 +46,7 @@ fn stream_json(s: &StreamReport) -> Value {
 
 /// The summary for people: a table with a row per stream, then the records of each
 /// stream by type (on their own lines, so the table stays narrow with many types).
-pub fn table(connections: &[ConnectionReport]) -> String {
+pub fn table(connections: &[ConnectionResult]) -> String {
     let mut rows =
         vec![["connection", "stream", "outcome", "records", "rejected", "duration", "state"].map(String::from)];
     for c in connections {
@@ -160,7 +62,7 @@ pub fn table(connections: &[ConnectionReport]) -> String {
                 s.records().to_string(),
                 s.rejected.to_string(),
                 crate::human::duration(s.duration),
-                if s.state_saved { "saved" } else { "not saved" }.to_owned(),
+                if s.state_saved() { "saved" } else { "not saved" }.to_owned(),
             ]);
         }
     }
@@ -196,29 +98,8 @@ fn render_rows(rows: &[[String; 7]]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn stream(outcome: RunOutcome) -> StreamReport {
-        StreamReport {
-            stream: "acme".into(),
-            outcome,
-            records_by_type: BTreeMap::from([("Incident".into(), 3), ("Team".into(), 1)]),
-            rejected: 0,
-            checkpoints: 1,
-            state_saved: true,
-            duration: Duration::from_millis(1500),
-            error: None,
-        }
-    }
-
-    fn connection(outcomes: &[RunOutcome]) -> ConnectionReport {
-        ConnectionReport {
-            name: "pd".into(),
-            connector: "pagerduty".into(),
-            streams: outcomes.iter().map(|o| stream(*o)).collect(),
-            error: None,
-            duration: Duration::from_secs(2),
-        }
-    }
+    use crate::engine::destination::RunOutcome;
+    use crate::engine::sync::tests::connection;
 
     #[test]
     fn the_table_lists_records_by_type() {
@@ -234,13 +115,13 @@ mod tests {
     }
 
     #[test]
-    fn interrupted_beats_failed_beats_succeeded() {
-        assert_eq!(connection(&[RunOutcome::Succeeded, RunOutcome::Failed]).outcome(), RunOutcome::Failed);
+    fn the_json_document_has_the_overall_outcome_and_every_count() {
         let all = [connection(&[RunOutcome::Failed]), connection(&[RunOutcome::Interrupted])];
-        assert_eq!(overall(&all), RunOutcome::Interrupted);
         let json = to_json(&all, Duration::from_secs(1));
         assert_eq!(json["outcome"], "interrupted");
         assert_eq!(json["records"], 8);
+        assert_eq!(json["connections"][1]["outcome"], "interrupted");
         assert_eq!(json["connections"][0]["streams"][0]["records_by_type"]["Incident"], 3);
+        assert_eq!(json["connections"][0]["streams"][0]["state_saved"], true);
     }
 }

@@ -12,6 +12,8 @@ use serde_json::Value;
 
 use protocol::{parse_cutoff, CutoffError, Stream};
 
+use crate::engine::{ConnectorProgram, StreamChoice};
+
 /// Bad input: a missing connector, an unreadable config, a bad date, a bad stream.
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
@@ -60,28 +62,9 @@ pub enum InputError {
     /// The stream argument starts with `{` but is not a Stream record.
     #[error("the stream argument is not a Stream record: {0}\nhint: pass a stream id, or {{\"_type\":\"Stream\",\"id\":..,\"self\":..,\"name\":..}}")]
     BadStream(String),
-    /// A stream id that discover did not return.
-    #[error("connector `{connector}` has no stream `{id}` (discover found: {found})")]
-    UnknownStream {
-        /// The connector.
-        connector: String,
-        /// The id asked for.
-        id: String,
-        /// The ids discover returned.
-        found: String,
-    },
     /// A positional argument count that matches no form of `sync`.
     #[error("{0}")]
     Usage(String),
-}
-
-/// A connector to run: the executable, and the name to show for it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConnectorPath {
-    /// As the user wrote it (`pagerduty`, `./my-connector.sh`).
-    pub display: String,
-    /// The executable.
-    pub program: PathBuf,
 }
 
 /// Resolves a connector argument: a path if it contains `/` or names an existing file,
@@ -89,7 +72,7 @@ pub struct ConnectorPath {
 ///
 /// # Errors
 /// [`InputError`] naming where it looked, or saying the file is not executable.
-pub fn connector(arg: &str) -> Result<ConnectorPath, InputError> {
+pub fn connector(arg: &str) -> Result<ConnectorProgram, InputError> {
     let as_path = Path::new(arg);
     if arg.contains('/') || as_path.is_file() {
         if !as_path.exists() {
@@ -111,12 +94,12 @@ pub fn connector(arg: &str) -> Result<ConnectorPath, InputError> {
     }
 }
 
-fn executable(display: &str, program: PathBuf) -> Result<ConnectorPath, InputError> {
-    let mode = fs::metadata(&program).map(|meta| meta.permissions().mode()).unwrap_or(0);
-    if mode & 0o111 == 0 || program.is_dir() {
-        return Err(InputError::NotExecutable { path: program.display().to_string() });
+fn executable(display: &str, path: PathBuf) -> Result<ConnectorProgram, InputError> {
+    let mode = fs::metadata(&path).map(|meta| meta.permissions().mode()).unwrap_or(0);
+    if mode & 0o111 == 0 || path.is_dir() {
+        return Err(InputError::NotExecutable { path: path.display().to_string() });
     }
-    Ok(ConnectorPath { display: display.to_owned(), program })
+    Ok(ConnectorProgram { display: display.to_owned(), path })
 }
 
 /// Reads a configuration file: a JSON object.
@@ -142,17 +125,6 @@ pub fn cutoff(arg: &str) -> Result<DateTime<Utc>, InputError> {
     Ok(parse_cutoff(arg)?)
 }
 
-/// Which streams a sync covers.
-#[derive(Debug, Clone, PartialEq)]
-pub enum StreamChoice {
-    /// Every stream discover finds.
-    All,
-    /// The streams with these ids (looked up with discover).
-    Ids(Vec<String>),
-    /// This Stream record, used as given.
-    Record(Stream),
-}
-
 /// Parses a `<stream>` argument: a Stream record if it starts with `{`, else an id.
 ///
 /// # Errors
@@ -168,29 +140,6 @@ pub fn stream(arg: &str) -> Result<StreamChoice, InputError> {
         return Err(InputError::BadStream(format!("_type is \"{}\", expected \"Stream\"", stream.record_type)));
     }
     Ok(StreamChoice::Record(stream))
-}
-
-/// Picks the streams to sync among those discover returned.
-///
-/// # Errors
-/// [`InputError::UnknownStream`] for an id discover did not return.
-pub fn pick_streams(connector: &str, choice: &StreamChoice, found: Vec<Stream>) -> Result<Vec<Stream>, InputError> {
-    match choice {
-        StreamChoice::All => Ok(found),
-        StreamChoice::Record(stream) => Ok(vec![stream.clone()]),
-        StreamChoice::Ids(ids) => {
-            let listed = found.iter().map(|s| format!("`{}`", s.id)).collect::<Vec<_>>().join(", ");
-            ids.iter()
-                .map(|id| {
-                    found.iter().find(|s| &s.id == id).cloned().ok_or_else(|| InputError::UnknownStream {
-                        connector: connector.to_owned(),
-                        id: id.clone(),
-                        found: listed.clone(),
-                    })
-                })
-                .collect()
-        }
-    }
 }
 
 /// The directory of the running `runner` executable, where sibling binaries are looked
@@ -219,7 +168,7 @@ mod tests {
         let arg = file.to_str().unwrap();
         assert!(matches!(connector(arg), Err(InputError::NotExecutable { .. })));
         fs::set_permissions(&file, fs::Permissions::from_mode(0o755)).unwrap();
-        assert_eq!(connector(arg).unwrap().program, file);
+        assert_eq!(connector(arg).unwrap().path, file);
     }
 
     #[test]
@@ -240,12 +189,5 @@ mod tests {
         let record = r#"{"_type":"Stream","id":"a","self":"https://x.test","name":"A"}"#;
         assert!(matches!(stream(record).unwrap(), StreamChoice::Record(s) if s.id == "a"));
         assert!(stream(r#"{"_type":"Stream","id":"a"}"#).is_err());
-    }
-
-    #[test]
-    fn unknown_stream_ids_list_what_was_found() {
-        let found = vec![Stream::new("a", "https://x.test", "A")];
-        let err = pick_streams("c", &StreamChoice::Ids(vec!["b".into()]), found).unwrap_err().to_string();
-        assert_eq!(err, "connector `c` has no stream `b` (discover found: `a`)");
     }
 }

@@ -1,7 +1,7 @@
 //! The demo's view of its SQLite file: the example queries it suggests, a fresh start for
 //! the demo's own connection, and the record counts for its summary.
 //!
-//! It reads the tables [`crate::destination::sqlite`] creates (`records`, `sync_runs`,
+//! It reads the tables [`crate::engine::destination::sqlite`] creates (`records`, `sync_runs`,
 //! `stream_state`, `run_logs`, `rejected_records`) and writes to them only to forget the
 //! demo connection's rows from an earlier demo, never any other connection's.
 

@@ -1,13 +1,14 @@
 //! `runner demo`: the whole product, offline, in one command. It starts the PagerDuty
 //! simulator (`pagerduty-mock`, beside the runner), then runs `verify`, `discover` and a
 //! full `sync` of the real `connector-pagerduty` against it through the runner's own
-//! command implementations ([`crate::app::run`], the same code and output as typing them),
+//! command functions ([`crate::commands`], the same code and output as typing them),
 //! makes some incidents change, runs an incremental sync that resumes from the stored
 //! state, stops the simulator and prints a summary with queries to try.
 //!
 //! - [`simulator`]: the simulator process and its control endpoints;
 //! - [`database`]: the example queries, the demo connection's rows, record counts;
-//! - [`summary`]: the closing summary (durations and colours from [`crate::human`]).
+//! - [`summary`]: the closing summary (durations from [`crate::human`], colours from
+//!   [`crate::style`]).
 //!
 //! Decisions: the demo always syncs as connection [`database::CONNECTION`] and first
 //! forgets what an earlier demo stored under that name (never other connections), so a
@@ -16,25 +17,25 @@
 //! directory removed at the end. `-q` silences the steps but still prints the summary.
 
 pub mod database;
-pub mod simulator;
-pub mod summary;
+mod simulator;
+mod summary;
 
 use std::fs::{self, DirBuilder, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
-use clap::Args;
+use chrono::{DateTime, Utc};
 
-use crate::cli::{Cli, Command, GlobalArgs, StoreArgs, SyncArgs};
-use crate::destination::OutputSpec;
+use crate::commands::sync::SyncRequest;
+use crate::commands::{inspect, sync, Settings, Status};
+use crate::console::Verbosity;
+use crate::engine::destination::OutputSpec;
 use crate::resolve::{self, InputError};
-use crate::supervisor::signals;
+use crate::style::Style;
 
-use crate::human::Style;
 use simulator::{Simulator, SimulatorConfig};
 use summary::{Summary, SyncStep};
 
@@ -52,17 +53,12 @@ const CHURN_RESOLVED: u32 = 3;
 /// Steps announced with a `[n/6]` header.
 const STEPS: usize = 6;
 
-/// `runner demo`.
-#[derive(Debug, Args)]
-#[command(after_help = "Needs pagerduty-mock and connector-pagerduty beside the runner: \
-                        `cargo build --workspace --release`, then `target/release/runner demo`.\n\n\
-                        Examples:\n  runner demo\n  runner demo --incidents 200 --output /tmp/demo.db")]
-pub struct DemoArgs {
-    /// Incidents the simulator generates over the last 180 days.
-    #[arg(long, value_name = "N", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+/// What `runner demo` runs.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// Incidents the simulator generates over the last [`DAYS`] days.
     pub incidents: u64,
-    /// The SQLite file (.db, .sqlite or .sqlite3) to sync into; other connections in it are left alone.
-    #[arg(long, value_name = "PATH", default_value = "runner.db")]
+    /// The SQLite file to sync into.
     pub output: String,
 }
 
@@ -71,9 +67,9 @@ pub struct DemoArgs {
 /// # Errors
 /// Bad input (`--output` not a SQLite file, `--json`, a missing sibling executable), a
 /// simulator that does not start or answer, or a step that cannot run at all. A step that
-/// runs and fails has printed its own error; its exit code is returned as `Ok`.
-pub fn command(args: &DemoArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    if global.json {
+/// runs and fails has printed its own error; how it ended is returned as `Ok`.
+pub fn command(settings: &Settings, args: &Request) -> anyhow::Result<Status> {
+    if settings.json {
         return Err(InputError::Usage(
             "the demo has no --json output; run the commands it prints with --json instead".into(),
         )
@@ -83,7 +79,7 @@ pub fn command(args: &DemoArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode>
     let mock = sibling(simulator::PROGRAM)?;
     resolve::connector(CONNECTOR).map_err(|_| missing(&format!("connector-{CONNECTOR}")))?;
     let started = Instant::now();
-    let mut demo = Demo { global, style: Style::for_stdout(), step: 0 };
+    let mut demo = Demo { settings, style: Style::for_stdout(), step: 0 };
     demo.intro(args.incidents);
     let config =
         SimulatorConfig { program: mock, incidents: args.incidents, days: DAYS, seed: SEED, token: TOKEN.into() };
@@ -103,20 +99,20 @@ pub fn command(args: &DemoArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode>
     drop(config_dir);
     let (full, incremental) = match outcome {
         Ok(syncs) => syncs,
-        Err(code) => return Ok(code),
+        Err(status) => return Ok(status),
     };
     let records = database::records_by_type(&output)?;
     let summary = Summary { output: &output, records, full, incremental, elapsed: started.elapsed() };
     print!("{}", summary.render(demo.style));
-    Ok(ExitCode::SUCCESS)
+    Ok(Status::Success)
 }
 
-/// The two syncs, or the exit code of the step that stopped the demo.
-type StepsOutcome = Result<(SyncStep, SyncStep), ExitCode>;
+/// The two syncs, or how the step that stopped the demo ended.
+type StepsOutcome = Result<(SyncStep, SyncStep), Status>;
 
 /// The demo in progress: how to run commands and print headers.
 struct Demo<'a> {
-    global: &'a GlobalArgs,
+    settings: &'a Settings,
     style: Style,
     step: usize,
 }
@@ -132,17 +128,16 @@ impl Demo<'_> {
     fn steps(&mut self, simulator: &Simulator, config: &Path, output: &Path) -> anyhow::Result<StepsOutcome> {
         let config_arg = config.display().to_string();
         self.header("Verify the configuration", &format!("runner verify {CONNECTOR} {config_arg}"));
-        let verify = Command::Verify { connector: CONNECTOR.into(), config: config.to_owned() };
-        if let Some(code) = self.run(verify)? {
-            return Ok(Err(code));
+        if let Some(status) = self.check(inspect::verify(self.settings, CONNECTOR, config)?) {
+            return Ok(Err(status));
         }
         self.header("Discover the streams", &format!("runner discover {CONNECTOR} {config_arg}"));
-        if let Some(code) = self.run(Command::Discover { connector: CONNECTOR.into(), config: config.to_owned() })? {
-            return Ok(Err(code));
+        if let Some(status) = self.check(inspect::discover(self.settings, CONNECTOR, config)?) {
+            return Ok(Err(status));
         }
         let full = match self.sync("Full sync", simulator, config, output)? {
             Ok(step) => step,
-            Err(code) => return Ok(Err(code)),
+            Err(status) => return Ok(Err(status)),
         };
         let churn_url = format!("{}/__mock/churn?new={CHURN_NEW}&resolve={CHURN_RESOLVED}", simulator.base_url);
         self.header("Meanwhile, in PagerDuty: incidents change", &format!("curl -X POST '{churn_url}'"));
@@ -151,7 +146,7 @@ impl Demo<'_> {
         let incremental =
             match self.sync("Incremental sync, resuming from the stored state", simulator, config, output)? {
                 Ok(step) => SyncStep { churn: Some(churn), ..step },
-                Err(code) => return Ok(Err(code)),
+                Err(status) => return Ok(Err(status)),
             };
         Ok(Ok((full, incremental)))
     }
@@ -163,8 +158,8 @@ impl Demo<'_> {
         simulator: &Simulator,
         config: &Path,
         output: &Path,
-    ) -> anyhow::Result<Result<SyncStep, ExitCode>> {
-        let cutoff = cutoff();
+    ) -> anyhow::Result<Result<SyncStep, Status>> {
+        let cutoff = cutoff(Utc::now());
         let output = output.to_str().context("the --output path is not valid UTF-8")?.to_owned();
         let line = format!(
             "runner sync {CONNECTOR} {} {cutoff} --connection {} --output {output}",
@@ -174,45 +169,29 @@ impl Demo<'_> {
         self.header(title, &line);
         simulator.reset_stats()?;
         let started = Instant::now();
-        let sync = Command::Sync(SyncArgs {
+        let request = SyncRequest {
             connector: CONNECTOR.into(),
             config: config.to_owned(),
-            rest: vec![cutoff],
+            stream: None,
+            cutoff,
             connection: Some(database::CONNECTION.into()),
-            store: StoreArgs { output, state: None, skip_invalid: false },
+            output,
+            state: None,
+            skip_invalid: false,
             jobs: 1,
-        });
-        if let Some(code) = self.run(sync)? {
-            return Ok(Err(code));
+        };
+        if let Some(status) = self.check(sync::sync(self.settings, &request)?) {
+            return Ok(Err(status));
         }
         let elapsed = started.elapsed();
         let requests = simulator.stats()?.total;
         Ok(Ok(SyncStep { requests, elapsed, churn: None }))
     }
 
-    /// Runs a runner command exactly as `runner <command>` would; `Some(code)` when it
-    /// did not succeed (it has printed why) or a stop signal arrived.
-    fn run(&self, command: Command) -> anyhow::Result<Option<ExitCode>> {
-        let cli = Cli { command, global: self.step_globals() };
-        let code = crate::app::run(cli)?;
-        if let Some(signal) = signals::received() {
-            return Ok(Some(ExitCode::from(signal.exit_code())));
-        }
-        Ok((code != ExitCode::SUCCESS).then_some(code))
-    }
-
-    /// The demo's own global options, passed on to each step (`--json` is refused earlier).
-    fn step_globals(&self) -> GlobalArgs {
-        let g = self.global;
-        GlobalArgs {
-            verbose: g.verbose,
-            quiet: g.quiet,
-            json: false,
-            idle_timeout: g.idle_timeout,
-            timeout: g.timeout,
-            max_message_bytes: g.max_message_bytes,
-            grace: g.grace,
-        }
+    /// `Some(status)` when a step did not succeed (it has printed why) or a stop request
+    /// arrived meanwhile.
+    fn check(&self, status: Status) -> Option<Status> {
+        self.settings.stopped().or((status != Status::Success).then_some(status))
     }
 
     fn header(&mut self, title: &str, command_line: &str) {
@@ -230,7 +209,7 @@ impl Demo<'_> {
 
     /// A line on stdout, in order with the steps' own output (not with `-q`).
     fn say(&self, text: &str) {
-        if !self.global.quiet {
+        if self.settings.verbosity() > Verbosity::Quiet {
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "{text}");
             let _ = out.flush();
@@ -238,9 +217,10 @@ impl Demo<'_> {
     }
 }
 
-/// The earliest-data cutoff: a day before the simulated history starts, as YYYY-MM-DD.
-fn cutoff() -> String {
-    let start = chrono::Utc::now() - chrono::Duration::days(i64::from(DAYS) + 1);
+/// The earliest-data cutoff: a day before the simulated history that ends at `now`
+/// starts, as YYYY-MM-DD.
+fn cutoff(now: DateTime<Utc>) -> String {
+    let start = now - chrono::Duration::days(i64::from(DAYS) + 1);
     start.date_naive().to_string()
 }
 
@@ -350,8 +330,12 @@ mod tests {
 
     #[test]
     fn the_cutoff_is_a_day_before_the_history() {
-        let cutoff = chrono::NaiveDate::parse_from_str(&cutoff(), "%Y-%m-%d").unwrap();
-        let today = chrono::Utc::now().date_naive();
-        assert_eq!((today - cutoff).num_days(), i64::from(DAYS) + 1);
+        // Fixed instants (one just before midnight), never the clock: the test cannot
+        // straddle a day boundary.
+        let at = |text: &str| DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc);
+        assert_eq!(DAYS, 180);
+        assert_eq!(cutoff(at("2026-11-29T12:00:00Z")), "2026-06-01");
+        assert_eq!(cutoff(at("2026-11-29T23:59:59Z")), "2026-06-01");
+        assert_eq!(cutoff(at("2026-11-30T00:00:00Z")), "2026-06-02");
     }
 }

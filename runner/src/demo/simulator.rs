@@ -2,7 +2,7 @@
 //! the runner, starting it on a free loopback port, reading its address, calling its
 //! control endpoints (request counters, churn), and stopping it.
 //!
-//! This is the one place outside [`crate::supervisor`] where the runner spawns a process:
+//! This is the one place outside [`crate::engine::supervisor`] where the runner spawns a process:
 //! the supervisor runs a connector to its end, while the simulator is a server that runs
 //! until the demo stops it. [`Simulator`] owns the child, and its `Drop` kills and reaps
 //! it, so no exit path (an error, a panic, Ctrl-C) leaves a server behind. On Linux the
@@ -20,8 +20,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::connector::fence_stderr;
-use crate::supervisor::capture::HeadTail;
+use crate::engine::error::StderrTail;
+use crate::engine::supervisor::capture::HeadTail;
 
 /// The simulator's executable, expected beside the runner.
 pub const PROGRAM: &str = "pagerduty-mock";
@@ -142,11 +142,6 @@ impl Simulator {
                 })
             }
         }
-    }
-
-    /// The loopback address it listens on.
-    pub fn address(&self) -> SocketAddr {
-        self.address
     }
 
     /// Clears the request counters.
@@ -270,11 +265,7 @@ fn drain_stderr(mut stderr: ChildStderr) -> (Arc<Mutex<HeadTail>>, JoinHandle<()
 
 fn stderr_block(stderr: &Mutex<HeadTail>) -> String {
     let captured = stderr.lock().unwrap_or_else(|e| e.into_inner()).snapshot();
-    if captured.is_blank() {
-        String::new()
-    } else {
-        format!("\n{}", fence_stderr(&captured))
-    }
+    StderrTail::of(&captured, &protocol::Redactor::default()).map(|tail| format!("\n{tail}")).unwrap_or_default()
 }
 
 /// Sends the first stdout line (or why there is none), then keeps draining stdout so

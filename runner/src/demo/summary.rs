@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use super::database::{self, QUERIES};
 use super::simulator::Churn;
-use crate::human::{self, Style};
+use crate::human;
+use crate::style::Style;
 
 /// One sync as the summary shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]

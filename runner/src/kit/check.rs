@@ -43,6 +43,7 @@ pub const ROBUST_CLOSED_STDIN: &str = "robust.closed_stdin";
 pub const ROBUST_SIGTERM: &str = "robust.sigterm";
 
 /// Every check, in report order.
+#[cfg(test)]
 pub const ALL: [&str; 19] = [
     SPEC_SINGLE_MESSAGE,
     SPEC_CONFIG_SCHEMA_VALID,
@@ -176,6 +177,14 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), ALL.len());
         assert!(ALL.iter().all(|name| name.split('.').count() == 2), "{ALL:?}");
+    }
+
+    #[test]
+    fn kit_md_explains_every_check() {
+        let kit_md = include_str!("../../KIT.md");
+        for name in ALL {
+            assert!(kit_md.contains(&format!("`{name}`")), "runner/KIT.md does not document `{name}`");
+        }
     }
 
     #[test]

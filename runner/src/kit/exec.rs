@@ -1,19 +1,22 @@
-//! Running one connector command for the kit through [`crate::supervisor`] and keeping its
+//! Running one connector command for the kit through [`crate::engine::supervisor`] and keeping its
 //! [`Transcript`]: the messages with their line numbers, each record's verdict, lines that
 //! are not valid protocol messages, where secrets leaked, and how the process ended.
 //!
 //! The per-line work (decoding, schema validation, the secret scan) runs on the
-//! supervisor's stdout thread, as `runner sync` does.
+//! supervisor's mapper threads, and records are validated by the same function as in
+//! `runner sync` ([`validate::record_verdict`]).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 
-use protocol::{ConnectorMessage, ErrorMessage, SchemaRegistry};
+use protocol::{ConnectorMessage, ErrorMessage, RecordCheck, SchemaRegistry};
 
-use crate::connector::{describe, Connector};
-use crate::supervisor::{self, Control, Incoming, Invocation, Limits, Outcome, Termination};
+use crate::engine::connector::{describe, describe_error_message};
+use crate::engine::supervisor::{self, Control, Incoming, Limits, Outcome, StderrEcho, Termination};
+use crate::engine::validate;
+use crate::engine::ConnectorClient;
 
 use super::check::Problem;
 use super::leaks::{Leak, Scanner};
@@ -49,10 +52,10 @@ pub struct Transcript {
 }
 
 impl Transcript {
-    /// The `error` message the connector sent, if any.
-    pub fn error_message(&self) -> Option<&ErrorMessage> {
-        self.messages.iter().find_map(|(_, m)| match m {
-            ConnectorMessage::Error(e) => Some(e),
+    /// The `error` message the connector sent, if any, with its line.
+    pub fn error_message(&self) -> Option<(u64, &ErrorMessage)> {
+        self.messages.iter().find_map(|(line, m)| match m {
+            ConnectorMessage::Error(e) => Some((*line, e)),
             _ => None,
         })
     }
@@ -69,12 +72,8 @@ impl Transcript {
             Err(e) => return Some(Problem::new(format!("{}: could not be started: {e}", self.label))),
             Ok(outcome) => outcome,
         };
-        if let Some((line, error)) = self.messages.iter().find_map(|(l, m)| match m {
-            ConnectorMessage::Error(e) => Some((*l, e)),
-            _ => None,
-        }) {
-            let cause = ended(&outcome.termination);
-            let reason = format!("{}: error message ({}): {}; it {cause}", self.label, error.kind, error.message);
+        if let Some((line, error)) = self.error_message() {
+            let reason = format!("{}: {}", self.label, describe_error_message(error, &ended(&outcome.termination)));
             return Some(Problem::at(line, reason));
         }
         if outcome.success() {
@@ -143,7 +142,7 @@ impl Run {
 
 /// Runs commands of one connector and remembers every secret leak seen.
 pub struct Executor<'a> {
-    connector: &'a Connector,
+    connector: &'a ConnectorClient,
     limits: Limits,
     scanner: Scanner,
     leaks: Vec<Leak>,
@@ -151,8 +150,8 @@ pub struct Executor<'a> {
 
 impl<'a> Executor<'a> {
     /// An executor whose runs each get `check_timeout` as overall timeout.
-    pub fn new(connector: &'a Connector, check_timeout: Duration) -> Self {
-        let limits = Limits { overall_timeout: Some(check_timeout), ..connector.limits.clone() };
+    pub fn new(connector: &'a ConnectorClient, check_timeout: Duration) -> Self {
+        let limits = Limits { overall_timeout: Some(check_timeout), ..connector.engine().limits.clone() };
         Executor { connector, limits, scanner: Scanner::default(), leaks: Vec::new() }
     }
 
@@ -178,12 +177,8 @@ impl<'a> Executor<'a> {
 
     /// Runs one command to the end and returns what it showed.
     pub fn run(&mut self, run: Run) -> Transcript {
-        let invocation = Invocation {
-            program: self.connector.path.program.clone(),
-            args: run.args.clone(),
-            stdin: run.stdin,
-            limits: run.limits.unwrap_or_else(|| self.limits.clone()),
-        };
+        let mut invocation = self.connector.invocation(run.args.clone(), run.stdin);
+        invocation.limits = run.limits.unwrap_or_else(|| self.limits.clone());
         let stderr_leaks = Arc::new(Mutex::new(Vec::new()));
         let echo = stderr_scan(self.scanner.clone(), Arc::clone(&stderr_leaks));
         let scanner = self.scanner.clone();
@@ -226,7 +221,7 @@ impl<'a> Executor<'a> {
 }
 
 /// A stderr echo that notes the numbers of the lines holding a secret.
-fn stderr_scan(scanner: Scanner, found: Arc<Mutex<Vec<u64>>>) -> supervisor::StderrEcho {
+fn stderr_scan(scanner: Scanner, found: Arc<Mutex<Vec<u64>>>) -> StderrEcho {
     let mut number = 0;
     Box::new(move |line: &str| {
         number += 1;
@@ -279,21 +274,9 @@ fn inspect(incoming: Incoming, raw: Option<&str>, scanner: &Scanner) -> Seen {
         }
         Ok((line, ConnectorMessage::Record(message))) => {
             let text = message.record.get();
-            // The decoder checked that the record is a JSON object, so this parse succeeds.
-            let record: Value = serde_json::from_str(text).unwrap_or(Value::Null);
-            let mut envelope = Map::new();
-            envelope.insert("type".into(), "record".into());
-            envelope.insert("record".into(), record.clone());
-            if let Some(at) = message.extracted_at {
-                envelope.insert("extracted_at".into(), at.into());
-            }
-            let violation = message_violation(&Value::Object(envelope));
-            let seen = SeenRecord {
-                line,
-                record_type: record.get("_type").and_then(Value::as_str).map(str::to_owned),
-                id: record.get("id").map(|id| id.as_str().map_or_else(|| id.to_string(), str::to_owned)),
-                error: SchemaRegistry::global().validate_record(&record).err().map(|e| e.to_string()),
-            };
+            let RecordCheck { record_type, id, verdict } = validate::record_verdict(text);
+            let seen = SeenRecord { line, record_type, id, error: verdict.err().map(|e| e.to_string()) };
+            let violation = record_envelope_violation(text, message.extracted_at);
             Seen { line, leak: leak || scanner.leaks(text), body: Body::Record(seen, violation) }
         }
         // A message type this runner does not know: forward compatible, nothing to check.
@@ -304,6 +287,19 @@ fn inspect(incoming: Incoming, raw: Option<&str>, scanner: &Scanner) -> Seen {
             Seen { line, leak, body: Body::Message(message, message_violation(&value)) }
         }
     }
+}
+
+/// What is wrong with a `record` message's envelope (`extracted_at`), checked against the
+/// message schema. The record itself is [`validate::record_verdict`]'s business.
+fn record_envelope_violation(record: &str, extracted_at: Option<String>) -> Option<String> {
+    let mut envelope = Map::new();
+    envelope.insert("type".into(), "record".into());
+    // The decoder checked that the record is a JSON object, so this parse succeeds.
+    envelope.insert("record".into(), serde_json::from_str(record).unwrap_or(Value::Null));
+    if let Some(at) = extracted_at {
+        envelope.insert("extracted_at".into(), at.into());
+    }
+    message_violation(&Value::Object(envelope))
 }
 
 fn message_violation(message: &Value) -> Option<String> {

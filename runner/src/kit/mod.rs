@@ -4,8 +4,9 @@
 //! Order: `spec` (which says which configuration values are secret), `verify` three
 //! times, `discover`, two syncs of the first stream, the robustness runs (unknown command,
 //! closed stdin, SIGTERM), and last the secrets check over the raw stdout and stderr of
-//! every run. Every run goes through [`crate::supervisor`] with the per-check timeout as
-//! its overall timeout. Check names are stable; `runner/KIT.md` documents each.
+//! every run. Every run goes through [`crate::engine::supervisor`] with the per-check
+//! timeout as its overall timeout, and records are validated exactly as `runner sync`
+//! validates them ([`crate::engine::validate`]). Check names are stable; `runner/KIT.md` documents each.
 //!
 //! - [`check`]: a check's verdict and the names; [`exec`]: one run and its transcript;
 //! - [`spec`], [`verify`], [`sync`], [`robust`]: the checks; [`leaks`]: the secret scan;
@@ -20,18 +21,17 @@ pub mod spec;
 pub mod sync;
 pub mod verify;
 
-use std::io::{self, IsTerminal, Write};
-use std::process::ExitCode;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::cli::TestConnectorArgs;
-use crate::connector::Connector;
-use crate::exit;
+use crate::commands::{print, Settings, Status};
+use crate::engine::ConnectorClient;
 use crate::resolve;
+use crate::style::Style;
 
 use check::Check;
 use exec::Executor;
@@ -44,11 +44,26 @@ pub const DEFAULT_SINCE_DAYS: i64 = 30;
 /// Leak locations listed in the secrets check's reason, at most.
 const LEAKS_SHOWN: usize = 5;
 
+/// `runner test-connector`, as the user typed it.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// A slug or a path to an executable.
+    pub connector: String,
+    /// The configuration file.
+    pub config: PathBuf,
+    /// `--since`: the earliest-data cutoff of the test syncs (default: 30 days ago).
+    pub since: Option<String>,
+    /// Overall timeout of every connector run.
+    pub check_timeout: Duration,
+    /// How long the connector may take to stop after SIGTERM (robust.sigterm).
+    pub sigterm_grace: Duration,
+}
+
 /// One kit run, resolved.
 #[derive(Debug, Clone)]
 pub struct KitPlan {
-    /// The connector (its limits give the idle timeout, grace period and line limit).
-    pub connector: Connector,
+    /// The connector (the engine's limits give the idle timeout, grace period and line limit).
+    pub connector: ConnectorClient,
     /// The configuration to test with.
     pub config: Value,
     /// The earliest-data cutoff of the syncs.
@@ -59,28 +74,29 @@ pub struct KitPlan {
     pub sigterm_grace: Duration,
 }
 
-/// `runner test-connector`: resolves the inputs, runs the kit, prints the report.
+/// `runner test-connector`: resolves the inputs, runs the kit, prints the report;
+/// [`Status::Failed`] if a check failed.
 ///
 /// # Errors
-/// Bad input (config file, `--since`) or a failed write to stdout.
-pub fn command(connector: Connector, args: &TestConnectorArgs, json: bool) -> anyhow::Result<ExitCode> {
-    let config = resolve::config_file(&args.config)?;
-    let since = match &args.since {
+/// Bad input (connector, config file, `--since`) or a failed write to stdout.
+pub fn command(settings: &Settings, request: &Request) -> anyhow::Result<Status> {
+    let connector = settings.connector(&request.connector)?;
+    let config = resolve::config_file(&request.config)?;
+    let since = match &request.since {
         Some(date) => resolve::cutoff(date)?,
         None => Utc::now() - chrono::Duration::days(DEFAULT_SINCE_DAYS),
     };
-    let plan =
-        KitPlan { connector, config, since, check_timeout: args.check_timeout, sigterm_grace: args.sigterm_grace };
-    let report = run(&plan);
-    let text = if json {
-        format!("{}\n", report.to_json())
-    } else {
-        let colour = io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-        report.table(colour)
+    let plan = KitPlan {
+        connector,
+        config,
+        since,
+        check_timeout: request.check_timeout,
+        sigterm_grace: request.sigterm_grace,
     };
-    let mut out = io::stdout().lock();
-    out.write_all(text.as_bytes()).and_then(|()| out.flush()).context("writing the report")?;
-    Ok(ExitCode::from(if report.passed() { exit::SUCCESS } else { exit::FAILURE }))
+    let report = run(&plan);
+    let text = if settings.json { format!("{}\n", report.to_json()) } else { report.table(Style::for_stdout()) };
+    print(&text).context("writing the report")?;
+    Ok(if report.passed() { Status::Success } else { Status::Failed })
 }
 
 /// Runs every check. Never fails: a connector that cannot even start fails its checks.

@@ -4,6 +4,7 @@
 use serde_json::{json, Value};
 
 use super::check::{Check, Status};
+use crate::style::Style;
 
 /// The result of a kit run.
 #[derive(Debug, Clone)]
@@ -37,7 +38,7 @@ impl Report {
     }
 
     /// A plain-text table: check, result, details (with `line N:` when known), then a summary line.
-    pub fn table(&self, colour: bool) -> String {
+    pub fn table(&self, style: Style) -> String {
         let width = self.checks.iter().map(|c| c.name.len()).max().unwrap_or(5).max(5);
         let mut out = format!("{:<width$}  {:<6}  details\n", "check", "result");
         for check in &self.checks {
@@ -46,7 +47,7 @@ impl Report {
                 None => check.reason.clone(),
             };
             // Pad before colouring: escape codes have no width on screen.
-            let label = paint(&format!("{:<6}", check.status.label()), check.status, colour);
+            let label = paint(&format!("{:<6}", check.status.label()), check.status, style);
             out.push_str(&format!("{:<width$}  {label}  {}\n", check.name, one_line(&details)));
         }
         out.push_str(&format!(
@@ -60,16 +61,12 @@ impl Report {
     }
 }
 
-fn paint(text: &str, status: Status, colour: bool) -> String {
-    if !colour {
-        return text.to_owned();
+fn paint(text: &str, status: Status, style: Style) -> String {
+    match status {
+        Status::Pass => style.green(text),
+        Status::Fail => style.red_bold(text),
+        Status::Skip => style.yellow(text),
     }
-    let code = match status {
-        Status::Pass => "32",
-        Status::Fail => "31;1",
-        Status::Skip => "33",
-    };
-    format!("\x1b[{code}m{text}\x1b[0m")
 }
 
 /// Multi-line reasons (a connector's message) on one table row.
@@ -95,7 +92,7 @@ mod tests {
 
     #[test]
     fn the_table_has_one_row_per_check_and_a_summary() {
-        let table = report().table(false);
+        let table = report().table(Style::plain());
         assert_eq!(
             table,
             "check                result  details\n\
@@ -104,7 +101,7 @@ mod tests {
              sync.incremental     SKIP    no state\n\
              \n./c: 1 passed, 1 failed, 1 skipped\n"
         );
-        assert!(report().table(true).contains("\x1b[31;1mFAIL  \x1b[0m"));
+        assert!(report().table(Style::ansi()).contains("\x1b[31;1mFAIL  \x1b[0m"));
     }
 
     #[test]

@@ -7,9 +7,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use protocol::{format_instant, ConnectorMessage, RunnerMessage, SchemaRegistry, Stream, SyncMessage};
+use protocol::{format_instant, ConnectorMessage, RunnerMessage, Stream, SyncMessage};
 
-use crate::connector::Connector;
+use crate::engine::connector::{check_stream, stdin_for};
 
 use super::check::{self, verdict, Check, Problem};
 use super::exec::{Executor, Run, Transcript};
@@ -48,11 +48,11 @@ pub fn checks(executor: &mut Executor<'_>, config: &Value, since: DateTime<Utc>)
 /// The stdin of a sync: the config message, then the sync message.
 pub fn sync_stdin(config: &Value, stream: &Stream, since: DateTime<Utc>, state: Value) -> Vec<u8> {
     let sync = SyncMessage { stream: stream.clone(), earliest_data_cutoff: format_instant(since), state };
-    Connector::stdin_for(config, Some(&RunnerMessage::Sync(sync)))
+    stdin_for(config, Some(&RunnerMessage::Sync(sync)))
 }
 
 fn discover(executor: &mut Executor<'_>, config: &Value) -> (Check, Option<Stream>) {
-    let transcript = executor.run(Run::new("discover", "discover", Some(Connector::stdin_for(config, None))));
+    let transcript = executor.run(Run::new("discover", "discover", Some(stdin_for(config, None))));
     let streams: Vec<(u64, &Stream)> = transcript
         .messages
         .iter()
@@ -75,8 +75,7 @@ fn check_streams(transcript: &Transcript, streams: &[(u64, &Stream)]) -> Result<
     }
     let mut seen = HashMap::new();
     for (line, stream) in streams {
-        let value = serde_json::to_value(stream).unwrap_or(Value::Null);
-        if let Err(e) = SchemaRegistry::global().validate_record(&value) {
+        if let Err(e) = check_stream(stream) {
             return Err(Problem::at(*line, format!("invalid Stream: {e}")));
         }
         if let Some(first) = seen.insert(stream.id.as_str(), *line) {

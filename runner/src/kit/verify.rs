@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use protocol::{ConnectorMessage, Verification};
 
-use crate::connector::Connector;
+use crate::engine::connector::stdin_for;
 
 use super::check::{self, verdict, Check, Problem};
 use super::exec::{Executor, Run};
@@ -34,7 +34,7 @@ pub fn checks(executor: &mut Executor<'_>, config: &Value, config_schema: Option
 
 /// Runs `verify` with `config`; the one verification and its line, or what went wrong.
 fn answer(executor: &mut Executor<'_>, label: &str, config: &Value) -> Result<(u64, Verification), Problem> {
-    let transcript = executor.run(Run::new(label, "verify", Some(Connector::stdin_for(config, None))));
+    let transcript = executor.run(Run::new(label, "verify", Some(stdin_for(config, None))));
     if let Some(problem) = transcript.problem() {
         return Err(problem);
     }

@@ -21,15 +21,14 @@ pub mod templates;
 pub mod toolkit;
 
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use anyhow::Context;
 
-use crate::cli::{GlobalArgs, NewArgs};
-use crate::exit;
+use crate::commands::{print, Settings, Status};
+use crate::console::Verbosity;
 
 use templates::File;
 use toolkit::Toolkit;
@@ -38,7 +37,7 @@ use toolkit::Toolkit;
 pub const EXAMPLE_SINCE: &str = "2026-01-01";
 
 /// The language of a generated connector.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Language {
     /// A Cargo project on the toolkit's Rust SDK (the `protocol` crate).
     Rust,
@@ -122,12 +121,10 @@ pub enum ScaffoldError {
 }
 
 impl ScaffoldError {
-    /// Bad input is a usage error; a failed write is a failure.
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            ScaffoldError::Io { .. } => exit::FAILURE,
-            _ => exit::USAGE,
-        }
+    /// Whether the request was at fault (a bad slug or directory, an existing project),
+    /// rather than a write that failed.
+    pub fn is_bad_input(&self) -> bool {
+        !matches!(self, ScaffoldError::Io { .. })
     }
 }
 
@@ -237,34 +234,29 @@ impl Drop for Staging {
 }
 
 /// `runner new`: creates the project and prints what was created and what to run next.
+/// `dir_given`: whether `--dir` was passed (else paths are shown relative, without `./`).
 ///
 /// # Errors
 /// [`ScaffoldError`], or a failed write to stdout.
-pub fn command(args: &NewArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let request = Request {
-        slug: args.slug.clone(),
-        language: args.lang,
-        dir: args.dir.clone().unwrap_or_else(|| PathBuf::from(".")),
-    };
-    let mut created = create(&request, &Toolkit::of_this_build())?;
-    if args.dir.is_none() {
+pub fn command(settings: &Settings, request: &Request, dir_given: bool) -> anyhow::Result<Status> {
+    let mut created = create(request, &Toolkit::of_this_build())?;
+    if !dir_given {
         // `connector-acme`, not `./connector-acme`, when no --dir was given.
         created.path = PathBuf::from(format!("connector-{}", request.slug));
     }
     for warning in &created.warnings {
-        let _ = writeln!(io::stderr().lock(), "warning: {warning}");
+        settings.console.warn(warning);
     }
-    let next = next_commands(&request, &created.path);
-    let text = if global.json {
-        format!("{}\n", as_json(&request, &created, &next))
-    } else if global.quiet {
+    let next = next_commands(request, &created.path);
+    let text = if settings.json {
+        format!("{}\n", as_json(request, &created, &next))
+    } else if settings.verbosity() == Verbosity::Quiet {
         String::new()
     } else {
-        summary(&request, &created, &next)
+        summary(request, &created, &next)
     };
-    let mut out = io::stdout().lock();
-    out.write_all(text.as_bytes()).and_then(|()| out.flush()).context("writing the summary")?;
-    Ok(ExitCode::SUCCESS)
+    print(&text).context("writing the summary")?;
+    Ok(Status::Success)
 }
 
 /// `cd` into the project, run its tests, run the conformance kit on it.
@@ -382,7 +374,7 @@ mod tests {
     fn a_bad_slug_or_directory_creates_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let bad = create(&request(dir.path(), "Foo_x"), &Toolkit::of_this_build()).unwrap_err();
-        assert_eq!(bad.exit_code(), exit::USAGE);
+        assert!(bad.is_bad_input(), "{bad}");
         let missing = create(&request(&dir.path().join("nope"), "acme"), &Toolkit::of_this_build()).unwrap_err();
         assert!(missing.to_string().starts_with(&format!("{} is not a directory", dir.path().join("nope").display())));
         assert!(entries(dir.path()).is_empty());

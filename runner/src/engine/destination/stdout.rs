@@ -36,7 +36,7 @@ impl StdoutDestination {
         StdoutDestination { out, warnings, buffer: Vec::with_capacity(capacity), capacity }
     }
 
-    fn flush(&mut self) -> Result<(), DestinationError> {
+    fn write_buffered(&mut self) -> Result<(), DestinationError> {
         let written = self.out.write_all(&self.buffer).and_then(|()| self.out.flush());
         self.buffer.clear();
         written.map_err(stdout_error)
@@ -68,7 +68,7 @@ impl Destination for StdoutDestination {
         self.buffer.extend_from_slice(record.json.as_bytes());
         self.buffer.push(b'\n');
         if self.buffer.len() >= self.capacity {
-            self.flush()?;
+            self.write_buffered()?;
         }
         Ok(())
     }
@@ -82,20 +82,24 @@ impl Destination for StdoutDestination {
         Ok(())
     }
 
-    fn checkpoint(&mut self, _state: Option<&Value>) -> Result<(), DestinationError> {
-        self.flush()
+    fn flush(&mut self) -> Result<(), DestinationError> {
+        self.write_buffered()
+    }
+
+    fn checkpoint(&mut self, _state: &Value) -> Result<(), DestinationError> {
+        self.write_buffered()
     }
 
     fn finish_run(&mut self, _summary: &RunSummary) -> Result<(), DestinationError> {
-        self.flush()
+        self.write_buffered()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::destination::test_support::{record, run_start, summary};
-    use crate::destination::RunOutcome;
+    use crate::engine::destination::test_support::{record, run_start, summary};
+    use crate::engine::destination::RunOutcome;
     use std::io::Read;
 
     #[test]
@@ -122,7 +126,7 @@ mod tests {
         let mut dest = StdoutDestination::with_streams(Box::new(writer), Box::new(io::sink()), &Tuning::default());
         dest.begin_run(&run_start("acme", "s")).unwrap();
         dest.write_record(&record("Incident", "P1", "{}")).unwrap();
-        let err = dest.checkpoint(Some(&serde_json::json!({}))).unwrap_err();
+        let err = dest.checkpoint(&serde_json::json!({})).unwrap_err();
         assert!(err.is_stdout_closed(), "{err}");
     }
 

@@ -144,10 +144,13 @@ impl Destination for WithStateFile {
         self.inner.write_rejected(record)
     }
 
-    fn checkpoint(&mut self, state: Option<&Value>) -> Result<(), DestinationError> {
+    fn flush(&mut self) -> Result<(), DestinationError> {
+        self.inner.flush()
+    }
+
+    fn checkpoint(&mut self, state: &Value) -> Result<(), DestinationError> {
         // Records first: the file must never be ahead of what is stored.
-        self.inner.checkpoint(None)?;
-        let Some(state) = state else { return Ok(()) };
+        self.inner.flush()?;
         let stream_id = self.stream_id.as_deref().ok_or(DestinationError::Misuse("checkpoint before begin_run"))?;
         self.file.save_stream(stream_id, state)
     }
@@ -224,8 +227,8 @@ mod tests {
 #[cfg(test)]
 mod routing_tests {
     use super::*;
-    use crate::destination::test_support::{record, run_start, summary};
-    use crate::destination::{open, OutputSpec, RunOutcome};
+    use crate::engine::destination::test_support::{record, run_start, summary};
+    use crate::engine::destination::{open, OutputSpec, RunOutcome};
     use serde_json::json;
 
     #[test]
@@ -236,7 +239,7 @@ mod routing_tests {
         assert!(dest.describe().contains("state.json"));
         dest.begin_run(&run_start("acme", "account")).unwrap();
         dest.write_record(&record("Incident", "P1", "{}")).unwrap();
-        dest.checkpoint(Some(&json!({"since": "2026-02-01"}))).unwrap();
+        dest.checkpoint(&json!({"since": "2026-02-01"})).unwrap();
         // Killed before finishing: the file and the database agree.
         std::mem::forget(dest);
 
@@ -258,7 +261,7 @@ mod routing_tests {
         let mut dest = open(&OutputSpec::JsonLines(out.clone()), Some(&state_path)).unwrap();
         dest.begin_run(&run_start("acme", "account")).unwrap();
         dest.write_record(&record("Incident", "P1", "{}")).unwrap();
-        dest.checkpoint(Some(&json!({"page": 2}))).unwrap();
+        dest.checkpoint(&json!({"page": 2})).unwrap();
         dest.finish_run(&summary(RunOutcome::Succeeded, &[("Incident", 1)])).unwrap();
         assert_eq!(fs::read(out.join("Incident.jsonl")).unwrap(), b"{}\n");
         assert!(!out.join("_state.json").exists());
@@ -270,6 +273,6 @@ mod routing_tests {
         let dir = tempfile::tempdir().unwrap();
         let mut dest =
             open(&OutputSpec::JsonLines(dir.path().join("out")), Some(&dir.path().join("state.json"))).unwrap();
-        assert!(matches!(dest.checkpoint(Some(&json!({}))), Err(DestinationError::Misuse(_))));
+        assert!(matches!(dest.checkpoint(&json!({})), Err(DestinationError::Misuse(_))));
     }
 }

@@ -16,7 +16,6 @@
 
 pub mod capture;
 mod process;
-pub mod signals;
 mod stdout;
 
 use std::io::{self, Read, Write};
@@ -30,7 +29,8 @@ use std::time::{Duration, Instant};
 use protocol::{CodecError, ConnectorMessage};
 
 pub use capture::Captured;
-pub use signals::StopSignal;
+
+use super::stop::{Stop, StopSignal};
 
 use capture::HeadTail;
 use process::Group;
@@ -89,6 +89,8 @@ pub struct Invocation {
     pub stdin: Option<Vec<u8>>,
     /// Limits.
     pub limits: Limits,
+    /// Stop requests (Ctrl-C, SIGTERM) that end the run through the termination ladder.
+    pub stop: Stop,
 }
 
 /// What the event loop should do after a batch.
@@ -113,7 +115,7 @@ pub enum Termination {
     OverallTimeout(Duration),
     /// The caller stopped it (a protocol error, an invalid record, a storage failure).
     Stopped(String),
-    /// The runner received Ctrl-C or SIGTERM and stopped it.
+    /// A stop request (Ctrl-C, SIGTERM) arrived and it was stopped.
     Interrupted(StopSignal),
 }
 
@@ -219,15 +221,15 @@ where
         }
     });
     let wake_tx = tx;
-    let _subscription = signals::subscribe(move || {
-        // A full channel means the loop is awake anyway; it checks the signal count.
+    let _subscription = invocation.stop.subscribe(move || {
+        // A full channel means the loop is awake anyway; it checks the request count.
         let _ = wake_tx.try_send(Event::Wake);
     });
 
-    let mut state = LoopState::new(group, limits, started);
-    state.run(&rx, reorder, handle);
+    let mut event_loop = EventLoop::new(group, limits, invocation.stop, started);
+    event_loop.run(&rx, reorder, handle);
     let stderr = capture.lock().unwrap_or_else(|e| e.into_inner()).snapshot();
-    Ok(state.into_outcome(stderr))
+    Ok(event_loop.into_outcome(stderr))
 }
 
 fn spawn_error(program: PathBuf, source: io::Error) -> SpawnError {
@@ -247,52 +249,99 @@ fn feed_stdin(mut stdin: std::process::ChildStdin, bytes: &[u8]) {
     let _ = stdin.write_all(bytes);
 }
 
-/// The event loop's state: what happened so far and which deadlines are pending.
-struct LoopState {
-    group: Group,
-    limits: Limits,
-    started: Instant,
-    last_message: Instant,
-    stdout_done: bool,
-    stderr_done: bool,
-    status: Option<(ExitStatus, Instant)>,
-    stop: Option<Termination>,
-    kill_at: Option<Instant>,
-    killed: bool,
-    leftovers_killed: bool,
-    consumer_stopped: bool,
-    signals_seen: u32,
+/// Where the connector process is.
+#[derive(Debug, Clone, Copy)]
+enum Process {
+    /// Not reaped yet.
+    Running,
+    /// Reaped with this status at this instant.
+    Exited { status: ExitStatus, at: Instant },
 }
 
-impl LoopState {
-    fn new(group: Group, limits: Limits, started: Instant) -> Self {
-        LoopState {
+/// The termination ladder: SIGTERM to the group, a grace period, SIGKILL.
+#[derive(Debug, Clone)]
+enum Ladder {
+    /// Nobody asked the connector to stop.
+    Untouched,
+    /// SIGTERM was sent for `reason`; SIGKILL follows at `kill_at` if it still runs.
+    Terminating { reason: Termination, kill_at: Instant },
+    /// SIGTERM was sent for `reason` and the grace period is over: SIGKILL was sent if
+    /// it was still running (`killed`).
+    Finished { reason: Termination, killed: bool },
+}
+
+/// One of the connector's output pipes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pipe {
+    /// Still delivering.
+    Open,
+    /// Reached its end (every line of stdout delivered).
+    Closed,
+    /// Held open by processes out of reach, given up on.
+    Abandoned,
+}
+
+/// Processes the connector left behind holding its pipes after it exited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Leftovers {
+    /// None noticed, or not killed yet.
+    Spared,
+    /// SIGKILL was sent to what remained of the group.
+    Killed,
+}
+
+/// Whether the caller still wants batches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Delivery {
+    /// Deliver every batch.
+    Delivering,
+    /// The caller asked to stop; later batches are drained and dropped.
+    Refused,
+}
+
+/// The event loop's state: what happened so far and which deadlines are pending.
+struct EventLoop {
+    group: Group,
+    limits: Limits,
+    stop: Stop,
+    started: Instant,
+    last_message: Instant,
+    process: Process,
+    ladder: Ladder,
+    stdout: Pipe,
+    stderr: Pipe,
+    leftovers: Leftovers,
+    delivery: Delivery,
+    stop_requests_seen: u32,
+}
+
+impl EventLoop {
+    fn new(group: Group, limits: Limits, stop: Stop, started: Instant) -> Self {
+        EventLoop {
             group,
             limits,
+            stop,
             started,
             last_message: started,
-            stdout_done: false,
-            stderr_done: false,
-            status: None,
-            stop: None,
-            kill_at: None,
-            killed: false,
-            leftovers_killed: false,
-            consumer_stopped: false,
-            // 0, not the current count: a signal that came before the spawn stops it at once.
-            signals_seen: 0,
+            process: Process::Running,
+            ladder: Ladder::Untouched,
+            stdout: Pipe::Open,
+            stderr: Pipe::Open,
+            leftovers: Leftovers::Spared,
+            delivery: Delivery::Delivering,
+            // 0, not the current count: a request that came before the spawn stops it at once.
+            stop_requests_seen: 0,
         }
     }
 
     fn run<T>(&mut self, rx: &Receiver<Event<T>>, mut reorder: Reorder<T>, mut handle: impl FnMut(Vec<T>) -> Control) {
         loop {
-            self.check_signals();
+            self.check_stop_requests();
             if self.finished() {
                 return;
             }
             let now = Instant::now();
-            let deadline = self.next_deadline(now);
-            let event = match deadline {
+            let event = match self.next_deadline(now) {
                 Some(at) => rx.recv_timeout(at.saturating_duration_since(now)),
                 None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
             };
@@ -305,16 +354,20 @@ impl LoopState {
     }
 
     fn finished(&self) -> bool {
-        self.status.is_some() && self.stdout_done && self.stderr_done
+        matches!(self.process, Process::Exited { .. }) && self.stdout != Pipe::Open && self.stderr != Pipe::Open
+    }
+
+    fn running(&self) -> bool {
+        matches!(self.process, Process::Running)
     }
 
     fn on_batch<T>(&mut self, items: Vec<T>, handle: &mut impl FnMut(Vec<T>) -> Control) {
         self.last_message = Instant::now();
-        if self.consumer_stopped {
+        if self.delivery == Delivery::Refused {
             return;
         }
         if let Control::Stop(reason) = handle(items) {
-            self.consumer_stopped = true;
+            self.delivery = Delivery::Refused;
             self.begin_stop(Termination::Stopped(reason));
         }
     }
@@ -323,87 +376,122 @@ impl LoopState {
         match event {
             Event::Batch(seq, items) => reorder.accept(seq, items, |items| self.on_batch(items, handle)),
             Event::StdoutDone { chunks } => reorder.end_after(chunks),
-            Event::StderrDone => self.stderr_done = true,
-            Event::Exited(status) => self.status = Some((status, Instant::now())),
+            Event::StderrDone => self.stderr = Pipe::Closed,
+            Event::Exited(status) => self.process = Process::Exited { status, at: Instant::now() },
             Event::Wake => {}
         }
-        // Not `=`: stdout may also have been abandoned (see `on_deadline`).
-        self.stdout_done |= reorder.complete();
+        if self.stdout == Pipe::Open && reorder.complete() {
+            self.stdout = Pipe::Closed;
+        }
     }
 
-    fn check_signals(&mut self) {
-        let count = signals::count();
-        if count == self.signals_seen {
+    fn check_stop_requests(&mut self) {
+        let count = self.stop.count();
+        if count == self.stop_requests_seen {
             return;
         }
-        self.signals_seen = count;
-        match (&self.stop, signals::received()) {
-            (None, Some(signal)) => self.begin_stop(Termination::Interrupted(signal)),
-            // Already stopping: a further signal means "now".
-            _ => self.kill(),
+        let mut new_requests = count - self.stop_requests_seen;
+        self.stop_requests_seen = count;
+        if let (Ladder::Untouched, Some(signal)) = (&self.ladder, self.stop.received()) {
+            self.begin_stop(Termination::Interrupted(signal));
+            new_requests -= 1;
+        }
+        // Any further request means "now".
+        if new_requests > 0 {
+            self.kill();
         }
     }
 
     fn begin_stop(&mut self, reason: Termination) {
-        if self.stop.is_some() {
-            return;
+        if matches!(self.ladder, Ladder::Untouched) {
+            self.group.terminate();
+            self.ladder = Ladder::Terminating { reason, kill_at: Instant::now() + self.limits.grace };
         }
-        self.stop = Some(reason);
-        self.group.terminate();
-        self.kill_at = Some(Instant::now() + self.limits.grace);
     }
 
+    /// The end of the ladder: SIGKILL if the connector still runs.
     fn kill(&mut self) {
-        if !self.killed && self.status.is_none() {
+        let reason = match &self.ladder {
+            Ladder::Terminating { reason, .. } => reason.clone(),
+            Ladder::Untouched | Ladder::Finished { .. } => return,
+        };
+        let killed = self.running();
+        if killed {
             self.group.kill();
-            self.killed = true;
         }
-        self.kill_at = None;
+        self.ladder = Ladder::Finished { reason, killed };
     }
 
     fn next_deadline(&self, now: Instant) -> Option<Instant> {
         let mut deadlines = Vec::with_capacity(4);
-        if self.stop.is_none() && self.status.is_none() {
-            deadlines.extend(self.limits.idle_timeout.map(|idle| self.last_message + idle));
-            deadlines.extend(self.limits.overall_timeout.map(|total| self.started + total));
+        match (&self.ladder, self.process) {
+            (Ladder::Untouched, Process::Running) => {
+                deadlines.extend(self.limits.idle_timeout.map(|idle| self.last_message + idle));
+                deadlines.extend(self.limits.overall_timeout.map(|total| self.started + total));
+            }
+            (Ladder::Terminating { kill_at, .. }, Process::Running) => deadlines.push(*kill_at),
+            _ => {}
         }
-        deadlines.extend(self.kill_at);
-        if let Some((_, exited_at)) = self.status {
+        if let Process::Exited { at, .. } = self.process {
             // Pipes still open after the exit: something the connector started holds them.
-            deadlines.push(exited_at.max(self.last_message) + LEAK_TIMEOUT);
+            deadlines.push(at.max(self.last_message) + LEAK_TIMEOUT);
         }
         deadlines.into_iter().min().map(|at| at.max(now))
     }
 
     fn on_deadline(&mut self, now: Instant) {
-        if let Some((_, exited_at)) = self.status {
-            if now >= exited_at.max(self.last_message) + LEAK_TIMEOUT {
-                if self.leftovers_killed {
-                    // Abandon pipes held by processes outside our reach.
-                    self.stdout_done = true;
-                    self.stderr_done = true;
-                } else {
-                    self.group.kill_leftovers();
-                    self.leftovers_killed = true;
-                    self.last_message = now;
+        match (&self.ladder, self.process) {
+            (_, Process::Exited { at, .. }) => {
+                if now >= at.max(self.last_message) + LEAK_TIMEOUT {
+                    self.on_pipes_held(now);
                 }
-                return;
             }
+            (Ladder::Terminating { kill_at, .. }, Process::Running) => {
+                if now >= *kill_at {
+                    self.kill();
+                }
+            }
+            (Ladder::Untouched, Process::Running) => {
+                if let Some(total) = self.limits.overall_timeout.filter(|total| now >= self.started + *total) {
+                    self.begin_stop(Termination::OverallTimeout(total));
+                } else if let Some(idle) = self.limits.idle_timeout.filter(|idle| now >= self.last_message + *idle) {
+                    self.begin_stop(Termination::IdleTimeout(idle));
+                }
+            }
+            (Ladder::Finished { .. }, Process::Running) => {}
         }
-        if self.kill_at.is_some_and(|at| now >= at) {
-            self.kill();
-            return;
-        }
-        if let Some(total) = self.limits.overall_timeout.filter(|total| now >= self.started + *total) {
-            self.begin_stop(Termination::OverallTimeout(total));
-        } else if let Some(idle) = self.limits.idle_timeout.filter(|idle| now >= self.last_message + *idle) {
-            self.begin_stop(Termination::IdleTimeout(idle));
+    }
+
+    /// The connector exited but its pipes stay open: kill what it left behind, and if
+    /// that does not close them either, abandon them.
+    fn on_pipes_held(&mut self, now: Instant) {
+        match self.leftovers {
+            Leftovers::Spared => {
+                self.group.kill_leftovers();
+                self.leftovers = Leftovers::Killed;
+                self.last_message = now;
+            }
+            Leftovers::Killed => {
+                for pipe in [&mut self.stdout, &mut self.stderr] {
+                    if *pipe == Pipe::Open {
+                        *pipe = Pipe::Abandoned;
+                    }
+                }
+            }
         }
     }
 
     fn into_outcome(self, stderr: Captured) -> Outcome {
-        let status = self.status.map(|(status, _)| status);
-        let termination = match (self.stop, status) {
+        let status = match self.process {
+            Process::Exited { status, .. } => Some(status),
+            Process::Running => None,
+        };
+        let (stopped_for, killed) = match self.ladder {
+            Ladder::Untouched => (None, false),
+            Ladder::Terminating { reason, .. } => (Some(reason), false),
+            Ladder::Finished { reason, killed } => (Some(reason), killed),
+        };
+        let termination = match (stopped_for, status) {
             (Some(reason), _) => reason,
             (None, Some(status)) => match (status.code(), status.signal()) {
                 (Some(code), _) => Termination::Exited(code),
@@ -412,7 +500,7 @@ impl LoopState {
             },
             (None, None) => Termination::Stopped("the connector's pipes closed before it could be reaped".into()),
         };
-        Outcome { termination, status, killed: self.killed, stderr, elapsed: self.started.elapsed() }
+        Outcome { termination, status, killed, stderr, elapsed: self.started.elapsed() }
     }
 }
 
@@ -466,6 +554,7 @@ mod tests {
             args: vec!["-c".into(), script.into()],
             stdin: stdin.map(|s| s.as_bytes().to_vec()),
             limits,
+            stop: Stop::new(),
         };
         let mut seen = Vec::new();
         let map = |incoming: Incoming, _: Option<&str>| match incoming {
@@ -523,15 +612,73 @@ mod tests {
 
     #[test]
     fn a_connector_ignoring_sigterm_is_killed_after_the_grace_period() {
-        let limits = Limits {
-            overall_timeout: Some(Duration::from_millis(200)),
-            grace: Duration::from_millis(200),
-            ..Limits::default()
+        // The script says it is ready on stdout only once its trap is in place; the caller
+        // stops it on that line, so SIGTERM can never arrive before the trap.
+        let limits = Limits { grace: Duration::from_millis(200), ..Limits::default() };
+        let script =
+            r#"trap '' TERM; echo '{"type":"log","level":"info","message":"ready"}'; while :; do sleep 1; done"#;
+        let invocation = Invocation {
+            program: "/bin/sh".into(),
+            args: vec!["-c".into(), script.into()],
+            stdin: None,
+            limits,
+            stop: Stop::new(),
         };
-        let (outcome, _) = sh("trap '' TERM; echo started >&2; while :; do sleep 1; done", None, limits);
-        assert_eq!(outcome.termination, Termination::OverallTimeout(Duration::from_millis(200)));
-        assert!(outcome.killed);
+        let outcome = run(invocation, None, |_, _| (), |_| Control::Stop("ready".into())).unwrap();
+        assert_eq!(outcome.termination, Termination::Stopped("ready".into()));
+        assert!(outcome.killed, "SIGTERM was ignored, so SIGKILL ended it");
         assert_eq!(outcome.status.and_then(|s| s.signal()), Some(libc::SIGKILL));
+    }
+
+    #[test]
+    fn a_stop_request_stops_the_connector_and_a_second_kills_it_at_once() {
+        // A grace period far longer than the test: only the second request can end it soon.
+        let limits = Limits { grace: Duration::from_secs(3600), ..Limits::default() };
+        let script =
+            r#"trap '' TERM; echo '{"type":"log","level":"info","message":"ready"}'; while :; do sleep 1; done"#;
+        let stop = Stop::new();
+        let invocation = Invocation {
+            program: "/bin/sh".into(),
+            args: vec!["-c".into(), script.into()],
+            stdin: None,
+            limits,
+            stop: stop.clone(),
+        };
+        let mut requests = 0;
+        let outcome = run(
+            invocation,
+            None,
+            |_, _| (),
+            |_| {
+                // First line: the trap is in place. Ask twice, as a user pressing Ctrl-C twice.
+                if requests == 0 {
+                    stop.request(StopSignal::Interrupt);
+                    stop.request(StopSignal::Interrupt);
+                }
+                requests += 1;
+                Control::Continue
+            },
+        )
+        .unwrap();
+        assert_eq!(outcome.termination, Termination::Interrupted(StopSignal::Interrupt));
+        assert!(outcome.killed, "the second request killed it without waiting for the grace period");
+        assert_eq!(outcome.status.and_then(|s| s.signal()), Some(libc::SIGKILL));
+    }
+
+    #[test]
+    fn a_stop_request_made_before_the_start_stops_the_connector_at_once() {
+        let stop = Stop::new();
+        stop.request(StopSignal::Terminate);
+        let invocation = Invocation {
+            program: "/bin/sleep".into(),
+            args: vec!["30".into()],
+            stdin: None,
+            limits: Limits::default(),
+            stop,
+        };
+        let outcome = run(invocation, None, |_, _| (), |_: Vec<()>| Control::Continue).unwrap();
+        assert_eq!(outcome.termination, Termination::Interrupted(StopSignal::Terminate));
+        assert!(!outcome.killed, "sleep dies on SIGTERM");
     }
 
     #[test]
@@ -546,8 +693,13 @@ mod tests {
 
     #[test]
     fn spawn_errors_say_what_is_wrong() {
-        let invocation =
-            Invocation { program: "/nonexistent/x".into(), args: vec![], stdin: None, limits: Limits::default() };
+        let invocation = Invocation {
+            program: "/nonexistent/x".into(),
+            args: vec![],
+            stdin: None,
+            limits: Limits::default(),
+            stop: Stop::new(),
+        };
         let err = run(invocation, None, |_, _| (), |_| Control::Continue).unwrap_err();
         assert!(matches!(err, SpawnError::NotFound { .. }), "{err}");
     }

@@ -20,17 +20,18 @@
 //! The durability contract, which the runner relies on for "a checkpoint is stored only
 //! after every record before it is durably stored":
 //! - [`Destination::write_record`] may buffer; nothing is durable yet.
-//! - [`Destination::checkpoint`] makes every record written so far durable and, when given
-//!   a state, stores it for the run's (connection, stream), atomically with the records
-//!   where the destination has transactions (SQLite) or strictly after them otherwise
-//!   (JSON lines: records are flushed and fsynced before the state file is replaced).
+//! - [`Destination::flush`] makes every record written so far durable.
+//! - [`Destination::checkpoint`] makes every record written so far durable and stores the
+//!   state for the run's (connection, stream), atomically with the records where the
+//!   destination has transactions (SQLite) or strictly after them otherwise (JSON lines:
+//!   records are flushed and fsynced before the state file is replaced).
 //! - [`Destination::finish_run`] makes everything durable and records the run's outcome.
 //!
 //! Where state lives: with `--state FILE`, [`open`] wraps the destination so that
 //! [`Destination::load_state`] reads the file and [`Destination::checkpoint`] first makes
 //! the records durable (SQLite then commits with `synchronous=FULL`, so even a power loss
 //! cannot leave the file ahead of the records) and then replaces the file. The runner
-//! therefore always passes `Some(state)` and never writes the state itself. Without a
+//! therefore never writes the state itself. Without a
 //! state file: SQLite keeps it in `stream_state`, JSON lines in `<dir>/_state.json`, and
 //! stdout keeps none (an incremental sync to `-` needs `--state FILE`).
 //!
@@ -358,15 +359,21 @@ pub trait Destination: Send {
     /// Writing failed.
     fn write_rejected(&mut self, record: &RejectedRecord<'_>) -> Result<(), DestinationError>;
 
-    /// Makes everything written so far durable, then stores `state` (if given) as the
-    /// run's stream state, atomically with the records where possible. `None` only makes
-    /// the records durable. With `--state FILE` the runner still passes `Some(state)`:
-    /// [`open`] routes it to the file (see the module docs).
+    /// Makes everything written so far durable, without touching the state.
+    ///
+    /// # Errors
+    /// Writing failed; then the records since the last checkpoint may not be stored.
+    fn flush(&mut self) -> Result<(), DestinationError>;
+
+    /// Makes everything written so far durable, then stores `state` as the run's stream
+    /// state, atomically with the records where the destination has transactions, strictly
+    /// after them otherwise. With `--state FILE`, [`open`] routes the state to the file
+    /// (see the module docs).
     ///
     /// # Errors
     /// Writing failed; then neither the records since the last checkpoint nor the state
     /// may be assumed stored.
-    fn checkpoint(&mut self, state: Option<&Value>) -> Result<(), DestinationError>;
+    fn checkpoint(&mut self, state: &Value) -> Result<(), DestinationError>;
 
     /// Makes everything durable and records the run's outcome in the history.
     ///

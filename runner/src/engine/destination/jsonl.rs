@@ -179,13 +179,15 @@ impl Destination for JsonlDestination {
         lock(&run_file.file).append(&line)
     }
 
-    fn checkpoint(&mut self, state: Option<&Value>) -> Result<(), DestinationError> {
+    fn flush(&mut self) -> Result<(), DestinationError> {
+        self.active_run("flush before begin_run")?;
+        self.make_durable()
+    }
+
+    fn checkpoint(&mut self, state: &Value) -> Result<(), DestinationError> {
         let run = self.active_run("checkpoint before begin_run")?.clone();
         self.make_durable()?;
-        match state {
-            Some(state) => self.save_state(&run, state),
-            None => Ok(()),
-        }
+        self.save_state(&run, state)
     }
 
     fn finish_run(&mut self, summary: &RunSummary) -> Result<(), DestinationError> {
@@ -392,8 +394,8 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::destination::test_support::{record, run_start, summary};
-    use crate::destination::{RunOutcome, StoredLog};
+    use crate::engine::destination::test_support::{record, run_start, summary};
+    use crate::engine::destination::{RunOutcome, StoredLog};
 
     fn open(dir: &Path) -> JsonlDestination {
         JsonlDestination::open(dir, &Tuning::default()).unwrap()
@@ -417,7 +419,7 @@ mod tests {
             dest.write_record(&record("Incident", &format!("P{}", i + 1), json)).unwrap();
         }
         dest.write_record(&record("Team", "T1", r#"{"_type":"Team","id":"T1"}"#)).unwrap();
-        dest.checkpoint(None).unwrap();
+        dest.flush().unwrap();
         let expected: Vec<u8> = incidents.iter().flat_map(|json| [json.as_bytes(), b"\n"].concat()).collect();
         assert_eq!(fs::read(out.join("Incident.jsonl")).unwrap(), expected);
         assert_eq!(fs::read(out.join("Team.jsonl")).unwrap(), b"{\"_type\":\"Team\",\"id\":\"T1\"}\n");
@@ -429,14 +431,14 @@ mod tests {
         let mut dest = open(dir.path());
         dest.begin_run(&run_start("acme", "account")).unwrap();
         dest.write_record(&record("Incident", "P1", "{}")).unwrap();
-        dest.checkpoint(Some(&json!({"page": 1}))).unwrap();
+        dest.checkpoint(&json!({"page": 1})).unwrap();
         dest.write_record(&record("Incident", "P2", "{}")).unwrap();
         // The run dies here: the state stays at page 1 and covers the first record.
         std::mem::forget(dest);
 
         let mut other = open(dir.path());
         other.begin_run(&run_start("globex", "account")).unwrap();
-        other.checkpoint(Some(&json!({"page": 9}))).unwrap();
+        other.checkpoint(&json!({"page": 9})).unwrap();
 
         let mut reopened = open(dir.path());
         assert_eq!(reopened.load_state("acme", "account").unwrap(), Some(json!({"page": 1})));
@@ -459,7 +461,7 @@ mod tests {
         for (i, json) in jsons.iter().enumerate() {
             dest.write_record(&record("Incident", &format!("P{i}"), json)).unwrap();
         }
-        dest.checkpoint(None).unwrap();
+        dest.flush().unwrap();
         assert_eq!(lines(&dir.path().join("Incident.jsonl")), jsons);
     }
 
@@ -470,7 +472,7 @@ mod tests {
         let mut dest = open(dir.path());
         dest.begin_run(&run_start("acme", "s")).unwrap();
         dest.write_record(&record("Incident", "P2", r#"{"id":"P2"}"#)).unwrap();
-        dest.checkpoint(None).unwrap();
+        dest.flush().unwrap();
         assert_eq!(lines(&dir.path().join("Incident.jsonl")), [r#"{"id":"P1"}"#, r#"{"id":"P2"}"#]);
     }
 
@@ -542,7 +544,7 @@ mod tests {
                         let json = format!(r#"{{"id":"{t}-{i}","pad":"{padding}"}}"#);
                         dest.write_record(&record("Incident", "id", &json)).unwrap();
                         if i % 100 == 99 {
-                            dest.checkpoint(Some(&json!({ "i": i }))).unwrap();
+                            dest.checkpoint(&json!({ "i": i })).unwrap();
                         }
                     }
                     dest.finish_run(&summary(RunOutcome::Succeeded, &[("Incident", 1_000)])).unwrap();

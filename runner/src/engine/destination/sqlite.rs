@@ -407,9 +407,14 @@ impl Destination for SqliteDestination {
         self.push(pending, record.json.len())
     }
 
-    fn checkpoint(&mut self, state: Option<&Value>) -> Result<(), DestinationError> {
+    fn flush(&mut self) -> Result<(), DestinationError> {
+        self.active_run("flush before begin_run")?;
+        self.commit(None, None)
+    }
+
+    fn checkpoint(&mut self, state: &Value) -> Result<(), DestinationError> {
         self.active_run("checkpoint before begin_run")?;
-        self.commit(state, None)
+        self.commit(Some(state), None)
     }
 
     fn finish_run(&mut self, summary: &RunSummary) -> Result<(), DestinationError> {
@@ -421,8 +426,8 @@ impl Destination for SqliteDestination {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::destination::test_support::{record, run_start, summary};
-    use crate::destination::{RunOutcome, StoredLog};
+    use crate::engine::destination::test_support::{record, run_start, summary};
+    use crate::engine::destination::{RunOutcome, StoredLog};
     use serde_json::json;
 
     fn small_batches() -> Tuning {
@@ -501,7 +506,7 @@ mod tests {
             dest.begin_run(&run_start(connection, "account")).unwrap();
             let json = format!(r#"{{"_type":"Incident","id":"P1","who":"{connection}"}}"#);
             dest.write_record(&record("Incident", "P1", &json)).unwrap();
-            dest.checkpoint(Some(&json!({ "cursor": connection }))).unwrap();
+            dest.checkpoint(&json!({ "cursor": connection })).unwrap();
             dest.finish_run(&summary(RunOutcome::Succeeded, &[("Incident", 1)])).unwrap();
         }
         assert_eq!(query_i64(&path, "SELECT count(*) FROM records"), 2);
@@ -522,7 +527,7 @@ mod tests {
         }
         // Buffered, not committed: another connection sees neither records nor state.
         assert_eq!(query_i64(&path, "SELECT count(*) FROM records"), 0);
-        dest.checkpoint(Some(&json!({"page": 1}))).unwrap();
+        dest.checkpoint(&json!({"page": 1})).unwrap();
         assert_eq!(query_i64(&path, "SELECT count(*) FROM records"), 3);
         assert_eq!(query_string(&path, "SELECT state FROM stream_state"), r#"{"page":1}"#);
         assert_eq!(query_i64(&path, "SELECT run_id FROM stream_state"), 1);
@@ -537,7 +542,7 @@ mod tests {
         for i in 0..500 {
             dest.write_record(&record("Incident", &format!("P{i}"), r#"{"x":1}"#)).unwrap();
         }
-        dest.checkpoint(Some(&json!({"after": 500}))).unwrap();
+        dest.checkpoint(&json!({"after": 500})).unwrap();
         // More records, some committed by the batch limit, then the process "dies":
         // forget runs no destructor, as a kill would not.
         for i in 500..505 {
@@ -697,7 +702,7 @@ mod tests {
                     for i in 0..2_000 {
                         dest.write_record(&record("Incident", &format!("P{i}"), r#"{"x":1}"#)).unwrap();
                         if i % 250 == 249 {
-                            dest.checkpoint(Some(&json!({ "i": i }))).unwrap();
+                            dest.checkpoint(&json!({ "i": i })).unwrap();
                         }
                     }
                     dest.finish_run(&summary(RunOutcome::Succeeded, &[("Incident", 2_000)])).unwrap();

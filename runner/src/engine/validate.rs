@@ -14,7 +14,7 @@ use protocol::{
     CodecError, ConnectorMessage, ErrorMessage, LogMessage, RecordCheck, RecordError, Redactor, SchemaRegistry,
 };
 
-use crate::supervisor::Incoming;
+use super::supervisor::Incoming;
 
 /// A sync message, checked and ready for the store loop.
 #[derive(Debug)]
@@ -88,8 +88,14 @@ pub fn check(incoming: Incoming, redactor: &Redactor) -> Item {
 }
 
 fn check_record(line: u64, raw: Box<RawValue>, extracted_at: Option<String>) -> CheckedRecord {
-    let RecordCheck { record_type, id, verdict } = SchemaRegistry::global().validate_record_json(raw.get());
+    let RecordCheck { record_type, id, verdict } = record_verdict(raw.get());
     CheckedRecord { line, raw, masked: false, extracted_at, record_type, id, verdict }
+}
+
+/// Validates a record's JSON text against the shared schema of its `_type`: the one
+/// record check of the runner, used by `sync` and by the conformance kit alike.
+pub fn record_verdict(json: &str) -> RecordCheck {
+    SchemaRegistry::global().validate_record_json(json)
 }
 
 /// Masks secrets in the record's text. Masking replaces characters inside JSON strings

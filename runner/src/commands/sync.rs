@@ -1,0 +1,134 @@
+//! `runner sync` and `runner sync-all`: resolve the inputs, let the engine sync, then print
+//! the errors and the summary (a table, or one JSON document with `--json`).
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+
+use super::{print, Settings, Status};
+use crate::connections;
+use crate::console::Verbosity;
+use crate::engine::destination::{OutputSpec, RunOutcome};
+use crate::engine::sync::{overall, ConnectionPlan, ConnectionResult};
+use crate::engine::{FailureKind, StreamChoice};
+use crate::report;
+use crate::resolve;
+
+/// What `runner sync` syncs, as the user typed it.
+#[derive(Debug, Clone)]
+pub struct SyncRequest {
+    /// A slug or a path to an executable.
+    pub connector: String,
+    /// The configuration file.
+    pub config: PathBuf,
+    /// A stream id or a Stream record as JSON; `None` syncs every stream.
+    pub stream: Option<String>,
+    /// The earliest-data cutoff, `YYYY-MM-DD` or RFC 3339.
+    pub cutoff: String,
+    /// `--connection`.
+    pub connection: Option<String>,
+    /// `--output`.
+    pub output: String,
+    /// `--state`.
+    pub state: Option<PathBuf>,
+    /// `--skip-invalid`.
+    pub skip_invalid: bool,
+    /// Streams in parallel.
+    pub jobs: usize,
+}
+
+/// `runner sync`.
+///
+/// # Errors
+/// Bad input (checked before any connector starts), or a failed write of the summary.
+pub fn sync(settings: &Settings, request: &SyncRequest) -> anyhow::Result<Status> {
+    let output = OutputSpec::parse(&request.output);
+    let plan = ConnectionPlan {
+        name: request.connection.clone(),
+        connector: resolve::connector(&request.connector)?,
+        config: resolve::config_file(&request.config)?,
+        streams: match &request.stream {
+            Some(stream) => resolve::stream(stream)?,
+            None => StreamChoice::All,
+        },
+        cutoff: resolve::cutoff(&request.cutoff)?,
+        output: output.clone(),
+        state_file: request.state.clone(),
+        skip_invalid: request.skip_invalid,
+    };
+    let started = Instant::now();
+    let result = settings.engine.sync_connection(&plan, request.jobs);
+    finish(settings, &[result], started, output == OutputSpec::Stdout)
+}
+
+/// `runner sync-all`: every connection of the file, `jobs` at a time; entries without an
+/// output go to `default_output`.
+///
+/// # Errors
+/// A bad connections file (checked before any connector starts), or a failed write of the summary.
+pub fn sync_all(
+    settings: &Settings,
+    file: &Path,
+    default_output: &str,
+    skip_invalid: bool,
+    jobs: usize,
+) -> anyhow::Result<Status> {
+    let entries = connections::load(file, default_output)?;
+    let to_stdout = entries.iter().any(|e| e.output == OutputSpec::Stdout);
+    let plans: Vec<ConnectionPlan> = entries
+        .into_iter()
+        .map(|entry| ConnectionPlan {
+            name: Some(entry.name),
+            connector: entry.connector,
+            config: entry.config,
+            streams: entry.streams,
+            cutoff: entry.cutoff,
+            output: entry.output,
+            state_file: entry.state_file,
+            skip_invalid,
+        })
+        .collect();
+    let started = Instant::now();
+    let results = settings.engine.sync_all(&plans, jobs);
+    finish(settings, &results, started, to_stdout)
+}
+
+/// Prints the errors, the summary (table or JSON) and says how the command ended.
+fn finish(
+    settings: &Settings,
+    results: &[ConnectionResult],
+    started: Instant,
+    records_on_stdout: bool,
+) -> anyhow::Result<Status> {
+    let errors: Vec<_> = results.iter().flat_map(ConnectionResult::errors).collect();
+    if errors.iter().any(|e| e.kind() == FailureKind::StdoutClosed) {
+        return Ok(Status::Success);
+    }
+    for error in &errors {
+        let _ = writeln!(io::stderr().lock(), "error: {error}");
+    }
+    let summary = if settings.json {
+        Some(format!("{}\n", report::to_json(results, started.elapsed())))
+    } else if settings.verbosity() > Verbosity::Quiet {
+        Some(report::table(results))
+    } else {
+        None
+    };
+    if let Some(summary) = summary {
+        if records_on_stdout {
+            let _ = io::stderr().lock().write_all(summary.as_bytes());
+        } else {
+            print(&summary).context("writing the summary")?;
+        }
+    }
+    if let Some(stopped) = settings.stopped() {
+        return Ok(stopped);
+    }
+    Ok(match overall(results) {
+        RunOutcome::Succeeded => Status::Success,
+        _ if results.len() == 1 && errors.iter().all(|e| e.kind() == FailureKind::BadInput) => Status::BadInput,
+        _ => Status::Failed,
+    })
+}

@@ -1,0 +1,184 @@
+//! Syncing: one connection (spec, discover, then every chosen stream, in parallel up to
+//! `jobs`), and one stream ([`store`]: the sync message, the store loop that writes
+//! validated records and checkpoints to the destination, and the run's history).
+//!
+//! *Invariant:* a state is handed to the destination only after every record before it,
+//! through [`Destination::checkpoint`](super::destination::Destination::checkpoint), which
+//! makes them durable first.
+
+mod result;
+mod store;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use protocol::{Redactor, Stream};
+
+#[cfg(test)]
+pub(crate) use result::tests;
+pub use result::{overall, ConnectionResult, StreamResult};
+
+use super::destination::OutputSpec;
+use super::error::{ConnectorCommand, FailureKind, RunError};
+use super::jobs::run_parallel;
+use super::{ConnectorClient, ConnectorProgram, Engine, StreamChoice};
+
+/// One connection to sync, fully resolved and validated.
+#[derive(Debug, Clone)]
+pub struct ConnectionPlan {
+    /// `--connection` or the `sync-all` entry's name; `None` means the spec's name.
+    pub name: Option<String>,
+    /// The connector.
+    pub connector: ConnectorProgram,
+    /// Its configuration.
+    pub config: Value,
+    /// Which streams.
+    pub streams: StreamChoice,
+    /// The earliest-data cutoff.
+    pub cutoff: DateTime<Utc>,
+    /// Where records go.
+    pub output: OutputSpec,
+    /// `--state FILE`.
+    pub state_file: Option<PathBuf>,
+    /// `--skip-invalid`.
+    pub skip_invalid: bool,
+}
+
+/// Everything one stream sync needs besides the stream.
+struct StreamContext<'a> {
+    plan: &'a ConnectionPlan,
+    client: ConnectorClient,
+    connection: String,
+    redactor: Redactor,
+}
+
+impl StreamContext<'_> {
+    fn engine(&self) -> &Engine {
+        self.client.engine()
+    }
+}
+
+impl Engine {
+    /// Syncs every connection, `jobs` at a time, each stream after stream.
+    pub fn sync_all(&self, plans: &[ConnectionPlan], jobs: usize) -> Vec<ConnectionResult> {
+        run_parallel(jobs, plans, |plan| self.sync_connection(plan, 1))
+    }
+
+    /// Syncs a connection: spec, discover (unless given a Stream record), then each
+    /// stream, `jobs` at a time. Never fails as a whole: failures are in the result.
+    pub fn sync_connection(&self, plan: &ConnectionPlan, jobs: usize) -> ConnectionResult {
+        let started = Instant::now();
+        let client = self.connector(plan.connector.clone());
+        let mut result = ConnectionResult {
+            name: plan.name.clone().unwrap_or_else(|| plan.connector.display.clone()),
+            connector: plan.connector.display.clone(),
+            streams: Vec::new(),
+            error: None,
+            duration: started.elapsed(),
+        };
+        match prepare(plan, client) {
+            Ok((context, streams)) => {
+                result.name.clone_from(&context.connection);
+                result.streams = run_parallel(jobs, &streams, |stream| store::sync_stream(&context, stream));
+            }
+            Err(error) => result.error = Some(error),
+        }
+        result.duration = started.elapsed();
+        result
+    }
+}
+
+fn prepare(plan: &ConnectionPlan, client: ConnectorClient) -> Result<(StreamContext<'_>, Vec<Stream>), RunError> {
+    let spec = client.spec()?;
+    let redactor = Redactor::from_config(&spec.config_schema, &plan.config);
+    let connection = plan.name.clone().unwrap_or_else(|| spec.name.clone());
+    let streams = match &plan.streams {
+        StreamChoice::Record(stream) => vec![stream.clone()],
+        choice => {
+            let found = client.discover(&plan.config, &redactor)?;
+            choice.pick(found).map_err(|unknown| {
+                let cause = format!("cannot sync: connector `{}` {unknown}", client.name());
+                client.failure(ConnectorCommand::Sync, &redactor).build(FailureKind::BadInput, &cause)
+            })?
+        }
+    };
+    Ok((StreamContext { plan, client, connection, redactor }, streams))
+}
+
+#[cfg(test)]
+mod engine_tests {
+    use std::os::unix::fs::PermissionsExt;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::engine::events::recording::Recorder;
+    use crate::engine::{Limits, Stop};
+
+    /// A connector in sh: a spec with a secret, one stream, and a sync that logs, leaks the
+    /// secret into a record, and checkpoints.
+    const CONNECTOR: &str = r#"#!/bin/sh
+case "$1" in
+spec) echo '{"type":"spec","protocol":1,"name":"tiny","version":"0.1.0","config_schema":{"type":"object","properties":{"token":{"type":"string","writeOnly":true}}},"record_types":["Team"]}' ;;
+discover) cat >/dev/null; echo '{"type":"stream","stream":{"_type":"Stream","id":"all","self":"https://x.test/all","name":"All"}}' ;;
+sync) cat >/dev/null
+  echo '{"type":"log","level":"info","message":"using s3cr3t-value"}'
+  echo '{"type":"record","record":{"_type":"Team","id":"T1","self":"https://x.test/T1","name":"s3cr3t-value"}}'
+  echo '{"type":"state","state":{"page":1}}' ;;
+esac
+"#;
+
+    fn tiny(dir: &std::path::Path) -> ConnectorProgram {
+        let path = dir.join("connector-tiny");
+        std::fs::write(&path, CONNECTOR).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        ConnectorProgram { display: "tiny".into(), path }
+    }
+
+    fn plan(connector: ConnectorProgram, dir: &std::path::Path) -> ConnectionPlan {
+        ConnectionPlan {
+            name: None,
+            connector,
+            config: serde_json::json!({"token": "s3cr3t-value"}),
+            streams: StreamChoice::All,
+            cutoff: Utc::now(),
+            output: OutputSpec::parse(dir.join("out.db").to_str().unwrap()),
+            state_file: None,
+            skip_invalid: false,
+        }
+    }
+
+    #[test]
+    fn the_engine_reports_a_sync_through_events_with_secrets_masked() {
+        let dir = tempfile::tempdir().unwrap();
+        let recorder = Arc::new(Recorder::default());
+        let engine = Engine { limits: Limits::default(), stop: Stop::new(), events: recorder.clone() };
+        let result = engine.sync_connection(&plan(tiny(dir.path()), dir.path()), 1);
+        assert!(result.error.is_none(), "{:?}", result.error);
+        assert_eq!((result.name.as_str(), result.records()), ("tiny", 1));
+        let lines = recorder.lines.lock().unwrap().clone();
+        assert_eq!(lines[0], "started tiny/all");
+        assert_eq!(lines[1], "log tiny info: using ***");
+        assert!(lines[2].starts_with("masked tiny: record Team `T1` (line 2) contained the value of a writeOnly"));
+        assert_eq!(lines[3], "finished tiny/all succeeded");
+        assert_eq!(lines.len(), 4, "{lines:?}");
+    }
+
+    #[test]
+    fn a_stop_requested_before_a_stream_starts_keeps_the_connector_from_running() {
+        let dir = tempfile::tempdir().unwrap();
+        let stop = Stop::new();
+        let engine = Engine { limits: Limits::default(), stop: stop.clone(), events: Arc::new(Recorder::default()) };
+        let plan = plan(tiny(dir.path()), dir.path());
+        let client = engine.connector(plan.connector.clone());
+        let context = StreamContext { plan: &plan, client, connection: "tiny".into(), redactor: Redactor::default() };
+        stop.request(crate::engine::StopSignal::Interrupt);
+        let result = store::sync_stream(&context, &Stream::new("all", "https://x.test/all", "All"));
+        assert_eq!(result.outcome, crate::engine::destination::RunOutcome::Interrupted);
+        let error = result.error.unwrap().to_string();
+        assert_eq!(error, "connector `tiny` (sync) was not started: SIGINT received");
+        assert!(!dir.path().join("out.db").exists(), "nothing was opened");
+    }
+}

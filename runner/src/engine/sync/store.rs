@@ -1,0 +1,310 @@
+//! One stream sync: open the destination, load the state, run the connector with the sync
+//! message, and the store loop that hands each validated record to the destination and
+//! each `state` to [`Destination::checkpoint`]; at the end, the run's history.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Instant;
+
+use chrono::Utc;
+use serde_json::Value;
+
+use protocol::{format_instant, ErrorMessage, RecordError, RunnerMessage, Stream, SyncMessage};
+
+use super::{StreamContext, StreamResult};
+use crate::engine::connector::{kind_of, stdin_for};
+use crate::engine::destination::{
+    self, Destination, DestinationError, RejectedRecord, RunOutcome, RunStart, RunSummary, StoredLog, ValidRecord,
+};
+use crate::engine::error::{ConnectorCommand, FailureBuilder, FailureKind, RunError};
+use crate::engine::events::Event;
+use crate::engine::supervisor::{self, Control, Outcome};
+use crate::engine::validate::{self, CheckedRecord, Item};
+
+/// Connector log lines kept with one run's history, at most (the last ones).
+const KEPT_LOGS: usize = 1000;
+
+/// Syncs one stream into a destination of its own. Never fails as a whole: the result
+/// says how it ended.
+pub(super) fn sync_stream(context: &StreamContext<'_>, stream: &Stream) -> StreamResult {
+    let started = Instant::now();
+    let mut result = StreamResult::new(&stream.id);
+    let events = &context.engine().events;
+    events.event(Event::StreamStarted { connection: &context.connection, stream: &stream.id });
+    if let Some(signal) = context.engine().stop.received() {
+        result.outcome = RunOutcome::Interrupted;
+        let cause = format!("was not started: {} received", signal.name());
+        result.error = Some(failure(context).build(FailureKind::Failed, &cause));
+    } else {
+        let plan = context.plan;
+        let opened = destination::open(&plan.output, plan.state_file.as_deref())
+            .and_then(|destination| Store::begin(context, destination, stream));
+        match opened {
+            Ok(store) => store.run(stream, &mut result),
+            Err(error) => result.error = Some(RunError::storage(failure(context), error)),
+        }
+    }
+    result.duration = started.elapsed();
+    events.event(Event::StreamFinished { connection: &context.connection, result: &result });
+    result
+}
+
+/// A failure of this stream's sync command.
+fn failure(context: &StreamContext<'_>) -> FailureBuilder {
+    context.client.failure(ConnectorCommand::Sync, &context.redactor)
+}
+
+/// Why the store loop stopped the connector.
+enum Stopped {
+    /// The connector broke the protocol or sent a record it may not (cause, hint).
+    Connector { cause: String, hint: Option<String> },
+    /// The destination failed.
+    Storage(DestinationError),
+}
+
+/// The store loop's state for one stream run.
+struct Store<'a> {
+    context: &'a StreamContext<'a>,
+    stream_id: &'a str,
+    destination: Box<dyn Destination>,
+    state: Value,
+    records_by_type: BTreeMap<String, u64>,
+    rejected: u64,
+    checkpoints: u64,
+    error_message: Option<ErrorMessage>,
+    stopped: Option<Stopped>,
+    logs: VecDeque<StoredLog>,
+    /// Whether the "a secret was masked in your data" warning was given (once per run).
+    warned_masked: bool,
+}
+
+impl<'a> Store<'a> {
+    /// Loads the stream's state and starts the run's history entry.
+    fn begin(
+        context: &'a StreamContext<'a>,
+        mut destination: Box<dyn Destination>,
+        stream: &'a Stream,
+    ) -> Result<Self, DestinationError> {
+        let state = destination.load_state(&context.connection, &stream.id)?;
+        destination.begin_run(&RunStart {
+            connection: context.connection.clone(),
+            connector: context.client.name().to_owned(),
+            stream_id: stream.id.clone(),
+            cutoff: context.plan.cutoff,
+            started_at: Utc::now(),
+        })?;
+        Ok(Store {
+            context,
+            stream_id: &stream.id,
+            destination,
+            state: state.unwrap_or(Value::Null),
+            records_by_type: BTreeMap::new(),
+            rejected: 0,
+            checkpoints: 0,
+            error_message: None,
+            stopped: None,
+            logs: VecDeque::new(),
+            warned_masked: false,
+        })
+    }
+
+    /// Runs the connector and records the run; fills `result`.
+    fn run(mut self, stream: &Stream, result: &mut StreamResult) {
+        let (plan, client) = (self.context.plan, &self.context.client);
+        let sync = RunnerMessage::Sync(SyncMessage {
+            stream: stream.clone(),
+            earliest_data_cutoff: format_instant(plan.cutoff),
+            state: std::mem::take(&mut self.state),
+        });
+        let invocation = client.invocation(vec!["sync".into()], Some(stdin_for(&plan.config, Some(&sync))));
+        let echo = client.stderr_echo(&self.context.connection, &self.context.redactor);
+        let checker = validate::checker(self.context.redactor.clone());
+        let outcome = supervisor::run(invocation, echo, checker, |batch| self.handle(batch));
+        let (outcome, error) = match outcome {
+            Ok(outcome) => self.judge(&outcome),
+            Err(spawn) => {
+                let cause = format!("could not be started: {spawn}");
+                (RunOutcome::Failed, Some(failure(self.context).build(FailureKind::BadInput, &cause)))
+            }
+        };
+        self.finish(outcome, error, result);
+    }
+
+    fn stored(&self) -> u64 {
+        self.records_by_type.values().sum()
+    }
+
+    /// Decides how the run ended and builds its error.
+    fn judge(&mut self, outcome: &Outcome) -> (RunOutcome, Option<RunError>) {
+        let (context, stored) = (self.context, self.stored());
+        let failure = || failure(context).elapsed(outcome.elapsed).stored(stored).stderr(&outcome.stderr);
+        match self.stopped.take() {
+            Some(Stopped::Storage(error)) => return (RunOutcome::Failed, Some(RunError::storage(failure(), error))),
+            Some(Stopped::Connector { cause, hint }) => {
+                return (RunOutcome::Failed, Some(failure().hint(hint).build(FailureKind::Failed, &cause)))
+            }
+            None => {}
+        }
+        if outcome.success() && self.error_message.is_none() {
+            return (RunOutcome::Succeeded, None);
+        }
+        let error = context.client.failed(failure(), outcome, self.error_message.as_ref());
+        let run_outcome = match kind_of(&outcome.termination) {
+            FailureKind::Interrupted(_) => RunOutcome::Interrupted,
+            _ => RunOutcome::Failed,
+        };
+        if !outcome.stderr.is_blank() {
+            let text = self.context.redactor.redact(&outcome.stderr.text()).into_owned();
+            self.keep_log("stderr", text);
+        }
+        (run_outcome, Some(error))
+    }
+
+    fn finish(mut self, outcome: RunOutcome, mut error: Option<RunError>, result: &mut StreamResult) {
+        let summary = RunSummary {
+            outcome,
+            finished_at: Utc::now(),
+            records_by_type: std::mem::take(&mut self.records_by_type),
+            rejected: self.rejected,
+            checkpoints: self.checkpoints,
+            error: error.as_ref().map(ToString::to_string),
+            logs: self.logs.drain(..).collect(),
+        };
+        let mut outcome = outcome;
+        if let Err(e) = self.destination.finish_run(&summary) {
+            outcome = RunOutcome::Failed;
+            error = error.or_else(|| Some(RunError::storage(failure(self.context), e)));
+        }
+        result.outcome = outcome;
+        result.records_by_type = summary.records_by_type;
+        result.rejected = self.rejected;
+        result.checkpoints = self.checkpoints;
+        result.error = error;
+    }
+
+    /// Handles one batch from the stdout pipeline.
+    fn handle(&mut self, batch: Vec<Item>) -> Control {
+        let received_at = format_instant(Utc::now());
+        for item in batch {
+            if let Err(stopped) = self.item(item, &received_at) {
+                let reason = match &stopped {
+                    Stopped::Connector { cause, .. } => cause.clone(),
+                    Stopped::Storage(error) => format!("could not store its output: {error}"),
+                };
+                self.stopped = Some(stopped);
+                return Control::Stop(reason);
+            }
+        }
+        self.context.engine().events.event(Event::Progress {
+            connection: &self.context.connection,
+            stream: self.stream_id,
+            records_by_type: &self.records_by_type,
+            rejected: self.rejected,
+        });
+        Control::Continue
+    }
+
+    fn item(&mut self, item: Item, received_at: &str) -> Result<(), Stopped> {
+        match item {
+            Item::Record(record) => self.record(record, received_at),
+            Item::State { line, state, masked } => {
+                if masked {
+                    self.warn_masked(&format!("the state on line {line}"));
+                }
+                self.destination.checkpoint(&state).map_err(Stopped::Storage)?;
+                self.checkpoints += 1;
+                Ok(())
+            }
+            Item::Log(log) => {
+                let message = self.context.redactor.redact(&log.message).into_owned();
+                // From the connection, not the connector: parallel connections stay distinguishable.
+                let source = &self.context.connection;
+                self.context.engine().events.event(Event::ConnectorLog { source, level: log.level, message: &message });
+                self.keep_log(log.level.as_str(), message);
+                Ok(())
+            }
+            Item::Error(error) => {
+                self.error_message = Some(error);
+                Ok(())
+            }
+            Item::Ignored { line, kind } => {
+                let message = format!("ignoring a \"{kind}\" message on line {line} during sync");
+                self.context.engine().events.event(Event::Debug { message: &message });
+                Ok(())
+            }
+            Item::Bad(error) => {
+                let hint = matches!(error, protocol::CodecError::LineTooLong { .. })
+                    .then(|| "raise --max-message-bytes if such large records are expected".to_owned());
+                Err(Stopped::Connector { cause: format!("broke the protocol: {error}"), hint })
+            }
+        }
+    }
+
+    fn record(&mut self, record: CheckedRecord, received_at: &str) -> Result<(), Stopped> {
+        let CheckedRecord { line, raw, masked, extracted_at, record_type, id, verdict } = record;
+        if masked {
+            let what = format!(
+                "record {} `{}` (line {line})",
+                record_type.as_deref().unwrap_or("?"),
+                id.as_deref().unwrap_or("?")
+            );
+            self.warn_masked(&what);
+        }
+        match verdict {
+            Ok(()) => {
+                let record_type = record_type.expect("a valid record has a _type");
+                let valid = ValidRecord {
+                    record_type: &record_type,
+                    id: id.as_deref().unwrap_or(""),
+                    json: raw.get(),
+                    extracted_at: extracted_at.as_deref().unwrap_or(received_at),
+                };
+                self.destination.write_record(&valid).map_err(Stopped::Storage)?;
+                *self.records_by_type.entry(record_type).or_insert(0) += 1;
+                Ok(())
+            }
+            Err(error @ RecordError::UnknownType { .. }) => Err(Stopped::Connector {
+                cause: format!("sent a record of an unknown type on line {line}: {error}"),
+                hint: Some("every _type needs a shared schema in schemas/records/".to_owned()),
+            }),
+            Err(error) if self.context.plan.skip_invalid => {
+                let errors = error.to_string();
+                let rejected = RejectedRecord {
+                    record_type: record_type.as_deref(),
+                    id: id.as_deref(),
+                    json: raw.get(),
+                    errors: &errors,
+                    line,
+                };
+                self.destination.write_rejected(&rejected).map_err(Stopped::Storage)?;
+                self.rejected += 1;
+                Ok(())
+            }
+            Err(error) => Err(Stopped::Connector {
+                cause: format!("sent an invalid record on line {line}: {error}"),
+                hint: Some("--skip-invalid stores rejected records with their errors and goes on".to_owned()),
+            }),
+        }
+    }
+
+    /// A connector put a secret into its data; it was stored masked. Said once per run.
+    fn warn_masked(&mut self, what: &str) {
+        if self.warned_masked {
+            return;
+        }
+        self.warned_masked = true;
+        let message = format!(
+            "{what} contained the value of a writeOnly configuration field; it was stored with the value masked as *** \
+             (a connector bug: report it to its author)"
+        );
+        let connection = &self.context.connection;
+        self.context.engine().events.event(Event::SecretMasked { connection, message: &message });
+        self.keep_log("warn", message);
+    }
+
+    fn keep_log(&mut self, level: &str, message: String) {
+        if self.logs.len() == KEPT_LOGS {
+            self.logs.pop_front();
+        }
+        self.logs.push_back(StoredLog { at: Utc::now(), level: level.to_owned(), message });
+    }
+}
