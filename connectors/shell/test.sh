@@ -1,6 +1,7 @@
 #!/bin/sh
 # Tests of hello-shell: runs each command as the runner would (messages on stdin) and
-# checks its output with grep. Prints one line per check, then "N passed, N failed";
+# checks its output with grep, stdout (the protocol) and stderr (free text) apart. Prints
+# one line per check, then "N passed, N failed, N skipped";
 # exits non-zero when any check failed. POSIX sh; run from anywhere. The helpers (run,
 # check, has, ...) are in ../testlib.sh.
 
@@ -63,7 +64,7 @@ check 'protocol 2 is refused' has '"message":"this connector speaks protocol 1 o
 
 run '' "$CONNECTOR" frobnicate
 check 'an unknown command exits 2' exits 2
-check 'an unknown command prints usage' has '^usage:'
+check 'an unknown command prints usage on stderr' on_stderr '^usage:'
 check 'an unknown command prints no protocol line' lacks '^{'
 
 finish
