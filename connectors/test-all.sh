@@ -2,25 +2,42 @@
 # Runs the tests of every connector in connectors/: Python (unittest), Node (node --test),
 # the shell connector and the broken fixtures (POSIX sh). For CI. Checks that python3
 # (>= 3.9) and node (>= 18) exist first and says clearly what is missing. Exits non-zero
-# when anything is missing or any suite fails; prints a summary line per suite.
+# when anything is missing or any suite fails; prints a summary line per suite, with the
+# number of tests it skipped, so that a skip is never silent.
 
 set -u
 HERE="$(cd "$(dirname "$0")" && pwd)"
 RESULTS=''
 FAILED=0
+LOGS=$(mktemp -d) || exit 1
+trap 'rm -rf "$LOGS"' EXIT
 
-# suite NAME DIR COMMAND...: runs COMMAND in DIR and records whether it passed.
+# skipped LOG: how many tests LOG's summary lines say were skipped (unittest's
+# "OK (skipped=N)", node's "# skipped N", testlib.sh's "N passed, N failed, N skipped").
+skipped() {
+  sed -n -e 's/.*[(, ]skipped=\([0-9][0-9]*\).*/\1/p' \
+    -e 's/^# skipped \([0-9][0-9]*\)$/\1/p' -e 's/^ℹ skipped \([0-9][0-9]*\)$/\1/p' \
+    -e 's/^[0-9][0-9]* passed, [0-9][0-9]* failed, \([0-9][0-9]*\) skipped$/\1/p' "$1" |
+    awk '{ n += $1 } END { print n + 0 }'
+}
+
+# suite NAME DIR COMMAND...: runs COMMAND in DIR, showing its output as it comes, and
+# records whether it passed and how many tests it skipped.
 suite() {
   name=$1
   dir=$2
   shift 2
   printf '\n==== %s: %s\n' "$name" "$*"
-  if (cd "$dir" && "$@"); then
+  { (cd "$dir" && "$@") 2>&1; echo "$?" >"$LOGS/$name.status"; } | tee "$LOGS/$name.log"
+  count=$(skipped "$LOGS/$name.log")
+  note=''
+  [ "$count" -eq 0 ] || note=" ($count skipped: see the SKIP/skipped lines above)"
+  if [ "$(cat "$LOGS/$name.status")" -eq 0 ]; then
     RESULTS="$RESULTS
-pass     $name"
+pass     $name$note"
   else
     RESULTS="$RESULTS
-FAIL     $name"
+FAIL     $name$note"
     FAILED=1
   fi
 }

@@ -149,18 +149,71 @@ impl Generator {
 mod tests {
     use super::*;
 
+    /// Record 1026, written out by hand from what the module promises rather than derived
+    /// from [`incident`]: the fields of variant 2 (1026 % [`VARIANTS`]) with 1026's id in
+    /// `id`, `self` and `htmlUrl`. Variant 2 is `acknowledged`, so it has an assignee.
+    fn record_1026_by_hand() -> Value {
+        json!({
+            "_type": "Incident",
+            "id": "Q0000001026",
+            "self": "https://api.pagerduty.com/incidents/Q0000001026",
+            "htmlUrl": "https://acme.pagerduty.com/incidents/Q0000001026",
+            "number": 3,
+            "title": "Checkout latency above 2s for more than five minutes in eu-west-1",
+            "summary": "[#3] Checkout latency above 2s in eu-west-1",
+            "status": "acknowledged",
+            "urgency": "high",
+            "createdAt": "2026-01-01T04:23:58Z",
+            "updatedAt": "2026-01-01T05:09:45Z",
+            "lastStatusChangeAt": "2026-01-01T05:09:45Z",
+            "lastStatusChangeBy": {"id": "PSVC002", "type": "service_reference"},
+            "resolvedAt": null,
+            "incidentKey": "00000000000000013c6ef372fe94f82a",
+            "service": {
+                "id": "PSVC002",
+                "type": "service_reference",
+                "summary": "Checkout API (production)",
+                "self": "https://api.pagerduty.com/services/PSVC002",
+            },
+            "escalationPolicy": {"id": "PEP002", "type": "escalation_policy_reference", "summary": "Checkout on-call"},
+            "priority": {"id": "PPRIO01", "summary": "P1", "type": "priority"},
+            "teams": [{"id": "PTEAM02", "type": "team_reference", "summary": "Payments"}],
+            "assignees": [{
+                "id": "PUSR002",
+                "type": "user_reference",
+                "summary": "Ada Lovelace",
+                "self": "https://api.pagerduty.com/users/PUSR002",
+            }],
+            "assignedVia": "escalation_policy",
+            "alertCounts": {"all": 2, "triggered": 0, "resolved": 2},
+            "isMergeable": true,
+            "assignments": [{"at": "2026-01-01T04:23:58Z", "assignee": {"id": "PUSR002", "type": "user_reference"}}],
+            "impactedServices": [{"id": "PSVC002", "type": "service_reference"}],
+            "body": {"type": "incident_body", "details": "p99 2.4s"},
+        })
+    }
+
     #[test]
     fn generated_lines_equal_serialised_records_and_are_valid() {
         let generator = Generator::new();
         let registry = protocol::SchemaRegistry::global();
         let mut line = Vec::new();
-        for i in [0, 1, 1023, 1024, 123_456_789, MAX_RECORDS] {
+        for i in [0, 1, 2, 1023, 1024, 1026, 123_456_789, MAX_RECORDS] {
             generator.line_into(i, &mut line);
-            let value: Value = serde_json::from_slice(&line).unwrap();
-            assert_eq!(value["record"]["id"], id(i));
-            assert!(value["record"]["self"].as_str().unwrap().ends_with(&id(i)));
+            let text = std::str::from_utf8(&line).unwrap();
+            // The module's promise, by the slow path: variant i % VARIANTS serialised, with
+            // i's id wherever the variant's id was (its id, self and htmlUrl).
+            let variant = i % VARIANTS as u64;
+            let expected = format!("{}\n", record_message(variant).replace(&id(variant), &id(i)));
+            assert_eq!(text, expected, "record {i}");
+            assert_eq!(text.matches(&id(i)).count(), 3, "record {i}: its id in id, self and htmlUrl");
+            let value: Value = serde_json::from_str(text).unwrap();
+            assert_eq!(value["type"], "record", "record {i}");
             registry.validate_record(&value["record"]).unwrap_or_else(|e| panic!("record {i}: {e}"));
         }
+        generator.line_into(1026, &mut line);
+        let message: Value = serde_json::from_slice(&line).unwrap();
+        assert_eq!(message, json!({"type": "record", "record": record_1026_by_hand()}));
     }
 
     #[test]

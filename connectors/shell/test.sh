@@ -1,6 +1,7 @@
 #!/bin/sh
 # Tests of hello-shell: runs each command as the runner would (messages on stdin) and
-# checks its output with grep. Prints one line per check, then "N passed, N failed";
+# checks its output with grep, stdout (the protocol) and stderr (free text) apart. Prints
+# one line per check, then "N passed, N failed, N skipped";
 # exits non-zero when any check failed. POSIX sh; run from anywhere. The helpers (run,
 # check, has, ...) are in ../testlib.sh.
 
@@ -22,6 +23,7 @@ run "$CONFIG
 " "$CONNECTOR" verify
 check 'verify of a good config exits 0' exits 0
 check 'verify of a good config is valid' has '^{"type":"verification","valid":true}$'
+check 'verify prints only protocol lines' lines 1
 
 run '{"type":"config","protocol":1,"config":{}}
 ' "$CONNECTOR" verify
@@ -32,6 +34,7 @@ run "$CONFIG
 " "$CONNECTOR" discover
 check 'discover exits 0' exits 0
 check 'discover emits the hello stream' has '^{"type":"stream","stream":{"_type":"Stream","id":"hello"'
+check 'discover prints only protocol lines' lines 1
 
 run "$CONFIG
 $(sync_message 2026-01-01T00:00:00Z)
@@ -40,7 +43,9 @@ check 'sync exits 0' exits 0
 check 'sync emits two records' count '"type":"record"' 2
 check 'sync puts the greeting in titles' has '"title":"Hello from incident hs-1"'
 check 'sync emits newest first' test "$(grep -o '"id":"hs-[12]"' "$OUT" | tr -d '\n')" = '"id":"hs-2""id":"hs-1"'
-check 'sync ends with a checkpoint' has '^{"type":"state","state":{"syncedAt":"[0-9T:Z-]*"}}$'
+check 'sync prints only protocol lines' only_protocol
+check 'sync ends with a checkpoint (only a log may follow it)' ends_with state
+check 'sync checkpoints the time it synced' has '^{"type":"state","state":{"syncedAt":"[0-9T:Z-]*"}}$'
 
 run "$CONFIG
 $(sync_message 2026-02-02T00:00:00Z)
@@ -63,7 +68,7 @@ check 'protocol 2 is refused' has '"message":"this connector speaks protocol 1 o
 
 run '' "$CONNECTOR" frobnicate
 check 'an unknown command exits 2' exits 2
-check 'an unknown command prints usage' has '^usage:'
-check 'an unknown command prints no protocol line' lacks '^{'
+check 'an unknown command prints usage on stderr' on_stderr '^usage:'
+check 'an unknown command prints nothing on stdout' lines 0
 
 finish

@@ -15,7 +15,8 @@ const CONNECTOR = path.join(__dirname, '..', 'statuspage-json');
 const EXAMPLE = path.join(__dirname, '..', 'examples', 'incidents.json');
 const CUTOFF = '2026-01-01T00:00:00Z';
 
-/** Runs the connector; resolves to { code, messages, stderr }. */
+/** Runs the connector; resolves to { code, messages, stderr }. Every line of stdout must be
+ * a protocol message (a JSON object with a string type), as the runner requires. */
 function run(command, { config, sync, args = [], stdin } = {}) {
   let input = stdin;
   if (input === undefined) {
@@ -30,8 +31,13 @@ function run(command, { config, sync, args = [], stdin } = {}) {
     child.stderr.on('data', (chunk) => { stderr += chunk; });
     child.on('error', reject);
     child.on('close', (code) => {
-      const messages = stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line));
-      resolve({ code, messages, stderr });
+      try {
+        const messages = stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line));
+        for (const m of messages) assert.ok(m && typeof m === 'object' && typeof m.type === 'string', `not a protocol message on stdout: ${JSON.stringify(m)}`);
+        resolve({ code, messages, stderr });
+      } catch (error) {
+        reject(error);
+      }
     });
     child.stdin.end(input);
   });
@@ -118,7 +124,9 @@ test('sync maps the example newest first back to the cutoff', async () => {
   assert.equal(byId.cq0pbyy6bd5m.status, 'resolved'); // postmortem
   assert.equal(byId.yh8jwzv9b7ks.status, 'triggered'); // investigating
   assert.ok(!('mxv3z0k8d2pq' in byId), 'created before the cutoff');
-  assert.deepEqual(messages.at(-2), { type: 'state', state: { updatedAt: '2026-02-04T14:12:00Z', idsAtUpdatedAt: ['p31zjtct2jer'] } });
+  // Then one checkpoint, after every record (only logs may follow it).
+  assert.deepEqual(messages.filter((m) => m.type !== 'log').map((m) => m.type), ['record', 'record', 'record', 'state']);
+  assert.deepEqual(ofType(messages, 'state'), [{ type: 'state', state: { updatedAt: '2026-02-04T14:12:00Z', idsAtUpdatedAt: ['p31zjtct2jer'] } }]);
 });
 
 test('a rerun with the state emits only incidents updated since, ties included', async () => {
@@ -135,8 +143,13 @@ test('a rerun with the state emits only incidents updated since, ties included',
   assert.equal(second.code, 0);
   assert.deepEqual(ids(second.messages), ['A', 'C']);
   assert.equal(ofType(second.messages, 'record')[0].record.status, 'resolved');
-  const third = await syncOnce({ source: file }, ofType(second.messages, 'state').at(-1).state);
+  const secondState = ofType(second.messages, 'state').at(-1).state;
+  assert.deepEqual(secondState, { updatedAt: '2026-02-03T10:00:00Z', idsAtUpdatedAt: ['A'] });
+  // Nothing changed since: a third sync succeeds, emits nothing and keeps the state.
+  const third = await syncOnce({ source: file }, secondState);
+  assert.equal(third.code, 0, third.stderr);
   assert.deepEqual(ids(third.messages), []);
+  assert.deepEqual(ofType(third.messages, 'state').at(-1).state, secondState);
 });
 
 test('bad incidents are skipped with a warning naming their position', async () => {
@@ -174,6 +187,7 @@ test('protocol errors: unknown command, closed stdin, other protocol version', a
   const usage = await run('frobnicate');
   assert.equal(usage.code, 2);
   assert.match(usage.stderr, /unknown command "frobnicate"/);
+  assert.deepEqual(usage.messages, [], 'a usage error prints nothing on stdout');
   const closed = await run('sync', { stdin: '' });
   assert.equal(closed.code, 1);
   assert.deepEqual(closed.messages.map((m) => [m.type, m.kind]), [['error', 'config']]);

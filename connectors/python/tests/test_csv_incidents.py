@@ -25,7 +25,11 @@ def run(command, config=None, sync=None, args=(), stdin=None, cwd=None):
     result = subprocess.run(
         [CONNECTOR, command] + list(args), input=stdin, capture_output=True, text=True, timeout=60, cwd=cwd
     )
-    return result.returncode, [json.loads(line) for line in result.stdout.splitlines()], result.stderr
+    found = [json.loads(line) for line in result.stdout.splitlines()]
+    for message in found:  # stdout holds protocol messages only, as the runner requires
+        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+            raise AssertionError("not a protocol message on stdout: %r" % (message,))
+    return result.returncode, found, result.stderr
 
 
 def of_type(found, kind):
@@ -114,9 +118,14 @@ class CsvIncidents(unittest.TestCase):
         self.assertEqual(by_id["INC-1002"]["resolvedAt"], "2026-01-12T15:45:00Z")  # no offset: UTC
         self.assertEqual(by_id["INC-1004"]["title"], 'Login page shows "500" for SSO users')
         self.assertEqual((by_id["INC-1004"]["number"], by_id["INC-1004"]["urgency"]), (1004, "high"))
+        self.assertEqual(by_id["INC-1004"]["htmlUrl"], "https://status.example.com/incidents/INC-1004")
         self.assertNotIn("htmlUrl", by_id["INC-1005"])
-        self.assertEqual(found[-2], {"type": "state", "state": {
-            "lastCreatedAt": "2026-02-03T16:45:10Z", "idsAtLastCreatedAt": ["INC-1004", "INC-1005"]}})
+        self.assertEqual(by_id["INC-1004"]["service"], {"id": "Identity", "type": "service_reference",
+                                                        "summary": "Identity"})
+        # Then one checkpoint, after every record (only logs may follow it).
+        self.assertEqual([m["type"] for m in found if m["type"] != "log"], ["record"] * 4 + ["state"])
+        self.assertEqual(of_type(found, "state"), [{"type": "state", "state": {
+            "lastCreatedAt": "2026-02-03T16:45:10Z", "idsAtLastCreatedAt": ["INC-1004", "INC-1005"]}}])
 
     def test_rerun_with_state_emits_only_new_rows_including_ties(self):
         self.write_csv(HEADER + "A,first,triggered,2026-02-01T10:00:00Z\nB,second,triggered,2026-02-02T10:00:00Z\n")

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Tests of connector-{{slug}}: runs each command the way the runner does (messages on stdin)
-# and checks its output with grep. Prints one line per check, then "N passed, N failed";
+# and checks its output with grep, stdout (the protocol) and stderr (free text) apart.
+# Prints one line per check, then "N passed, N failed, N skipped";
 # exits non-zero when any check failed. POSIX sh; run from anywhere: `sh test.sh`. The
 # helpers (run, check, has, ...) are in testlib.sh, copied from the toolkit.
 
@@ -37,7 +38,7 @@ check 'verify of an empty config says why' has '"valid":false,"errors":\["apiTok
 run '{"type":"config","protocol":1,"config":{"apiToken":"t0k3n with a space","apiBaseUrl":12345}}' "$CONNECTOR" verify
 check 'verify names a mistyped value' has '"apiBaseUrl: must be string"'
 check 'verify refuses a token with a space' has 'the source refused apiToken'
-check 'verify never quotes the token' lacks 'with a space'
+check 'verify never quotes the token' nowhere 'with a space'
 
 run "$CONFIG" "$CONNECTOR" discover
 check 'discover exits 0' exits 0
@@ -47,7 +48,7 @@ run "$(sync_stdin)" "$CONNECTOR" sync
 check 'sync exits 0' exits 0
 check 'sync emits every incident, newest first' test "$(ids)" = 'EX-5 EX-4 EX-3 EX-2 EX-1 '
 check 'sync checkpoints after each page' count '^{"type":"state"' 3
-check 'sync never prints the token' lacks "$TOKEN"
+check 'sync never prints the token' nowhere "$TOKEN"
 FIRST=$(state 1)
 LAST=$(state 3)
 check 'the last checkpoint covers the whole pass' test "$LAST" = '{"version":1,"syncedThrough":"2026-03-14T09:26:53Z","unfinished":null}'
@@ -71,6 +72,6 @@ check 'protocol 2 is refused' has '"message":"this connector speaks protocol 1 o
 
 run '' "$CONNECTOR" frobnicate
 check 'an unknown command exits 2' exits 2
-check 'an unknown command prints usage' has '^usage:'
+check 'an unknown command prints usage on stderr' on_stderr '^usage:'
 
 finish
