@@ -55,7 +55,6 @@ mod cli;
 mod config;
 mod emitter;
 
-use std::fmt;
 use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
@@ -117,7 +116,8 @@ pub struct SyncRequest {
 }
 
 /// A fatal connector error: becomes an `error` message and exit status 1.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message} ({kind})")]
 pub struct ConnectorError {
     /// The kind, for orchestrators.
     pub kind: ErrorKind,
@@ -152,14 +152,6 @@ impl ConnectorError {
     }
 }
 
-impl fmt::Display for ConnectorError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", self.message, self.kind)
-    }
-}
-
-impl std::error::Error for ConnectorError {}
-
 /// Writing to stdout failed: the runner is gone or the pipe broke.
 impl From<std::io::Error> for ConnectorError {
     fn from(error: std::io::Error) -> Self {
@@ -186,4 +178,18 @@ where
 /// Convenience: an [`ExitCode`] from one of the `EXIT_*` constants.
 fn exit(code: u8) -> ExitCode {
     ExitCode::from(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_connector_error_reads_message_then_kind() {
+        let error = ConnectorError::auth("the token was refused");
+        assert_eq!(error.to_string(), "the token was refused (auth)");
+        let io = ConnectorError::from(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
+        assert_eq!(io.kind, ErrorKind::Internal);
+        assert!(io.message.starts_with("cannot write to stdout: "), "{io}");
+    }
 }
