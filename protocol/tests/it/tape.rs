@@ -3,17 +3,15 @@
 //! values, at any depth, replaced by a set of awkward values or removed, in compact,
 //! spaced and escaped spellings.
 
-use std::path::PathBuf;
-
 use protocol::{RecordCheck, SchemaRegistry};
 use serde_json::{json, Value};
 
+use crate::util::record_fixture;
+
 /// The record fixtures: valid ones, and invalid ones (unwrapped from their test case).
 fn fixture_records(file: &str) -> Vec<Value> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../schemas/examples/records").join(file);
-    let text = std::fs::read_to_string(path).unwrap();
-    let lines = text.lines().map(|line| serde_json::from_str::<Value>(line).unwrap());
-    lines.map(|value| if value.get("record").is_some() { value["record"].clone() } else { value }).collect()
+    let cases = record_fixture(file).into_iter();
+    cases.map(|value| if value.get("record").is_some() { value["record"].clone() } else { value }).collect()
 }
 
 fn replacements() -> Vec<Value> {
