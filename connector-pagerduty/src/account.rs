@@ -1,7 +1,7 @@
 //! The account: checking a configuration against it (`verify`) and naming its one
 //! stream (`discover`).
 
-use protocol::{Stream, Verification};
+use connector_sdk::{Stream, Verification};
 use reqwest::Url;
 use serde_json::Value;
 

@@ -9,8 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use protocol::sdk::ConnectorError;
-use protocol::ErrorKind;
+use connector_sdk::{ConnectorError, ErrorKind};
 use reqwest::blocking::{Client as Http, Response};
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION};
 use reqwest::{StatusCode, Url};

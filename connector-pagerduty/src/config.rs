@@ -107,7 +107,7 @@ mod tests {
     #[test]
     fn the_schema_compiles_and_marks_the_token_secret() {
         let schema = schema();
-        protocol::registry::compile_schema(&schema).unwrap();
+        connector_sdk::protocol::registry::compile_schema(&schema).unwrap();
         assert_eq!(schema["properties"]["apiToken"]["writeOnly"], true);
         assert_eq!(schema["additionalProperties"], false);
     }

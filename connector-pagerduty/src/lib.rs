@@ -1,5 +1,5 @@
 //! The PagerDuty connector: a complete, efficient, resumable sync of a PagerDuty account
-//! on the protocol crate's connector SDK.
+//! on the toolkit's Rust connector SDK (`connector-sdk`).
 //!
 //! - [`config`]: settings and the JSON Schema `spec` publishes.
 //! - [`client`]: HTTP (auth, headers, ceiling, retries, errors); [`retry`] and
@@ -23,8 +23,7 @@ pub mod windows;
 #[cfg(test)]
 mod testserver;
 
-use protocol::sdk::{self, Connector, ConnectorError, Emitter, SyncRequest};
-use protocol::{Spec, Verification};
+use connector_sdk::{Connector, ConnectorError, Emitter, Spec, SyncRequest, Verification};
 
 /// Record types `sync` emits.
 pub const RECORD_TYPES: [&str; 8] =
@@ -38,7 +37,7 @@ impl Connector for PagerDuty {
     type Config = config::Config;
 
     fn spec(&self) -> Spec {
-        let mut spec = sdk::spec("pagerduty", env!("CARGO_PKG_VERSION"), config::schema(), RECORD_TYPES);
+        let mut spec = connector_sdk::spec("pagerduty", env!("CARGO_PKG_VERSION"), config::schema(), RECORD_TYPES);
         spec.description = Some("Incidents, log entries, people, services and on-calls of a PagerDuty account.".into());
         spec
     }

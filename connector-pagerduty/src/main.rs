@@ -1,5 +1,5 @@
 //! The `connector-pagerduty` executable: the SDK's command line around [`connector_pagerduty::PagerDuty`].
 
 fn main() -> std::process::ExitCode {
-    protocol::sdk::run(connector_pagerduty::PagerDuty)
+    connector_sdk::run(connector_pagerduty::PagerDuty)
 }

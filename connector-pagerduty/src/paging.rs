@@ -8,7 +8,8 @@
 //! triggers a split; that window's items already emitted are emitted again, which the
 //! runner's upserts make harmless.
 
-use protocol::sdk::ConnectorError;
+use connector_sdk::protocol::format_instant;
+use connector_sdk::ConnectorError;
 use serde_json::Value;
 
 use crate::client::{ApiError, Client, Query};
@@ -192,7 +193,7 @@ impl Endpoint {
 
 /// `since` and `until` of a window, as the API reads them.
 pub fn window_query(window: Window) -> Query {
-    vec![("since", protocol::format_instant(window.since)), ("until", protocol::format_instant(window.until))]
+    vec![("since", format_instant(window.since)), ("until", format_instant(window.until))]
 }
 
 #[cfg(test)]
@@ -201,6 +202,7 @@ mod tests {
     use crate::config::Config;
     use crate::retry::RetryPolicy;
     use crate::testserver::{Reply, TestServer};
+    use connector_sdk::protocol::parse_cutoff;
     use serde_json::json;
 
     /// A fake `/incidents` whose items are one per second of the window, `per_second`
@@ -208,7 +210,7 @@ mod tests {
     fn fake(target: &str, items_in: impl Fn(i64, i64) -> u64) -> Reply {
         let query: std::collections::HashMap<String, String> =
             Url::parse(&format!("http://x{target}")).unwrap().query_pairs().into_owned().collect();
-        let t = |k: &str| protocol::parse_cutoff(&query[k]).unwrap().timestamp();
+        let t = |k: &str| parse_cutoff(&query[k]).unwrap().timestamp();
         let (limit, offset): (u64, u64) = (query["limit"].parse().unwrap(), query["offset"].parse().unwrap());
         if offset + limit > OFFSET_CAP {
             return Reply::json(400, json!({"error": {"message": "Arguments Caused Error", "code": 2002}}));
@@ -240,7 +242,7 @@ mod tests {
     }
 
     fn window(since: &str, until: &str) -> Window {
-        Window::new(protocol::parse_cutoff(since).unwrap(), protocol::parse_cutoff(until).unwrap())
+        Window::new(parse_cutoff(since).unwrap(), parse_cutoff(until).unwrap())
     }
 
     #[test]
@@ -262,7 +264,7 @@ mod tests {
     #[test]
     fn a_window_over_the_cap_is_bisected_before_paging_and_loses_nothing() {
         // 15,000 items spread evenly over the month: one split, two halves of 7,500.
-        let month = (protocol::parse_cutoff("2026-01-01").unwrap().timestamp(), 31 * 86_400);
+        let month = (parse_cutoff("2026-01-01").unwrap().timestamp(), 31 * 86_400);
         let server = TestServer::start(move |target, _| {
             fake(target, move |since, until| ((until - since) as u64 * 15_000 / month.1 as u64).min(15_000))
         });
@@ -282,8 +284,8 @@ mod tests {
         });
         // 2,000,000 s / 100 = 20,000 items; halves of 10,000 fit exactly.
         let w = Window::new(
-            protocol::parse_cutoff("2026-01-01").unwrap(),
-            protocol::parse_cutoff("2026-01-01").unwrap() + chrono::Duration::seconds(2_000_000),
+            parse_cutoff("2026-01-01").unwrap(),
+            parse_cutoff("2026-01-01").unwrap() + chrono::Duration::seconds(2_000_000),
         );
         let mut ids = std::collections::HashSet::new();
         let mut count = 0;
@@ -301,10 +303,7 @@ mod tests {
     #[test]
     fn more_than_the_cap_within_one_second_is_an_error_not_a_loss() {
         let server = TestServer::start(|target, _| fake(target, |_, _| 20_000));
-        let w = Window::new(
-            protocol::parse_cutoff("2026-01-01").unwrap(),
-            protocol::parse_cutoff("2026-01-01T00:00:01Z").unwrap(),
-        );
+        let w = Window::new(parse_cutoff("2026-01-01").unwrap(), parse_cutoff("2026-01-01T00:00:01Z").unwrap());
         let error = ConnectorError::from(endpoint().fetch_window(&client(&server), w, |_| Ok(())).unwrap_err());
         assert!(error.message.contains("20000 items in the one-second window"), "{error}");
     }

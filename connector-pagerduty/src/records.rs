@@ -254,7 +254,7 @@ fn camel_case(key: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use protocol::SchemaRegistry;
+    use connector_sdk::protocol::SchemaRegistry;
     use serde_json::json;
 
     fn reference(kind: &str, id: &str) -> Value {

@@ -12,7 +12,7 @@
 //! moved earlier).
 
 use chrono::{DateTime, Utc};
-use protocol::sdk::ConnectorError;
+use connector_sdk::ConnectorError;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -96,7 +96,7 @@ mod tests {
     use serde_json::json;
 
     fn at(text: &str) -> DateTime<Utc> {
-        protocol::parse_cutoff(text).unwrap()
+        connector_sdk::protocol::parse_cutoff(text).unwrap()
     }
 
     #[test]

@@ -19,8 +19,7 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
-use protocol::sdk::{ConnectorError, Emitter, SyncRequest};
-use protocol::LogLevel;
+use connector_sdk::{ConnectorError, Emitter, LogLevel, SyncRequest};
 use serde_json::Value;
 
 use crate::client::{Client, Query};

@@ -6,7 +6,7 @@
 //! calendar arithmetic is needed. Ranges are half-open, `[since, until)`, like the API's.
 
 use chrono::{DateTime, Duration, Utc};
-use protocol::format_instant;
+use connector_sdk::protocol::format_instant;
 
 /// Longest window: 180 days is shorter than the shortest 6 calendar months (181 days).
 pub const MAX_WINDOW_DAYS: i64 = 180;
@@ -72,7 +72,7 @@ mod tests {
     use super::*;
 
     fn at(text: &str) -> DateTime<Utc> {
-        protocol::parse_cutoff(text).unwrap()
+        connector_sdk::protocol::parse_cutoff(text).unwrap()
     }
 
     #[test]

@@ -11,7 +11,9 @@
 //! checks structure, not every detail of the grammar; [`Tape::parse`] refuses anything it
 //! does not understand and the caller falls back to `serde_json` (see
 //! [`crate::SchemaRegistry::validate_record_json`]). Validation through a tape must agree
-//! with validation through a `Value`; the registry's tests compare both on every fixture.
+//! with validation through a `Value`: `tests/it/tape.rs` compares the tape's own verdict
+//! ([`crate::SchemaRegistry::tape_verdict`]) with the `Value` validator's on every fixture
+//! variant, valid and invalid.
 
 use std::borrow::Cow;
 

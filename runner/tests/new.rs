@@ -113,8 +113,8 @@ mod languages {
     fn rust_builds_without_warnings_passes_its_tests_and_the_kit() {
         let (_dir, project, printed) = generate("rust");
         let manifest = std::fs::read_to_string(project.join("Cargo.toml")).unwrap();
-        let protocol = root().join("protocol").canonicalize().unwrap();
-        assert!(manifest.contains(&format!("protocol = {{ path = \"{}\" }}", protocol.display())), "{manifest}");
+        let sdk = root().join("connector-sdk").canonicalize().unwrap();
+        assert!(manifest.contains(&format!("connector-sdk = {{ path = \"{}\" }}", sdk.display())), "{manifest}");
         assert!(project.join("Cargo.lock").is_file(), "the toolkit's Cargo.lock is copied");
         assert!(printed.contains("  cargo test\n"), "{printed}");
         let target = root().join("target/scaffold-test");

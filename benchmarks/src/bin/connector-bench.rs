@@ -14,8 +14,7 @@
 use std::process::ExitCode;
 
 use benchmarks::incident::{Generator, MAX_RECORDS};
-use protocol::sdk::{self, Connector, ConnectorError, Emitter, SyncRequest};
-use protocol::{Spec, Stream, Verification};
+use connector_sdk::{Connector, ConnectorError, Emitter, Spec, Stream, SyncRequest, Verification};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -54,7 +53,7 @@ impl Connector for Bench {
                              "description": "Unused; makes the runner scan records for a secret, as with real connectors."}
             }
         });
-        let mut spec = sdk::spec("bench", env!("CARGO_PKG_VERSION"), schema, ["Incident"]);
+        let mut spec = connector_sdk::spec("bench", env!("CARGO_PKG_VERSION"), schema, ["Incident"]);
         spec.description = Some("Emits N realistic Incident records at full speed, for benchmarks.".to_owned());
         spec
     }
@@ -92,5 +91,5 @@ fn resume_point(request: &SyncRequest) -> Result<u64, ConnectorError> {
 }
 
 fn main() -> ExitCode {
-    sdk::run(Bench)
+    connector_sdk::run(Bench)
 }

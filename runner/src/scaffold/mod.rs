@@ -9,7 +9,7 @@
 //!
 //! - this module: the request, checking it, writing the project, what the command prints;
 //! - [`slug`]: what a slug may be; [`templates`]: the files of each language;
-//! - [`toolkit`]: the `protocol` crate and `Cargo.lock` a Rust project builds against.
+//! - [`toolkit`]: the `connector-sdk` crate and `Cargo.lock` a Rust project builds against.
 //!
 //! Nothing is written unless everything is: the project is written into a hidden staging
 //! directory beside the target, then moved into place with one rename onto a directory
@@ -39,7 +39,7 @@ pub const EXAMPLE_SINCE: &str = "2026-01-01";
 /// The language of a generated connector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Language {
-    /// A Cargo project on the toolkit's Rust SDK (the `protocol` crate).
+    /// A Cargo project on the toolkit's Rust SDK (the `connector-sdk` crate).
     Rust,
     /// Python 3.9+, standard library only.
     Python,

@@ -2,7 +2,7 @@
 //! `templates/<language>/` (real code, readable and testable as such, with `{{slug}}`-style
 //! placeholders in strings and comments), and the toolkit's own protocol helpers and test
 //! helpers copied as they are, so a generated project depends on nothing in the toolkit but,
-//! in Rust, the `protocol` crate.
+//! in Rust, the `connector-sdk` crate.
 
 use std::path::Path;
 
@@ -116,11 +116,11 @@ pub fn project(language: Language, slug: &str, target: &Path, toolkit: &Toolkit)
     let mut warnings = Vec::new();
     let mut extra = Vec::new();
     if language == Language::Rust {
-        let protocol = toolkit.protocol_dependency(target);
-        vars.push(("protocol_path", toml_string_body(&protocol.path)));
-        vars.push(("protocol_comment", protocol.comment));
-        vars.push(("protocol_readme", protocol.readme));
-        warnings.extend(protocol.warning);
+        let sdk = toolkit.sdk_dependency(target);
+        vars.push(("sdk_path", toml_string_body(&sdk.path)));
+        vars.push(("sdk_comment", sdk.comment));
+        vars.push(("sdk_readme", sdk.readme));
+        warnings.extend(sdk.warning);
         // Same versions as the toolkit's own build; without it cargo picks the newest.
         extra.extend(toolkit.cargo_lock().map(|lock| File {
             path: "Cargo.lock".into(),
@@ -210,12 +210,13 @@ mod tests {
     }
 
     #[test]
-    fn the_rust_project_depends_on_the_protocol_crate_by_path() {
+    fn the_rust_project_depends_on_the_connector_sdk_by_path() {
         let files = generated(Language::Rust).files;
         let manifest = String::from_utf8(files[0].contents.clone()).unwrap();
         assert!(manifest.contains("name = \"connector-acme-cloud\""), "{manifest}");
-        let protocol = Toolkit::of_this_build().protocol_dependency(&std::env::temp_dir().join("x")).path;
-        assert!(manifest.contains(&format!("protocol = {{ path = \"{protocol}\" }}")), "{manifest}");
+        let sdk = Toolkit::of_this_build().sdk_dependency(&std::env::temp_dir().join("x")).path;
+        assert!(manifest.contains(&format!("connector-sdk = {{ path = \"{sdk}\" }}")), "{manifest}");
+        assert!(!manifest.contains("\nprotocol = "), "the SDK brings the protocol crate: {manifest}");
         assert!(manifest.contains("\n[workspace]\n"), "stands alone inside another workspace");
     }
 

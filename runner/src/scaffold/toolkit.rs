@@ -1,5 +1,6 @@
-//! Where the toolkit's source tree is, for a generated Rust project: the `protocol` crate it
-//! depends on by path, and the `Cargo.lock` that pins the versions the toolkit is tested with.
+//! Where the toolkit's source tree is, for a generated Rust project: the `connector-sdk` crate
+//! it depends on by path (the only toolkit crate it names: the SDK brings the `protocol`
+//! crate with it), and the `Cargo.lock` that pins the versions the toolkit is tested with.
 //!
 //! The runner knows the tree it was built from (`CARGO_MANIFEST_DIR` at compile time); it
 //! is used when it still exists where the runner was built. A project created inside that
@@ -11,8 +12,11 @@
 use std::fs;
 use std::path::{Component, Path, PathBuf};
 
-/// What `Cargo.toml` says when the protocol crate was not found.
-pub const PLACEHOLDER: &str = "PATH/TO/connector-toolkit/protocol";
+/// What `Cargo.toml` says when the connector SDK was not found.
+pub const PLACEHOLDER: &str = "PATH/TO/connector-toolkit/connector-sdk";
+
+/// The SDK's directory in the toolkit's tree.
+const SDK_DIR: &str = "connector-sdk";
 
 /// The toolkit's source tree, when it could be found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,10 +24,10 @@ pub struct Toolkit {
     root: Option<PathBuf>,
 }
 
-/// The `protocol` dependency of a generated project, and what to say about it.
+/// The `connector-sdk` dependency of a generated project, and what to say about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProtocolDependency {
-    /// The `path` of `protocol = { path = ... }`.
+pub struct SdkDependency {
+    /// The `path` of `connector-sdk = { path = ... }`.
     pub path: String,
     /// A comment for `Cargo.toml`.
     pub comment: String,
@@ -39,20 +43,20 @@ impl Toolkit {
         Toolkit::at(&Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
     }
 
-    /// The tree at `root`, if `root/protocol/Cargo.toml` exists.
+    /// The tree at `root`, if `root/connector-sdk/Cargo.toml` exists.
     pub fn at(root: &Path) -> Self {
-        let root = root.canonicalize().ok().filter(|root| root.join("protocol/Cargo.toml").is_file());
+        let root = root.canonicalize().ok().filter(|root| root.join(SDK_DIR).join("Cargo.toml").is_file());
         Toolkit { root }
     }
 
-    /// The `protocol` dependency of a project that will be created at `project` (whose
+    /// The `connector-sdk` dependency of a project that will be created at `project` (whose
     /// parent directory exists).
-    pub fn protocol_dependency(&self, project: &Path) -> ProtocolDependency {
+    pub fn sdk_dependency(&self, project: &Path) -> SdkDependency {
         let Some(root) = &self.root else { return not_found() };
-        let protocol = root.join("protocol");
+        let sdk = root.join(SDK_DIR);
         let project = canonical_project(project);
-        match project.as_deref().filter(|p| p.starts_with(root)).map(|p| relative(p, &protocol)) {
-            Some(path) => ProtocolDependency {
+        match project.as_deref().filter(|p| p.starts_with(root)).map(|p| relative(p, &sdk)) {
+            Some(path) => SdkDependency {
                 path: path.display().to_string(),
                 comment: "A relative path: this project was created inside the toolkit's checkout.".into(),
                 readme: format!(
@@ -62,13 +66,13 @@ impl Toolkit {
                 ),
                 warning: None,
             },
-            None => ProtocolDependency {
-                path: protocol.display().to_string(),
+            None => SdkDependency {
+                path: sdk.display().to_string(),
                 comment: "The toolkit checkout `runner new` was built from.".into(),
                 readme: format!(
                     "`{}`, the toolkit checkout the runner that created this project was built from (an absolute \
                      path, because this project is outside it).",
-                    protocol.display()
+                    sdk.display()
                 ),
                 warning: None,
             },
@@ -81,19 +85,19 @@ impl Toolkit {
     }
 }
 
-fn not_found() -> ProtocolDependency {
-    ProtocolDependency {
+fn not_found() -> SdkDependency {
+    SdkDependency {
         path: PLACEHOLDER.into(),
-        comment: "PLACEHOLDER: put the path of the protocol/ directory of a toolkit checkout here.".into(),
+        comment: "PLACEHOLDER: put the path of the connector-sdk/ directory of a toolkit checkout here.".into(),
         readme: format!(
             "**not set yet.** `runner new` could not find the toolkit's source (the runner was built \
-             elsewhere), so `Cargo.toml` says `{PLACEHOLDER}`: replace it with the path of the `protocol/` \
-             directory of a toolkit checkout; `cargo build` fails until then."
+             elsewhere), so `Cargo.toml` says `{PLACEHOLDER}`: replace it with the path of the \
+             `connector-sdk/` directory of a toolkit checkout; `cargo build` fails until then."
         ),
         warning: Some(format!(
-            "the toolkit's protocol crate was not found (the runner was built in {}, which is gone): \
-             Cargo.toml points at the placeholder `{PLACEHOLDER}`; set the path of `protocol` to the \
-             protocol/ directory of a toolkit checkout before building",
+            "the toolkit's connector-sdk crate was not found (the runner was built in {}, which is gone): \
+             Cargo.toml points at the placeholder `{PLACEHOLDER}`; set the path of `connector-sdk` to the \
+             connector-sdk/ directory of a toolkit checkout before building",
             Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap_or(Path::new("?")).display()
         )),
     }
@@ -124,9 +128,9 @@ mod tests {
     /// A fake toolkit checkout in a temporary directory.
     fn checkout() -> (tempfile::TempDir, Toolkit) {
         let dir = tempfile::tempdir().unwrap();
-        fs::create_dir_all(dir.path().join("protocol")).unwrap();
+        fs::create_dir_all(dir.path().join("connector-sdk")).unwrap();
         fs::create_dir_all(dir.path().join("connectors")).unwrap();
-        fs::write(dir.path().join("protocol/Cargo.toml"), "[package]\n").unwrap();
+        fs::write(dir.path().join("connector-sdk/Cargo.toml"), "[package]\n").unwrap();
         fs::write(dir.path().join("Cargo.lock"), "# lock\n").unwrap();
         let toolkit = Toolkit::at(dir.path());
         (dir, toolkit)
@@ -135,18 +139,18 @@ mod tests {
     #[test]
     fn inside_the_checkout_the_path_is_relative() {
         let (dir, toolkit) = checkout();
-        let dependency = toolkit.protocol_dependency(&dir.path().join("connectors/connector-acme"));
-        assert_eq!(dependency.path, "../../protocol");
+        let dependency = toolkit.sdk_dependency(&dir.path().join("connectors/connector-acme"));
+        assert_eq!(dependency.path, "../../connector-sdk");
         assert_eq!(dependency.warning, None);
-        assert_eq!(toolkit.protocol_dependency(&dir.path().join("connector-acme")).path, "../protocol");
+        assert_eq!(toolkit.sdk_dependency(&dir.path().join("connector-acme")).path, "../connector-sdk");
     }
 
     #[test]
     fn outside_the_checkout_the_path_is_absolute() {
         let (dir, toolkit) = checkout();
         let elsewhere = tempfile::tempdir().unwrap();
-        let dependency = toolkit.protocol_dependency(&elsewhere.path().join("connector-acme"));
-        assert_eq!(Path::new(&dependency.path), dir.path().canonicalize().unwrap().join("protocol"));
+        let dependency = toolkit.sdk_dependency(&elsewhere.path().join("connector-acme"));
+        assert_eq!(Path::new(&dependency.path), dir.path().canonicalize().unwrap().join("connector-sdk"));
         assert_eq!(toolkit.cargo_lock(), Some(b"# lock\n".to_vec()));
     }
 
@@ -154,9 +158,9 @@ mod tests {
     fn without_a_checkout_the_path_is_a_placeholder_with_a_warning() {
         let empty = tempfile::tempdir().unwrap();
         let toolkit = Toolkit::at(empty.path());
-        let dependency = toolkit.protocol_dependency(&empty.path().join("connector-acme"));
+        let dependency = toolkit.sdk_dependency(&empty.path().join("connector-acme"));
         assert_eq!(dependency.path, PLACEHOLDER);
-        assert!(dependency.warning.unwrap().contains("protocol crate was not found"));
+        assert!(dependency.warning.unwrap().contains("connector-sdk crate was not found"));
         assert!(dependency.readme.contains("not set yet"));
         assert_eq!(toolkit.cargo_lock(), None);
     }

@@ -53,7 +53,7 @@ mod tests {
     #[test]
     fn the_schema_compiles_and_marks_the_token_secret() {
         let schema = schema();
-        protocol::registry::compile_schema(&schema).expect("the schema compiles");
+        connector_sdk::protocol::registry::compile_schema(&schema).expect("the schema compiles");
         assert_eq!(schema["properties"]["apiToken"]["writeOnly"], true);
     }
 

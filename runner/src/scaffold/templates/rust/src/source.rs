@@ -11,8 +11,7 @@
 //!
 //! `sync.rs` needs no change as long as the API lists incidents newest first, page by page.
 
-use protocol::sdk::ConnectorError;
-use protocol::Stream;
+use connector_sdk::{ConnectorError, Stream};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -150,7 +149,7 @@ mod tests {
         for page in 1..=3 {
             for incident in client.incidents(page).unwrap().incidents {
                 let record = to_record(&incident, client.base_url());
-                protocol::SchemaRegistry::global().validate_record(&record).expect("a valid Incident");
+                connector_sdk::protocol::SchemaRegistry::global().validate_record(&record).expect("a valid Incident");
                 assert_eq!(record["self"], format!("https://api.example.com/incidents/{}", incident.id));
             }
         }

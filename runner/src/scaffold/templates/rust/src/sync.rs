@@ -18,8 +18,8 @@
 //! a checkpoint only ever covers pages that were emitted in full.
 
 use chrono::{DateTime, Utc};
-use protocol::sdk::{ConnectorError, Emitter, SyncRequest};
-use protocol::LogLevel;
+use connector_sdk::protocol::parse_cutoff;
+use connector_sdk::{ConnectorError, Emitter, LogLevel, SyncRequest};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -104,7 +104,7 @@ fn state_value(synced_through: Option<String>, unfinished: Option<Unfinished>) -
 
 /// An RFC 3339 time of the source.
 fn instant(text: &str) -> Result<DateTime<Utc>, ConnectorError> {
-    protocol::parse_cutoff(text).map_err(|e| ConnectorError::internal(format!("the source sent a bad time: {e}")))
+    parse_cutoff(text).map_err(|e| ConnectorError::internal(format!("the source sent a bad time: {e}")))
 }
 
 #[cfg(test)]
@@ -119,7 +119,7 @@ mod tests {
         let (mut out, captured) = Emitter::in_memory();
         let config = Config { api_token: "t0k3n".into(), api_base_url: "https://api.example.com".into() };
         let client = Client::new(&config);
-        let earliest_data_cutoff = protocol::parse_cutoff(cutoff).unwrap();
+        let earliest_data_cutoff = parse_cutoff(cutoff).unwrap();
         let request = SyncRequest { stream: client.account_stream(), earliest_data_cutoff, state };
         run(&client, &request, &mut out).unwrap();
         out.flush().unwrap();

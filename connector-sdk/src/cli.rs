@@ -15,11 +15,14 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use serde_json::Value;
 
-use super::{config, exit, Connector, ConnectorError, Emitter, SyncRequest, EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
-use crate::codec::{LineReader, DEFAULT_MAX_LINE_BYTES};
-use crate::cutoff::parse_cutoff;
-use crate::message::{ConnectorMessage, ErrorMessage, RunnerMessage, Spec, Stream, SyncMessage, PROTOCOL_VERSION};
-use crate::secrets::Redactor;
+use protocol::codec::{LineReader, DEFAULT_MAX_LINE_BYTES};
+use protocol::cutoff::parse_cutoff;
+use protocol::message::{
+    ConnectorMessage, ErrorMessage, RunnerMessage, Spec, Stream, SyncMessage, Verification, PROTOCOL_VERSION,
+};
+use protocol::secrets::Redactor;
+
+use crate::{config, exit, Connector, ConnectorError, Emitter, SyncRequest, EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
 
 #[derive(Parser)]
 #[command(
@@ -120,9 +123,9 @@ fn verify<C: Connector>(
     out.set_redactor(Redactor::from_config(&spec.config_schema, &raw));
     let verification = match config::check::<C::Config>(&spec.config_schema, &raw) {
         Ok(config) => connector.verify(&config, out)?,
-        Err(problems) => crate::Verification::invalid(problems),
+        Err(problems) => Verification::invalid(problems),
     };
-    let verification = crate::Verification {
+    let verification = Verification {
         valid: verification.valid,
         errors: verification.errors.iter().map(|e| out.redact(e).into_owned()).collect(),
     };
@@ -303,6 +306,6 @@ mod tests {
         fs::write(&garbage, "apiToken = 1").unwrap();
         let err = read_config(&ConfigArgs { config: Some(garbage) }).unwrap_err();
         assert!(err.message.contains("garbage.json is not valid JSON"), "{err}");
-        assert_eq!(err.kind, crate::ErrorKind::Config);
+        assert_eq!(err.kind, protocol::ErrorKind::Config);
     }
 }

@@ -8,10 +8,10 @@ use chrono::Utc;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::codec::write_message;
-use crate::cutoff::format_instant;
-use crate::message::{LogLevel, Stream};
-use crate::secrets::Redactor;
+use protocol::codec::write_message;
+use protocol::cutoff::format_instant;
+use protocol::message::{LogLevel, Stream};
+use protocol::secrets::Redactor;
 
 /// Buffered output is flushed at least this often, so a runner watching for idle
 /// connectors sees progress even while a connector emits records slowly.
@@ -205,7 +205,7 @@ mod tests {
         emitter.state(&serde_json::json!({"cursor": 1})).unwrap();
         emitter.log(LogLevel::Info, "done").unwrap();
         let messages = captured.messages().unwrap();
-        let registry = crate::SchemaRegistry::global();
+        let registry = protocol::SchemaRegistry::global();
         for message in &messages {
             registry.validate_message(message).unwrap_or_else(|e| panic!("{message}: {e:?}"));
         }

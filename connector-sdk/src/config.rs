@@ -9,7 +9,7 @@ use jsonschema::error::ValidationErrorKind;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::registry::compile_schema;
+use protocol::registry::compile_schema;
 
 /// Checks `config` against `schema` and deserialises it.
 ///

@@ -1,4 +1,5 @@
-//! The Rust connector SDK: implement [`Connector`], call [`run`] from `main`.
+//! The Rust connector SDK of the connector toolkit: implement [`Connector`], call [`run`]
+//! from `main`.
 //!
 //! The SDK owns everything that is the same for every connector: parsing the command
 //! line, reading the configuration (from stdin when the runner calls, from `--config`
@@ -6,16 +7,26 @@
 //! field is an answer from `verify`, not a crash), writing messages, turning errors into
 //! `error` messages and exit codes. A connector only says what is specific to its source.
 //!
+//! # One dependency
+//!
+//! A connector depends on this crate alone. The wire contract it is built on, the
+//! [`protocol`] crate, is re-exported whole as [`connector_sdk::protocol`](protocol), and
+//! the message types that appear in the SDK's own signatures ([`Spec`], [`Stream`],
+//! [`Verification`], [`ErrorKind`], [`LogLevel`], [`Redactor`]) are re-exported at the root
+//! as well, so the common imports are one line. Everything else of the contract (cutoff
+//! dates, the schema registry a connector's tests check records with) is reached through
+//! `connector_sdk::protocol`, which is the same crate the runner uses, not a copy.
+//!
 //! ```no_run
-//! use protocol::sdk::{self, Connector, ConnectorError, Emitter, SyncRequest};
-//! use protocol::{Spec, Stream, Verification};
+//! use connector_sdk::protocol::format_instant;
+//! use connector_sdk::{Connector, ConnectorError, Emitter, LogLevel, Spec, Stream, SyncRequest, Verification};
 //!
 //! struct Hello;
 //!
 //! impl Connector for Hello {
 //!     type Config = serde_json::Value;
 //!     fn spec(&self) -> Spec {
-//!         sdk::spec("hello", env!("CARGO_PKG_VERSION"), serde_json::json!({"type": "object"}), ["Team"])
+//!         connector_sdk::spec("hello", env!("CARGO_PKG_VERSION"), serde_json::json!({"type": "object"}), ["Team"])
 //!     }
 //!     fn verify(&self, _: &Self::Config, _: &mut Emitter) -> Result<Verification, ConnectorError> {
 //!         Ok(Verification::valid())
@@ -23,22 +34,27 @@
 //!     fn discover(&self, _: &Self::Config, out: &mut Emitter) -> Result<(), ConnectorError> {
 //!         Ok(out.stream(&Stream::new("all", "https://example.com", "Everything"))?)
 //!     }
-//!     fn sync(&self, _: &Self::Config, _: &SyncRequest, out: &mut Emitter) -> Result<(), ConnectorError> {
+//!     fn sync(&self, _: &Self::Config, request: &SyncRequest, out: &mut Emitter) -> Result<(), ConnectorError> {
+//!         out.log(LogLevel::Info, format!("syncing back to {}", format_instant(request.earliest_data_cutoff)))?;
 //!         out.record(&serde_json::json!({"_type": "Team", "id": "T1", "self": "https://example.com/T1", "name": "Ops"}))?;
 //!         Ok(out.state(&serde_json::json!({"done": true}))?)
 //!     }
 //! }
 //!
 //! fn main() -> std::process::ExitCode {
-//!     sdk::run(Hello)
+//!     connector_sdk::run(Hello)
 //! }
 //! ```
+//!
+//! Modules: `cli` (the command line and the dispatch to [`Connector`]), `config`
+//! (checking a configuration against `config_schema`), `emitter` ([`Emitter`]).
+
+#![warn(missing_docs)]
 
 mod cli;
 mod config;
 mod emitter;
 
-use std::fmt;
 use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
@@ -47,8 +63,10 @@ use serde_json::Value;
 
 pub use cli::run;
 pub use emitter::{Captured, Emitter};
+pub use protocol;
+pub use protocol::{ErrorKind, LogLevel, Redactor, Spec, Stream, Verification};
 
-use crate::message::{ErrorKind, Spec, Stream, Verification, PROTOCOL_VERSION};
+use protocol::PROTOCOL_VERSION;
 
 /// Exit status of a successful command.
 pub const EXIT_OK: u8 = 0;
@@ -98,7 +116,8 @@ pub struct SyncRequest {
 }
 
 /// A fatal connector error: becomes an `error` message and exit status 1.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message} ({kind})")]
 pub struct ConnectorError {
     /// The kind, for orchestrators.
     pub kind: ErrorKind,
@@ -133,14 +152,6 @@ impl ConnectorError {
     }
 }
 
-impl fmt::Display for ConnectorError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", self.message, self.kind)
-    }
-}
-
-impl std::error::Error for ConnectorError {}
-
 /// Writing to stdout failed: the runner is gone or the pipe broke.
 impl From<std::io::Error> for ConnectorError {
     fn from(error: std::io::Error) -> Self {
@@ -167,4 +178,18 @@ where
 /// Convenience: an [`ExitCode`] from one of the `EXIT_*` constants.
 fn exit(code: u8) -> ExitCode {
     ExitCode::from(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_connector_error_reads_message_then_kind() {
+        let error = ConnectorError::auth("the token was refused");
+        assert_eq!(error.to_string(), "the token was refused (auth)");
+        let io = ConnectorError::from(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
+        assert_eq!(io.kind, ErrorKind::Internal);
+        assert!(io.message.starts_with("cannot write to stdout: "), "{io}");
+    }
 }

@@ -3,15 +3,11 @@
 //! fixtures in `schemas/examples/records/` are accepted or rejected as they say.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 
 use protocol::{ConnectorMessage, RecordError, SchemaRegistry};
 use serde_json::Value;
 
-fn repo_file(relative: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(relative);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
-}
+use crate::util::{record_fixture, repo_file};
 
 /// Lines of ```json fences in PROTOCOL.md that are protocol messages.
 fn protocol_examples() -> Vec<(usize, String)> {
@@ -60,8 +56,7 @@ fn connector_examples_in_protocol_md_decode() {
 fn valid_record_fixtures_validate() {
     let registry = SchemaRegistry::global();
     let mut types = BTreeSet::new();
-    for (index, line) in repo_file("schemas/examples/records/valid.jsonl").lines().enumerate() {
-        let record: Value = serde_json::from_str(line).unwrap();
+    for (index, record) in record_fixture("valid.jsonl").into_iter().enumerate() {
         registry.validate_record(&record).unwrap_or_else(|e| panic!("valid.jsonl:{}: {e}", index + 1));
         types.insert(record["_type"].as_str().unwrap().to_owned());
     }
@@ -72,8 +67,7 @@ fn valid_record_fixtures_validate() {
 #[test]
 fn invalid_record_fixtures_are_rejected_at_the_expected_path() {
     let registry = SchemaRegistry::global();
-    for (index, line) in repo_file("schemas/examples/records/invalid.jsonl").lines().enumerate() {
-        let case: Value = serde_json::from_str(line).unwrap();
+    for (index, case) in record_fixture("invalid.jsonl").into_iter().enumerate() {
         let expected_path = case["expect_path"].as_str().unwrap();
         match registry.validate_record(&case["record"]) {
             Err(RecordError::Invalid { violations, .. }) => assert!(

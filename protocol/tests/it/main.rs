@@ -1,0 +1,8 @@
+//! protocol's integration tests: one test binary, a module per area, helpers in `util`.
+
+// PROTOCOL.md's examples and the record fixtures against the shared schemas.
+mod schemas;
+// The tape validator (the runner's fast path) against the `serde_json::Value` validator.
+mod tape;
+// Reading the repository's files: PROTOCOL.md and the record fixtures.
+mod util;
