@@ -242,6 +242,11 @@ impl Facts {
         TITLES[self.title_template].replace("{}", &catalog.services[self.service].name)
     }
 
+    /// The `incident_key` (and `alert_key`): 32 hex digits.
+    pub(crate) fn incident_key(&self) -> String {
+        format!("{:016x}{:016x}", self.key.0, self.key.1)
+    }
+
     pub(crate) fn urgency(&self) -> &'static str {
         if self.high_urgency {
             "high"

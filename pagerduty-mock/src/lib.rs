@@ -12,6 +12,7 @@
 
 mod auth;
 mod catalog;
+mod collection;
 mod config;
 mod data;
 mod error;

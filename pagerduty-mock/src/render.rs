@@ -8,6 +8,7 @@ use chrono::{DateTime, SecondsFormat};
 use serde_json::{json, Value};
 
 use crate::catalog::{POLICIES, SERVICES};
+use crate::collection::Collection;
 use crate::data::World;
 use crate::ids::Kind;
 use crate::incident::{Actor, Entry, EntryKind, Facts, Status};
@@ -43,40 +44,36 @@ impl Render<'_> {
         self.world.ids.encode(kind, i as u64)
     }
 
+    /// A reference to member `index` of a small collection.
+    fn member_ref(&self, collection: &Collection, index: usize) -> Value {
+        let id = self.id(collection.kind, index);
+        let html = collection.web_path.map(|path| format!("{WEB}/{path}/{id}"));
+        let name = collection.name(&self.world.catalog, index);
+        self.reference(collection.singular, &id, name, collection.plural, html)
+    }
+
     pub(crate) fn team_ref(&self, t: usize) -> Value {
-        let id = self.id(Kind::Team, t);
-        let html = format!("{WEB}/teams/{id}");
-        self.reference("team", &id, &self.world.catalog.teams[t].name, "teams", Some(html))
+        self.member_ref(&Collection::TEAMS, t)
     }
 
     pub(crate) fn user_ref(&self, u: usize) -> Value {
-        let id = self.id(Kind::User, u);
-        let html = format!("{WEB}/users/{id}");
-        self.reference("user", &id, &self.world.catalog.users[u].name, "users", Some(html))
+        self.member_ref(&Collection::USERS, u)
     }
 
     pub(crate) fn service_ref(&self, s: usize) -> Value {
-        let id = self.id(Kind::Service, s);
-        let html = format!("{WEB}/service-directory/{id}");
-        self.reference("service", &id, &self.world.catalog.services[s].name, "services", Some(html))
+        self.member_ref(&Collection::SERVICES, s)
     }
 
     pub(crate) fn policy_ref(&self, p: usize) -> Value {
-        let id = self.id(Kind::Policy, p);
-        let html = format!("{WEB}/escalation_policies/{id}");
-        let name = &self.world.catalog.policies[p].name;
-        self.reference("escalation_policy", &id, name, "escalation_policies", Some(html))
+        self.member_ref(&Collection::POLICIES, p)
     }
 
     pub(crate) fn schedule_ref(&self, s: usize) -> Value {
-        let id = self.id(Kind::Schedule, s);
-        let html = format!("{WEB}/schedules/{id}");
-        self.reference("schedule", &id, &self.world.catalog.schedules[s].name, "schedules", Some(html))
+        self.member_ref(&Collection::SCHEDULES, s)
     }
 
     fn priority_ref(&self, p: usize) -> Value {
-        let id = self.id(Kind::Priority, p);
-        self.reference("priority", &id, self.world.catalog.priorities[p].name, "priorities", None)
+        self.member_ref(&Collection::PRIORITIES, p)
     }
 
     fn agent(&self, f: &Facts, actor: Actor) -> Value {
@@ -293,7 +290,7 @@ impl Render<'_> {
                 "created_at": time(f.created),
                 "updated_at": time(f.updated_at()),
                 "status": status.name(),
-                "incident_key": format!("{:016x}{:016x}", f.key.0, f.key.1),
+                "incident_key": f.incident_key(),
                 "service": self.service_ref(f.service),
                 "assignments": assignments,
                 "assigned_via": "escalation_policy",
@@ -383,7 +380,7 @@ impl Render<'_> {
             "html_url": format!("{WEB}/alerts/{id}"),
             "created_at": time(f.created + a as i64),
             "status": if resolved { "resolved" } else { "triggered" },
-            "alert_key": format!("{:016x}{:016x}", f.key.0, f.key.1),
+            "alert_key": f.incident_key(),
             "service": self.service_ref(f.service),
             "first_trigger_log_entry": self.log_entry_ref(f, 0, f.first()),
             "incident": self.incident_ref(f),
