@@ -16,6 +16,11 @@ pub(crate) fn mix(seed: u64, salt: u64, index: u64) -> u64 {
     splitmix64(seed ^ splitmix64(salt ^ splitmix64(index)))
 }
 
+/// Maps 64 random bits to `[0, 1)`: the top 53 bits, as many as an `f64` holds exactly.
+pub(crate) fn unit_interval(bits: u64) -> f64 {
+    (bits >> 11) as f64 / (1u64 << 53) as f64
+}
+
 /// A small sequential generator, seeded from [`mix`].
 #[derive(Debug, Clone)]
 pub(crate) struct Rng(u64);
@@ -41,7 +46,7 @@ impl Rng {
 
     /// Uniform in `[0, 1)`.
     pub(crate) fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+        unit_interval(self.next_u64())
     }
 
     /// Uniform in `lo..=hi`.
