@@ -1,4 +1,8 @@
-//! Shared helpers: start a server with a fixed "now", make authenticated requests.
+//! Shared helpers: start a server with a fixed "now", make authenticated requests,
+//! and measure heap use per thread.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 
 use chrono::{DateTime, TimeZone, Utc};
 use pagerduty_mock::{MockConfig, MockServer};
@@ -87,4 +91,66 @@ pub fn all_pages(server: &MockServer, path: &str, query: &str, key: &str) -> Vec
         }
         offset += 100;
     }
+}
+
+/// The system allocator, counting the bytes each thread has live, so a test can measure
+/// what a call on its own thread holds whatever other tests allocate meanwhile.
+pub struct CountingAllocator;
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+thread_local! {
+    // Const-initialised and without destructors: usable from inside the allocator.
+    static LIVE: Cell<isize> = const { Cell::new(0) };
+    static PEAK: Cell<isize> = const { Cell::new(0) };
+}
+
+fn count(delta: isize) {
+    let live = LIVE.get() + delta;
+    LIVE.set(live);
+    if live > PEAK.get() {
+        PEAK.set(live);
+    }
+}
+
+// SAFETY: every call goes to `System` unchanged; counting only reads the layout.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let ptr = System.alloc(layout);
+        if !ptr.is_null() {
+            count(layout.size() as isize);
+        }
+        ptr
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        let ptr = System.alloc_zeroed(layout);
+        if !ptr.is_null() {
+            count(layout.size() as isize);
+        }
+        ptr
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        System.dealloc(ptr, layout);
+        count(-(layout.size() as isize));
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let moved = System.realloc(ptr, layout, new_size);
+        if !moved.is_null() {
+            count(new_size as isize - layout.size() as isize);
+        }
+        moved
+    }
+}
+
+/// Runs `f` and returns its value with the most heap memory it held at once on this
+/// thread (allocations on other threads are not counted).
+pub fn peak_heap_of<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    let before = LIVE.get();
+    PEAK.set(before);
+    let value = f();
+    (value, (PEAK.get() - before).max(0) as usize)
 }
