@@ -32,4 +32,4 @@ pub use config::{MockConfig, MAX_INCIDENTS};
 pub use error::MockError;
 pub use server::{start, start_blocking, start_on_port, ChurnReport, MockServer};
 pub use stats::Stats;
-pub use truth::{dataset, Dataset, IncidentTruth};
+pub use truth::{dataset, Dataset, IncidentTruth, LogEntryTruth};

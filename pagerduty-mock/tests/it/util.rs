@@ -3,9 +3,10 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
+use std::collections::BTreeMap;
 
-use chrono::{DateTime, TimeZone, Utc};
-use pagerduty_mock::{MockConfig, MockServer};
+use chrono::{DateTime, Duration, DurationRound, TimeZone, Utc};
+use pagerduty_mock::{Dataset, IncidentTruth, LogEntryTruth, MockConfig, MockServer};
 use reqwest::blocking::Client;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
@@ -91,6 +92,28 @@ pub fn all_pages(server: &MockServer, path: &str, query: &str, key: &str) -> Vec
         }
         offset += 100;
     }
+}
+
+/// Incidents with `since <= created_at < until`, found by scanning every incident the
+/// generator makes rather than through the simulator's creation-time index.
+pub fn scan_incidents(dataset: &Dataset, since: DateTime<Utc>, until: DateTime<Utc>) -> Vec<IncidentTruth> {
+    dataset.incidents().filter(|i| since <= i.created_at && i.created_at < until).collect()
+}
+
+/// Log entries with `since <= created_at < until`, found by scanning every incident's
+/// timeline rather than through the simulator's log index.
+pub fn scan_log_entries(dataset: &Dataset, since: DateTime<Utc>, until: DateTime<Utc>) -> Vec<LogEntryTruth> {
+    dataset.log_entries().filter(|e| since <= e.created_at && e.created_at < until).collect()
+}
+
+/// The clock hour in which most incidents were created, and how many, counted over
+/// every incident rather than through the simulator's index.
+pub fn scan_busiest_hour(truth: &Dataset) -> (DateTime<Utc>, u64) {
+    let mut per_hour: BTreeMap<DateTime<Utc>, u64> = BTreeMap::new();
+    for incident in truth.incidents() {
+        *per_hour.entry(incident.created_at.duration_trunc(Duration::hours(1)).unwrap()).or_default() += 1;
+    }
+    per_hour.into_iter().max_by_key(|&(_, count)| count).unwrap()
 }
 
 /// The system allocator, counting the bytes each thread has live, so a test can measure
