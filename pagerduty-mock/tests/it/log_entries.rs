@@ -3,13 +3,9 @@
 
 use std::collections::HashSet;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 
 use crate::util::*;
-
-fn at(e: &serde_json::Value) -> DateTime<Utc> {
-    e["created_at"].as_str().unwrap().parse().unwrap()
-}
 
 #[test]
 fn incident_timelines() {
@@ -20,11 +16,11 @@ fn incident_timelines() {
             ok(&s, &format!("/incidents/{id}/log_entries?limit=100"))["log_entries"].as_array().unwrap().clone();
         assert!((2..=8).contains(&entries.len()), "{id}: {}", entries.len());
         // Newest first; the oldest is the trigger the incident points at.
-        assert!(entries.windows(2).all(|w| at(&w[0]) >= at(&w[1])));
+        assert!(entries.windows(2).all(|w| created_at(&w[0]) >= created_at(&w[1])));
         let oldest = entries.last().unwrap();
         assert_eq!(oldest["type"], "trigger_log_entry");
         assert_eq!(oldest["id"], inc["first_trigger_log_entry"]["id"]);
-        assert_eq!(at(oldest), inc["created_at"].as_str().unwrap().parse::<DateTime<Utc>>().unwrap());
+        assert_eq!(created_at(oldest), created_at(inc));
         let types: HashSet<&str> = entries.iter().map(|e| e["type"].as_str().unwrap()).collect();
         assert_eq!(types.contains("resolve_log_entry"), inc["status"] == "resolved", "{id}");
         for e in &entries {
@@ -43,8 +39,8 @@ fn account_wide_log_entries_follow_the_window() {
     let served: HashSet<String> = entries.iter().map(|e| e["id"].as_str().unwrap().to_string()).collect();
     assert_eq!(served.len(), entries.len(), "an entry is served twice");
     assert_eq!(served, expected);
-    assert!(entries.iter().all(|e| at(e) >= since && at(e) < until));
-    assert!(entries.windows(2).all(|w| at(&w[0]) >= at(&w[1])), "newest first");
+    assert!(entries.iter().all(|e| created_at(e) >= since && created_at(e) < until));
+    assert!(entries.windows(2).all(|w| created_at(&w[0]) >= created_at(&w[1])), "newest first");
     let kinds: HashSet<_> = entries.iter().map(|e| e["type"].as_str().unwrap()).collect();
     for k in ["trigger_log_entry", "acknowledge_log_entry", "resolve_log_entry", "notify_log_entry", "assign_log_entry"]
     {

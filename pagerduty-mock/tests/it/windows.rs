@@ -31,8 +31,7 @@ fn explicit_windows_return_exactly_their_incidents() {
         .collect();
     assert_eq!(got, expected);
     for inc in all_pages(&s, "/incidents", &range(since, until), "incidents") {
-        let created = chrono::DateTime::parse_from_rfc3339(inc["created_at"].as_str().unwrap()).unwrap();
-        assert!(created >= since && created < until);
+        assert!(created_at(&inc) >= since && created_at(&inc) < until);
     }
     // Plain dates and offsets without a zone are accepted too.
     assert_eq!(get(&s, "/incidents?since=2026-01-01&until=2026-02-01").status, 200);
@@ -59,20 +58,16 @@ fn window_errors() {
     assert!(six["total"].as_u64().unwrap() > 0);
 }
 
-fn numbers(body: &serde_json::Value) -> Vec<u64> {
-    body["incidents"].as_array().unwrap().iter().map(|i| i["incident_number"].as_u64().unwrap()).collect()
-}
-
 #[test]
 fn sort_by_orders_results() {
     let s = start(config());
-    let asc = numbers(&ok(&s, "/incidents?date_range=all&limit=50"));
+    let asc = incident_numbers(&ok(&s, "/incidents?date_range=all&limit=50"));
     assert!(asc.windows(2).all(|w| w[0] < w[1]));
-    let desc = numbers(&ok(&s, "/incidents?date_range=all&limit=50&sort_by=incident_number:desc"));
+    let desc = incident_numbers(&ok(&s, "/incidents?date_range=all&limit=50&sort_by=incident_number:desc"));
     assert_eq!(desc[0], 3000);
     assert!(desc.windows(2).all(|w| w[0] > w[1]));
     let created = ok(&s, "/incidents?date_range=all&limit=50&sort_by=created_at:desc");
-    assert_eq!(numbers(&created), desc);
+    assert_eq!(incident_numbers(&created), desc);
     let urg = ok(&s, "/incidents?limit=100&sort_by=urgency:desc&date_range=all");
     let u: Vec<&str> = urg["incidents"].as_array().unwrap().iter().map(|i| i["urgency"].as_str().unwrap()).collect();
     assert!(u.windows(2).all(|w| w[0] >= w[1]), "low sorts after high descending");
