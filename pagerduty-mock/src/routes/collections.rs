@@ -30,7 +30,7 @@ impl Listing for &'static Collection {
         let search = self.searchable.then(|| params.get("query")).flatten().map(str::to_lowercase);
         let teams = IdFilter::parse(&server.world, params, "team_ids", Kind::Team);
         let members: Vec<usize> = (0..self.len(catalog))
-            .filter(|&i| search.as_ref().is_none_or(|s| self.name(catalog, i).to_lowercase().contains(s)))
+            .filter(|&i| search.as_ref().is_none_or(|wanted| self.name(catalog, i).to_lowercase().contains(wanted)))
             .filter(|&i| self.team(catalog, i).is_none_or(|team| teams.admits(team)))
             .collect();
         let render = server.render();
