@@ -90,32 +90,38 @@ impl World {
         self.overlay.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Creation time of incident `n` (`n < total()`).
-    pub(crate) fn created_at(&self, n: u64) -> i64 {
-        match self.created.get(n as usize) {
-            Some(&off) => self.plan.start + i64::from(off),
-            None => {
-                let o = self.read_overlay();
-                o.created.get((n - self.generated()) as usize).copied().unwrap_or(self.plan.now)
-            }
+    /// Creation time of incident `n`, if it exists.
+    #[cfg(test)]
+    pub(crate) fn created_at(&self, n: u64) -> Option<i64> {
+        self.created_in(&self.read_overlay(), n)
+    }
+
+    /// Creation time of incident `n` with `overlay`'s churned incidents.
+    fn created_in(&self, overlay: &Overlay, n: u64) -> Option<i64> {
+        match n.checked_sub(self.generated()) {
+            None => self.created.get(n as usize).map(|&offset| self.plan.start + i64::from(offset)),
+            Some(churned) => overlay.created.get(churned as usize).copied(),
         }
     }
 
     /// Incident `n` with its churn changes applied.
     pub(crate) fn incident(&self, n: u64) -> Option<Facts> {
-        if n >= self.total() {
-            return None;
-        }
-        let created = self.created_at(n);
-        let mut f = if n < self.generated() {
+        self.facts_in(&self.read_overlay(), n)
+    }
+
+    /// Incident `n` as `overlay` changes it. Churn passes the overlay it holds
+    /// write-locked, so this must not lock it again.
+    fn facts_in(&self, overlay: &Overlay, n: u64) -> Option<Facts> {
+        let created = self.created_in(overlay, n)?;
+        let mut facts = if n < self.generated() {
             Facts::generate(self.plan.seed, &self.catalog, n, created, self.plan.now)
         } else {
             Facts::fresh(self.plan.seed, &self.catalog, n, created)
         };
-        if let Some(extra) = self.read_overlay().extra.get(&n) {
-            extra.iter().for_each(|e| f.push(*e));
+        if let Some(extra) = overlay.extra.get(&n) {
+            extra.iter().for_each(|e| facts.push(*e));
         }
-        Some(f)
+        Some(facts)
     }
 
     /// Indices of incidents created in `[since, until)`, in creation order.
@@ -180,11 +186,13 @@ impl World {
     /// Packs every generated entry as `offset << 32 | n << 7 | pos << 3 | kind` and sorts.
     fn build_log_index(&self, cancellable: bool) -> Option<Vec<u64>> {
         let mut keys = Vec::with_capacity(self.created.len() * 5);
+        // Generated incidents only: churn entries are kept in the overlay's own log.
+        let generated = Overlay::default();
         for n in 0..self.generated() {
             if cancellable && n % 65_536 == 0 && self.cancel.load(Ordering::Relaxed) {
                 return None;
             }
-            let f = Facts::generate(self.plan.seed, &self.catalog, n, self.created_at(n), self.plan.now);
+            let Some(f) = self.facts_in(&generated, n) else { break };
             for (pos, e) in f.entries().enumerate() {
                 keys.push(pack(e.at - self.plan.start, n, pos as u64, e.kind));
             }
@@ -201,7 +209,7 @@ impl World {
         let resolved = self.pick_open(resolve);
         let mut o = self.overlay.write().unwrap_or_else(|e| e.into_inner());
         for (n, acked) in &resolved {
-            let f = self.facts_locked(&o, *n);
+            let Some(f) = self.facts_in(&o, *n) else { continue };
             let (user, _) = f.current_assignee();
             let mut added = Vec::new();
             if !acked {
@@ -236,20 +244,6 @@ impl World {
         }
         *clock = at + 1;
         (at, created, resolved.into_iter().map(|(n, _)| n).collect())
-    }
-
-    /// Facts of `n` while the overlay is write-locked.
-    fn facts_locked(&self, o: &Overlay, n: u64) -> Facts {
-        let mut f = if n < self.generated() {
-            Facts::generate(self.plan.seed, &self.catalog, n, self.created_at(n), self.plan.now)
-        } else {
-            let created = o.created[(n - self.generated()) as usize];
-            Facts::fresh(self.plan.seed, &self.catalog, n, created)
-        };
-        if let Some(extra) = o.extra.get(&n) {
-            extra.iter().for_each(|e| f.push(*e));
-        }
-        f
     }
 
     /// The `count` newest open incidents, with whether each is acknowledged.
@@ -347,7 +341,7 @@ mod tests {
     fn creation_times_are_sorted_and_inside_the_span() {
         let w = world(5000, 300);
         assert_eq!(w.total(), 5300);
-        let times: Vec<i64> = (0..w.total()).map(|n| w.created_at(n)).collect();
+        let times: Vec<i64> = (0..w.total()).filter_map(|n| w.created_at(n)).collect();
         assert!(times.windows(2).all(|p| p[0] <= p[1]));
         assert!(times[0] >= w.plan.start && *times.last().unwrap() < w.plan.now);
         let burst = w.created_between(w.plan.burst_start, w.plan.burst_start + 3600);
@@ -358,7 +352,7 @@ mod tests {
     fn range_lookup_matches_a_linear_scan() {
         let w = world(3000, 0);
         let (since, until) = (w.plan.start + 86_400 * 10, w.plan.start + 86_400 * 20);
-        let expected = (0..w.total()).filter(|&n| (since..until).contains(&w.created_at(n))).count();
+        let expected = (0..w.total()).filter(|&n| w.created_at(n).is_some_and(|t| (since..until).contains(&t))).count();
         let r = w.created_between(since, until);
         assert_eq!((r.end - r.start) as usize, expected);
         assert_eq!(w.created_between(0, 1), 0..0);

@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::ApiError;
-use crate::rng::mix;
+use crate::rng::{mix, unit_interval};
 
 const SALT_FAULT: u64 = 0xFA17;
 
@@ -27,9 +27,15 @@ impl Faults {
             return None;
         }
         let i = self.counter.fetch_add(1, Ordering::Relaxed);
-        let h = mix(self.seed, SALT_FAULT, i);
-        let unit = (h >> 11) as f64 / (1u64 << 53) as f64;
-        (unit < self.rate).then(|| if h & 1 == 0 { ApiError::internal() } else { ApiError::unavailable() })
+        let bits = mix(self.seed, SALT_FAULT, i);
+        // The low bit picks the status; the high bits decide whether to fail at all.
+        (unit_interval(bits) < self.rate).then(|| {
+            if bits & 1 == 0 {
+                ApiError::internal()
+            } else {
+                ApiError::unavailable()
+            }
+        })
     }
 }
 

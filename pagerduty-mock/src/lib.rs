@@ -12,6 +12,7 @@
 
 mod auth;
 mod catalog;
+mod collection;
 mod config;
 mod data;
 mod error;
@@ -31,4 +32,4 @@ pub use config::{MockConfig, MAX_INCIDENTS};
 pub use error::MockError;
 pub use server::{start, start_blocking, start_on_port, ChurnReport, MockServer};
 pub use stats::Stats;
-pub use truth::{dataset, Dataset, IncidentTruth};
+pub use truth::{dataset, Dataset, IncidentTruth, LogEntryTruth};

@@ -229,6 +229,14 @@ pub(crate) enum SortField {
     Urgency,
 }
 
+impl SortField {
+    /// Whether ordering by this field is ordering by incident number: numbers follow
+    /// creation time.
+    pub(crate) fn follows_incident_number(self) -> bool {
+        matches!(self, SortField::IncidentNumber | SortField::CreatedAt)
+    }
+}
+
 /// Parses `sort_by` (`field[:asc|desc]`, up to two, comma-separated or repeated).
 pub(crate) fn sort_keys(p: &Params) -> Result<Vec<(SortField, bool)>, ApiError> {
     let mut keys = Vec::new();

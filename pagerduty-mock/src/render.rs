@@ -8,6 +8,7 @@ use chrono::{DateTime, SecondsFormat};
 use serde_json::{json, Value};
 
 use crate::catalog::{POLICIES, SERVICES};
+use crate::collection::Collection;
 use crate::data::World;
 use crate::ids::Kind;
 use crate::incident::{Actor, Entry, EntryKind, Facts, Status};
@@ -43,40 +44,43 @@ impl Render<'_> {
         self.world.ids.encode(kind, i as u64)
     }
 
+    /// A reference to member `index` of a small collection.
+    fn member_ref(&self, collection: &Collection, index: usize) -> Value {
+        let id = self.id(collection.kind, index);
+        let html = collection.web_path.map(|path| format!("{WEB}/{path}/{id}"));
+        let name = collection.name(&self.world.catalog, index);
+        self.reference(collection.singular, &id, name, collection.plural, html)
+    }
+
+    /// The full object of member `index`: its reference, typed as the object, plus `fields`.
+    fn member(&self, collection: &Collection, index: usize, fields: Value) -> Value {
+        let mut v = self.member_ref(collection, index);
+        extend(&mut v, collection.singular, fields);
+        v
+    }
+
     pub(crate) fn team_ref(&self, t: usize) -> Value {
-        let id = self.id(Kind::Team, t);
-        let html = format!("{WEB}/teams/{id}");
-        self.reference("team", &id, &self.world.catalog.teams[t].name, "teams", Some(html))
+        self.member_ref(&Collection::TEAMS, t)
     }
 
     pub(crate) fn user_ref(&self, u: usize) -> Value {
-        let id = self.id(Kind::User, u);
-        let html = format!("{WEB}/users/{id}");
-        self.reference("user", &id, &self.world.catalog.users[u].name, "users", Some(html))
+        self.member_ref(&Collection::USERS, u)
     }
 
     pub(crate) fn service_ref(&self, s: usize) -> Value {
-        let id = self.id(Kind::Service, s);
-        let html = format!("{WEB}/service-directory/{id}");
-        self.reference("service", &id, &self.world.catalog.services[s].name, "services", Some(html))
+        self.member_ref(&Collection::SERVICES, s)
     }
 
     pub(crate) fn policy_ref(&self, p: usize) -> Value {
-        let id = self.id(Kind::Policy, p);
-        let html = format!("{WEB}/escalation_policies/{id}");
-        let name = &self.world.catalog.policies[p].name;
-        self.reference("escalation_policy", &id, name, "escalation_policies", Some(html))
+        self.member_ref(&Collection::POLICIES, p)
     }
 
     pub(crate) fn schedule_ref(&self, s: usize) -> Value {
-        let id = self.id(Kind::Schedule, s);
-        let html = format!("{WEB}/schedules/{id}");
-        self.reference("schedule", &id, &self.world.catalog.schedules[s].name, "schedules", Some(html))
+        self.member_ref(&Collection::SCHEDULES, s)
     }
 
     fn priority_ref(&self, p: usize) -> Value {
-        let id = self.id(Kind::Priority, p);
-        self.reference("priority", &id, self.world.catalog.priorities[p].name, "priorities", None)
+        self.member_ref(&Collection::PRIORITIES, p)
     }
 
     fn agent(&self, f: &Facts, actor: Actor) -> Value {
@@ -98,17 +102,15 @@ impl Render<'_> {
 
     pub(crate) fn team(&self, t: usize) -> Value {
         let team = &self.world.catalog.teams[t];
-        let mut v = self.team_ref(t);
-        extend(
-            &mut v,
-            "team",
+        self.member(
+            &Collection::TEAMS,
+            t,
             json!({
                 "name": team.name,
                 "description": team.description,
                 "default_role": "manager",
             }),
-        );
-        v
+        )
     }
 
     pub(crate) fn user(&self, u: usize) -> Value {
@@ -116,18 +118,11 @@ impl Render<'_> {
         let uid = self.id(Kind::User, u);
         let sub = |kind: &str, path: &str, offset: usize, summary: &str| {
             let id = self.id(Kind::User, offset + u);
-            json!({
-                "id": id,
-                "type": format!("{kind}_reference"),
-                "summary": summary,
-                "self": format!("{}/users/{uid}/{path}/{id}", self.api),
-                "html_url": null,
-            })
+            self.reference(kind, &id, summary, &format!("users/{uid}/{path}"), None)
         };
-        let mut v = self.user_ref(u);
-        extend(
-            &mut v,
-            "user",
+        self.member(
+            &Collection::USERS,
+            u,
             json!({
                 "name": user.name,
                 "email": user.email,
@@ -143,18 +138,14 @@ impl Render<'_> {
                 "contact_methods": [sub("email_contact_method", "contact_methods", 1_000_000, "Default")],
                 "notification_rules": [sub("assignment_notification_rule", "notification_rules", 2_000_000, "Default")],
             }),
-        );
-        v
+        )
     }
 
     pub(crate) fn service(&self, s: usize) -> Value {
         let svc = &self.world.catalog.services[s];
-        let integration_id = self.id(Kind::Service, 1000 + s);
-        let sid = self.id(Kind::Service, s);
-        let mut v = self.service_ref(s);
-        extend(
-            &mut v,
-            "service",
+        self.member(
+            &Collection::SERVICES,
+            s,
             json!({
                 "name": svc.name,
                 "description": svc.description,
@@ -166,13 +157,7 @@ impl Render<'_> {
                 "escalation_policy": self.policy_ref(svc.policy),
                 "response_play": null,
                 "teams": [self.team_ref(svc.team)],
-                "integrations": [{
-                    "id": integration_id,
-                    "type": "generic_events_api_inbound_integration_reference",
-                    "summary": "Events API V2",
-                    "self": format!("{}/services/{sid}/integrations/{integration_id}", self.api),
-                    "html_url": format!("{WEB}/services/{sid}/integrations/{integration_id}"),
-                }],
+                "integrations": [self.integration_ref(s)],
                 "incident_urgency_rule": {"type": "constant", "urgency": "high"},
                 "support_hours": null,
                 "scheduled_actions": [],
@@ -181,8 +166,16 @@ impl Render<'_> {
                 "alert_grouping_parameters": {"type": null},
                 "auto_pause_notifications_parameters": {"enabled": false, "timeout": null},
             }),
-        );
-        v
+        )
+    }
+
+    /// The Events API integration every service has (its ID is in the service ID space).
+    fn integration_ref(&self, s: usize) -> Value {
+        let service = self.id(Kind::Service, s);
+        let id = self.id(Kind::Service, 1000 + s);
+        let html = format!("{WEB}/services/{service}/integrations/{id}");
+        let path = format!("services/{service}/integrations");
+        self.reference("generic_events_api_inbound_integration", &id, "Events API V2", &path, Some(html))
     }
 
     /// Creation time of the service's newest incident (scans back from the newest).
@@ -209,21 +202,20 @@ impl Render<'_> {
             .filter(|&s| self.world.catalog.services[s].policy == p)
             .map(|s| self.service_ref(s))
             .collect();
-        let mut v = self.policy_ref(p);
-        extend(
-            &mut v,
-            "escalation_policy",
+        let schedule = &self.world.catalog.schedules[pol.schedule].name;
+        self.member(
+            &Collection::POLICIES,
+            p,
             json!({
                 "name": pol.name,
-                "description": format!("Pages {} first, then its manager", self.world.catalog.schedules[pol.schedule].name),
+                "description": format!("Pages {schedule} first, then its manager"),
                 "num_loops": 0,
                 "on_call_handoff_notifications": "if_has_services",
                 "escalation_rules": [rule(0, self.schedule_ref(pol.schedule)), rule(1, self.user_ref(pol.manager))],
                 "services": services,
                 "teams": [self.team_ref(pol.team)],
             }),
-        );
-        v
+        )
     }
 
     pub(crate) fn schedule(&self, s: usize) -> Value {
@@ -233,10 +225,9 @@ impl Render<'_> {
             .map(|p| self.policy_ref(p))
             .collect();
         let team = self.world.catalog.policies[s].team;
-        let mut v = self.schedule_ref(s);
-        extend(
-            &mut v,
-            "schedule",
+        self.member(
+            &Collection::SCHEDULES,
+            s,
             json!({
                 "name": sch.name,
                 "time_zone": "Etc/UTC",
@@ -245,15 +236,12 @@ impl Render<'_> {
                 "users": sch.users.iter().map(|&u| self.user_ref(u)).collect::<Vec<_>>(),
                 "teams": [self.team_ref(team)],
             }),
-        );
-        v
+        )
     }
 
     pub(crate) fn priority(&self, p: usize) -> Value {
         let pr = &self.world.catalog.priorities[p];
-        let mut v = self.priority_ref(p);
-        extend(&mut v, "priority", json!({ "name": pr.name, "description": pr.description }));
-        v
+        self.member(&Collection::PRIORITIES, p, json!({ "name": pr.name, "description": pr.description }))
     }
 
     fn log_entry_ref(&self, f: &Facts, pos: usize, e: &Entry) -> Value {
@@ -293,7 +281,7 @@ impl Render<'_> {
                 "created_at": time(f.created),
                 "updated_at": time(f.updated_at()),
                 "status": status.name(),
-                "incident_key": format!("{:016x}{:016x}", f.key.0, f.key.1),
+                "incident_key": f.incident_key(),
                 "service": self.service_ref(f.service),
                 "assignments": assignments,
                 "assigned_via": "escalation_policy",
@@ -372,8 +360,6 @@ impl Render<'_> {
     pub(crate) fn alert(&self, f: &Facts, a: u64) -> Value {
         let id = self.world.ids.encode(Kind::Alert, f.n * 4 + a);
         let inc = self.id(Kind::Incident, f.n as usize);
-        let sid = self.id(Kind::Service, f.service);
-        let integration_id = self.id(Kind::Service, 1000 + f.service);
         let resolved = f.status() == Status::Resolved;
         json!({
             "id": id,
@@ -383,19 +369,13 @@ impl Render<'_> {
             "html_url": format!("{WEB}/alerts/{id}"),
             "created_at": time(f.created + a as i64),
             "status": if resolved { "resolved" } else { "triggered" },
-            "alert_key": format!("{:016x}{:016x}", f.key.0, f.key.1),
+            "alert_key": f.incident_key(),
             "service": self.service_ref(f.service),
             "first_trigger_log_entry": self.log_entry_ref(f, 0, f.first()),
             "incident": self.incident_ref(f),
             "suppressed": false,
             "severity": if f.high_urgency { "critical" } else { "warning" },
-            "integration": {
-                "id": integration_id,
-                "type": "generic_events_api_inbound_integration_reference",
-                "summary": "Events API V2",
-                "self": format!("{}/services/{sid}/integrations/{integration_id}", self.api),
-                "html_url": format!("{WEB}/services/{sid}/integrations/{integration_id}"),
-            },
+            "integration": self.integration_ref(f.service),
             "body": { "type": "alert_body", "contexts": [], "details": { "check": f.title(&self.world.catalog) } },
         })
     }

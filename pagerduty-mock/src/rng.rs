@@ -16,6 +16,11 @@ pub(crate) fn mix(seed: u64, salt: u64, index: u64) -> u64 {
     splitmix64(seed ^ splitmix64(salt ^ splitmix64(index)))
 }
 
+/// Maps 64 random bits to `[0, 1)`: the top 53 bits, as many as an `f64` holds exactly.
+pub(crate) fn unit_interval(bits: u64) -> f64 {
+    (bits >> 11) as f64 / (1u64 << 53) as f64
+}
+
 /// A small sequential generator, seeded from [`mix`].
 #[derive(Debug, Clone)]
 pub(crate) struct Rng(u64);
@@ -41,7 +46,7 @@ impl Rng {
 
     /// Uniform in `[0, 1)`.
     pub(crate) fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+        unit_interval(self.next_u64())
     }
 
     /// Uniform in `lo..=hi`.
@@ -74,26 +79,69 @@ impl Rng {
 mod tests {
     use super::*;
 
+    /// Splitmix64's first outputs from state 1234567, as published with the algorithm
+    /// (Rosetta Code, "Pseudo-random numbers/Splitmix64").
+    const PUBLISHED: [u64; 5] =
+        [6457827717110365317, 3203168211198807973, 9817491932198370423, 4593380528125082431, 16408922859458223821];
+
     #[test]
-    fn same_inputs_same_outputs() {
-        assert_eq!(mix(1, 2, 3), mix(1, 2, 3));
-        assert_ne!(mix(1, 2, 3), mix(2, 2, 3));
-        let (mut a, mut b) = (Rng::new(7, 1, 1), Rng::new(7, 1, 1));
-        for _ in 0..10 {
-            assert_eq!(a.next_u64(), b.next_u64());
-        }
+    fn splitmix64_gives_the_published_outputs() {
+        assert_eq!(splitmix64(0), 0xE220_A839_7B1D_CDAF);
+        assert_eq!(splitmix64(1_234_567), PUBLISHED[0]);
+        // Rng steps its state before hashing, so from a state it yields the later outputs.
+        let mut rng = Rng(1_234_567);
+        let drawn: Vec<u64> = (0..4).map(|_| rng.next_u64()).collect();
+        assert_eq!(drawn, PUBLISHED[1..]);
+        // From a separate Python implementation of splitmix64, composed as `mix` documents.
+        assert_eq!(mix(1, 2, 3), 15_432_287_184_251_514_724);
+    }
+
+    const DRAWS: usize = 60_000;
+
+    /// How often each value comes up in `DRAWS` draws.
+    fn histogram(buckets: usize, mut draw: impl FnMut() -> usize) -> Vec<usize> {
+        let mut counts = vec![0; buckets];
+        (0..DRAWS).for_each(|_| counts[draw()] += 1);
+        counts
+    }
+
+    // The bands below are about five standard deviations wide, and the seeds are fixed:
+    // the tests are deterministic, and a real bias moves a count far outside them.
+
+    #[test]
+    fn below_and_range_are_uniform() {
+        let mut rng = Rng::new(7, 1, 1);
+        let faces = histogram(6, || rng.below(6) as usize);
+        assert!(faces.iter().all(|&c| (9_500..=10_500).contains(&c)), "{faces:?}");
+        let values = histogram(10, || rng.range(2, 8) as usize);
+        assert_eq!(values[..2], [0, 0], "{values:?}");
+        assert!(values[2..9].iter().all(|&c| (8_000..=9_150).contains(&c)), "{values:?}");
+        assert_eq!(values[9], 0, "{values:?}");
+        assert_eq!(rng.below(0), 0);
     }
 
     #[test]
-    fn ranges_stay_in_bounds() {
-        let mut r = Rng::new(1, 1, 1);
-        for _ in 0..1000 {
-            assert!(r.range(2, 8) >= 2 && r.range(2, 8) <= 8);
-            let v = r.log_range(30, 7200);
-            assert!((30..=7200).contains(&v));
-            assert!(r.unit() < 1.0);
-            assert!(r.weighted(&[0, 5, 0]) == 1);
-        }
-        assert_eq!(r.below(0), 0);
+    fn weighted_follows_the_weights() {
+        let mut rng = Rng::new(7, 2, 1);
+        let picks = histogram(4, || rng.weighted(&[1, 0, 3, 6]));
+        assert_eq!(picks[1], 0, "a zero weight is never drawn: {picks:?}");
+        assert!((5_400..=6_600).contains(&picks[0]), "{picks:?}");
+        assert!((17_400..=18_600).contains(&picks[2]), "{picks:?}");
+        assert!((35_400..=36_600).contains(&picks[3]), "{picks:?}");
+    }
+
+    #[test]
+    fn unit_and_log_range_have_the_expected_centre() {
+        let mut rng = Rng::new(7, 3, 1);
+        let units: Vec<f64> = (0..DRAWS).map(|_| rng.unit()).collect();
+        assert!(units.iter().all(|u| (0.0..1.0).contains(u)));
+        let mean = units.iter().sum::<f64>() / DRAWS as f64;
+        assert!((mean - 0.5).abs() < 0.01, "{mean}");
+        let mut delays: Vec<u64> = (0..DRAWS).map(|_| rng.log_range(30, 7200)).collect();
+        assert!(delays.iter().all(|d| (30..=7200).contains(d)));
+        // Log-uniform: the median is the geometric mean of the bounds, sqrt(30 * 7200) = 465.
+        delays.sort_unstable();
+        let median = delays[DRAWS / 2];
+        assert!((430..=500).contains(&median), "{median}");
     }
 }

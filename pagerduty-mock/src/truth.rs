@@ -1,5 +1,6 @@
-//! Ground truth for tests of other crates: which incidents and log entries exist in a
-//! time range, so a connector test can assert it synced exactly those.
+//! Ground truth for tests: which incidents and log entries exist in a time range, so a
+//! connector test can assert it synced exactly those, and every incident and log entry
+//! one by one, so a test can check the simulator's indexed answers by brute force.
 
 use std::sync::Arc;
 
@@ -9,6 +10,7 @@ use crate::config::MockConfig;
 use crate::data::World;
 use crate::error::MockError;
 use crate::ids::Kind;
+use crate::incident::Facts;
 
 /// Read-only view of a simulator's data.
 #[derive(Debug, Clone)]
@@ -29,6 +31,19 @@ pub struct IncidentTruth {
     pub status: String,
     /// IDs of its log entries, oldest first.
     pub log_entry_ids: Vec<String>,
+}
+
+/// One log entry as the API serves it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogEntryTruth {
+    /// Log entry ID (`R` + 13 characters).
+    pub id: String,
+    /// `type`, such as `trigger_log_entry`.
+    pub kind: String,
+    /// `created_at`.
+    pub created_at: DateTime<Utc>,
+    /// ID of its incident.
+    pub incident_id: String,
 }
 
 /// The data a server started with `config` serves (before any churn).
@@ -74,17 +89,46 @@ impl Dataset {
 
     /// Those incidents with their log entries (costly for millions: it renders them all).
     pub fn incidents_created_between(&self, since: DateTime<Utc>, until: DateTime<Utc>) -> Vec<IncidentTruth> {
-        self.world
-            .created_between(since.timestamp(), until.timestamp())
-            .filter_map(|n| self.world.incident(n))
-            .map(|f| IncidentTruth {
-                id: self.world.ids.encode(Kind::Incident, f.n),
-                incident_number: f.n + 1,
-                created_at: dt(f.created),
-                status: f.status().name().to_string(),
-                log_entry_ids: (0..f.entries().len() as u64).map(|p| self.world.ids.log_entry(f.n, p)).collect(),
-            })
-            .collect()
+        let numbers = self.world.created_between(since.timestamp(), until.timestamp());
+        numbers.filter_map(|n| self.world.incident(n)).map(|f| self.incident_truth(&f)).collect()
+    }
+
+    /// Every incident in number order, each recomputed from the generator on its own,
+    /// without the creation-time index the API's windows are answered from: for tests
+    /// that check those answers by brute force (filter on `created_at` yourself).
+    /// O(incidents) per call.
+    pub fn incidents(&self) -> impl Iterator<Item = IncidentTruth> + '_ {
+        (0..self.world.total()).filter_map(|n| self.world.incident(n)).map(|f| self.incident_truth(&f))
+    }
+
+    /// Every log entry, incident by incident and oldest first within one, recomputed
+    /// from the generator without the log index `/log_entries` is answered from: for
+    /// brute-force checks. O(log entries) per call.
+    pub fn log_entries(&self) -> impl Iterator<Item = LogEntryTruth> + '_ {
+        (0..self.world.total()).filter_map(|n| self.world.incident(n)).flat_map(|f| {
+            let incident_id = self.world.ids.encode(Kind::Incident, f.n);
+            let entries: Vec<LogEntryTruth> = f
+                .entries()
+                .enumerate()
+                .map(|(position, entry)| LogEntryTruth {
+                    id: self.world.ids.log_entry(f.n, position as u64),
+                    kind: entry.kind.type_name().to_string(),
+                    created_at: dt(entry.at),
+                    incident_id: incident_id.clone(),
+                })
+                .collect();
+            entries
+        })
+    }
+
+    fn incident_truth(&self, f: &Facts) -> IncidentTruth {
+        IncidentTruth {
+            id: self.world.ids.encode(Kind::Incident, f.n),
+            incident_number: f.n + 1,
+            created_at: dt(f.created),
+            status: f.status().name().to_string(),
+            log_entry_ids: (0..f.entries().len() as u64).map(|p| self.world.ids.log_entry(f.n, p)).collect(),
+        }
     }
 
     /// Log entries with `since <= created_at < until`, account-wide.

@@ -9,10 +9,9 @@ use crate::util::*;
 fn churn_adds_and_resolves() {
     let s = start(config());
     let before = ok(&s, "/incidents?date_range=all&total=true&limit=1")["total"].as_u64().unwrap();
-    let resp =
-        reqwest::blocking::Client::new().post(format!("{}/__mock/churn?new=3&resolve=2", s.base_url)).send().unwrap();
-    assert_eq!(resp.status(), 200);
-    let report: serde_json::Value = resp.json().unwrap();
+    let churned = post(&s, "/__mock/churn?new=3&resolve=2");
+    assert_eq!(churned.status, 200);
+    let report = churned.body;
     let at: DateTime<chrono::Utc> = report["at"].as_str().unwrap().parse().unwrap();
     assert_eq!(report["created"].as_array().unwrap().len(), 3);
     assert_eq!(report["resolved"].as_array().unwrap().len(), 2);
@@ -47,6 +46,5 @@ fn churn_adds_and_resolves() {
         .any(|i| i["id"] == report["created"][0]));
     let lib = s.churn(1, 0);
     assert_eq!(lib.created.len(), 1);
-    let bad = reqwest::blocking::Client::new().post(format!("{}/__mock/churn?new=abc", s.base_url)).send().unwrap();
-    assert_eq!(bad.status(), 400);
+    assert_eq!(post(&s, "/__mock/churn?new=abc").status, 400);
 }

@@ -1,8 +1,6 @@
 //! Rule: every endpoint of the issue answers with PagerDuty's envelope, and objects
 //! reference each other consistently.
 
-use std::collections::HashSet;
-
 use crate::util::*;
 
 #[test]
@@ -39,10 +37,6 @@ fn every_endpoint_answers() {
         let a = get(&s, missing);
         assert_eq!((a.status, a.error_code()), (404, Some(2100)), "{missing}");
     }
-}
-
-fn ids(body: &serde_json::Value, key: &str) -> HashSet<String> {
-    body[key].as_array().unwrap().iter().map(|o| o["id"].as_str().unwrap().to_string()).collect()
 }
 
 #[test]

@@ -17,8 +17,7 @@ fn fail_rate_injects_500_and_503() {
     assert!(a.status == 500 || a.status == 503);
     assert!(a.body["error"]["message"].is_string());
     // The control endpoints never fail.
-    let stats = reqwest::blocking::get(format!("{}/__mock/stats", always.base_url)).unwrap();
-    assert_eq!(stats.status(), 200);
+    assert_eq!(control(&always, "/__mock/stats").status, 200);
 }
 
 #[test]

@@ -9,15 +9,13 @@ fn stats_count_by_path_and_status() {
     ok(&s, &format!("/incidents/{id}"));
     ok(&s, &format!("/incidents/{id}/log_entries"));
     get_with(&s, "/incidents", None);
-    let body: serde_json::Value =
-        reqwest::blocking::get(format!("{}/__mock/stats", s.base_url)).unwrap().json().unwrap();
+    let body = control(&s, "/__mock/stats").body;
     assert_eq!(body["total"], 4);
     assert_eq!(body["by_path"]["/incidents"]["200"], 1);
     assert_eq!(body["by_path"]["/incidents"]["401"], 1);
     assert_eq!(body["by_path"]["/incidents/{id}"]["200"], 1);
     assert_eq!(body["by_path"]["/incidents/{id}/log_entries"]["200"], 1);
     assert_eq!(s.stats().requests_to("/incidents"), 2);
-    let reset = reqwest::blocking::Client::new().post(format!("{}/__mock/stats/reset", s.base_url)).send().unwrap();
-    assert!(reset.status().is_success());
+    assert_eq!(post(&s, "/__mock/stats/reset").status, 204);
     assert_eq!(s.stats().total, 0);
 }
