@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::engine::sync::{overall, ConnectionResult, StreamResult};
+use crate::engine::result::{overall, ConnectionResult, StreamResult};
 
 /// The `--json` document.
 pub fn to_json(results: &[ConnectionResult], duration: Duration) -> Value {
@@ -99,7 +99,7 @@ fn render_rows(rows: &[[String; 7]]) -> String {
 mod tests {
     use super::*;
     use crate::engine::destination::RunOutcome;
-    use crate::engine::sync::tests::connection;
+    use crate::engine::result::tests::connection;
 
     #[test]
     fn the_table_lists_records_by_type() {

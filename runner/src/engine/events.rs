@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use protocol::LogLevel;
 
-use super::sync::StreamResult;
+use super::result::StreamResult;
 
 /// Something that happened while the engine ran a connector.
 #[derive(Debug, Clone, Copy)]

@@ -6,7 +6,8 @@
 //!   parallel stdout pipeline).
 //! - [`connector`]: a connector's `spec`, `verify` and `discover`, and the stdin of a command.
 //! - [`validate`]: per-record schema validation, on the supervisor's mapper threads.
-//! - [`sync`]: one connection's streams, the store loop, the run history.
+//! - [`sync`]: one connection's streams, the store loop, the run history; [`result`]: how
+//!   they ended.
 //! - [`destination`]: SQLite, JSON lines, stdout, `--state FILE`.
 //! - [`jobs`]: bounded parallelism.
 //! - [`events`]: what the engine reports while it works; [`error`]: why a command failed;
@@ -20,6 +21,7 @@ pub mod destination;
 pub mod error;
 pub mod events;
 pub mod jobs;
+pub mod result;
 pub mod stop;
 pub mod supervisor;
 pub mod sync;

@@ -6,7 +6,6 @@
 //! through [`Destination::checkpoint`](super::destination::Destination::checkpoint), which
 //! makes them durable first.
 
-mod result;
 mod store;
 
 use std::path::PathBuf;
@@ -17,9 +16,7 @@ use serde_json::Value;
 
 use protocol::{Redactor, Stream};
 
-#[cfg(test)]
-pub(crate) use result::tests;
-pub use result::{overall, ConnectionResult, StreamResult};
+use super::result::ConnectionResult;
 
 use super::destination::OutputSpec;
 use super::error::{ConnectorCommand, FailureKind, RunError};

@@ -10,13 +10,14 @@ use serde_json::Value;
 
 use protocol::{format_instant, ErrorMessage, RecordError, RunnerMessage, Stream, SyncMessage};
 
-use super::{StreamContext, StreamResult};
+use super::StreamContext;
 use crate::engine::connector::{kind_of, stdin_for};
 use crate::engine::destination::{
     self, Destination, DestinationError, RejectedRecord, RunOutcome, RunStart, RunSummary, StoredLog, ValidRecord,
 };
 use crate::engine::error::{ConnectorCommand, FailureBuilder, FailureKind, RunError};
 use crate::engine::events::Event;
+use crate::engine::result::StreamResult;
 use crate::engine::supervisor::{self, Control, Outcome};
 use crate::engine::validate::{self, CheckedRecord, Item};
 

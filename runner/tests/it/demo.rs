@@ -10,18 +10,18 @@ use assert_cmd::Command;
 use runner::demo::database::{CONNECTION, QUERIES};
 use rusqlite::Connection;
 
+use crate::util::require_sibling;
+
 /// Every record type the PagerDuty connector emits.
 const RECORD_TYPES: [&str; 8] =
     ["Actor", "EscalationPolicy", "Incident", "IncidentLogEntry", "OnCall", "Priority", "Service", "Team"];
 
 /// The runner binary, after checking its siblings exist (else the demo could only fail).
 fn runner_bin() -> PathBuf {
-    let runner = PathBuf::from(assert_cmd::cargo::cargo_bin!("runner"));
     for sibling in ["pagerduty-mock", "connector-pagerduty"] {
-        let path = runner.with_file_name(sibling);
-        assert!(path.is_file(), "{} is missing: build the workspace first (cargo build --workspace)", path.display());
+        require_sibling(sibling);
     }
-    runner
+    crate::util::runner_bin()
 }
 
 fn demo(dir: &Path, args: &[&str]) -> Output {

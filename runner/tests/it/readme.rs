@@ -8,14 +8,12 @@
 //! `sqlite3 DB "SQL"` lines run their query with rusqlite (so sqlite3 need not be
 //! installed) and must return rows.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use pagerduty_mock::{start_blocking, MockConfig};
 
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use crate::util::{root, runner_bin};
 
 /// The contents of every fenced block of `language`, in order.
 fn blocks(markdown: &str, language: &str) -> Vec<String> {
@@ -88,7 +86,7 @@ fn run_shell(dir: &Path, path_var: &str, command: &str) {
 
 #[test]
 fn every_readme_command_runs_against_the_simulator() {
-    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
     let mock = start_blocking(MockConfig { incidents: 600, days: 400, ..MockConfig::default() }).unwrap();
     let dir = tempfile::tempdir().unwrap();
 
@@ -99,10 +97,10 @@ fn every_readme_command_runs_against_the_simulator() {
     std::fs::write(dir.path().join("pd.json"), config).unwrap();
     let toml = blocks(&readme, "toml").into_iter().next().expect("README shows connections.toml in a ```toml block");
     std::fs::write(dir.path().join("connections.toml"), toml).unwrap();
-    std::os::unix::fs::symlink(repo_root().join("connectors").canonicalize().unwrap(), dir.path().join("connectors"))
+    std::os::unix::fs::symlink(root().join("connectors").canonicalize().unwrap(), dir.path().join("connectors"))
         .unwrap();
 
-    let bin_dir = PathBuf::from(assert_cmd::cargo::cargo_bin!("runner")).parent().unwrap().to_owned();
+    let bin_dir = runner_bin().parent().unwrap().to_owned();
     let path_var = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
 
     let commands = commands(&readme);

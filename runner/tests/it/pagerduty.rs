@@ -5,17 +5,17 @@
 //! Needs the workspace's binaries beside the runner (`cargo test --workspace` builds them).
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use assert_cmd::Command;
 use chrono::Duration;
 use pagerduty_mock::{start_blocking, MockConfig};
 
+use crate::util::{require_sibling, runner_bin};
+
 fn runner() -> Command {
-    let runner = PathBuf::from(assert_cmd::cargo::cargo_bin!("runner"));
-    let connector = runner.with_file_name("connector-pagerduty");
-    assert!(connector.is_file(), "{} is missing: run `cargo build --workspace` first", connector.display());
-    let mut command = Command::new(runner);
+    require_sibling("connector-pagerduty");
+    let mut command = Command::new(runner_bin());
     command.env("NO_COLOR", "1");
     command
 }

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::engine::destination::RunOutcome;
-use crate::engine::error::{FailureKind, RunError};
+use super::destination::RunOutcome;
+use super::error::{FailureKind, RunError};
 
 /// How one stream sync ended.
 #[derive(Debug, Clone)]

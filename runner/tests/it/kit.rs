@@ -5,37 +5,10 @@
 //!
 //! Python 3 and Node are required: a missing one fails the test with what to install.
 
-mod common;
-
-mod util {
-    use serde_json::Value;
-
-    pub use super::common::{check, kit, require, root, runner};
-
-    /// The status of check `name` in `report`.
-    pub fn status<'a>(report: &'a Value, name: &str) -> &'a str {
-        check(report, name)["status"].as_str().unwrap_or("?")
-    }
-
-    /// The names of the failed checks.
-    pub fn failed(report: &Value) -> Vec<String> {
-        let checks = report["checks"].as_array().map(Vec::as_slice).unwrap_or_default();
-        checks.iter().filter(|c| c["status"] == "fail").filter_map(|c| c["name"].as_str().map(str::to_owned)).collect()
-    }
-
-    /// Checks that `connector-pagerduty` is beside the runner binary, where the slug
-    /// `pagerduty` finds it. `cargo test --workspace` builds it; building it from here
-    /// with `cargo build -p` would unify features differently and rebuild its dependencies.
-    pub fn require_pagerduty_connector() {
-        let connector = assert_cmd::cargo::cargo_bin("connector-pagerduty");
-        assert!(connector.is_file(), "{} is missing: run `cargo build --workspace` first", connector.display());
-    }
-}
-
 mod language_connectors {
     use serde_json::Value;
 
-    use super::util::{self, check, kit, require, root, status};
+    use crate::util::{self, check, kit, require, root, status};
 
     /// Every check passes, except the secrets check, skipped: these configs hold no secret.
     fn assert_passes(report: &Value, code: i32) {
@@ -102,7 +75,7 @@ mod language_connectors {
 mod sync_into_sqlite {
     use std::path::Path;
 
-    use super::util::{require, root, runner};
+    use crate::util::{require, root, runner};
 
     /// `runner sync` of a connector in `dir` into a fresh SQLite file; the stored (type, id, title)s.
     fn sync(dir: &Path, connector: &str, config: &str) -> Vec<(String, String, String)> {
@@ -152,11 +125,11 @@ mod sync_into_sqlite {
 mod pagerduty {
     use pagerduty_mock::{start_blocking, MockConfig};
 
-    use super::util::{check, kit, require_pagerduty_connector, root};
+    use crate::util::{check, kit, root};
 
     #[test]
     fn the_pagerduty_connector_passes_against_the_simulator() {
-        require_pagerduty_connector();
+        crate::util::require_sibling("connector-pagerduty");
         let mock = start_blocking(MockConfig { incidents: 300, days: 60, ..MockConfig::default() }).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("pagerduty.json");
@@ -177,7 +150,7 @@ mod pagerduty {
 mod broken_fixtures {
     use serde_json::Value;
 
-    use super::util::{check, failed, kit, root};
+    use crate::util::{check, failed, kit, root};
 
     /// Short limits: `hangs` and `ignores-sigterm` never end on their own.
     const LIMITS: [&str; 8] =
@@ -262,7 +235,7 @@ mod broken_fixtures {
 }
 
 mod bad_input {
-    use super::util::{root, runner};
+    use crate::util::{root, runner};
 
     #[test]
     fn a_missing_config_or_a_bad_date_exits_2() {

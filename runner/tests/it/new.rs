@@ -7,63 +7,36 @@
 //! directory of its own, so the outer `cargo test` holds no lock on it, and a fixed one, so
 //! a second run only recompiles the generated crate. Python 3, Node and cargo are required.
 
-mod common;
+/// The slug of every generated project.
+const SLUG: &str = "acme-cloud";
 
-mod util {
-    use std::path::{Path, PathBuf};
-    use std::process::{Command, Output};
-    use std::time::Instant;
-
-    use super::common::{check, kit};
-    pub use super::common::{require, root, runner};
-
-    /// The slug of every generated project.
-    pub const SLUG: &str = "acme-cloud";
-
-    /// Runs `command`, fails the test with its output unless it succeeds, returns its stdout.
-    pub fn succeed(what: &str, command: &mut Command) -> String {
-        let started = Instant::now();
-        let output: Output = command.output().unwrap_or_else(|e| panic!("{what}: cannot start: {e}"));
-        let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-        assert!(output.status.success(), "{what} failed ({}):\n{stdout}\n--- stderr ---\n{stderr}", output.status);
-        eprintln!("{what}: {:.1} s", started.elapsed().as_secs_f64());
-        format!("{stdout}{stderr}")
-    }
-
-    /// `runner new SLUG --lang LANGUAGE` in a fresh temporary directory: the directory,
-    /// the project's path and what the command printed.
-    pub fn generate(language: &str) -> (tempfile::TempDir, PathBuf, String) {
-        let dir = tempfile::tempdir().unwrap();
-        let printed = succeed("runner new", &mut runner(dir.path(), &["new", SLUG, "--lang", language]));
-        let project = dir.path().join(format!("connector-{SLUG}"));
-        (dir, project, printed)
-    }
-
-    /// Runs the conformance kit on `connector` from `project` and asserts that all 19
-    /// checks pass (the secrets check included: the sample config has a writeOnly token).
-    pub fn assert_kit_passes(project: &Path, connector: &str) {
-        let started = Instant::now();
-        let (report, code) = kit(project, &[connector, "config.json", "--since", "2026-01-01"]);
-        eprintln!("runner test-connector: {:.1} s", started.elapsed().as_secs_f64());
-        assert_eq!((code, &report["passed"], &report["failed"]), (0, &19.into(), &0.into()), "{report:#}");
-        let records = check(&report, "sync.records_valid")["reason"].as_str().unwrap_or_default();
-        assert!(records.contains("Incident: 5"), "{report:#}");
-    }
-
-    /// The names in `dir`, sorted.
-    pub fn entries(dir: &Path) -> Vec<String> {
-        let mut names: Vec<String> =
-            std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
-        names.sort();
-        names
-    }
+/// `runner new SLUG --lang LANGUAGE` in a fresh temporary directory: the directory,
+/// the project's path and what the command printed.
+fn generate(language: &str) -> (tempfile::TempDir, std::path::PathBuf, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let printed = succeed("runner new", &mut runner(dir.path(), &["new", SLUG, "--lang", language]));
+    let project = dir.path().join(format!("connector-{SLUG}"));
+    (dir, project, printed)
 }
+
+/// Runs the conformance kit on `connector` from `project` and asserts that all 19
+/// checks pass (the secrets check included: the sample config has a writeOnly token).
+fn assert_kit_passes(project: &std::path::Path, connector: &str) {
+    let started = std::time::Instant::now();
+    let (report, code) = kit(project, &[connector, "config.json", "--since", "2026-01-01"]);
+    eprintln!("runner test-connector: {:.1} s", started.elapsed().as_secs_f64());
+    assert_eq!((code, &report["passed"], &report["failed"]), (0, &19.into(), &0.into()), "{report:#}");
+    let records = check(&report, "sync.records_valid")["reason"].as_str().unwrap_or_default();
+    assert!(records.contains("Incident: 5"), "{report:#}");
+}
+
+use crate::util::{check, kit, runner, succeed};
 
 mod refusals {
     use assert_cmd::assert::OutputAssertExt;
     use predicates::str::contains;
 
-    use super::util::{entries, runner};
+    use crate::util::{entries, runner};
 
     #[test]
     fn a_bad_slug_is_refused_with_the_rule_and_nothing_is_created() {
@@ -107,7 +80,8 @@ mod refusals {
 mod languages {
     use std::process::Command;
 
-    use super::util::{assert_kit_passes, generate, require, root, succeed, SLUG};
+    use super::{assert_kit_passes, generate, SLUG};
+    use crate::util::{require, root, succeed};
 
     #[test]
     fn rust_builds_without_warnings_passes_its_tests_and_the_kit() {
@@ -163,7 +137,8 @@ mod languages {
 }
 
 mod output {
-    use super::util::{generate, runner, succeed, SLUG};
+    use super::{generate, SLUG};
+    use crate::util::{runner, succeed};
 
     #[test]
     fn the_summary_lists_the_files_and_the_next_three_commands() {

@@ -1,0 +1,22 @@
+//! The runner's integration tests, one binary: the real `runner` binary, real connector
+//! processes (shell scripts in `../fixtures/`, the connectors in `connectors/`, the real
+//! PagerDuty connector against its simulator), real SQLite files. Every helper is in
+//! [`util`].
+
+/// Every helper.
+mod util;
+
+/// The code's own rules: module layering and imports.
+mod architecture;
+/// `spec`, `verify`, `discover`, `sync` and `sync-all` on the fixture connector, a module per rule.
+mod cli;
+/// `runner demo` end to end.
+mod demo;
+/// `runner test-connector` on good and broken connectors, and syncs of the language connectors.
+mod kit;
+/// `runner new`: every language's project builds, passes its tests and the kit.
+mod new;
+/// connector-pagerduty through the runner against the simulator.
+mod pagerduty;
+/// Every command of README.md runs.
+mod readme;
