@@ -1,11 +1,13 @@
 //! The layering ARCHITECTURE.md promises, checked on the source: no import cycle among the
 //! runner's modules (nor among the engine's), the engine imports no driver and knows no
-//! terminal, the command line imports nothing of the runner, and the exit codes depend on
-//! nothing.
+//! terminal, the command line imports nothing of the runner, the exit codes depend on
+//! nothing and are chosen only at the binary's edge, only the supervisor (and the demo's
+//! simulator) starts processes, and the crates depend on each other only as drawn.
 //!
 //! Imports are read from the text (`crate::a`, `crate::{a, b::c}`, and `super::x` in the
 //! engine's direct children), comments left out, test code included: a test inside the
-//! engine that needed the console would break the rule just the same.
+//! engine that needed the console would break the rule just the same. The templates of
+//! `runner new` (`scaffold/templates/`) are another crate's code and are left out.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -42,7 +44,7 @@ fn sources() -> Vec<Source> {
 fn collect(dir: &Path, files: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
-        if path.is_dir() {
+        if path.is_dir() && !path.ends_with("scaffold/templates") {
             collect(&path, files);
         } else if path.extension().is_some_and(|ext| ext == "rs") {
             files.push(path);
@@ -206,6 +208,55 @@ fn the_command_line_imports_nothing_and_exit_codes_depend_on_nothing() {
     assert_eq!(imported(code("cli.rs"), "crate::"), BTreeSet::new(), "cli.rs imports from the runner");
     assert!(!code("exit_code.rs").contains("use "), "exit_code.rs imports something");
     assert_eq!(imported(code("exit_code.rs"), "crate::"), BTreeSet::new());
+}
+
+/// The code of a file before its `#[cfg(test)]` module.
+fn non_test_code(source: &Source) -> &str {
+    source.code.split("#[cfg(test)]\nmod tests").next().unwrap_or_default()
+}
+
+#[test]
+fn only_the_supervisor_and_the_demos_simulator_start_processes() {
+    let allowed = [Path::new("engine/supervisor/process.rs"), Path::new("demo/simulator.rs")];
+    for source in sources().iter().filter(|s| !allowed.contains(&s.path.as_path())) {
+        let code = non_test_code(source);
+        for word in ["Command::new", ".spawn()", "libc::kill(-"] {
+            assert!(!code.contains(word), "{} uses `{word}`", source.path.display());
+        }
+    }
+}
+
+#[test]
+fn exit_codes_are_chosen_only_at_the_binarys_edge() {
+    for source in sources() {
+        let edge = [Path::new("app.rs"), Path::new("main.rs"), Path::new("exit_code.rs")];
+        if !edge.contains(&source.path.as_path()) {
+            assert!(!source.code.contains("exit_code::"), "{} uses exit codes", source.path.display());
+            assert!(!source.code.contains("ExitCode"), "{} builds an ExitCode", source.path.display());
+        }
+    }
+}
+
+/// The normal (not dev) dependencies of a workspace crate, by name.
+fn dependencies(krate: &str) -> BTreeSet<String> {
+    let text = std::fs::read_to_string(root().join(krate).join("Cargo.toml")).unwrap();
+    let manifest: toml::Table = text.parse().unwrap();
+    manifest.get("dependencies").and_then(toml::Value::as_table).map(|t| t.keys().cloned().collect()).unwrap_or_default()
+}
+
+#[test]
+fn the_crates_depend_on_each_other_only_as_drawn() {
+    let protocol = dependencies("protocol");
+    for forbidden in ["clap", "tokio", "reqwest", "rusqlite", "axum", "tokio-postgres", "libc"] {
+        assert!(!protocol.contains(forbidden), "protocol (the wire contract) depends on {forbidden}");
+    }
+    assert!(!dependencies("connector-pagerduty").contains("pagerduty-mock"), "the connector links the simulator");
+    assert!(!dependencies("pagerduty-mock").contains("connector-pagerduty"), "the simulator links the connector");
+    let runner = dependencies("runner");
+    for forbidden in ["connector-sdk", "connector-pagerduty", "pagerduty-mock"] {
+        assert!(!runner.contains(forbidden), "the runner links {forbidden}: connectors are processes to it");
+    }
+    assert!(dependencies("connector-sdk").contains("protocol"));
 }
 
 #[test]
