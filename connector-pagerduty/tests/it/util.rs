@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::process::Output;
+use std::sync::OnceLock;
 
 use assert_cmd::Command;
 use chrono::{DateTime, Duration, DurationRound, Utc};
@@ -14,14 +15,19 @@ use serde_json::{json, Value};
 pub const USER_TOKEN: &str = "mock-user-token";
 pub const ACCOUNT_TOKEN: &str = "mock-account-token";
 
-/// The simulator's "now": two hours ago, so that data generated up to it never falls
-/// into the few minutes an incremental sync looks back over.
+/// The simulators' "now", one instant for the whole test binary: two simulators started
+/// with the same configuration serve the same records, whatever the clock does between
+/// their starts. Two hours ago, so that data generated up to it never falls into the few
+/// minutes an incremental sync looks back over.
 pub fn mock_now() -> DateTime<Utc> {
-    (Utc::now() - Duration::hours(2)).duration_trunc(Duration::seconds(1)).unwrap()
+    static NOW: OnceLock<DateTime<Utc>> = OnceLock::new();
+    *NOW.get_or_init(|| (Utc::now() - Duration::hours(2)).duration_trunc(Duration::seconds(1)).unwrap())
 }
 
+/// A simulator on loopback; its `now` is [`mock_now`] unless `config` sets one.
 pub fn start(config: MockConfig) -> MockServer {
-    pagerduty_mock::start_blocking(MockConfig { now: Some(mock_now()), ..config }).expect("simulator starts")
+    let now = config.now.or(Some(mock_now()));
+    pagerduty_mock::start_blocking(MockConfig { now, ..config }).expect("simulator starts")
 }
 
 /// A temporary directory with a configuration file for `server`.
