@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use assert_cmd::Command;
 use chrono::{DateTime, Duration, DurationRound, Utc};
-use pagerduty_mock::{MockConfig, MockServer};
+use pagerduty_mock::{MockConfig, MockServer, Stats};
 use protocol::SchemaRegistry;
 use serde_json::{json, Value};
 
@@ -28,6 +28,11 @@ pub fn mock_now() -> DateTime<Utc> {
 pub fn start(config: MockConfig) -> MockServer {
     let now = config.now.or(Some(mock_now()));
     pagerduty_mock::start_blocking(MockConfig { now, ..config }).expect("simulator starts")
+}
+
+/// Requests `stats` counts as answered with `status`, whatever the path.
+pub fn answered(stats: &Stats, status: u16) -> u64 {
+    stats.by_status.get(&status.to_string()).copied().unwrap_or(0)
 }
 
 /// A temporary directory with a configuration file for `server`.
@@ -123,4 +128,22 @@ pub fn far_future() -> DateTime<Utc> {
 pub fn without_base(records: Records, base_url: &str) -> Records {
     let text = serde_json::to_string(&records).unwrap().replace(base_url, "BASE");
     serde_json::from_str(&text).unwrap()
+}
+
+/// The records of a sync of all of `server`'s data, which must succeed, each checked
+/// against its schema, the simulator's address replaced as by [`without_base`].
+pub fn full_sync_records(server: &MockServer) -> Records {
+    let output = sync(&setup(server, json!({})), server.dataset().start(), None);
+    assert_success(&output);
+    let lines = lines(&output);
+    validate_all(&lines);
+    without_base(records(&lines), &server.base_url)
+}
+
+/// The same record types, and for each the same records.
+pub fn assert_same_records(got: &Records, expected: &Records) {
+    assert_eq!(got.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>());
+    for (kind, records) in expected {
+        assert_eq!(&got[kind], records, "{kind} records differ");
+    }
 }
