@@ -39,6 +39,29 @@ fn a_sync_over_the_rate_limit_with_failing_requests_stores_the_same_records() {
 }
 
 #[test]
+fn a_429_in_the_middle_of_a_sync_is_waited_out_for_ratelimit_reset_seconds() {
+    let data = small(23);
+    let clean = start(data.clone());
+    let limited = start(MockConfig { rate_limit_rpm: Some(LIMIT), rate_limit_window_secs: WINDOW_SECS, ..data });
+    let expected = full_sync_records(&clean);
+    let got = full_sync_records(&limited);
+    assert_same_records(&got, &expected);
+
+    let stats = limited.stats();
+    let refused = answered(&stats, 429);
+    let charged = stats.total - refused;
+    assert!(refused >= 1, "the budget ran out mid-sync: {charged} requests, {LIMIT} per window");
+    // Waiting `ratelimit-reset` seconds lands in a fresh window, so every window used up
+    // refuses one request at most; a connector that guessed a shorter wait would be
+    // refused again within the same window.
+    assert!(
+        refused <= charged / u64::from(LIMIT),
+        "{refused} refusals for {charged} requests in windows of {LIMIT}: {:?}",
+        stats.by_path
+    );
+}
+
+#[test]
 fn a_sync_that_keeps_failing_ends_with_a_transient_error_and_no_secret() {
     let server = start(MockConfig { incidents: 50, days: 10, fail_rate: 1.0, ..Default::default() });
     let setup = setup(&server, json!({}));
