@@ -1,6 +1,7 @@
 //! Rate limits and server errors: waited out or retried without changing what is synced,
 //! or reported with the right kind once the retries are used up.
 
+use chrono::Duration;
 use pagerduty_mock::MockConfig;
 use serde_json::json;
 
@@ -59,6 +60,32 @@ fn a_429_in_the_middle_of_a_sync_is_waited_out_for_ratelimit_reset_seconds() {
         "{refused} refusals for {charged} requests in windows of {LIMIT}: {:?}",
         stats.by_path
     );
+}
+
+#[test]
+fn a_sync_still_refused_after_its_retries_fails_with_kind_rate_limited_and_no_secret() {
+    let server = RefusingServer::start();
+    let token = "secret-token-5c81e0";
+    let setup = setup_at(&server.base_url, json!({"apiToken": token}));
+    // The stream given as the runner gives it, so the sync's own first request is refused
+    // (without it, discover's would be).
+    let stream = json!({"_type": "Stream", "id": "mock", "self": "https://mock.pagerduty.com", "name": "mock"});
+    let output = connector()
+        .args(["sync", "--config"])
+        .arg(&setup.config)
+        .args(["--since", &protocol::format_instant(mock_now() - Duration::days(1))])
+        .args(["--stream", &stream.to_string()])
+        .output()
+        .unwrap();
+
+    assert_eq!(output.status.code(), Some(1));
+    let lines = lines(&output);
+    let error = lines.iter().find(|l| l["type"] == "error").expect("an error message");
+    assert_eq!(error["kind"], "rate_limited", "{error}");
+    assert!(error["message"].as_str().unwrap().contains("HTTP 429"), "{error}");
+    assert_eq!(server.refused(), 10, "one request, refused the 10 times in a row the README allows");
+    let all = String::from_utf8_lossy(&output.stdout).to_string() + &String::from_utf8_lossy(&output.stderr);
+    assert!(!all.contains(token), "the token never appears: {all}");
 }
 
 #[test]

@@ -1,10 +1,13 @@
-//! Shared helpers: simulator setup, configuration files, running the binary, reading
-//! its protocol lines.
+//! Shared helpers: simulator setup, a server that refuses everything, configuration
+//! files, running the binary, reading its protocol lines.
 
 use std::collections::{BTreeMap, HashMap};
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::Output;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use assert_cmd::Command;
 use chrono::{DateTime, Duration, DurationRound, Utc};
@@ -35,15 +38,72 @@ pub fn answered(stats: &Stats, status: u16) -> u64 {
     stats.by_status.get(&status.to_string()).copied().unwrap_or(0)
 }
 
-/// A temporary directory with a configuration file for `server`.
+/// A loopback HTTP server that answers every request `429 Rate Limit Exceeded` with
+/// `ratelimit-reset: 0`: a token whose budget other clients always use up first, which
+/// no wait on our side can fix. Stops when dropped.
+pub struct RefusingServer {
+    pub base_url: String,
+    addr: SocketAddr,
+    refused: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+}
+
+impl RefusingServer {
+    pub fn start() -> RefusingServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (refused, stop) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicBool::new(false)));
+        let (count, stopped) = (Arc::clone(&refused), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                if stopped.load(Ordering::SeqCst) {
+                    return;
+                }
+                // Read the request head (a GET has no body), then refuse it.
+                let mut reader = BufReader::new(&stream);
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                    line.clear();
+                }
+                count.fetch_add(1, Ordering::SeqCst);
+                let body = r#"{"error":{"message":"Rate Limit Exceeded","code":2020}}"#;
+                let head = "HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json\r\nratelimit-reset: 0";
+                let _ = write!(stream, "{head}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
+            }
+        });
+        RefusingServer { base_url: format!("http://{addr}"), addr, refused, stop }
+    }
+
+    /// Requests answered so far (each is counted before its answer is sent).
+    pub fn refused(&self) -> u64 {
+        self.refused.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for RefusingServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(self.addr); // wakes the accept loop so that it sees `stop`
+    }
+}
+
+/// A temporary directory with a configuration file for a server.
 pub struct Setup {
     pub dir: tempfile::TempDir,
     pub config: PathBuf,
 }
 
+/// A configuration for `server`: the user-level token, plus or overridden by `extra`.
 pub fn setup(server: &MockServer, extra: Value) -> Setup {
+    setup_at(&server.base_url, extra)
+}
+
+/// A configuration for the API at `base_url`: the user-level token, plus or overridden by
+/// `extra`.
+pub fn setup_at(base_url: &str, extra: Value) -> Setup {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = json!({"apiToken": USER_TOKEN, "apiBaseUrl": server.base_url});
+    let mut config = json!({"apiToken": USER_TOKEN, "apiBaseUrl": base_url});
     config.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap_or_default());
     let path = dir.path().join("config.json");
     std::fs::write(&path, config.to_string()).unwrap();
