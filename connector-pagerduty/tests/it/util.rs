@@ -114,7 +114,7 @@ pub fn connector() -> Command {
     Command::cargo_bin("connector-pagerduty").unwrap()
 }
 
-/// `connector-pagerduty sync --config C --since CUTOFF --stream <stream> [--state S]`.
+/// `connector-pagerduty sync --config C --since CUTOFF [--state S]`, every discovered stream.
 pub fn sync(setup: &Setup, cutoff: DateTime<Utc>, state: Option<&Value>) -> Output {
     let mut command = connector();
     command.args(["sync", "--config"]).arg(&setup.config).args(["--since", &protocol::format_instant(cutoff)]);
