@@ -22,7 +22,11 @@ pub struct MockConfig {
     /// Account-level API token (`/users/me` answers 400 with it).
     pub account_token: String,
     /// Requests per minute allowed per token; `None` disables rate limiting and its headers.
+    /// With `rate_limit_window_secs` other than 60: requests per window.
     pub rate_limit_rpm: Option<u32>,
+    /// Length of the rate-limit window in seconds: 60 as PagerDuty's; tests shorten it so
+    /// that waiting out a 429 takes seconds.
+    pub rate_limit_window_secs: u64,
     /// Share of API requests (0.0 to 1.0) answered with 500 or 503.
     pub fail_rate: f64,
     /// Delay added to every API answer, in milliseconds.
@@ -45,6 +49,7 @@ impl Default for MockConfig {
             token: "mock-user-token".to_string(),
             account_token: "mock-account-token".to_string(),
             rate_limit_rpm: None,
+            rate_limit_window_secs: 60,
             fail_rate: 0.0,
             latency_ms: 0,
             now: None,
@@ -113,6 +118,9 @@ impl MockConfig {
         if self.rate_limit_rpm == Some(0) {
             return bad("rate_limit_rpm is 0; leave it unset to disable rate limiting".to_string());
         }
+        if self.rate_limit_window_secs == 0 {
+            return bad("rate_limit_window_secs is 0, expected at least 1".to_string());
+        }
         Ok(())
     }
 }
@@ -142,6 +150,7 @@ mod tests {
             MockConfig { incidents: MAX_INCIDENTS + 1, ..Default::default() },
             MockConfig { account_token: "mock-user-token".into(), ..Default::default() },
             MockConfig { rate_limit_rpm: Some(0), ..Default::default() },
+            MockConfig { rate_limit_window_secs: 0, ..Default::default() },
             MockConfig { burst_incidents: 10, burst_at: Some(Utc::now() + Duration::days(9)), ..Default::default() },
         ];
         for c in cases {

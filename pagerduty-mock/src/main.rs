@@ -36,6 +36,9 @@ struct Args {
     /// Requests per minute per token; off when absent.
     #[arg(long)]
     rate_limit_rpm: Option<u32>,
+    /// Length of the rate-limit window in seconds (PagerDuty's is a minute).
+    #[arg(long, default_value_t = 60)]
+    rate_limit_window_secs: u64,
     /// Share of requests (0.0-1.0) answered with 500 or 503.
     #[arg(long, default_value_t = 0.0)]
     fail_rate: f64,
@@ -73,6 +76,7 @@ fn run() -> anyhow::Result<()> {
         token: args.token,
         account_token: args.account_token,
         rate_limit_rpm: args.rate_limit_rpm,
+        rate_limit_window_secs: args.rate_limit_window_secs,
         fail_rate: args.fail_rate,
         latency_ms: args.latency_ms,
         now: args.now,

@@ -68,7 +68,7 @@ pub async fn start_on_port(config: MockConfig, port: u16) -> Result<MockServer, 
         token: config.token.clone(),
         account_token: config.account_token.clone(),
         latency: Duration::from_millis(config.latency_ms),
-        limiter: RateLimiter::new(config.rate_limit_rpm),
+        limiter: RateLimiter::new(config.rate_limit_rpm, Duration::from_secs(config.rate_limit_window_secs)),
         faults: Faults::new(config.seed, config.fail_rate),
         stats: Recorder::default(),
     });

@@ -1,0 +1,16 @@
+//! The crate's one integration-test binary: the real `connector-pagerduty` binary
+//! against the PagerDuty simulator over loopback HTTP, records checked against the shared
+//! schemas and the simulator's ground truth.
+
+// spec, verify and discover.
+mod commands;
+// Rate limits and server errors: waited out or reported, never a changed result.
+mod faults;
+// A sync from a previous state fetches only what changed.
+mod incremental;
+// A killed sync resumes from its last checkpoint.
+mod resume;
+// Completeness and request budget of a full sync.
+mod sync;
+// Helpers shared by every area: simulators, configuration files, running the binary.
+mod util;
