@@ -241,7 +241,11 @@ fn exit_codes_are_chosen_only_at_the_binarys_edge() {
 fn dependencies(krate: &str) -> BTreeSet<String> {
     let text = std::fs::read_to_string(root().join(krate).join("Cargo.toml")).unwrap();
     let manifest: toml::Table = text.parse().unwrap();
-    manifest.get("dependencies").and_then(toml::Value::as_table).map(|t| t.keys().cloned().collect()).unwrap_or_default()
+    manifest
+        .get("dependencies")
+        .and_then(toml::Value::as_table)
+        .map(|t| t.keys().cloned().collect())
+        .unwrap_or_default()
 }
 
 #[test]
