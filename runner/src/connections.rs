@@ -158,10 +158,10 @@ fn validate(entry: &Entry, defaults: &Defaults, base: &Path, default_output: &st
             InputError::Usage("no cutoff: set `cutoff` in the connection or in [defaults]".to_owned())
         })?;
     let output = entry.output.as_ref().or(defaults.output.as_ref()).map_or(default_output, String::as_str);
-    let output = match OutputSpec::parse(output) {
+    let output = match resolve::output(output)? {
         OutputSpec::Sqlite(p) => OutputSpec::Sqlite(base.join(p)),
         OutputSpec::JsonLines(p) => OutputSpec::JsonLines(base.join(p)),
-        OutputSpec::Stdout => OutputSpec::Stdout,
+        other @ (OutputSpec::Stdout | OutputSpec::Postgres(_)) => other,
     };
     Ok(Connection {
         name: entry.name.clone(),

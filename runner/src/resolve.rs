@@ -12,6 +12,8 @@ use serde_json::Value;
 
 use protocol::{parse_cutoff, CutoffError, Stream};
 
+use crate::engine::destination::postgres::TargetError;
+use crate::engine::destination::OutputSpec;
 use crate::engine::{ConnectorProgram, StreamChoice};
 
 /// Bad input: a missing connector, an unreadable config, a bad date, a bad stream.
@@ -62,6 +64,9 @@ pub enum InputError {
     /// The stream argument starts with `{` but is not a Stream record.
     #[error("the stream argument is not a Stream record: {0}\nhint: pass a stream id, or {{\"_type\":\"Stream\",\"id\":..,\"self\":..,\"name\":..}}")]
     BadStream(String),
+    /// An `--output` that cannot be used (a malformed PostgreSQL URL).
+    #[error("bad --output: {0}")]
+    Output(TargetError),
     /// A positional argument count that matches no form of `sync`.
     #[error("{0}")]
     Usage(String),
@@ -123,6 +128,14 @@ pub fn config_file(path: &Path) -> Result<Value, InputError> {
 /// [`InputError::Cutoff`] quoting the input and the accepted forms.
 pub fn cutoff(arg: &str) -> Result<DateTime<Utc>, InputError> {
     Ok(parse_cutoff(arg)?)
+}
+
+/// Classifies an `--output`: a PostgreSQL URL, a SQLite file, `-`, or a directory.
+///
+/// # Errors
+/// [`InputError::Output`] for a PostgreSQL URL that cannot be used.
+pub fn output(arg: &str) -> Result<OutputSpec, InputError> {
+    OutputSpec::parse(arg).map_err(InputError::Output)
 }
 
 /// Parses a `<stream>` argument: a Stream record if it starts with `{`, else an id.

@@ -45,7 +45,7 @@ pub struct SyncRequest {
 /// # Errors
 /// Bad input (checked before any connector starts), or a failed write of the summary.
 pub fn sync(settings: &Settings, request: &SyncRequest) -> anyhow::Result<Status> {
-    let output = OutputSpec::parse(&request.output);
+    let output = resolve::output(&request.output)?;
     let plan = ConnectionPlan {
         name: request.connection.clone(),
         connector: resolve::connector(&request.connector)?,

@@ -226,7 +226,7 @@ fn cutoff(now: DateTime<Utc>) -> String {
 
 /// `--output` as an absolute path to a SQLite file.
 fn sqlite_output(output: &str) -> Result<PathBuf, InputError> {
-    match OutputSpec::parse(output) {
+    match resolve::output(output)? {
         OutputSpec::Sqlite(path) => {
             std::path::absolute(&path).map_err(|e| InputError::Usage(format!("cannot resolve --output {output}: {e}")))
         }

@@ -12,6 +12,8 @@ mod architecture;
 mod cli;
 /// `runner demo` end to end.
 mod demo;
+/// The same behaviours against every destination: SQLite, JSON lines, PostgreSQL.
+mod destinations;
 /// `runner test-connector` on good and broken connectors, and syncs of the language connectors.
 mod kit;
 /// `runner new`: every language's project builds, passes its tests and the kit.

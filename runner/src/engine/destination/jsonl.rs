@@ -382,7 +382,7 @@ fn not_an_object(path: &Path, value: &Value) -> DestinationError {
     let source = serde_json::from_value::<Map<String, Value>>(value.clone())
         .err()
         .unwrap_or_else(|| serde::de::Error::custom("expected an object of stream states"));
-    DestinationError::CorruptState { path: path.to_owned(), source }
+    DestinationError::CorruptState { place: path.display().to_string(), source }
 }
 
 /// A poisoned lock only means another run panicked mid-write; its buffered bytes are

@@ -6,7 +6,7 @@
 //! next to the others in the same process:
 //! - SQLite ([`sqlite`]): one connection per run, WAL and a busy timeout. Records are
 //!   buffered in memory and written in short `BEGIN IMMEDIATE` transactions (at a
-//!   checkpoint, or every [`Tuning::sqlite_batch_records`] records), so a slow connector
+//!   checkpoint, or every [`Tuning::batch_records`] records), so a slow connector
 //!   never holds the database's write lock while other runs wait.
 //! - JSON lines ([`jsonl`]): [`open`] finds the directory in a process-wide registry, so
 //!   all runs into one directory share one buffered writer per file behind a mutex, and
@@ -35,12 +35,14 @@
 //! state file: SQLite keeps it in `stream_state`, JSON lines in `<dir>/_state.json`, and
 //! stdout keeps none (an incremental sync to `-` needs `--state FILE`).
 //!
-//! Kinds, chosen from `--output` by [`OutputSpec::parse`]: a path ending in `.db`,
+//! Kinds, chosen from `--output` by [`OutputSpec::parse`]: a `postgres://` or
+//! `postgresql://` URL is a PostgreSQL database ([`postgres`]), a path ending in `.db`,
 //! `.sqlite` or `.sqlite3` is a SQLite file, `-` is stdout, anything else is a directory
 //! of `<Type>.jsonl` files.
 
 mod atomic;
 pub mod jsonl;
+pub mod postgres;
 pub mod sqlite;
 mod state_file;
 pub mod stdout;
@@ -60,6 +62,8 @@ use serde_json::Value;
 pub enum OutputSpec {
     /// A SQLite database file.
     Sqlite(PathBuf),
+    /// A PostgreSQL database.
+    Postgres(Box<postgres::Target>),
     /// A directory of JSON-lines files, one per `_type`.
     JsonLines(PathBuf),
     /// Records as JSON lines on stdout.
@@ -68,19 +72,32 @@ pub enum OutputSpec {
 
 impl OutputSpec {
     /// Classifies an `--output` value.
-    pub fn parse(output: &str) -> OutputSpec {
+    ///
+    /// # Errors
+    /// A PostgreSQL URL that cannot be used (the reason never quotes its password).
+    pub fn parse(output: &str) -> Result<OutputSpec, postgres::TargetError> {
         if output == "-" {
-            return OutputSpec::Stdout;
+            return Ok(OutputSpec::Stdout);
+        }
+        if postgres::is_url(output) {
+            return postgres::Target::parse(output).map(|target| OutputSpec::Postgres(Box::new(target)));
         }
         let path = PathBuf::from(output);
         let is_sqlite = path
             .extension()
             .and_then(|ext| ext.to_str())
             .is_some_and(|ext| matches!(ext.to_ascii_lowercase().as_str(), "db" | "sqlite" | "sqlite3"));
-        if is_sqlite {
-            OutputSpec::Sqlite(path)
-        } else {
-            OutputSpec::JsonLines(path)
+        Ok(if is_sqlite { OutputSpec::Sqlite(path) } else { OutputSpec::JsonLines(path) })
+    }
+}
+
+impl std::fmt::Display for OutputSpec {
+    /// As people see it: a path, `-`, or a URL without its password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OutputSpec::Sqlite(path) | OutputSpec::JsonLines(path) => write!(f, "{}", path.display()),
+            OutputSpec::Postgres(target) => write!(f, "{target}"),
+            OutputSpec::Stdout => f.write_str("-"),
         }
     }
 }
@@ -204,26 +221,47 @@ pub enum DestinationError {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// Stored state is not valid JSON.
-    #[error("the stored state in {path} is not valid JSON: {source}")]
+    #[error("the stored state in {place} is not valid JSON: {source}")]
     CorruptState {
-        /// Where it is.
-        path: PathBuf,
+        /// Where it is (a path, or a database).
+        place: String,
         /// The cause.
         #[source]
         source: serde_json::Error,
     },
-    /// The SQLite file was made by a newer runner.
+    /// The database was made by a newer runner.
     #[error(
-        "the SQLite database {path} has schema version {found}, this runner knows up to {supported}\n\
-         hint: use a newer runner, or another --output file"
+        "the {what} {target} has schema version {found}, this runner knows up to {supported}\n\
+         hint: use a newer runner, or another --output"
     )]
     SchemaVersion {
-        /// The database.
-        path: PathBuf,
+        /// "SQLite database", "PostgreSQL database".
+        what: &'static str,
+        /// The file or the (masked) URL.
+        target: String,
         /// Its `PRAGMA user_version`.
         found: i64,
         /// The newest version this runner writes.
         supported: i64,
+    },
+    /// PostgreSQL refused or failed.
+    #[error("cannot {doing} PostgreSQL database {target}: {}", postgres::describe(source, target))]
+    Postgres {
+        /// What was being done: "connect to", "write to", ...
+        doing: &'static str,
+        /// The database, as a URL without its password.
+        target: String,
+        /// The client's error (a server error carries its SQLSTATE).
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    /// A PostgreSQL connection could not be set up before talking to the server.
+    #[error("cannot connect to PostgreSQL database {target}: {reason}")]
+    PostgresSetup {
+        /// The database, as a URL without its password.
+        target: String,
+        /// Why (a TLS roots file that cannot be read...).
+        reason: String,
     },
     /// A record's `_type` cannot name a `<Type>.jsonl` file.
     #[error("record type {record_type:?} cannot be used as a file name in {dir}: {reason}")]
@@ -266,11 +304,12 @@ impl DestinationError {
 /// Knobs for throughput; [`Tuning::default`] is what the runner uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tuning {
-    /// SQLite: commit after this many buffered records even without a checkpoint (the
-    /// state does not advance with these commits). Bounds memory and transaction size.
-    pub sqlite_batch_records: usize,
-    /// SQLite: commit once the buffered record JSON reaches this many bytes.
-    pub sqlite_batch_bytes: usize,
+    /// SQLite and PostgreSQL: commit after this many buffered records even without a
+    /// checkpoint (the state does not advance with these commits). Bounds memory and
+    /// transaction size.
+    pub batch_records: usize,
+    /// SQLite and PostgreSQL: commit once the buffered record JSON reaches this many bytes.
+    pub batch_bytes: usize,
     /// SQLite: `PRAGMA synchronous=FULL` instead of `NORMAL`. In WAL mode `NORMAL` loses
     /// nothing committed when the process is killed, and a power loss can only roll back
     /// whole recent transactions (records and their state together), so the state is
@@ -285,8 +324,8 @@ pub struct Tuning {
 impl Default for Tuning {
     fn default() -> Self {
         Tuning {
-            sqlite_batch_records: 10_000,
-            sqlite_batch_bytes: 32 * 1024 * 1024,
+            batch_records: 10_000,
+            batch_bytes: 32 * 1024 * 1024,
             sqlite_synchronous_full: false,
             buffer_bytes: 256 * 1024,
         }
@@ -320,6 +359,7 @@ pub fn open_tuned(
     }
     let inner: Box<dyn Destination> = match spec {
         OutputSpec::Sqlite(path) => Box::new(sqlite::SqliteDestination::open(path, &tuning)?),
+        OutputSpec::Postgres(target) => Box::new(postgres::PostgresDestination::open(target, &tuning)?),
         OutputSpec::JsonLines(dir) => Box::new(jsonl::JsonlDestination::open(dir, &tuning)?),
         OutputSpec::Stdout => Box::new(stdout::StdoutDestination::new(&tuning)),
     };
@@ -327,6 +367,21 @@ pub fn open_tuned(
         Some(path) => Box::new(state_file::WithStateFile::new(inner, StateFile::new(path))),
         None => inner,
     })
+}
+
+/// Checks that a shared database can be used before any connector starts: the server is
+/// reachable, accepts the user, and its schema is created or upgraded. A failure here is
+/// the error the first stream's open would give, only sooner, and with nothing run. Local
+/// files and directories are left alone: they are created on first use, and a sync
+/// whose connector fails at once leaves none behind.
+///
+/// # Errors
+/// As [`open`].
+pub fn prepare(spec: &OutputSpec) -> Result<(), DestinationError> {
+    match spec {
+        OutputSpec::Postgres(_) => open(spec, None).map(drop),
+        OutputSpec::Sqlite(_) | OutputSpec::JsonLines(_) | OutputSpec::Stdout => Ok(()),
+    }
 }
 
 /// Stores one run's records, checkpoints and history. See the module docs for the

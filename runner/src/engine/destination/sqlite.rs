@@ -24,7 +24,7 @@
 //! Writing: records are buffered in memory and written in one short `BEGIN IMMEDIATE`
 //! transaction with a cached prepared statement, at each checkpoint (together with the
 //! state row, so both commit or neither does) or when the buffer reaches
-//! [`Tuning::sqlite_batch_records`] records or [`Tuning::sqlite_batch_bytes`] bytes (those
+//! [`Tuning::batch_records`] records or [`Tuning::batch_bytes`] bytes (those
 //! commits never touch the state). Holding no transaction between writes lets parallel runs
 //! share the file: each waits at most one batch for the write lock (busy timeout 60 s).
 //! If the process dies, everything committed stays; records after the last checkpoint may
@@ -152,9 +152,7 @@ impl SqliteDestination {
     fn push(&mut self, pending: Pending, bytes: usize) -> Result<(), DestinationError> {
         self.pending.push(pending);
         self.pending_bytes += bytes;
-        if self.pending.len() >= self.tuning.sqlite_batch_records
-            || self.pending_bytes >= self.tuning.sqlite_batch_bytes
-        {
+        if self.pending.len() >= self.tuning.batch_records || self.pending_bytes >= self.tuning.batch_bytes {
             self.commit(None, None)?;
         }
         Ok(())
@@ -226,7 +224,13 @@ fn init_schema(conn: &mut Connection, path: &Path) -> Result<(), DestinationErro
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(open_error)?;
     let found: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0)).map_err(open_error)?;
     if !(0..=SCHEMA_VERSION).contains(&found) {
-        return Err(DestinationError::SchemaVersion { path: path.to_owned(), found, supported: SCHEMA_VERSION });
+        let target = path.display().to_string();
+        return Err(DestinationError::SchemaVersion {
+            what: "SQLite database",
+            target,
+            found,
+            supported: SCHEMA_VERSION,
+        });
     }
     if found < SCHEMA_VERSION {
         if found == 0 {
@@ -360,7 +364,7 @@ impl Destination for SqliteDestination {
             .map_err(|err| DestinationError::open("SQLite database", &self.path, err))?;
         let Some(stored) = stored else { return Ok(None) };
         let state: Value = serde_json::from_str(&stored)
-            .map_err(|source| DestinationError::CorruptState { path: self.path.clone(), source })?;
+            .map_err(|source| DestinationError::CorruptState { place: self.path.display().to_string(), source })?;
         Ok(Some(state).filter(|state| !state.is_null()))
     }
 
@@ -431,7 +435,7 @@ mod tests {
     use serde_json::json;
 
     fn small_batches() -> Tuning {
-        Tuning { sqlite_batch_records: 2, ..Tuning::default() }
+        Tuning { batch_records: 2, ..Tuning::default() }
     }
 
     fn query_i64(path: &Path, sql: &str) -> i64 {
@@ -692,7 +696,7 @@ mod tests {
     fn parallel_runs_share_one_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("runner.db");
-        let tuning = Tuning { sqlite_batch_records: 100, ..Tuning::default() };
+        let tuning = Tuning { batch_records: 100, ..Tuning::default() };
         std::thread::scope(|scope| {
             for t in 0..4 {
                 let (path, tuning) = (&path, &tuning);

@@ -47,7 +47,7 @@ impl StateFile {
             Err(err) => return Err(DestinationError::open("state file", &self.path, err)),
         };
         serde_json::from_slice(&bytes)
-            .map_err(|source| DestinationError::CorruptState { path: self.path.clone(), source })
+            .map_err(|source| DestinationError::CorruptState { place: self.path.display().to_string(), source })
     }
 
     /// One stream's state; `None` when the file or the stream's entry is missing or null.

@@ -18,7 +18,7 @@ use protocol::{Redactor, Stream};
 
 use super::result::ConnectionResult;
 
-use super::destination::OutputSpec;
+use super::destination::{self, OutputSpec};
 use super::error::{ConnectorCommand, FailureKind, RunError};
 use super::jobs::run_parallel;
 use super::{ConnectorClient, ConnectorProgram, Engine, StreamChoice};
@@ -76,6 +76,12 @@ impl Engine {
             error: None,
             duration: started.elapsed(),
         };
+        if let Err(error) = destination::prepare(&plan.output) {
+            let failure = client.failure(ConnectorCommand::Sync, &Redactor::default());
+            result.error = Some(RunError::storage(failure, error));
+            result.duration = started.elapsed();
+            return result;
+        }
         match prepare(plan, client) {
             Ok((context, streams)) => {
                 result.name.clone_from(&context.connection);
@@ -141,7 +147,7 @@ esac
             config: serde_json::json!({"token": "s3cr3t-value"}),
             streams: StreamChoice::All,
             cutoff: Utc::now(),
-            output: OutputSpec::parse(dir.join("out.db").to_str().unwrap()),
+            output: OutputSpec::Sqlite(dir.join("out.db")),
             state_file: None,
             skip_invalid: false,
         }

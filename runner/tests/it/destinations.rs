@@ -1,0 +1,465 @@
+//! The destination conformance suite: the same behaviours, run by the real binary, against
+//! every destination that stores things (SQLite, a JSON-lines directory, PostgreSQL).
+//! Each test is written once against [`Store`], which reads back what a destination holds;
+//! `conformance!` instantiates it for each kind. PostgreSQL runs on a throwaway cluster
+//! (`throwaway-postgres`); where no server is installed those tests say so and skip
+//! (never in CI).
+//!
+//! The connectors are small shell scripts written per test ([`connector`]), so each test
+//! shows exactly what the connector sends.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use tempfile::TempDir;
+use throwaway_postgres::Cluster;
+
+use crate::util::{runner, runner_bin};
+
+/// A destination kind under test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Sqlite,
+    JsonLines,
+    Postgres,
+}
+
+/// A run as the history tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Run {
+    pub connection: String,
+    pub outcome: String,
+    pub records: u64,
+    pub error: Option<String>,
+}
+
+/// One destination, fresh for one test, and how to read it back.
+pub struct Store {
+    pub kind: Kind,
+    pub dir: TempDir,
+    output: String,
+    postgres: Option<(&'static Cluster, String)>,
+}
+
+impl Store {
+    /// A fresh store of `kind` for `test`; `None` (said loudly) when PostgreSQL is not installed.
+    pub fn new(kind: Kind, test: &str) -> Option<Store> {
+        let dir = tempfile::tempdir().unwrap();
+        let (output, postgres) = match kind {
+            Kind::Sqlite => (dir.path().join("store.db").display().to_string(), None),
+            Kind::JsonLines => (dir.path().join("out").display().to_string(), None),
+            Kind::Postgres => {
+                let cluster = throwaway_postgres::require(test)?;
+                let database = format!("t_{}", test.replace(|c: char| !c.is_ascii_alphanumeric(), "_"));
+                cluster.create_database(&database).unwrap();
+                (cluster.url(&database), Some((cluster, database)))
+            }
+        };
+        Some(Store { kind, dir, output, postgres })
+    }
+
+    /// The `--output` value.
+    pub fn output(&self) -> &str {
+        &self.output
+    }
+
+    /// A SQL query's single value (SQLite or PostgreSQL).
+    fn query(&self, sql: &str) -> String {
+        self.try_query(sql).unwrap_or_else(|error| panic!("{sql}: {error}"))
+    }
+
+    /// A SQL query's single value, or why there is none (the tables may not exist yet).
+    fn try_query(&self, sql: &str) -> Result<String, String> {
+        match (&self.kind, &self.postgres) {
+            (Kind::Postgres, Some((cluster, db))) => cluster.psql(db, sql).map_err(|e| e.to_string()),
+            (Kind::Sqlite, _) => {
+                let db = rusqlite::Connection::open(&self.output).map_err(|e| e.to_string())?;
+                let value = db.query_row(sql, [], |row| row.get::<_, Option<String>>(0)).map_err(|e| e.to_string())?;
+                Ok(value.unwrap_or_default())
+            }
+            _ => unreachable!("JSON lines are read as files"),
+        }
+    }
+
+    /// Whether (connection, stream) has a stored state yet.
+    pub fn has_state(&self, connection: &str, stream: &str) -> bool {
+        match self.kind {
+            Kind::JsonLines => self.state(connection, stream).is_some(),
+            _ => self
+                .try_query(&format!(
+                    "SELECT CAST(count(*) AS text) FROM stream_state WHERE connection = '{connection}' AND stream_id = '{stream}'"
+                ))
+                .is_ok_and(|count| count == "1"),
+        }
+    }
+
+    fn jsonl(&self, name: &str) -> Vec<Value> {
+        let text = std::fs::read_to_string(Path::new(&self.output).join(name)).unwrap_or_default();
+        text.lines().map(|line| serde_json::from_str(line).unwrap()).collect()
+    }
+
+    /// Every record, by (type, id): the last one written wins (JSON lines append).
+    pub fn records(&self) -> BTreeMap<(String, String), Value> {
+        let rows: Vec<Value> = match self.kind {
+            Kind::JsonLines => {
+                let mut rows = Vec::new();
+                for entry in std::fs::read_dir(&self.output).into_iter().flatten().flatten() {
+                    let name = entry.file_name().to_string_lossy().into_owned();
+                    if !name.starts_with('_') && name.ends_with(".jsonl") {
+                        rows.extend(self.jsonl(&name).into_iter().map(|r| json!([r["_type"], r["id"], r])));
+                    }
+                }
+                rows
+            }
+            Kind::Sqlite => {
+                let text = self.query("SELECT json_group_array(json_array(type, id, json(json))) FROM records");
+                serde_json::from_str(&text).unwrap()
+            }
+            Kind::Postgres => {
+                let text = self.query("SELECT coalesce(json_agg(json_build_array(type, id, json)), '[]') FROM records");
+                serde_json::from_str(&text).unwrap()
+            }
+        };
+        rows.into_iter()
+            .map(|row| ((row[0].as_str().unwrap().to_owned(), row[1].as_str().unwrap().to_owned()), row[2].clone()))
+            .collect()
+    }
+
+    /// The stored state of (connection, stream).
+    pub fn state(&self, connection: &str, stream: &str) -> Option<Value> {
+        let text = match self.kind {
+            Kind::JsonLines => {
+                let text = std::fs::read_to_string(Path::new(&self.output).join("_state.json")).ok()?;
+                let all: Value = serde_json::from_str(&text).unwrap();
+                return all.get(connection).and_then(|streams| streams.get(stream)).cloned();
+            }
+            _ => self.query(&format!(
+                "SELECT state FROM stream_state WHERE connection = '{connection}' AND stream_id = '{stream}'"
+            )),
+        };
+        (!text.is_empty()).then(|| serde_json::from_str(&text).unwrap())
+    }
+
+    /// The finished runs, oldest first (a JSON-lines directory records only finished runs).
+    pub fn runs(&self) -> Vec<Run> {
+        let rows: Vec<Value> = match self.kind {
+            Kind::JsonLines => self.jsonl("_runs.jsonl"),
+            Kind::Sqlite => serde_json::from_str(&self.query(
+                "SELECT json_group_array(json_object('connection', connection, 'outcome', outcome, \
+                 'records', records, 'error', error)) FROM (SELECT * FROM sync_runs ORDER BY id)",
+            ))
+            .unwrap(),
+            Kind::Postgres => serde_json::from_str(&self.query(
+                "SELECT coalesce(json_agg(json_build_object('connection', connection, 'outcome', outcome, \
+                 'records', records, 'error', error) ORDER BY id), '[]') FROM sync_runs",
+            ))
+            .unwrap(),
+        };
+        rows.iter()
+            .map(|row| Run {
+                connection: row["connection"].as_str().unwrap().to_owned(),
+                outcome: row["outcome"].as_str().unwrap().to_owned(),
+                records: row["records"].as_u64().unwrap(),
+                error: row["error"].as_str().map(str::to_owned),
+            })
+            .collect()
+    }
+
+    /// The rejected records: (type, id, errors).
+    pub fn rejected(&self) -> Vec<(Option<String>, Option<String>, String)> {
+        let rows: Vec<Value> = match self.kind {
+            Kind::JsonLines => self.jsonl("_rejected.jsonl"),
+            Kind::Sqlite => serde_json::from_str(&self.query(
+                "SELECT json_group_array(json_object('type', type, 'id', id, 'errors', errors)) FROM rejected_records",
+            ))
+            .unwrap(),
+            Kind::Postgres => serde_json::from_str(&self.query(
+                "SELECT coalesce(json_agg(json_build_object('type', type, 'id', id, 'errors', errors)), '[]') \
+                 FROM rejected_records",
+            ))
+            .unwrap(),
+        };
+        let text = |v: &Value| v.as_str().map(str::to_owned);
+        rows.iter().map(|r| (text(&r["type"]), text(&r["id"]), text(&r["errors"]).unwrap())).collect()
+    }
+
+    /// Everything the store holds, as text: records, states, runs, logs, rejected records.
+    pub fn everything(&self) -> String {
+        match self.kind {
+            Kind::JsonLines => {
+                let mut all = String::new();
+                for entry in std::fs::read_dir(&self.output).unwrap().flatten() {
+                    all.push_str(&std::fs::read_to_string(entry.path()).unwrap());
+                }
+                all
+            }
+            Kind::Sqlite => {
+                let db = rusqlite::Connection::open(&self.output).unwrap();
+                let mut all = String::new();
+                for table in ["records", "stream_state", "sync_runs", "run_logs", "rejected_records"] {
+                    let mut statement = db.prepare(&format!("SELECT * FROM {table}")).unwrap();
+                    let columns = statement.column_count();
+                    let mut rows = statement.query([]).unwrap();
+                    while let Some(row) = rows.next().unwrap() {
+                        for column in 0..columns {
+                            let value: rusqlite::types::Value = row.get(column).unwrap();
+                            all.push_str(&format!("{value:?}\n"));
+                        }
+                    }
+                }
+                all
+            }
+            Kind::Postgres => {
+                let tables = ["records", "stream_state", "sync_runs", "run_logs", "rejected_records"];
+                tables
+                    .iter()
+                    .map(|t| self.query(&format!("SELECT coalesce(string_agg(t::text, E'\\n'), '') FROM {t} t")))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            }
+        }
+    }
+
+    /// `runner sync CONNECTOR c.json s1 2026-01-01 --output STORE ARGS` in the store's directory.
+    pub fn sync(&self, connector: &Path, config: &Value, extra: &[&str]) -> std::process::Output {
+        let config_file = self.dir.path().join("c.json");
+        std::fs::write(&config_file, config.to_string()).unwrap();
+        let mut args = vec!["sync", connector.to_str().unwrap(), config_file.to_str().unwrap(), "s1", "2026-01-01"];
+        args.extend(["--output", self.output.as_str(), "--connection", "conn", "-q"]);
+        args.extend_from_slice(extra);
+        runner(self.dir.path(), &args).output().unwrap()
+    }
+}
+
+/// The lines every test connector starts with: its spec (a writeOnly `token`), one stream,
+/// and for sync the sync message in `$sync`.
+const PREAMBLE: &str = r#"#!/bin/sh
+case "$1" in
+spec) echo '{"type":"spec","protocol":1,"name":"store-test","version":"1","config_schema":{"type":"object","properties":{"token":{"type":"string","writeOnly":true}}},"record_types":["Team"]}'; exit 0 ;;
+discover) cat >/dev/null; echo '{"type":"stream","stream":{"_type":"Stream","id":"s1","self":"https://x.test/s1","name":"S1"}}'; exit 0 ;;
+esac
+read -r config
+read -r sync
+team() { printf '{"type":"record","record":{"_type":"Team","id":"T%s","self":"https://x.test/T%s","name":"%s"}}\n' "$1" "$1" "$2"; }
+state() { printf '{"type":"state","state":%s}\n' "$1"; }
+"#;
+
+/// A connector whose sync runs `body` (POSIX sh; `team ID NAME` and `state JSON` print
+/// messages; `$sync` holds the sync message).
+pub fn connector(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, format!("{PREAMBLE}{body}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+/// Instantiates a conformance test for every destination kind.
+macro_rules! conformance {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[test] fn $test() { super::$test(super::Kind::Sqlite) } )*
+        }
+        mod json_lines {
+            $( #[test] fn $test() { super::$test(super::Kind::JsonLines) } )*
+        }
+        mod postgres {
+            $( #[test] fn $test() { super::$test(super::Kind::Postgres) } )*
+        }
+    };
+}
+
+conformance!(
+    a_later_sync_replaces_each_record_by_type_and_id,
+    a_checkpoint_stores_every_record_before_it_and_a_resume_starts_there,
+    a_runner_killed_mid_sync_loses_nothing_checkpointed_and_the_rerun_resumes,
+    invalid_records_are_kept_apart_with_their_errors,
+    the_history_has_each_run_with_its_outcome_and_counts,
+    secrets_never_reach_the_store,
+    a_store_written_by_a_newer_runner_is_refused,
+);
+
+fn store(kind: Kind, test: &str) -> Option<Store> {
+    Store::new(kind, &format!("{test}_{kind:?}"))
+}
+
+fn ids(store: &Store) -> Vec<String> {
+    store.records().into_keys().map(|(_, id)| id).collect()
+}
+
+fn a_later_sync_replaces_each_record_by_type_and_id(kind: Kind) {
+    let Some(store) = store(kind, "upsert") else { return };
+    let first =
+        connector(store.dir.path(), "first", "team 1 old; team 2 old; team 1 older-in-batch; team 1 newest; state 1");
+    assert!(store.sync(&first, &json!({}), &[]).status.success());
+    let second = connector(store.dir.path(), "second", "team 2 changed; team 3 new; state 2");
+    assert!(store.sync(&second, &json!({}), &[]).status.success());
+    let records = store.records();
+    let names: Vec<(&str, &str)> =
+        records.iter().map(|((_, id), r)| (id.as_str(), r["name"].as_str().unwrap())).collect();
+    assert_eq!(names, [("T1", "newest"), ("T2", "changed"), ("T3", "new")]);
+    assert_eq!(store.state("conn", "s1"), Some(json!(2)));
+    if kind != Kind::JsonLines {
+        // A database keeps one row per (connection, type, id), byte for byte as sent.
+        let raw = r#"{"_type":"Team","id":"T1","self":"https://x.test/T1","name":"newest"}"#;
+        let stored = match kind {
+            Kind::Sqlite => store.query("SELECT json FROM records WHERE id = 'T1'"),
+            _ => store.query("SELECT json::text FROM records WHERE id = 'T1'"),
+        };
+        assert_eq!(stored, raw);
+    }
+}
+
+fn a_checkpoint_stores_every_record_before_it_and_a_resume_starts_there(kind: Kind) {
+    let Some(store) = store(kind, "checkpoint") else { return };
+    let body = r#"case "$sync" in
+*'"state":{"page":1}'*) team 3 c; team 4 d; state '{"page":2}' ;;
+*) team 1 a; team 2 b; state '{"page":1}'; team 3 c-unchecked; echo 'lost the source' >&2; exit 3 ;;
+esac"#;
+    let connector = connector(store.dir.path(), "pages", body);
+    let output = store.sync(&connector, &json!({}), &[]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert_eq!(store.state("conn", "s1"), Some(json!({"page": 1})), "the state of the first checkpoint");
+    let after_crash = ids(&store);
+    assert!(after_crash.starts_with(&["T1".to_owned(), "T2".to_owned()]), "{after_crash:?}");
+    assert_eq!(store.runs().last().map(|r| r.outcome.as_str()), Some("failed"));
+
+    let output = store.sync(&connector, &json!({}), &[]);
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(ids(&store), ["T1", "T2", "T3", "T4"]);
+    assert_eq!(store.records()[&("Team".into(), "T3".into())]["name"], "c", "the resumed sync's version");
+    assert_eq!(store.state("conn", "s1"), Some(json!({"page": 2})));
+}
+
+fn a_runner_killed_mid_sync_loses_nothing_checkpointed_and_the_rerun_resumes(kind: Kind) {
+    let Some(store) = store(kind, "killed") else { return };
+    let marker = store.dir.path().join("connector.pid");
+    let body = format!(
+        r#"case "$sync" in
+*'"state":{{"page":1}}'*) team 3 c; state '{{"page":2}}' ;;
+*) team 1 a; team 2 b; state '{{"page":1}}'; team 9 unchecked; echo $$ > '{}'; exec sleep 600 ;;
+esac"#,
+        marker.display()
+    );
+    let connector = connector(store.dir.path(), "pages", &body);
+    let config = store.dir.path().join("c.json");
+    std::fs::write(&config, "{}").unwrap();
+    let mut child = Command::new(runner_bin())
+        .current_dir(store.dir.path())
+        .args(["sync", connector.to_str().unwrap(), config.to_str().unwrap(), "s1", "2026-01-01"])
+        .args(["--output", store.output(), "--connection", "conn", "-q"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(|| store.has_state("conn", "s1"), "the first checkpoint to be stored");
+    child.kill().unwrap(); // SIGKILL: no chance to record anything
+    child.wait().unwrap();
+    if let Some((cluster, db)) = &store.postgres {
+        // The server notices the closed session at once, but asynchronously: wait for it,
+        // as a later run would, to see the session gone.
+        let sessions =
+            format!("SELECT count(*) FROM pg_stat_activity WHERE datname = '{db}' AND application_name = 'runner'");
+        wait_for(|| cluster.psql(db, &sessions).unwrap() == "0", "the killed runner's session to end");
+    }
+    let sleeping: i32 = std::fs::read_to_string(&marker).unwrap().trim().parse().unwrap();
+    // SAFETY: kill(2) on the test connector's process, left behind by the killed runner.
+    unsafe { libc::kill(sleeping, libc::SIGKILL) };
+
+    assert_eq!(store.state("conn", "s1"), Some(json!({"page": 1})));
+    assert!(ids(&store).starts_with(&["T1".to_owned(), "T2".to_owned()]));
+    let output = store.sync(&connector, &json!({}), &[]);
+    assert!(output.status.success(), "{output:?}");
+    let kept: Vec<String> = ids(&store).into_iter().filter(|id| id != "T9").collect();
+    assert_eq!(kept, ["T1", "T2", "T3"], "one clean run's content, the unchecked record aside");
+    assert_eq!(store.state("conn", "s1"), Some(json!({"page": 2})));
+    let runs = store.runs();
+    match kind {
+        // A directory can only record runs that finish.
+        Kind::JsonLines => assert_eq!(runs.iter().map(|r| r.outcome.as_str()).collect::<Vec<_>>(), ["succeeded"]),
+        _ => {
+            let outcomes: Vec<&str> = runs.iter().map(|r| r.outcome.as_str()).collect();
+            assert_eq!(outcomes, ["failed", "succeeded"], "the killed run is marked failed by the next one");
+            assert!(runs[0].error.as_deref().unwrap_or_default().contains("stopped without recording"), "{runs:?}");
+        }
+    }
+}
+
+fn invalid_records_are_kept_apart_with_their_errors(kind: Kind) {
+    let Some(store) = store(kind, "rejected") else { return };
+    let body = r#"team 1 a
+echo '{"type":"record","record":{"_type":"Team","id":"bad","self":"not a url","name":"b"}}'
+team 2 c; state 1"#;
+    let connector = connector(store.dir.path(), "invalid", body);
+    let output = store.sync(&connector, &json!({}), &["--skip-invalid"]);
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(ids(&store), ["T1", "T2"]);
+    let rejected = store.rejected();
+    assert_eq!(rejected.len(), 1, "{rejected:?}");
+    assert_eq!((rejected[0].0.as_deref(), rejected[0].1.as_deref()), (Some("Team"), Some("bad")));
+    assert!(rejected[0].2.contains("/self"), "{rejected:?}");
+}
+
+fn the_history_has_each_run_with_its_outcome_and_counts(kind: Kind) {
+    let Some(store) = store(kind, "history") else { return };
+    let ok = connector(store.dir.path(), "ok", "team 1 a; team 2 b; state 1");
+    assert!(store.sync(&ok, &json!({}), &[]).status.success());
+    let failing = connector(store.dir.path(), "failing", "team 3 c; state 2; exit 4");
+    assert_eq!(store.sync(&failing, &json!({}), &[]).status.code(), Some(1));
+    let runs = store.runs();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert_eq!((runs[0].connection.as_str(), runs[0].outcome.as_str(), runs[0].records), ("conn", "succeeded", 2));
+    assert_eq!((runs[1].outcome.as_str(), runs[1].records), ("failed", 1));
+    assert!(runs[1].error.as_deref().unwrap_or_default().contains("exited with status 4"), "{runs:?}");
+}
+
+fn secrets_never_reach_the_store(kind: Kind) {
+    let Some(store) = store(kind, "secrets") else { return };
+    let body = r#"secret=s3cr3t-t0ken-value
+team 1 "$secret"
+printf '{"type":"log","level":"warn","message":"using %s"}\n' "$secret"
+state "{\"token\":\"$secret\"}"
+echo "debug: token=$secret" >&2
+exit 1"#;
+    let connector = connector(store.dir.path(), "leaky", body);
+    let output = store.sync(&connector, &json!({"token": "s3cr3t-t0ken-value"}), &[]);
+    assert_eq!(output.status.code(), Some(1));
+    let stored = store.everything();
+    assert!(!stored.contains("s3cr3t-t0ken-value"), "{stored}");
+    assert!(stored.contains("***"), "the leaks are there, masked: {stored}");
+    assert_eq!(store.state("conn", "s1"), Some(json!({"token": "***"})));
+}
+
+fn a_store_written_by_a_newer_runner_is_refused(kind: Kind) {
+    let Some(store) = store(kind, "newer") else { return };
+    let ok = connector(store.dir.path(), "ok", "team 1 a; state 1");
+    assert!(store.sync(&ok, &json!({}), &[]).status.success());
+    match (&kind, &store.postgres) {
+        (Kind::Sqlite, _) => {
+            rusqlite::Connection::open(store.output()).unwrap().pragma_update(None, "user_version", 99).unwrap();
+        }
+        (Kind::Postgres, Some((cluster, db))) => {
+            cluster.psql(db, "UPDATE runner_schema SET version = 99").unwrap();
+        }
+        // A directory of JSON lines has no schema to version.
+        _ => return,
+    }
+    let output = store.sync(&ok, &json!({}), &[]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("has schema version 99, this runner knows up to"), "{stderr}");
+    assert!(stderr.contains("hint: use a newer runner"), "{stderr}");
+}
+
+/// Waits until `done` holds, checking every few milliseconds; fails after a generous bound.
+pub fn wait_for(done: impl Fn() -> bool, what: &str) {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < Duration::from_secs(60), "gave up waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
