@@ -139,8 +139,8 @@ pub struct SyncArgs {
 pub struct SyncAllArgs {
     /// The connections file (TOML): [defaults] and [[connection]] entries.
     pub connections: PathBuf,
-    /// Default output for entries that name none: a .db/.sqlite/.sqlite3 file, a directory, or `-`.
-    #[arg(long, value_name = "PATH", default_value = "runner.db")]
+    /// Default output for entries that name none: a .db/.sqlite/.sqlite3 file, a postgres:// URL, a directory, or `-`.
+    #[arg(long, value_name = "PATH|URL", default_value = "runner.db")]
     pub output: String,
     /// Store invalid records in the rejected table/file and go on.
     #[arg(long)]
@@ -203,16 +203,16 @@ pub struct DemoArgs {
     /// Incidents the simulator generates over the last 180 days.
     #[arg(long, value_name = "N", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub incidents: u64,
-    /// The SQLite file (.db, .sqlite or .sqlite3) to sync into; other connections in it are left alone.
-    #[arg(long, value_name = "PATH", default_value = "runner.db")]
+    /// The SQLite file (.db, .sqlite or .sqlite3) or PostgreSQL URL to sync into; other connections in it are left alone.
+    #[arg(long, value_name = "PATH|URL", default_value = "runner.db")]
     pub output: String,
 }
 
 /// Where `sync` stores things.
 #[derive(Debug, Args)]
 pub struct StoreArgs {
-    /// A .db/.sqlite/.sqlite3 file (SQLite), `-` (records on stdout), or a directory of <Type>.jsonl files.
-    #[arg(long, value_name = "PATH", default_value = "runner.db")]
+    /// A .db/.sqlite/.sqlite3 file (SQLite), a postgres://user@host/db URL (PostgreSQL), `-` (records on stdout), or a directory of <Type>.jsonl files.
+    #[arg(long, value_name = "PATH|URL", default_value = "runner.db")]
     pub output: String,
     /// Read the starting state from, and write checkpoints to, this JSON file (keyed by stream id).
     #[arg(long, value_name = "FILE")]

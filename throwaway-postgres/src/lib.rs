@@ -53,6 +53,15 @@ pub struct Cluster {
     port: u16,
     password: String,
     server: Child,
+    certificate: Option<PathBuf>,
+}
+
+/// How a cluster is set up.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Serve TLS with a certificate for `localhost` signed by a throwaway authority (both
+    /// made with `openssl`; [`Cluster::certificate`] is the authority's).
+    pub tls: bool,
 }
 
 impl Cluster {
@@ -61,17 +70,26 @@ impl Cluster {
     /// # Errors
     /// [`ClusterError::NotInstalled`] without server binaries, else the step that failed.
     pub fn start() -> Result<Cluster, ClusterError> {
+        Cluster::start_with(Options::default())
+    }
+
+    /// [`Cluster::start`] with options.
+    ///
+    /// # Errors
+    /// As [`Cluster::start`]; with TLS, also `openssl` failing.
+    pub fn start_with(options: Options) -> Result<Cluster, ClusterError> {
         let bin = server_bin().ok_or(ClusterError::NotInstalled)?;
         remove_abandoned_dirs();
         let dir = std::env::temp_dir().join(format!("throwaway-postgres-{}-{}", std::process::id(), unique()));
         let password = format!("pw-{:x}", unique() ^ u64::from(std::process::id()) << 20);
         let owner = Owner::for_server()?;
         init(&bin, &dir, &password, &owner)?;
+        let certificate = if options.tls { Some(make_certificate(&dir, &owner)?) } else { None };
         let mut last_error = None;
         for _ in 0..PORT_ATTEMPTS {
             let port = free_port()?;
-            match start_server(&bin, &dir, port, &owner) {
-                Ok(server) => return Ok(Cluster { bin, dir, port, password, server }),
+            match start_server(&bin, &dir, port, &owner, options) {
+                Ok(server) => return Ok(Cluster { bin, dir, port, password, server, certificate }),
                 Err(error) => last_error = Some(error),
             }
         }
@@ -85,20 +103,21 @@ impl Cluster {
     /// As [`Cluster::start`]; the error is the same for every later call.
     pub fn shared() -> Result<&'static Cluster, &'static ClusterError> {
         static SHARED: OnceLock<Result<Cluster, ClusterError>> = OnceLock::new();
-        SHARED
-            .get_or_init(|| {
-                // Started from a thread that never ends: the server dies with the thread
-                // that started it (PR_SET_PDEATHSIG), and test threads end early.
-                let (tx, rx) = mpsc::channel();
-                std::thread::spawn(move || {
-                    let _ = tx.send(Cluster::start());
-                    loop {
-                        std::thread::park();
-                    }
-                });
-                rx.recv().unwrap_or_else(|_| Err(failed("start", "the starting thread died")))
-            })
-            .as_ref()
+        SHARED.get_or_init(|| start_for_the_process(Options::default())).as_ref()
+    }
+
+    /// One cluster serving TLS for the whole test process, started on first use.
+    ///
+    /// # Errors
+    /// As [`Cluster::start_with`].
+    pub fn shared_tls() -> Result<&'static Cluster, &'static ClusterError> {
+        static SHARED: OnceLock<Result<Cluster, ClusterError>> = OnceLock::new();
+        SHARED.get_or_init(|| start_for_the_process(Options { tls: true })).as_ref()
+    }
+
+    /// The certificate of the authority that signed the server's (PEM), when it serves TLS.
+    pub fn certificate(&self) -> Option<&Path> {
+        self.certificate.as_deref()
     }
 
     /// The TCP port on 127.0.0.1.
@@ -161,13 +180,41 @@ impl Drop for Cluster {
     }
 }
 
+/// Starts a cluster from a thread that never ends: the server dies with the thread that
+/// started it (PR_SET_PDEATHSIG), and test threads end early.
+fn start_for_the_process(options: Options) -> Result<Cluster, ClusterError> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(Cluster::start_with(options));
+        loop {
+            std::thread::park();
+        }
+    });
+    rx.recv().unwrap_or_else(|_| Err(failed("start", "the starting thread died")))
+}
+
 /// The shared cluster, or `None` after saying loudly why the test is skipped. Under CI
 /// (`CI` set) a missing server fails the test: CI must run everything.
 ///
 /// # Panics
 /// When the server is installed but does not start, or is missing under CI.
 pub fn require(test: &str) -> Option<&'static Cluster> {
-    match Cluster::shared() {
+    skip_unless_installed(test, Cluster::shared())
+}
+
+/// [`require`] for the shared cluster that serves TLS.
+///
+/// # Panics
+/// As [`require`].
+pub fn require_tls(test: &str) -> Option<&'static Cluster> {
+    skip_unless_installed(test, Cluster::shared_tls())
+}
+
+fn skip_unless_installed(
+    test: &str,
+    cluster: Result<&'static Cluster, &'static ClusterError>,
+) -> Option<&'static Cluster> {
+    match cluster {
         Ok(cluster) => Some(cluster),
         Err(ClusterError::NotInstalled) if std::env::var_os("CI").is_none() => {
             let _ = writeln!(
@@ -273,7 +320,45 @@ fn init(bin: &Path, dir: &Path, password: &str, owner: &Owner) -> Result<(), Clu
     succeeded("initdb", output).map(drop)
 }
 
-fn start_server(bin: &Path, dir: &Path, port: u16, owner: &Owner) -> Result<Child, ClusterError> {
+/// A certificate authority and a server certificate for `localhost` it signed, with the
+/// server's key readable by the server only, in the cluster's directory. Returns the
+/// authority's certificate: the root a client trusts (`sslrootcert`).
+fn make_certificate(dir: &Path, owner: &Owner) -> Result<PathBuf, ClusterError> {
+    let openssl = |args: &[&str]| -> Result<(), ClusterError> {
+        let output = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| failed("run openssl to make certificates (install openssl)", e))?;
+        succeeded("openssl", output).map(drop)
+    };
+    fs::write(dir.join("server.ext"), "basicConstraints=CA:FALSE\nsubjectAltName=DNS:localhost\n")
+        .map_err(|e| failed("write the certificate's extensions", e))?;
+    let ca = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=throwaway test CA"];
+    openssl(&[&ca[..], &["-keyout", "ca.key", "-out", "ca.crt"]].concat())?;
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    ])?;
+    let sign = ["x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial"];
+    openssl(&[&sign[..], &["-days", "2", "-extfile", "server.ext", "-out", "server.crt"]].concat())?;
+    let key = dir.join("server.key");
+    fs::set_permissions(&key, fs::Permissions::from_mode(0o600)).map_err(|e| failed("protect the key", e))?;
+    owner.chown(&key)?;
+    owner.chown(&dir.join("server.crt"))?;
+    Ok(dir.join("ca.crt"))
+}
+
+fn start_server(bin: &Path, dir: &Path, port: u16, owner: &Owner, options: Options) -> Result<Child, ClusterError> {
     let mut command = owner.command(&bin.join("postgres"));
     command
         .arg("-D")
@@ -281,10 +366,15 @@ fn start_server(bin: &Path, dir: &Path, port: u16, owner: &Owner) -> Result<Chil
         .args(["-p", &port.to_string(), "-k"])
         .arg(dir)
         .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "logging_collector=off"])
-        .args(["-c", "max_connections=200"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+        .args(["-c", "max_connections=200"]);
+    if options.tls {
+        command
+            .args(["-c", "ssl=on", "-c"])
+            .arg(format!("ssl_cert_file={}", dir.join("server.crt").display()))
+            .arg("-c")
+            .arg(format!("ssl_key_file={}", dir.join("server.key").display()));
+    }
+    command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
     die_with_parent(&mut command);
     let mut server = command.spawn().map_err(|e| failed("run postgres", e))?;
     let stderr = server.stderr.take().expect("stderr is piped");

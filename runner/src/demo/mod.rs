@@ -32,7 +32,7 @@ use chrono::{DateTime, Utc};
 use crate::commands::sync::SyncRequest;
 use crate::commands::{inspect, sync, Settings, Status};
 use crate::console::Verbosity;
-use crate::engine::destination::OutputSpec;
+use crate::engine::destination::{self, OutputSpec};
 use crate::resolve::{self, InputError};
 use crate::style::Style;
 
@@ -58,14 +58,14 @@ const STEPS: usize = 6;
 pub struct Request {
     /// Incidents the simulator generates over the last [`DAYS`] days.
     pub incidents: u64,
-    /// The SQLite file to sync into.
+    /// The SQLite file or PostgreSQL URL to sync into.
     pub output: String,
 }
 
 /// Runs the demo.
 ///
 /// # Errors
-/// Bad input (`--output` not a SQLite file, `--json`, a missing sibling executable), a
+/// Bad input (`--output` not a SQLite file or PostgreSQL URL, `--json`, a missing sibling executable), a
 /// simulator that does not start or answer, or a step that cannot run at all. A step that
 /// runs and fails has printed its own error; how it ended is returned as `Ok`.
 pub fn command(settings: &Settings, args: &Request) -> anyhow::Result<Status> {
@@ -75,7 +75,7 @@ pub fn command(settings: &Settings, args: &Request) -> anyhow::Result<Status> {
         )
         .into());
     }
-    let output = sqlite_output(&args.output)?;
+    let output = demo_output(&args.output)?;
     let mock = sibling(simulator::PROGRAM)?;
     resolve::connector(CONNECTOR).map_err(|_| missing(&format!("connector-{CONNECTOR}")))?;
     let started = Instant::now();
@@ -90,9 +90,9 @@ pub fn command(settings: &Settings, args: &Request) -> anyhow::Result<Status> {
     let simulator = Simulator::start(&config)?;
     demo.note(&format!("listening on {}", simulator.base_url));
     let config_dir = ConfigDir::create(&simulator.base_url)?;
-    let removed = database::forget_demo_connection(&output)?;
+    let removed = destination::forget_connection(&output.spec, database::CONNECTION)?.unwrap_or(0);
     if removed > 0 {
-        demo.note(&format!("removed {removed} rows an earlier demo left in {}", output.display()));
+        demo.note(&format!("removed {removed} rows an earlier demo left in {}", output.spec));
     }
     let outcome = demo.steps(&simulator, &config_dir.file, &output)?;
     simulator.stop();
@@ -101,8 +101,8 @@ pub fn command(settings: &Settings, args: &Request) -> anyhow::Result<Status> {
         Ok(syncs) => syncs,
         Err(status) => return Ok(status),
     };
-    let records = database::records_by_type(&output)?;
-    let summary = Summary { output: &output, records, full, incremental, elapsed: started.elapsed() };
+    let records = destination::records_by_type(&output.spec, database::CONNECTION)?.unwrap_or_default();
+    let summary = Summary { output: &output.spec, records, full, incremental, elapsed: started.elapsed() };
     print!("{}", summary.render(demo.style));
     Ok(Status::Success)
 }
@@ -125,7 +125,7 @@ impl Demo<'_> {
         self.say(&self.style.bold(&title));
     }
 
-    fn steps(&mut self, simulator: &Simulator, config: &Path, output: &Path) -> anyhow::Result<StepsOutcome> {
+    fn steps(&mut self, simulator: &Simulator, config: &Path, output: &DemoOutput) -> anyhow::Result<StepsOutcome> {
         let config_arg = config.display().to_string();
         self.header("Verify the configuration", &format!("runner verify {CONNECTOR} {config_arg}"));
         if let Some(status) = self.check(inspect::verify(self.settings, CONNECTOR, config)?) {
@@ -157,14 +157,15 @@ impl Demo<'_> {
         title: &str,
         simulator: &Simulator,
         config: &Path,
-        output: &Path,
+        output: &DemoOutput,
     ) -> anyhow::Result<Result<SyncStep, Status>> {
         let cutoff = cutoff(Utc::now());
-        let output = output.to_str().context("the --output path is not valid UTF-8")?.to_owned();
+        // The command as shown: the URL without its password.
         let line = format!(
-            "runner sync {CONNECTOR} {} {cutoff} --connection {} --output {output}",
+            "runner sync {CONNECTOR} {} {cutoff} --connection {} --output {}",
             config.display(),
-            database::CONNECTION
+            database::CONNECTION,
+            output.spec
         );
         self.header(title, &line);
         simulator.reset_stats()?;
@@ -175,7 +176,7 @@ impl Demo<'_> {
             stream: None,
             cutoff,
             connection: Some(database::CONNECTION.into()),
-            output,
+            output: output.arg.clone(),
             state: None,
             skip_invalid: false,
             jobs: 1,
@@ -224,14 +225,27 @@ fn cutoff(now: DateTime<Utc>) -> String {
     start.date_naive().to_string()
 }
 
-/// `--output` as an absolute path to a SQLite file.
-fn sqlite_output(output: &str) -> Result<PathBuf, InputError> {
+/// Where the demo syncs: the `--output` to pass on (with its password, if any) and what
+/// it names.
+#[derive(Debug)]
+struct DemoOutput {
+    arg: String,
+    spec: OutputSpec,
+}
+
+/// `--output` as an absolute path to a SQLite file, or a PostgreSQL URL.
+fn demo_output(output: &str) -> Result<DemoOutput, InputError> {
     match resolve::output(output)? {
         OutputSpec::Sqlite(path) => {
-            std::path::absolute(&path).map_err(|e| InputError::Usage(format!("cannot resolve --output {output}: {e}")))
+            let path = std::path::absolute(&path)
+                .map_err(|e| InputError::Usage(format!("cannot resolve --output {output}: {e}")))?;
+            let arg = path.to_str().ok_or_else(|| InputError::Usage("the --output path is not valid UTF-8".into()))?;
+            Ok(DemoOutput { arg: arg.to_owned(), spec: OutputSpec::Sqlite(path) })
         }
+        spec @ OutputSpec::Postgres(_) => Ok(DemoOutput { arg: output.to_owned(), spec }),
         _ => Err(InputError::Usage(format!(
-            "the demo writes a SQLite file: --output `{output}` must end in .db, .sqlite or .sqlite3"
+            "the demo writes a database: --output `{output}` must end in .db, .sqlite or .sqlite3, or be a \
+             postgres:// URL"
         ))),
     }
 }
@@ -299,12 +313,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_sqlite_outputs_are_accepted_and_made_absolute() {
-        assert!(sqlite_output("runner.db").unwrap().is_absolute());
-        assert!(sqlite_output("x/demo.SQLITE3").unwrap().ends_with("x/demo.SQLITE3"));
-        let err = sqlite_output("out-dir").unwrap_err().to_string();
-        assert_eq!(err, "the demo writes a SQLite file: --output `out-dir` must end in .db, .sqlite or .sqlite3");
-        assert!(sqlite_output("-").is_err());
+    fn only_databases_are_accepted_and_sqlite_paths_made_absolute() {
+        assert!(Path::new(&demo_output("runner.db").unwrap().arg).is_absolute());
+        assert!(demo_output("x/demo.SQLITE3").unwrap().arg.ends_with("x/demo.SQLITE3"));
+        let postgres = demo_output("postgres://u:pw@h/db").unwrap();
+        assert_eq!(
+            (postgres.arg.as_str(), postgres.spec.to_string()),
+            ("postgres://u:pw@h/db", "postgres://u:***@h:5432/db".into())
+        );
+        let err = demo_output("out-dir").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "the demo writes a database: --output `out-dir` must end in .db, .sqlite or .sqlite3, or be a postgres:// URL"
+        );
+        assert!(demo_output("-").is_err());
     }
 
     #[test]

@@ -2,11 +2,11 @@
 //! data is, and the queries to try. Plain text; colour only through [`Style`].
 
 use std::fmt::Write;
-use std::path::Path;
 use std::time::Duration;
 
-use super::database::{self, QUERIES};
+use super::database;
 use super::simulator::Churn;
+use crate::engine::destination::OutputSpec;
 use crate::human;
 use crate::style::Style;
 
@@ -24,8 +24,8 @@ pub struct SyncStep {
 /// Everything the summary says.
 #[derive(Debug)]
 pub struct Summary<'a> {
-    /// The SQLite file, absolute.
-    pub output: &'a Path,
+    /// The database: a SQLite file (absolute) or PostgreSQL.
+    pub output: &'a OutputSpec,
     /// Stored records of the demo connection by type.
     pub records: Vec<(String, u64)>,
     /// The first sync.
@@ -40,15 +40,15 @@ impl Summary<'_> {
     /// The text, ending with a newline.
     pub fn render(&self, style: Style) -> String {
         let mut out = String::new();
-        let path = self.output.display();
         let _ = writeln!(out, "\n{}", style.bold(&format!("Done in {}.", human::duration(self.elapsed))));
-        let _ =
-            writeln!(out, "Your data: {} (connection `{}`)\n", style.green(&path.to_string()), database::CONNECTION);
+        let place = self.output.to_string();
+        let _ = writeln!(out, "Your data: {} (connection `{}`)\n", style.green(&place), database::CONNECTION);
         out.push_str(&self.records_table());
         out.push('\n');
         out.push_str(&self.syncs_table());
-        let _ = writeln!(out, "\nTry these with `sqlite3 {path}` (or any SQLite browser):");
-        for query in QUERIES {
+        let (command, queries) = database::queries(self.output);
+        let _ = writeln!(out, "\nTry these with `{command}`:");
+        for query in queries {
             let _ = writeln!(out, "  {}", style.dim(&format!("-- {}", query.title)));
             let _ = writeln!(out, "  {}", style.cyan(query.sql));
         }
@@ -91,7 +91,7 @@ mod tests {
     #[test]
     fn the_summary_has_counts_requests_path_and_queries() {
         let summary = Summary {
-            output: Path::new("/data/runner.db"),
+            output: &OutputSpec::Sqlite("/data/runner.db".into()),
             records: vec![("Incident".into(), 205), ("Team".into(), 4)],
             full: SyncStep { requests: 31, elapsed: Duration::from_millis(2500), churn: None },
             incremental: SyncStep {
@@ -115,7 +115,8 @@ mod tests {
             text.contains("  incremental sync        11  45 ms  (after 5 new and 3 resolved incidents)\n"),
             "{text}"
         );
-        assert!(QUERIES.iter().all(|q| text.contains(q.sql)), "{text}");
+        assert!(text.contains("Try these with `sqlite3 /data/runner.db`:"), "{text}");
+        assert!(database::SQLITE_QUERIES.iter().all(|q| text.contains(q.sql)), "{text}");
         assert!(!text.contains('\x1b'), "{text}");
     }
 }

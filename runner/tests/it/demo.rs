@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use assert_cmd::Command;
-use runner::demo::database::{CONNECTION, QUERIES};
+use runner::demo::database::{CONNECTION, SQLITE_QUERIES as QUERIES};
 use rusqlite::Connection;
 
 use crate::util::require_sibling;
@@ -128,7 +128,8 @@ fn bad_input_is_refused_before_anything_starts() {
     assert_eq!(output.status.code(), Some(2));
     assert_eq!(
         text(&output.stderr),
-        "error: the demo writes a SQLite file: --output `out-dir` must end in .db, .sqlite or .sqlite3\n"
+        "error: the demo writes a database: --output `out-dir` must end in .db, .sqlite or .sqlite3, or be a \
+         postgres:// URL\n"
     );
     let output = Command::new(runner_bin()).current_dir(dir.path()).args(["demo", "--json"]).output().unwrap();
     assert_eq!(output.status.code(), Some(2));

@@ -20,5 +20,7 @@ mod kit;
 mod new;
 /// connector-pagerduty through the runner against the simulator.
 mod pagerduty;
+/// The PostgreSQL destination: credentials, refusals, schema, timeouts, TLS, concurrency.
+mod postgres;
 /// Every command of README.md runs.
 mod readme;

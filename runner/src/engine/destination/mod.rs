@@ -384,6 +384,37 @@ pub fn prepare(spec: &OutputSpec) -> Result<(), DestinationError> {
     }
 }
 
+/// Removes everything a database stores under `connection`; other connections are
+/// untouched. Returns the rows removed. A directory of JSON lines or stdout holds nothing
+/// to remove this way (`None`).
+///
+/// # Errors
+/// The database cannot be opened or written.
+pub fn forget_connection(spec: &OutputSpec, connection: &str) -> Result<Option<u64>, DestinationError> {
+    match spec {
+        OutputSpec::Sqlite(path) => sqlite::forget_connection(path, connection).map(Some),
+        OutputSpec::Postgres(target) => {
+            postgres::PostgresDestination::open(target, &Tuning::default())?.forget_connection(connection).map(Some)
+        }
+        OutputSpec::JsonLines(_) | OutputSpec::Stdout => Ok(None),
+    }
+}
+
+/// The records a database stores under `connection`, by `_type` (`None` for a directory
+/// of JSON lines or stdout).
+///
+/// # Errors
+/// The database cannot be opened or read.
+pub fn records_by_type(spec: &OutputSpec, connection: &str) -> Result<Option<Vec<(String, u64)>>, DestinationError> {
+    match spec {
+        OutputSpec::Sqlite(path) => sqlite::records_by_type(path, connection).map(Some),
+        OutputSpec::Postgres(target) => {
+            postgres::PostgresDestination::open(target, &Tuning::default())?.records_by_type(connection).map(Some)
+        }
+        OutputSpec::JsonLines(_) | OutputSpec::Stdout => Ok(None),
+    }
+}
+
 /// Stores one run's records, checkpoints and history. See the module docs for the
 /// durability contract.
 pub trait Destination: Send {

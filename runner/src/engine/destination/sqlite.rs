@@ -184,6 +184,62 @@ impl SqliteDestination {
     }
 }
 
+/// Tables with a `connection` column; `sync_runs` last, as `run_logs` rows refer to it.
+const CONNECTION_TABLES: [&str; 4] = ["records", "rejected_records", "stream_state", "sync_runs"];
+
+/// Removes everything stored under `connection` in the file at `path` (records,
+/// rejected records, states, runs and their logs); other connections are untouched. A
+/// missing file, or one without the runner's tables, is left as it is. Returns the rows
+/// removed (logs aside).
+///
+/// # Errors
+/// The file exists but cannot be opened or written.
+pub fn forget_connection(path: &Path, connection: &str) -> Result<u64, DestinationError> {
+    if !path.exists() {
+        return Ok(0);
+    }
+    let fail = |err| DestinationError::write(path, err);
+    let mut conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)
+        .map_err(|err| DestinationError::open("SQLite database", path, err))?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(fail)?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(fail)?;
+    let mut removed = 0;
+    if has_table(&tx, "run_logs").map_err(fail)? && has_table(&tx, "sync_runs").map_err(fail)? {
+        let sql = "DELETE FROM run_logs WHERE run_id IN (SELECT id FROM sync_runs WHERE connection = ?1)";
+        tx.execute(sql, [connection]).map_err(fail)?;
+    }
+    for table in CONNECTION_TABLES {
+        if has_table(&tx, table).map_err(fail)? {
+            let deleted =
+                tx.execute(&format!("DELETE FROM {table} WHERE connection = ?1"), [connection]).map_err(fail)?;
+            removed += deleted as u64;
+        }
+    }
+    tx.commit().map_err(fail)?;
+    Ok(removed)
+}
+
+fn has_table(conn: &Connection, table: &str) -> rusqlite::Result<bool> {
+    conn.query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1", [table], |row| {
+        row.get::<_, i64>(0)
+    })
+    .map(|n| n > 0)
+}
+
+/// The stored records of `connection` by `_type`, sorted by type.
+///
+/// # Errors
+/// The file cannot be opened or read.
+pub fn records_by_type(path: &Path, connection: &str) -> Result<Vec<(String, u64)>, DestinationError> {
+    let fail = |err| DestinationError::open("SQLite database", path, err);
+    let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(fail)?;
+    let mut statement = conn
+        .prepare("SELECT type, count(*) FROM records WHERE connection = ?1 GROUP BY type ORDER BY type")
+        .map_err(fail)?;
+    let rows = statement.query_map([connection], |row| Ok((row.get(0)?, row.get::<_, i64>(1)?.unsigned_abs())));
+    rows.and_then(Iterator::collect).map_err(fail)
+}
+
 /// Switches the file to WAL and creates or checks the schema.
 ///
 /// Parallel stream syncs open the same new file at the same moment. Switching a database
@@ -433,6 +489,26 @@ mod tests {
     use crate::engine::destination::test_support::{record, run_start, summary};
     use crate::engine::destination::{RunOutcome, StoredLog};
     use serde_json::json;
+
+    #[test]
+    fn forgetting_a_connection_keeps_the_others_and_tolerates_foreign_files() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(forget_connection(&dir.path().join("missing.db"), "demo").unwrap(), 0);
+        let path = dir.path().join("runner.db");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE records (connection TEXT, type TEXT, id TEXT, json TEXT);
+             INSERT INTO records VALUES ('demo', 'Team', 'T1', '{}'), ('mine', 'Team', 'T1', '{}');",
+        )
+        .unwrap();
+        assert_eq!(forget_connection(&path, "demo").unwrap(), 1);
+        assert_eq!(records_by_type(&path, "mine").unwrap(), [("Team".to_owned(), 1)]);
+        assert_eq!(records_by_type(&path, "demo").unwrap(), []);
+        let not_sqlite = dir.path().join("notes.db");
+        std::fs::write(&not_sqlite, "not a database, just text that is long enough to be read as a header").unwrap();
+        let err = forget_connection(&not_sqlite, "demo").unwrap_err().to_string();
+        assert!(err.contains("notes.db"), "{err}");
+    }
 
     fn small_batches() -> Tuning {
         Tuning { batch_records: 2, ..Tuning::default() }

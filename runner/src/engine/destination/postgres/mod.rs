@@ -149,6 +149,50 @@ impl PostgresDestination {
     }
 }
 
+impl PostgresDestination {
+    /// Removes everything stored under `connection` (records, rejected records, states,
+    /// runs and their logs) in one transaction; other connections are untouched. Returns
+    /// the rows removed (logs aside).
+    ///
+    /// # Errors
+    /// The database cannot be used or written.
+    pub fn forget_connection(&mut self, connection: &str) -> Result<u64, DestinationError> {
+        let s = schema::quote(self.target.schema());
+        let statements = [
+            format!("DELETE FROM {s}.run_logs WHERE run_id IN (SELECT id FROM {s}.sync_runs WHERE connection = $1)"),
+            format!("DELETE FROM {s}.records WHERE connection = $1"),
+            format!("DELETE FROM {s}.rejected_records WHERE connection = $1"),
+            format!("DELETE FROM {s}.stream_state WHERE connection = $1"),
+            format!("DELETE FROM {s}.sync_runs WHERE connection = $1"),
+        ];
+        let client = &mut self.client;
+        let removed = self.runtime.block_on(async {
+            let tx = client.transaction().await?;
+            let mut removed = 0;
+            for (index, sql) in statements.iter().enumerate() {
+                let deleted = tx.execute(sql, &[&connection]).await?;
+                // The first statement removes logs, which are not counted.
+                removed += if index == 0 { 0 } else { deleted };
+            }
+            tx.commit().await.map(|()| removed)
+        });
+        removed.map_err(self.error("write to"))
+    }
+
+    /// The stored records of `connection` by `_type`, sorted by type.
+    ///
+    /// # Errors
+    /// The database cannot be read.
+    pub fn records_by_type(&mut self, connection: &str) -> Result<Vec<(String, u64)>, DestinationError> {
+        let sql = format!(
+            "SELECT type, count(*) FROM {}.records WHERE connection = $1 GROUP BY type ORDER BY type",
+            schema::quote(self.target.schema())
+        );
+        let rows = self.runtime.block_on(self.client.query(&sql, &[&connection])).map_err(self.error("read"))?;
+        Ok(rows.iter().map(|row| (row.get(0), row.get::<_, i64>(1).unsigned_abs())).collect())
+    }
+}
+
 /// The session-local table the binary COPY fills; emptied by every commit.
 const STAGING: &str = "CREATE TEMP TABLE runner_staging \
      (seq bigint, type text, id text, json text, extracted_at text) ON COMMIT DELETE ROWS";
@@ -314,7 +358,12 @@ fn by_type_json(records_by_type: &BTreeMap<String, u64>) -> String {
 pub fn describe(error: &tokio_postgres::Error, target: &str) -> String {
     let Some(db) = error.as_db_error() else {
         let mut text = with_causes(error);
-        if error.is_closed() || text.contains("error connecting") || text.contains("Connection refused") {
+        if text.contains("certificate") {
+            text.push_str(
+                "\nhint: with sslmode=verify-ca or verify-full the server's certificate must chain to sslrootcert \
+                 (an authority's certificate; a self-signed server certificate is refused), or use sslmode=require",
+            );
+        } else if error.is_closed() || text.contains("error connecting") || text.contains("Connection refused") {
             text.push_str(&format!("\nhint: is the server running and accepting connections at {}?", address(target)));
         }
         return text;

@@ -86,12 +86,23 @@ pub async fn ensure_with(
 }
 
 /// The stored version, `None` when the tables do not exist yet.
+///
+/// Existence is read from `pg_class` with the statement's snapshot, not with `to_regclass`:
+/// that one looks in the session's catalog cache, which a session that just waited for
+/// the advisory lock has not refreshed yet, and would miss the tables another runner has
+/// just created.
 async fn version(client: &impl GenericClient, schema: &str) -> Result<Option<i32>, tokio_postgres::Error> {
-    let table = format!("{}.runner_schema", quote(schema));
-    let exists = client.query_one("SELECT to_regclass($1) IS NOT NULL", &[&table]).await?.get::<_, bool>(0);
+    let exists = client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace              WHERE n.nspname = $1 AND c.relname = 'runner_schema')",
+            &[&schema],
+        )
+        .await?
+        .get::<_, bool>(0);
     if !exists {
         return Ok(None);
     }
+    let table = format!("{}.runner_schema", quote(schema));
     let row = client.query_opt(&format!("SELECT version FROM {table}"), &[]).await?;
     Ok(row.map(|row| row.get(0)))
 }
@@ -104,6 +115,32 @@ mod tests {
     fn identifiers_are_quoted_with_inner_quotes_doubled() {
         assert_eq!(quote("public"), "\"public\"");
         assert_eq!(quote("a\"b"), "\"a\"\"b\"");
+    }
+
+    /// Against a real server: a database of version 1 is upgraded in place by the
+    /// migrations, keeping its rows; one newer than the runner is refused.
+    #[test]
+    fn an_older_schema_is_upgraded_in_place_and_a_newer_one_refused() {
+        let Some(cluster) = throwaway_postgres::require("an_older_schema_is_upgraded_in_place") else { return };
+        cluster.create_database("schema_migrations").unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let url = cluster.url("schema_migrations");
+            let (mut client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+            tokio::spawn(connection);
+            let v1 =
+                "CREATE TABLE {schema}.items (a int); CREATE TABLE {schema}.runner_schema (version integer NOT NULL);";
+            ensure_with(&mut client, "mig", v1, &[]).await.unwrap();
+            client.batch_execute("INSERT INTO mig.items VALUES (1)").await.unwrap();
+            let v2 = ["ALTER TABLE {schema}.items ADD COLUMN b int NOT NULL DEFAULT 7"];
+            ensure_with(&mut client, "mig", "unused for an existing database", &v2).await.unwrap();
+            let row = client.query_one("SELECT a, b FROM mig.items", &[]).await.unwrap();
+            assert_eq!((row.get::<_, i32>(0), row.get::<_, i32>(1)), (1, 7));
+            let version = client.query_one("SELECT version FROM mig.runner_schema", &[]).await.unwrap();
+            assert_eq!(version.get::<_, i32>(0), 2);
+            let newer = ensure_with(&mut client, "mig", v1, &[]).await;
+            assert!(matches!(newer, Err(EnsureError::Newer(2))), "{newer:?}");
+        });
     }
 
     #[test]

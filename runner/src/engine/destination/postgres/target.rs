@@ -141,7 +141,8 @@ impl Target {
                 _ => passed_on.push(format!("{key}={}", encode(&value))),
             }
         }
-        let rebuilt = if passed_on.is_empty() { base.to_owned() } else { format!("{base}?{}", passed_on.join("&")) };
+        let base = with_port_from_env(base, env);
+        let rebuilt = if passed_on.is_empty() { base } else { format!("{base}?{}", passed_on.join("&")) };
         let mut config = Config::from_str(&rebuilt).map_err(|e| TargetError::Invalid(masked_parse_error(&e)))?;
         complete_from(&mut config, env);
         let tls = match tls {
@@ -188,6 +189,21 @@ impl Target {
         &self.schema
     }
 
+    /// The URL without its password, for commands people run themselves (`psql URL`);
+    /// they give the password the way libpq takes it (`PGPASSWORD`, `~/.pgpass`).
+    pub fn url_without_password(&self) -> String {
+        let user = self.config.get_user().unwrap_or_default();
+        let db = self.config.get_dbname().unwrap_or_default();
+        let host = self.config.get_hosts().first().map(host_text).unwrap_or_default();
+        let port = self.config.get_ports().first().copied().unwrap_or(DEFAULT_PORT);
+        let host = if host.starts_with('/') { encode(&host) } else { host };
+        let mut url = format!("postgres://{user}@{host}:{port}/{db}");
+        if self.schema != "public" {
+            url.push_str(&format!("?options=-csearch_path%3D{}", encode(&self.schema)));
+        }
+        url
+    }
+
     /// `host:port` for messages (the first host).
     pub fn address(&self) -> String {
         let host = self.config.get_hosts().first().map(host_text).unwrap_or_default();
@@ -224,6 +240,22 @@ fn host_text(host: &Host) -> String {
         Host::Tcp(name) => name.clone(),
         Host::Unix(path) => path.display().to_string(),
     }
+}
+
+/// The URL with `PGPORT` added to its host when it names one host without a port: the
+/// client would otherwise take 5432 for it.
+fn with_port_from_env(base: &str, env: &dyn Environment) -> String {
+    let Some(port) = env.var("PGPORT") else { return base.to_owned() };
+    let Some((scheme, rest)) = base.split_once("://") else { return base.to_owned() };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let (user, hosts) = authority.rsplit_once('@').map_or(("", authority), |(u, h)| (u, h));
+    let one_host_without_port =
+        !hosts.is_empty() && !hosts.contains(',') && !hosts.rsplit(']').next().unwrap_or(hosts).contains(':');
+    if !one_host_without_port {
+        return base.to_owned();
+    }
+    let at = if user.is_empty() { "" } else { "@" };
+    format!("{scheme}://{user}{at}{hosts}:{port}{path}")
 }
 
 /// Fills what the URL leaves out, as libpq does.
@@ -454,6 +486,7 @@ mod tests {
         let target = parse("postgres://u@h/db?options=-csearch_path%3Danalytics", &env);
         assert_eq!(target.to_string(), "postgres://u@h:5432/db (schema analytics)");
         assert_eq!(target.config().get_options(), Some("-csearch_path=analytics"));
+        assert_eq!(target.url_without_password(), "postgres://u@h:5432/db?options=-csearch_path%3Danalytics");
     }
 
     #[test]
