@@ -26,11 +26,14 @@ pub enum Destination {
     JsonLines,
     /// `--output <file>.db`.
     Sqlite,
+    /// `--output postgres://...`: a throwaway cluster with `fsync=on`.
+    Postgres,
 }
 
 impl Destination {
     /// Every destination, in report order.
-    pub const ALL: [Destination; 3] = [Destination::Stdout, Destination::JsonLines, Destination::Sqlite];
+    pub const ALL: [Destination; 4] =
+        [Destination::Stdout, Destination::JsonLines, Destination::Sqlite, Destination::Postgres];
 
     /// How reports name it.
     pub fn label(self) -> &'static str {
@@ -38,6 +41,7 @@ impl Destination {
             Destination::Stdout => "stdout",
             Destination::JsonLines => "JSON lines",
             Destination::Sqlite => "SQLite",
+            Destination::Postgres => "PostgreSQL",
         }
     }
 }
@@ -55,12 +59,13 @@ pub enum Case {
 
 impl Case {
     /// The cases of `runner-bench pipeline`, in report order.
-    pub const PIPELINE: [Case; 5] = [
+    pub const PIPELINE: [Case; 6] = [
         Case::Reference,
         Case::Baseline,
         Case::Runner(Destination::Stdout),
         Case::Runner(Destination::JsonLines),
         Case::Runner(Destination::Sqlite),
+        Case::Runner(Destination::Postgres),
     ];
 
     /// A short name without spaces (JSON, file names).
@@ -71,6 +76,7 @@ impl Case {
             Case::Runner(Destination::Stdout) => "runner-stdout",
             Case::Runner(Destination::JsonLines) => "runner-jsonl",
             Case::Runner(Destination::Sqlite) => "runner-sqlite",
+            Case::Runner(Destination::Postgres) => "runner-postgres",
         }
     }
 
@@ -82,6 +88,7 @@ impl Case {
             Case::Runner(Destination::Stdout) => "runner → stdout",
             Case::Runner(Destination::JsonLines) => "runner → JSON lines",
             Case::Runner(Destination::Sqlite) => "runner → SQLite",
+            Case::Runner(Destination::Postgres) => "runner → PostgreSQL",
         }
     }
 
@@ -132,8 +139,11 @@ impl<'a> Bench<'a> {
         Ok(Bench { workload, runner, baseline })
     }
 
-    /// Runs every case `runs` times, round-robin, and summarises each.
+    /// Runs every case `runs` times, round-robin, and summarises each. The PostgreSQL
+    /// case is left out, saying so, where no server is installed.
     pub fn measure(&self, cases: &[Case], runs: u32) -> Result<Vec<CaseResult>> {
+        let cases: Vec<Case> = cases.iter().copied().filter(|case| self.can_run(*case)).collect();
+        let cases = cases.as_slice();
         let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); cases.len()];
         for run in 1..=runs {
             for (case, case_samples) in cases.iter().zip(&mut samples) {
@@ -152,24 +162,42 @@ impl<'a> Bench<'a> {
         Ok(summarise(cases, samples, self.workload))
     }
 
+    fn can_run(&self, case: Case) -> bool {
+        if case != Case::Runner(Destination::Postgres) {
+            return true;
+        }
+        match postgres() {
+            Ok(_) => true,
+            Err(throwaway_postgres::ClusterError::NotInstalled) => {
+                eprintln!("runner-bench: the PostgreSQL case is skipped: no PostgreSQL server is installed");
+                false
+            }
+            Err(_) => true, // measuring it reports the error
+        }
+    }
+
     /// One run: start, wait, check the exit statuses, verify the output, delete it.
     fn run_once(&self, case: Case, run: u32) -> Result<Sample> {
-        let output = self.output(case, run);
+        let output = self.output(case, run)?;
         let sample = self.execute(case, &output)?;
         output.verify(self.expected(case))?;
         output.remove()?;
         Ok(sample)
     }
 
-    fn output(&self, case: Case, run: u32) -> Output {
+    fn output(&self, case: Case, run: u32) -> Result<Output> {
         let dir = self.workload.dir();
-        match case {
+        Ok(match case {
             Case::Reference | Case::Baseline | Case::Runner(Destination::Stdout) => {
                 Output::Lines(dir.join(format!("{}-{run}.out", case.name())))
             }
             Case::Runner(Destination::JsonLines) => Output::JsonLines(dir.join(format!("jsonl-{run}"))),
             Case::Runner(Destination::Sqlite) => Output::Sqlite(dir.join(format!("out-{run}.db"))),
-        }
+            Case::Runner(Destination::Postgres) => {
+                let cluster = postgres().map_err(|e| anyhow::anyhow!("{e}"))?;
+                Output::postgres(cluster, &format!("bench_{run}"))?
+            }
+        })
     }
 
     /// The reference copies the whole stream (states too); every other case keeps the
@@ -231,6 +259,11 @@ impl<'a> Bench<'a> {
         check_success(&name, &consumer, &consumer_stderr)?;
         Ok(sample(seconds, &consumer, producer.as_ref()))
     }
+}
+
+/// The throwaway PostgreSQL cluster of this process, with `fsync=on` like a real server.
+fn postgres() -> Result<&'static throwaway_postgres::Cluster, &'static throwaway_postgres::ClusterError> {
+    throwaway_postgres::Cluster::shared_with(throwaway_postgres::Options { durable: true, ..Default::default() })
 }
 
 fn sample(seconds: f64, consumer: &Usage, producer: Option<&Usage>) -> Sample {

@@ -2,6 +2,7 @@
 //! run that lost records must fail, not report a good number.
 
 use std::collections::BTreeMap;
+use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -20,6 +21,15 @@ pub enum Output {
     JsonLines(PathBuf),
     /// The runner's SQLite database.
     Sqlite(PathBuf),
+    /// A database of a throwaway PostgreSQL cluster.
+    Postgres {
+        /// The cluster.
+        cluster: &'static throwaway_postgres::Cluster,
+        /// The database's name.
+        database: String,
+        /// Its URL, the runner's `--output`.
+        url: String,
+    },
 }
 
 /// What a correct output holds.
@@ -32,20 +42,30 @@ pub struct Expected {
 }
 
 impl Output {
+    /// A fresh database `name` in `cluster`.
+    ///
+    /// # Errors
+    /// The database cannot be created.
+    pub fn postgres(cluster: &'static throwaway_postgres::Cluster, name: &str) -> Result<Output> {
+        cluster.create_database(name).with_context(|| format!("cannot create the benchmark database {name}"))?;
+        Ok(Output::Postgres { cluster, database: name.to_owned(), url: cluster.url(name) })
+    }
+
     /// The consumer's stdout: the file for [`Output::Lines`], nothing otherwise (the
     /// runner's summary table is not part of the data).
     pub fn stdout(&self) -> Result<Stdio> {
         match self {
             Output::Lines(path) => Ok(create(path)?.into()),
-            Output::JsonLines(_) | Output::Sqlite(_) => Ok(Stdio::null()),
+            Output::JsonLines(_) | Output::Sqlite(_) | Output::Postgres { .. } => Ok(Stdio::null()),
         }
     }
 
     /// The runner's `--output` argument.
-    pub fn runner_arg(&self) -> &Path {
+    pub fn runner_arg(&self) -> &OsStr {
         match self {
-            Output::Lines(_) => Path::new("-"),
-            Output::JsonLines(path) | Output::Sqlite(path) => path,
+            Output::Lines(_) => OsStr::new("-"),
+            Output::JsonLines(path) | Output::Sqlite(path) => path.as_os_str(),
+            Output::Postgres { url, .. } => OsStr::new(url),
         }
     }
 
@@ -59,6 +79,13 @@ impl Output {
                 (file.display().to_string(), counted)
             }
             Output::Sqlite(path) => (format!("table records of {}", path.display()), (sqlite_count(path)?, 0)),
+            Output::Postgres { cluster, database, .. } => {
+                let count = cluster
+                    .psql(database, "SELECT count(*) FROM records")
+                    .with_context(|| format!("cannot count the records in PostgreSQL database {database}"))?;
+                let count = count.parse().with_context(|| format!("not a count: {count}"))?;
+                (format!("table records of PostgreSQL database {database}"), (count, 0))
+            }
         };
         if lines != expected.lines {
             bail!("{what} holds {lines} lines/rows, expected {}: the run lost or duplicated data", expected.lines);
@@ -75,8 +102,12 @@ impl Output {
             Output::Lines(path) => std::fs::remove_file(path),
             Output::JsonLines(dir) => std::fs::remove_dir_all(dir),
             Output::Sqlite(path) => remove_sqlite(path),
+            Output::Postgres { cluster, database, .. } => {
+                let drop = format!("DROP DATABASE \"{database}\" WITH (FORCE)");
+                return cluster.psql("postgres", &drop).map(|_| ()).context("cannot drop the benchmark database");
+            }
         };
-        removed.with_context(|| format!("cannot remove the benchmark output {}", self.runner_arg().display()))
+        removed.with_context(|| format!("cannot remove the benchmark output {}", self.runner_arg().to_string_lossy()))
     }
 }
 

@@ -62,6 +62,8 @@ pub struct Options {
     /// Serve TLS with a certificate for `localhost` signed by a throwaway authority (both
     /// made with `openssl`; [`Cluster::certificate`] is the authority's).
     pub tls: bool,
+    /// `fsync=on`, as a production server runs (benchmarks); tests run without it.
+    pub durable: bool,
 }
 
 impl Cluster {
@@ -102,8 +104,7 @@ impl Cluster {
     /// # Errors
     /// As [`Cluster::start`]; the error is the same for every later call.
     pub fn shared() -> Result<&'static Cluster, &'static ClusterError> {
-        static SHARED: OnceLock<Result<Cluster, ClusterError>> = OnceLock::new();
-        SHARED.get_or_init(|| start_for_the_process(Options::default())).as_ref()
+        Cluster::shared_with(Options::default())
     }
 
     /// One cluster serving TLS for the whole test process, started on first use.
@@ -111,8 +112,18 @@ impl Cluster {
     /// # Errors
     /// As [`Cluster::start_with`].
     pub fn shared_tls() -> Result<&'static Cluster, &'static ClusterError> {
-        static SHARED: OnceLock<Result<Cluster, ClusterError>> = OnceLock::new();
-        SHARED.get_or_init(|| start_for_the_process(Options { tls: true })).as_ref()
+        Cluster::shared_with(Options { tls: true, ..Options::default() })
+    }
+
+    /// One cluster with `options` for the whole process, started on first use.
+    ///
+    /// # Errors
+    /// As [`Cluster::start_with`]; the error is the same for every later call.
+    pub fn shared_with(options: Options) -> Result<&'static Cluster, &'static ClusterError> {
+        type Shared = OnceLock<Result<Cluster, ClusterError>>;
+        static SHARED: [Shared; 4] = [const { OnceLock::new() }; 4];
+        let index = usize::from(options.tls) + 2 * usize::from(options.durable);
+        SHARED[index].get_or_init(|| start_for_the_process(options)).as_ref()
     }
 
     /// The certificate of the authority that signed the server's (PEM), when it serves TLS.
@@ -360,13 +371,17 @@ fn make_certificate(dir: &Path, owner: &Owner) -> Result<PathBuf, ClusterError> 
 
 fn start_server(bin: &Path, dir: &Path, port: u16, owner: &Owner, options: Options) -> Result<Child, ClusterError> {
     let mut command = owner.command(&bin.join("postgres"));
-    command
-        .arg("-D")
-        .arg(dir.join("data"))
-        .args(["-p", &port.to_string(), "-k"])
-        .arg(dir)
-        .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "logging_collector=off"])
-        .args(["-c", "max_connections=200"]);
+    command.arg("-D").arg(dir.join("data")).args(["-p", &port.to_string(), "-k"]).arg(dir).args([
+        "-c",
+        "listen_addresses=127.0.0.1",
+        "-c",
+        "logging_collector=off",
+        "-c",
+        "max_connections=200",
+    ]);
+    if !options.durable {
+        command.args(["-c", "fsync=off"]);
+    }
     if options.tls {
         command
             .args(["-c", "ssl=on", "-c"])
