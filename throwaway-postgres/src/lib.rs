@@ -62,7 +62,8 @@ pub struct Options {
     /// Serve TLS with a certificate for `localhost` signed by a throwaway authority (both
     /// made with `openssl`; [`Cluster::certificate`] is the authority's).
     pub tls: bool,
-    /// `fsync=on`, as a production server runs (benchmarks); tests run without it.
+    /// `fsync=on` and production-sized buffers (`shared_buffers=512MB`, `max_wal_size=4GB`,
+    /// `wal_buffers=16MB`), for benchmarks; tests run with initdb's defaults and no fsync.
     pub durable: bool,
 }
 
@@ -379,7 +380,11 @@ fn start_server(bin: &Path, dir: &Path, port: u16, owner: &Owner, options: Optio
         "-c",
         "max_connections=200",
     ]);
-    if !options.durable {
+    if options.durable {
+        // Sized as a production server is (shared_buffers of a few hundred MB at least, no
+        // forced checkpoint in the middle of a benchmark), not as initdb's small defaults.
+        command.args(["-c", "shared_buffers=512MB", "-c", "max_wal_size=4GB", "-c", "wal_buffers=16MB"]);
+    } else {
         command.args(["-c", "fsync=off"]);
     }
     if options.tls {

@@ -41,6 +41,7 @@
 //! of `<Type>.jsonl` files.
 
 mod atomic;
+mod batch;
 pub mod jsonl;
 pub mod postgres;
 pub mod sqlite;
@@ -413,6 +414,17 @@ pub fn records_by_type(spec: &OutputSpec, connection: &str) -> Result<Option<Vec
         }
         OutputSpec::JsonLines(_) | OutputSpec::Stdout => Ok(None),
     }
+}
+
+/// This host's name (for a run's history), or `""` if it has none.
+fn host_name() -> String {
+    let mut buffer = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; the name is NUL-terminated when it fits.
+    if unsafe { libc::gethostname(buffer.as_mut_ptr().cast(), buffer.len()) } != 0 {
+        return String::new();
+    }
+    let end = buffer.iter().position(|&b| b == 0).unwrap_or(buffer.len());
+    String::from_utf8_lossy(&buffer[..end]).into_owned()
 }
 
 /// Stores one run's records, checkpoints and history. See the module docs for the

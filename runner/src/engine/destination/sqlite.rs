@@ -38,6 +38,8 @@ use chrono::{SecondsFormat, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use serde_json::Value;
 
+use super::batch::Batch;
+use super::host_name;
 use super::{Destination, DestinationError, RejectedRecord, RunStart, RunSummary, Tuning, ValidRecord};
 
 /// The schema version this runner creates and reads (`PRAGMA user_version`).
@@ -94,8 +96,7 @@ pub struct SqliteDestination {
     conn: Connection,
     tuning: Tuning,
     run: Option<ActiveRun>,
-    pending: Vec<Pending>,
-    pending_bytes: usize,
+    batch: Batch,
 }
 
 /// What begin_run learned, needed by every write.
@@ -103,12 +104,6 @@ struct ActiveRun {
     connection: String,
     stream_id: String,
     run_id: i64,
-}
-
-/// A write waiting for the next transaction.
-enum Pending {
-    Record { record_type: String, id: String, json: String, extracted_at: String },
-    Rejected { record_type: Option<String>, id: Option<String>, json: String, errors: String, line: u64 },
 }
 
 impl SqliteDestination {
@@ -136,8 +131,7 @@ impl SqliteDestination {
             conn,
             tuning: tuning.clone(),
             run: None,
-            pending: Vec::new(),
-            pending_bytes: 0,
+            batch: Batch::default(),
         })
     }
 
@@ -149,10 +143,8 @@ impl SqliteDestination {
         self.run.as_ref().ok_or(DestinationError::Misuse(operation))
     }
 
-    fn push(&mut self, pending: Pending, bytes: usize) -> Result<(), DestinationError> {
-        self.pending.push(pending);
-        self.pending_bytes += bytes;
-        if self.pending.len() >= self.tuning.batch_records || self.pending_bytes >= self.tuning.batch_bytes {
+    fn commit_if_full(&mut self) -> Result<(), DestinationError> {
+        if self.batch.is_full(&self.tuning) {
             self.commit(None, None)?;
         }
         Ok(())
@@ -162,16 +154,15 @@ impl SqliteDestination {
     /// The buffer is emptied even on failure: the contract says nothing since the last
     /// checkpoint may be assumed stored then.
     fn commit(&mut self, state: Option<&Value>, summary: Option<&RunSummary>) -> Result<(), DestinationError> {
-        let pending = std::mem::take(&mut self.pending);
-        self.pending_bytes = 0;
-        if pending.is_empty() && state.is_none() && summary.is_none() {
+        let batch = self.batch.take();
+        if batch.is_empty() && state.is_none() && summary.is_none() {
             return Ok(());
         }
         let run = self.run.as_ref().ok_or(DestinationError::Misuse("write before begin_run"))?;
         let result = (|| {
             let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let now = timestamp();
-            write_pending(&tx, run, &pending, &now)?;
+            write_batch(&tx, run, &batch, &now)?;
             if let Some(state) = state {
                 write_state(&tx, run, state, &now)?;
             }
@@ -333,37 +324,23 @@ fn process_exists(pid: i64) -> bool {
     found || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
-/// This host's name, or `""` if it has none.
-fn host_name() -> String {
-    let mut buffer = [0u8; 256];
-    // SAFETY: the buffer is valid for its length; the name is NUL-terminated when it fits.
-    if unsafe { libc::gethostname(buffer.as_mut_ptr().cast(), buffer.len()) } != 0 {
-        return String::new();
-    }
-    let end = buffer.iter().position(|&b| b == 0).unwrap_or(buffer.len());
-    String::from_utf8_lossy(&buffer[..end]).into_owned()
-}
-
-fn write_pending(tx: &Transaction<'_>, run: &ActiveRun, pending: &[Pending], now: &str) -> rusqlite::Result<()> {
+fn write_batch(tx: &Transaction<'_>, run: &ActiveRun, batch: &Batch, now: &str) -> rusqlite::Result<()> {
     let mut upsert = tx.prepare_cached(UPSERT_RECORD)?;
-    for item in pending {
-        match item {
-            Pending::Record { record_type, id, json, extracted_at } => {
-                upsert.execute(params![run.connection, record_type, id, json, extracted_at, now, run.run_id])?;
-            }
-            Pending::Rejected { record_type, id, json, errors, line } => {
-                tx.prepare_cached(INSERT_REJECTED)?.execute(params![
-                    run.run_id,
-                    run.connection,
-                    record_type,
-                    id,
-                    line,
-                    json,
-                    errors,
-                    now
-                ])?;
-            }
-        }
+    for r in &batch.records {
+        upsert.execute(params![run.connection, r.record_type, r.id, r.json, r.extracted_at, now, run.run_id])?;
+    }
+    let mut insert_rejected = tx.prepare_cached(INSERT_REJECTED)?;
+    for r in &batch.rejected {
+        insert_rejected.execute(params![
+            run.run_id,
+            run.connection,
+            r.record_type,
+            r.id,
+            r.line,
+            r.json,
+            r.errors,
+            now
+        ])?;
     }
     Ok(())
 }
@@ -446,25 +423,14 @@ impl Destination for SqliteDestination {
 
     fn write_record(&mut self, record: &ValidRecord<'_>) -> Result<(), DestinationError> {
         self.active_run("write_record before begin_run")?;
-        let pending = Pending::Record {
-            record_type: record.record_type.to_owned(),
-            id: record.id.to_owned(),
-            json: record.json.to_owned(),
-            extracted_at: record.extracted_at.to_owned(),
-        };
-        self.push(pending, record.json.len())
+        self.batch.push_record(record);
+        self.commit_if_full()
     }
 
     fn write_rejected(&mut self, record: &RejectedRecord<'_>) -> Result<(), DestinationError> {
         self.active_run("write_rejected before begin_run")?;
-        let pending = Pending::Rejected {
-            record_type: record.record_type.map(str::to_owned),
-            id: record.id.map(str::to_owned),
-            json: record.json.to_owned(),
-            errors: record.errors.to_owned(),
-            line: record.line,
-        };
-        self.push(pending, record.json.len())
+        self.batch.push_rejected(record);
+        self.commit_if_full()
     }
 
     fn flush(&mut self) -> Result<(), DestinationError> {

@@ -120,6 +120,13 @@ impl<'a> Store<'a> {
         let echo = client.stderr_echo(&self.context.connection, &self.context.redactor);
         let checker = validate::checker(self.context.redactor.clone());
         let outcome = supervisor::run(invocation, echo, checker, |batch| self.handle(batch));
+        // Everything written is made durable before the run's end is decided: a
+        // destination that writes in the background reports a late failure here.
+        if self.stopped.is_none() {
+            if let Err(error) = self.destination.flush() {
+                self.stopped = Some(Stopped::Storage(error));
+            }
+        }
         let (outcome, error) = match outcome {
             Ok(outcome) => self.judge(&outcome),
             Err(spawn) => {

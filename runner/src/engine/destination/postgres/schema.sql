@@ -8,7 +8,7 @@ CREATE TABLE {schema}.records (
     id           text NOT NULL,        -- the record's id
     json         json NOT NULL,        -- the record exactly as the connector sent it; json ->> 'field'
     extracted_at text NOT NULL,        -- RFC 3339, as the connector said (or when the runner read it)
-    stored_at    timestamptz NOT NULL, -- when this version was written
+    stored_at    timestamptz NOT NULL DEFAULT now(), -- when this version was written
     run_id       bigint,               -- sync_runs.id of the run that wrote it
     PRIMARY KEY (connection, type, id)
 );

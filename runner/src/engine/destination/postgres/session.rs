@@ -1,0 +1,403 @@
+//! One connection to the database and everything said over it: the statements (with the
+//! schema's name in them), reading the state, starting a run, and the transaction of a
+//! commit. A session lives on its destination's writer thread ([`super::writer`]).
+
+use bytes::BytesMut;
+use chrono::SecondsFormat;
+use serde_json::Value;
+use tokio::runtime::Runtime;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
+use tokio_postgres::{Client, Transaction};
+
+use super::schema::{self, SCHEMA_VERSION};
+use super::target::Target;
+use super::tls;
+use crate::engine::destination::batch::{Batch, PendingRecord};
+use crate::engine::destination::{host_name, DestinationError, RunStart, RunSummary};
+
+/// The run a session writes for: what every commit names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActiveRun {
+    /// The connection's name.
+    pub connection: String,
+    /// The stream's id.
+    pub stream_id: String,
+    /// `sync_runs.id`.
+    pub run_id: i64,
+}
+
+/// One transaction: the batch, then the state and the run's end if given.
+#[derive(Debug)]
+pub struct Commit {
+    /// For whom.
+    pub run: ActiveRun,
+    /// The records and rejected records since the last commit.
+    pub batch: Batch,
+    /// The checkpoint that covers them, if this commit is one.
+    pub state: Option<Value>,
+    /// The run's end, if this is its last commit.
+    pub summary: Option<RunSummary>,
+}
+
+/// A connection, its runtime and its statements.
+pub struct Session {
+    target: String,
+    runtime: Runtime,
+    client: Client,
+    sql: Statements,
+}
+
+impl Session {
+    /// Connects and creates or upgrades the schema.
+    ///
+    /// # Errors
+    /// The server cannot be reached or refuses the user, the database is missing, the
+    /// user may not create the tables, or the schema is newer than this runner.
+    pub fn open(target: &Target) -> Result<Session, DestinationError> {
+        let shown = target.to_string();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| {
+            DestinationError::PostgresSetup { target: shown.clone(), reason: format!("no runtime: {e}") }
+        })?;
+        let mut client = runtime.block_on(connect(target))?;
+        runtime.block_on(schema::ensure(&mut client, target)).map_err(|e| match e {
+            schema::EnsureError::Postgres(source) => {
+                DestinationError::Postgres { doing: "create the tables in", target: shown.clone(), source }
+            }
+            schema::EnsureError::Newer(found) => DestinationError::SchemaVersion {
+                what: "PostgreSQL database",
+                target: shown.clone(),
+                found: i64::from(found),
+                supported: i64::from(SCHEMA_VERSION),
+            },
+        })?;
+        runtime.block_on(client.batch_execute(STAGING)).map_err(|source| DestinationError::Postgres {
+            doing: "prepare a session in",
+            target: shown.clone(),
+            source,
+        })?;
+        Ok(Session { target: shown, runtime, client, sql: Statements::for_schema(target.schema()) })
+    }
+
+    fn error(&self, doing: &'static str) -> impl Fn(tokio_postgres::Error) -> DestinationError + '_ {
+        move |source| DestinationError::Postgres { doing, target: self.target.clone(), source }
+    }
+
+    /// The stored state of (connection, stream).
+    ///
+    /// # Errors
+    /// The database cannot be read, or the state is not JSON.
+    pub fn load_state(&mut self, connection: &str, stream_id: &str) -> Result<Option<Value>, DestinationError> {
+        let row = self
+            .runtime
+            .block_on(self.client.query_opt(&self.sql.load_state, &[&connection, &stream_id]))
+            .map_err(self.error("read the state from"))?;
+        let Some(row) = row else { return Ok(None) };
+        let text: String = row.get(0);
+        let state: Value = serde_json::from_str(&text)
+            .map_err(|source| DestinationError::CorruptState { place: self.target.clone(), source })?;
+        Ok(Some(state).filter(|state| !state.is_null()))
+    }
+
+    /// Marks failed the runs whose session is gone, then starts this one's history row.
+    ///
+    /// # Errors
+    /// The database cannot be written.
+    pub fn begin_run(&mut self, run: &RunStart) -> Result<ActiveRun, DestinationError> {
+        let cutoff = run.cutoff.to_rfc3339_opts(SecondsFormat::Secs, true);
+        let started_at = run.started_at.to_rfc3339_opts(SecondsFormat::Millis, true);
+        let pid = i32::try_from(std::process::id()).unwrap_or(i32::MAX);
+        let host = host_name();
+        let (client, sql) = (&self.client, &self.sql);
+        let run_id = self
+            .runtime
+            .block_on(async {
+                client.execute(&sql.close_abandoned, &[]).await?;
+                let params: [&(dyn ToSql + Sync); 7] =
+                    [&run.connection, &run.connector, &run.stream_id, &cutoff, &started_at, &pid, &host];
+                let row = client.query_one(&sql.insert_run, &params).await?;
+                Ok(row.get::<_, i64>(0))
+            })
+            .map_err(self.error("write to"))?;
+        Ok(ActiveRun { connection: run.connection.clone(), stream_id: run.stream_id.clone(), run_id })
+    }
+
+    /// Writes one commit in one transaction. With `records_lost` (an earlier commit of
+    /// this run failed), only the run's end is written: records and a state after a lost
+    /// batch could claim more than was stored.
+    ///
+    /// # Errors
+    /// The transaction failed; nothing of it is stored.
+    pub fn commit(&mut self, commit: &Commit, records_lost: bool) -> Result<(), DestinationError> {
+        let (client, sql) = (&mut self.client, &self.sql);
+        let result = self.runtime.block_on(async {
+            let tx = client.transaction().await?;
+            if !records_lost {
+                write_batch(&tx, sql, &commit.run, &commit.batch).await?;
+                if let Some(state) = &commit.state {
+                    let state = state.to_string();
+                    let params: [&(dyn ToSql + Sync); 4] =
+                        [&commit.run.connection, &commit.run.stream_id, &state, &commit.run.run_id];
+                    tx.execute(&sql.upsert_state, &params).await?;
+                }
+            }
+            if let Some(summary) = &commit.summary {
+                finish(&tx, sql, &commit.run, summary).await?;
+            }
+            tx.commit().await
+        });
+        result.map_err(self.error("write to"))
+    }
+
+    /// Removes everything stored under `connection` in one transaction; returns the rows
+    /// removed (logs aside).
+    ///
+    /// # Errors
+    /// The database cannot be written.
+    pub fn forget_connection(&mut self, connection: &str) -> Result<u64, DestinationError> {
+        let (client, sql) = (&mut self.client, &self.sql);
+        let removed = self.runtime.block_on(async {
+            let tx = client.transaction().await?;
+            tx.execute(&sql.forget_logs, &[&connection]).await?;
+            let mut removed = 0;
+            for statement in &sql.forget {
+                removed += tx.execute(statement, &[&connection]).await?;
+            }
+            tx.commit().await.map(|()| removed)
+        });
+        removed.map_err(self.error("write to"))
+    }
+
+    /// The stored records of `connection` by `_type`, sorted by type.
+    ///
+    /// # Errors
+    /// The database cannot be read.
+    pub fn records_by_type(&mut self, connection: &str) -> Result<Vec<(String, u64)>, DestinationError> {
+        let rows = self
+            .runtime
+            .block_on(self.client.query(&self.sql.records_by_type, &[&connection]))
+            .map_err(self.error("read"))?;
+        Ok(rows.iter().map(|row| (row.get(0), row.get::<_, i64>(1).unsigned_abs())).collect())
+    }
+}
+
+/// The session-local table a batch is copied into before the upsert; emptied by every
+/// commit, never logged.
+const STAGING: &str = "CREATE TEMP TABLE runner_staging (type text, id text, json json, extracted_at text) \
+     ON COMMIT DELETE ROWS";
+
+/// Opens a connection and keeps it running on the session's runtime.
+async fn connect(target: &Target) -> Result<Client, DestinationError> {
+    let tls = tls::connector(target)
+        .map_err(|reason| DestinationError::PostgresSetup { target: target.to_string(), reason })?;
+    let (client, connection) = target.config().connect(tls).await.map_err(|source| DestinationError::Postgres {
+        doing: "connect to",
+        target: target.to_string(),
+        source,
+    })?;
+    // The connection's end (the server went away) surfaces as the next statement's error.
+    tokio::spawn(connection);
+    Ok(client)
+}
+
+/// Every statement, with the schema's name in it.
+struct Statements {
+    load_state: String,
+    close_abandoned: String,
+    insert_run: String,
+    copy_records: String,
+    copy_to_staging: String,
+    upsert_from_staging: String,
+    insert_rejected: String,
+    upsert_state: String,
+    finish_run: String,
+    insert_logs: String,
+    forget_logs: String,
+    forget: [String; 4],
+    records_by_type: String,
+}
+
+impl Statements {
+    fn for_schema(schema: &str) -> Self {
+        let s = schema::quote(schema);
+        Statements {
+            load_state: format!("SELECT state::text FROM {s}.stream_state WHERE connection = $1 AND stream_id = $2"),
+            close_abandoned: format!(
+                "UPDATE {s}.sync_runs r SET outcome = 'failed', finished_at = now(), \
+                 error = 'the runner (pid ' || coalesce(r.pid::text, '?') || ' on ' || coalesce(r.host, '?') || \
+                 ') stopped without recording how this run ended: its database session is gone (it was killed, \
+                 lost its connection, or its machine went down); checkpoints it stored are kept' \
+                 WHERE r.outcome = 'running' AND r.backend_pid IS NOT NULL AND NOT EXISTS \
+                 (SELECT 1 FROM pg_stat_activity a WHERE a.pid = r.backend_pid \
+                  AND (a.backend_start IS NULL OR a.backend_start = r.backend_start))"
+            ),
+            insert_run: format!(
+                "INSERT INTO {s}.sync_runs (connection, connector, stream_id, cutoff, started_at, outcome, pid, host, \
+                 backend_pid, backend_start) \
+                 SELECT $1, $2, $3, $4::text::timestamptz, $5::text::timestamptz, 'running', $6, $7, \
+                 pg_backend_pid(), (SELECT backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()) \
+                 RETURNING id"
+            ),
+            copy_records: format!(
+                "COPY {s}.records (connection, type, id, json, extracted_at, run_id) FROM STDIN (FORMAT binary)"
+            ),
+            copy_to_staging: "COPY pg_temp.runner_staging (type, id, json, extracted_at) FROM STDIN (FORMAT binary)"
+                .to_owned(),
+            // ON CONFLICT probes the primary key row by row in the executor: its cost does
+            // not depend on the planner, whose statistics of a table filling up are stale
+            // (a DELETE of the batch's keys was planned as a scan of the whole connection
+            // and grew with the table).
+            upsert_from_staging: format!(
+                "INSERT INTO {s}.records (connection, type, id, json, extracted_at, run_id) \
+                 SELECT $1, type, id, json, extracted_at, $2 FROM pg_temp.runner_staging \
+                 ON CONFLICT (connection, type, id) DO UPDATE SET json = excluded.json, \
+                 extracted_at = excluded.extracted_at, stored_at = excluded.stored_at, run_id = excluded.run_id"
+            ),
+            insert_rejected: format!(
+                "INSERT INTO {s}.rejected_records (run_id, connection, type, id, line, json, errors, stored_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, now())"
+            ),
+            upsert_state: format!(
+                "INSERT INTO {s}.stream_state (connection, stream_id, state, updated_at, run_id) \
+                 VALUES ($1, $2, $3::text::json, now(), $4) \
+                 ON CONFLICT (connection, stream_id) DO UPDATE SET state = excluded.state, \
+                 updated_at = excluded.updated_at, run_id = excluded.run_id"
+            ),
+            finish_run: format!(
+                "UPDATE {s}.sync_runs SET finished_at = $2::text::timestamptz, outcome = $3, records = $4, \
+                 records_by_type = $5::text::json, rejected = $6, checkpoints = $7, error = $8 WHERE id = $1"
+            ),
+            insert_logs: format!(
+                "INSERT INTO {s}.run_logs (run_id, at, level, message) \
+                 SELECT $1, at::timestamptz, level, message FROM unnest($2::text[], $3::text[], $4::text[]) \
+                 AS logs (at, level, message)"
+            ),
+            forget_logs: format!(
+                "DELETE FROM {s}.run_logs WHERE run_id IN (SELECT id FROM {s}.sync_runs WHERE connection = $1)"
+            ),
+            forget: ["records", "rejected_records", "stream_state", "sync_runs"]
+                .map(|table| format!("DELETE FROM {s}.{table} WHERE connection = $1")),
+            records_by_type: format!(
+                "SELECT type, count(*) FROM {s}.records WHERE connection = $1 GROUP BY type ORDER BY type"
+            ),
+        }
+    }
+}
+
+/// The batch as an upsert of its last record of each key, and its rejected records.
+///
+/// New keys (a first sync) take the server's fastest way in: one binary `COPY` straight
+/// into `records`. When one of the keys is stored already, that `COPY` fails at once with
+/// a unique violation; it is rolled back to a savepoint and the batch goes through the
+/// staging table and `INSERT ... ON CONFLICT` instead. Both paths cost the same whatever
+/// the table's size.
+async fn write_batch(
+    tx: &Transaction<'_>,
+    sql: &Statements,
+    run: &ActiveRun,
+    batch: &Batch,
+) -> Result<(), tokio_postgres::Error> {
+    if !batch.records.is_empty() {
+        let latest = batch.last_of_each_key();
+        tx.batch_execute("SAVEPOINT runner_copy").await?;
+        match copy_rows(tx, &sql.copy_records, Some(run), &latest).await {
+            Ok(()) => tx.batch_execute("RELEASE SAVEPOINT runner_copy").await?,
+            Err(error) if error.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+                tx.batch_execute("ROLLBACK TO SAVEPOINT runner_copy").await?;
+                copy_rows(tx, &sql.copy_to_staging, None, &latest).await?;
+                tx.execute(&sql.upsert_from_staging, &[&run.connection, &run.run_id]).await?;
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    for r in &batch.rejected {
+        let line = i64::try_from(r.line).unwrap_or(i64::MAX);
+        let params: [&(dyn ToSql + Sync); 7] =
+            [&run.run_id, &run.connection, &r.record_type, &r.id, &line, &r.json, &r.errors];
+        tx.execute(&sql.insert_rejected, &params).await?;
+    }
+    Ok(())
+}
+
+/// Sends the records with one binary `COPY`: into `records` for `run`, or into the
+/// staging table with `None`. The server checks each JSON text once, here.
+async fn copy_rows(
+    tx: &Transaction<'_>,
+    copy: &str,
+    run: Option<&ActiveRun>,
+    records: &[&PendingRecord],
+) -> Result<(), tokio_postgres::Error> {
+    let sink = tx.copy_in(copy).await?;
+    let (into_records, into_staging) = (
+        [Type::TEXT, Type::TEXT, Type::TEXT, Type::JSON, Type::TEXT, Type::INT8],
+        [Type::TEXT, Type::TEXT, Type::JSON, Type::TEXT],
+    );
+    let types: &[Type] = if run.is_some() { &into_records } else { &into_staging };
+    let mut writer = std::pin::pin!(BinaryCopyInWriter::new(sink, types));
+    for record in records {
+        let json = RawJson(&record.json);
+        match run {
+            Some(run) => {
+                let row: [&(dyn ToSql + Sync); 6] =
+                    [&run.connection, &record.record_type, &record.id, &json, &record.extracted_at, &run.run_id];
+                writer.as_mut().write(&row).await?;
+            }
+            None => {
+                let row: [&(dyn ToSql + Sync); 4] = [&record.record_type, &record.id, &json, &record.extracted_at];
+                writer.as_mut().write(&row).await?;
+            }
+        }
+    }
+    writer.finish().await.map(drop)
+}
+
+/// The run's row, then its logs.
+async fn finish(
+    tx: &Transaction<'_>,
+    sql: &Statements,
+    run: &ActiveRun,
+    summary: &RunSummary,
+) -> Result<(), tokio_postgres::Error> {
+    let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    let records = count(summary.records_by_type.values().sum::<u64>());
+    let finished_at = summary.finished_at.to_rfc3339_opts(SecondsFormat::Millis, true);
+    // A map of strings to integers always serialises.
+    let by_type = serde_json::to_string(&summary.records_by_type).unwrap_or_else(|_| "{}".to_owned());
+    let params: [&(dyn ToSql + Sync); 8] = [
+        &run.run_id,
+        &finished_at,
+        &summary.outcome.as_str(),
+        &records,
+        &by_type,
+        &count(summary.rejected),
+        &count(summary.checkpoints),
+        &summary.error,
+    ];
+    tx.execute(&sql.finish_run, &params).await?;
+    if !summary.logs.is_empty() {
+        let at: Vec<String> = summary.logs.iter().map(|l| l.at.to_rfc3339_opts(SecondsFormat::Millis, true)).collect();
+        let level: Vec<&str> = summary.logs.iter().map(|l| l.level.as_str()).collect();
+        let message: Vec<&str> = summary.logs.iter().map(|l| l.message.as_str()).collect();
+        tx.execute(&sql.insert_logs, &[&run.run_id, &at, &level, &message]).await?;
+    }
+    Ok(())
+}
+
+/// A JSON text the runner has already validated, sent as it is (`json` keeps it byte for
+/// byte; its binary form is the text).
+#[derive(Debug)]
+struct RawJson<'a>(&'a str);
+
+impl ToSql for RawJson<'_> {
+    fn to_sql(&self, _: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        out.extend_from_slice(self.0.as_bytes());
+        Ok(IsNull::No)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::JSON
+    }
+
+    to_sql_checked!();
+}
