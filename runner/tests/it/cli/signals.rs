@@ -1,6 +1,6 @@
 //! Rule 6: Ctrl-C / SIGTERM stop the connector's whole process group (SIGTERM, then
-//! SIGKILL after the grace period), keep what is stored, record the run as interrupted,
-//! exit 130/143.
+//! SIGKILL after the grace period; a second Ctrl-C kills at once), keep what is stored,
+//! record the run as interrupted, exit 130/143.
 //!
 //! Each test waits on events (a checkpoint stored, the fixture's `connector.pid` and
 //! `signals` files, the runner's exit, the group's processes gone from /proc), never on
@@ -59,6 +59,27 @@ fn ctrl_c_kills_a_connector_that_ignores_sigterm_after_the_grace_period_and_exit
     assert!(runs[0].starts_with("interrupted: connector"), "{runs:?}");
     assert!(runs[0].contains("was interrupted by SIGINT"), "{runs:?}");
     assert_eq!(sandbox.count("SELECT count(*) FROM records"), 500);
+}
+
+#[test]
+fn a_second_ctrl_c_kills_the_connector_at_once() {
+    // A grace period of an hour: only the second request can end this test in time.
+    let sandbox = Sandbox::new();
+    let runner = sandbox.spawn_sync(r#"{"mode":"ignore-term","count":5}"#, &["--grace", "3600"]);
+    sandbox.wait_for_checkpoint();
+    let group = sandbox.wait_for_connector_pid();
+    let _guard = GroupGuard(group);
+
+    signal(runner.id(), libc::SIGINT);
+    wait_for("the connector to see SIGTERM", || (sandbox.signals_seen() == ["connector TERM"]).then_some(()));
+    assert!(alive(group), "the first Ctrl-C stops gently: {:?}", group_members(group));
+    signal(runner.id(), libc::SIGINT);
+
+    let output = finish(runner);
+    assert_eq!(output.status.code(), Some(130), "{output:?}");
+    wait_until_group_gone(group);
+    assert_eq!(sandbox.strings("SELECT outcome FROM sync_runs"), ["interrupted"]);
+    assert_eq!(sandbox.count("SELECT count(*) FROM records"), 5);
 }
 
 #[test]
