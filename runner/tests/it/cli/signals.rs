@@ -1,6 +1,7 @@
 //! Rule 6: Ctrl-C / SIGTERM stop the connector's whole process group (SIGTERM, then
 //! SIGKILL after the grace period; a second Ctrl-C kills at once), keep what is stored,
-//! record the run as interrupted, exit 130/143.
+//! record the run as interrupted, exit 130/143. Processes a connector leaves holding its
+//! pipes are killed too.
 //!
 //! Each test waits on events (a checkpoint stored, the fixture's `connector.pid` and
 //! `signals` files, the runner's exit, the group's processes gone from /proc), never on
@@ -80,6 +81,22 @@ fn a_second_ctrl_c_kills_the_connector_at_once() {
     wait_until_group_gone(group);
     assert_eq!(sandbox.strings("SELECT outcome FROM sync_runs"), ["interrupted"]);
     assert_eq!(sandbox.count("SELECT count(*) FROM records"), 5);
+}
+
+#[test]
+fn a_child_left_holding_the_pipes_is_killed_and_the_sync_ends() {
+    // `leave-child`: the connector exits 0 after its checkpoint, leaving a child that holds
+    // its stdout and stderr open.
+    let sandbox = Sandbox::new();
+    let runner = sandbox.spawn_sync(r#"{"mode":"leave-child","count":3}"#, &[]);
+    let group = sandbox.wait_for_connector_pid();
+    let _guard = GroupGuard(group);
+
+    let output = finish(runner);
+    assert!(output.status.success(), "{output:?}");
+    wait_until_group_gone(group);
+    assert_eq!(sandbox.strings("SELECT outcome FROM sync_runs"), ["succeeded"]);
+    assert_eq!(sandbox.count("SELECT count(*) FROM records"), 3);
 }
 
 #[test]
