@@ -1,7 +1,7 @@
 //! Rule 1: records are validated and stored; SQLite upserts, keeps state per connection
 //! and a history of runs.
 
-use crate::util::{fake, stdout_of, Sandbox};
+use crate::util::{entries, fake, stdout_of, Sandbox};
 
 #[test]
 fn records_are_stored_exactly_as_sent_with_state_and_history() {
@@ -33,10 +33,14 @@ fn connections_keep_separate_records_and_state() {
 
 #[test]
 fn sync_without_a_stream_discovers_and_syncs_every_stream_in_parallel() {
+    // A rendezvous: each stream's connector leaves a marker and waits for the other's, so
+    // only syncs running at the same time can both succeed (one after the other, the first
+    // gives up after 30 s and fails, saying so).
     let sandbox = Sandbox::new();
-    let config = sandbox.config(r#"{"mode":"ok","count":2,"streams":2}"#);
+    let config = sandbox.config(r#"{"mode":"rendezvous","meet":"s1 s2","count":2,"streams":2}"#);
     let output = sandbox.runner(&["sync", &fake(), &config, "2026-01-01", "--jobs", "2"]).output().unwrap();
     assert!(output.status.success(), "{output:?}");
+    assert_eq!(entries(sandbox.dir.path()).iter().filter(|name| name.starts_with("arrived-")).count(), 2);
     let streams = sandbox.strings("SELECT stream_id FROM stream_state ORDER BY stream_id");
     assert_eq!(streams, ["s1", "s2"]);
     assert_eq!(sandbox.count("SELECT count(*) FROM records"), 4);
