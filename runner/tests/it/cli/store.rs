@@ -1,7 +1,7 @@
 //! Rule 1: records are validated and stored; SQLite upserts, keeps state per connection
 //! and a history of runs.
 
-use crate::util::{entries, fake, stdout_of, Sandbox};
+use crate::util::{entries, fake, stderr_of, stdout_of, Sandbox};
 
 #[test]
 fn records_are_stored_exactly_as_sent_with_state_and_history() {
@@ -66,4 +66,24 @@ fn skip_invalid_keeps_rejected_records_with_their_errors() {
     assert_eq!(rejected.len(), 1);
     assert!(rejected[0].starts_with("bad-1 line 4: ") && rejected[0].contains("/self"), "{rejected:?}");
     assert_eq!(sandbox.count("SELECT rejected FROM sync_runs"), 1);
+}
+
+#[test]
+fn messages_of_unknown_types_are_ignored_and_every_record_stored() {
+    // PROTOCOL.md: a runner MUST ignore message types it does not know. `future` sends a
+    // `progress`, a `some-future-thing` and a `checkpoint` (with a state inside) between
+    // its records.
+    let sandbox = Sandbox::new();
+    let output = sandbox.sync(r#"{"mode":"future","count":4}"#, &["-v"]).output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let ids = sandbox.strings("SELECT id FROM records ORDER BY id");
+    assert_eq!(ids, ["T-s1-1", "T-s1-2", "T-s1-3", "T-s1-4"]);
+    assert_eq!(sandbox.strings("SELECT state FROM stream_state"), [r#"{"cursor":4}"#], "only `state` is a checkpoint");
+    let runs = sandbox.strings("SELECT outcome || ' ' || records || ' ' || checkpoints FROM sync_runs");
+    assert_eq!(runs, ["succeeded 4 1"]);
+    let stderr = stderr_of(&output);
+    for (line, kind) in [(3, "progress"), (4, "some-future-thing"), (5, "checkpoint")] {
+        let note = format!("debug: ignoring a \"{kind}\" message on line {line} during sync");
+        assert!(stderr.contains(&note), "-v notes what it ignores: {stderr}");
+    }
 }
