@@ -156,10 +156,12 @@ impl Sandbox {
         command.spawn().expect("runner starts")
     }
 
-    /// Waits until the database holds a checkpoint.
+    /// Waits until the database holds a checkpoint. Read-only: the database is not created
+    /// here before the runner creates it.
     pub fn wait_for_checkpoint(&self) {
         wait_for("a checkpoint in runner.db", || {
-            let states = rusqlite::Connection::open(self.path("runner.db"))
+            let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
+            let states = rusqlite::Connection::open_with_flags(self.path("runner.db"), flags)
                 .and_then(|db| db.query_row("SELECT count(*) FROM stream_state", [], |row| row.get::<_, i64>(0)));
             (states.unwrap_or(0) > 0).then_some(())
         });
