@@ -196,16 +196,40 @@ mod tests {
 
     #[test]
     fn entries_get_defaults_and_paths_relative_to_the_file() {
-        let text = "[defaults]\ncutoff = \"2026-01-01\"\n[[connection]]\nname = \"a\"\nconnector = \"/bin/sh\"\n\
-                    config = \"c.json\"\nstreams = [\"s1\"]\n[[connection]]\nname = \"b\"\nconnector = \"/bin/sh\"\n\
-                    config = { token = \"t\" }\noutput = \"out\"\ncutoff = \"2026-02-01\"\n";
-        let connections = load_text(text).unwrap();
-        assert_eq!(connections[0].config, serde_json::json!({"k": 1}));
-        assert_eq!(connections[0].streams, StreamChoice::Ids(vec!["s1".into()]));
-        assert!(matches!(&connections[0].output, OutputSpec::Sqlite(p) if p.ends_with("runner.db")));
-        assert_eq!(connections[1].config, serde_json::json!({"token": "t"}));
-        assert!(matches!(&connections[1].output, OutputSpec::JsonLines(p) if p.ends_with("out")));
-        assert_eq!(connections[1].cutoff.to_rfc3339(), "2026-02-01T00:00:00+00:00");
+        // The file is in a subdirectory, neither the working directory (runner/, where
+        // none of these names exists) nor the temporary directory, which holds a decoy
+        // `c.json`: every path must come out under `sub/`.
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("sub");
+        std::fs::create_dir_all(sub.join("bin")).unwrap();
+        std::fs::write(dir.path().join("c.json"), "{\"decoy\": true}").unwrap();
+        std::fs::write(sub.join("c.json"), "{\"k\": 1}").unwrap();
+        std::fs::write(sub.join("bin/conn"), "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(sub.join("bin/conn"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let file = sub.join("connections.toml");
+        let text = "[defaults]\ncutoff = \"2026-01-01\"\noutput = \"all.db\"\n\
+                    [[connection]]\nname = \"a\"\nconnector = \"./bin/conn\"\nconfig = \"c.json\"\n\
+                    streams = [\"s1\"]\nstate = \"a-state.json\"\n\
+                    [[connection]]\nname = \"b\"\nconnector = \"/bin/sh\"\nconfig = { token = \"t\" }\n\
+                    output = \"out\"\ncutoff = \"2026-02-01\"\n";
+        std::fs::write(&file, text).unwrap();
+
+        let connections = load(&file, "runner.db").unwrap();
+        let (a, b) = (&connections[0], &connections[1]);
+        assert_eq!(a.config, serde_json::json!({"k": 1}));
+        assert_eq!(
+            (a.connector.display.as_str(), a.connector.path.as_path()),
+            ("./bin/conn", sub.join("bin/conn").as_path())
+        );
+        assert_eq!(a.streams, StreamChoice::Ids(vec!["s1".into()]));
+        assert!(matches!(&a.output, OutputSpec::Sqlite(p) if *p == sub.join("all.db")), "{:?}", a.output);
+        assert_eq!(a.state_file, Some(sub.join("a-state.json")));
+        assert_eq!(a.cutoff.to_rfc3339(), "2026-01-01T00:00:00+00:00");
+        assert_eq!(b.config, serde_json::json!({"token": "t"}));
+        assert_eq!(b.connector.path, Path::new("/bin/sh"));
+        assert!(matches!(&b.output, OutputSpec::JsonLines(p) if *p == sub.join("out")), "{:?}", b.output);
+        assert_eq!(b.state_file, None);
+        assert_eq!(b.cutoff.to_rfc3339(), "2026-02-01T00:00:00+00:00");
     }
 
     #[test]

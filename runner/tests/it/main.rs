@@ -16,6 +16,8 @@ mod demo;
 mod destinations;
 /// `runner test-connector` on good and broken connectors, and syncs of the language connectors.
 mod kit;
+/// Peak RSS of a sync far larger than the bound.
+mod memory;
 /// `runner new`: every language's project builds, passes its tests and the kit.
 mod new;
 /// connector-pagerduty through the runner against the simulator.

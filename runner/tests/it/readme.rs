@@ -3,13 +3,15 @@
 //! The README's ```sh blocks are executed line by line in a scratch directory, against
 //! the PagerDuty simulator instead of the real API: its ```json block becomes `pd.json`
 //! (token and API URL swapped for the simulator's), its ```toml block becomes
-//! `connections.toml`, and `connectors/` is linked in. Lines of `cargo` (CI runs those
+//! `connections.toml`, and `connectors/` is linked in. A pipeline runs one stage at a
+//! time, so every stage must succeed, not only the last. Lines of `cargo` (CI runs those
 //! itself) and `export` are skipped; `./target/release/runner` is the runner under test;
 //! `sqlite3 DB "SQL"` lines run their query with rusqlite (so sqlite3 need not be
 //! installed) and must return rows.
 
+use std::io::Write;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use pagerduty_mock::{start_blocking, MockConfig};
 
@@ -65,23 +67,62 @@ fn run_query(dir: &Path, db: &str, sql: &str) {
     assert!(rows.next().unwrap().is_some(), "README query returns no rows: {sql}");
 }
 
+/// The stages of a shell pipeline: `|` outside quotes and `$( )`, not `||`.
+fn pipeline_stages(command: &str) -> Vec<String> {
+    let (mut stages, mut current) = (Vec::new(), String::new());
+    let (mut quote, mut depth) = (None, 0usize);
+    let mut chars = command.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (Some(q), _) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '(') => depth += 1,
+            (None, ')') => depth = depth.saturating_sub(1),
+            (None, '|') if depth == 0 && chars.peek() != Some(&'|') && !current.ends_with('|') => {
+                stages.push(current.trim().to_owned());
+                current.clear();
+                continue;
+            }
+            _ => {}
+        }
+        current.push(c);
+    }
+    stages.push(current.trim().to_owned());
+    stages
+}
+
+/// Runs a README command one pipeline stage at a time, each stage's stdout the next one's
+/// stdin, and fails the test naming the first stage that fails. Run as one pipeline, a
+/// failing `runner ... | head -n 3` would pass: a pipeline's status is its last stage's.
 fn run_shell(dir: &Path, path_var: &str, command: &str) {
-    let output = Command::new("sh")
-        .arg("-c")
-        .arg(command)
-        .current_dir(dir)
-        .env("PATH", path_var)
-        .env("NO_COLOR", "1")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "README command failed ({}): {command}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let mut input = Vec::new();
+    for stage in pipeline_stages(command) {
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(&stage)
+            .current_dir(dir)
+            .env("PATH", path_var)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        // A stage that does not read its input (the first one) closes it: ignore EPIPE.
+        let feeder = std::thread::spawn(move || drop(stdin.write_all(&input)));
+        let output = child.wait_with_output().unwrap();
+        feeder.join().unwrap();
+        assert!(
+            output.status.success(),
+            "README command failed ({}) at `{stage}` of: {command}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        input = output.stdout;
+    }
 }
 
 #[test]
@@ -118,4 +159,10 @@ fn the_extraction_sees_chains_continuations_and_skips_cargo() {
     let markdown = "```sh\ncargo build && ./target/release/runner demo\nrunner a \\\n  b\n# note\nexport X=1\n```\n";
     assert_eq!(commands(markdown), ["runner demo", "runner a    b"]);
     assert_eq!(sqlite_command(r#"sqlite3 runner.db "SELECT 1""#), Some(("runner.db", "SELECT 1")));
+    assert_eq!(
+        pipeline_stages("runner sync a b - 2>/dev/null | head -n 3"),
+        ["runner sync a b - 2>/dev/null", "head -n 3"]
+    );
+    assert_eq!(pipeline_stages(r#"a "x | y" '|' | b"#), [r#"a "x | y" '|'"#, "b"]);
+    assert_eq!(pipeline_stages(r#"a "$(b | c)" $(d | e) || f"#), [r#"a "$(b | c)" $(d | e) || f"#]);
 }

@@ -1,11 +1,13 @@
 //! Every helper of the runner's integration tests: the runner binary and its siblings,
 //! the fixture connector, a sandbox directory with SQLite queries, the conformance kit's
-//! JSON report, commands that must succeed, and a clear failure when a tool is missing.
+//! JSON report, commands that must succeed, a clear failure when a tool is missing, and
+//! waiting for events (a file, a checkpoint, a process group gone) with a bound that only
+//! guards against a hang.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Output;
-use std::time::Instant;
+use std::process::{Child, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
 use serde_json::Value;
@@ -145,6 +147,44 @@ impl Sandbox {
         self.runner(&args)
     }
 
+    /// `runner sync fake c.json s1 2026-01-01 -q ARGS` started in the background, stdin
+    /// closed, stdout and stderr piped (read them with [`finish`]).
+    pub fn spawn_sync(&self, config: &str, extra: &[&str]) -> Child {
+        let mut command = std::process::Command::new(runner_bin());
+        command.current_dir(self.dir.path()).args(["sync", &fake(), &self.config(config), "s1", "2026-01-01", "-q"]);
+        command.args(extra).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        command.spawn().expect("runner starts")
+    }
+
+    /// Waits until the database holds a checkpoint. Read-only: the database is not created
+    /// here before the runner creates it.
+    pub fn wait_for_checkpoint(&self) {
+        wait_for("a checkpoint in runner.db", || {
+            let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
+            let states = rusqlite::Connection::open_with_flags(self.path("runner.db"), flags)
+                .and_then(|db| db.query_row("SELECT count(*) FROM stream_state", [], |row| row.get::<_, i64>(0)));
+            (states.unwrap_or(0) > 0).then_some(())
+        });
+    }
+
+    /// Waits until the fixture connector has written `connector.pid` (its traps and child
+    /// are in place) and returns that pid, which is also its process group's id.
+    pub fn wait_for_connector_pid(&self) -> i32 {
+        let path = self.path("connector.pid");
+        wait_for("the fixture's connector.pid", || {
+            let text = std::fs::read_to_string(&path).ok()?;
+            text.strip_suffix('\n')?.parse().ok()
+        })
+    }
+
+    /// The lines of the fixture's `signals` file (each a SIGTERM a trap saw), sorted.
+    pub fn signals_seen(&self) -> Vec<String> {
+        let text = std::fs::read_to_string(self.path("signals")).unwrap_or_default();
+        let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        lines.sort();
+        lines
+    }
+
     pub fn db(&self) -> rusqlite::Connection {
         rusqlite::Connection::open(self.path("runner.db")).unwrap()
     }
@@ -166,4 +206,94 @@ pub fn stderr_of(output: &std::process::Output) -> String {
 
 pub fn stdout_of(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// How long a test waits for an event before it fails: generous, only a guard against a
+/// hang (the fixture's "forever" is twice as long).
+pub const PATIENCE: Duration = Duration::from_secs(60);
+
+/// Polls `probe` until it gives a value; fails the test naming `what` after [`PATIENCE`].
+pub fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "waited {PATIENCE:?} for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Sends `signal` to process `pid`.
+pub fn signal(pid: u32, signal: i32) {
+    // SAFETY: kill(2) has no memory-safety preconditions.
+    assert_eq!(unsafe { libc::kill(pid as i32, signal) }, 0, "kill({pid}, {signal})");
+}
+
+/// Waits for `child` to exit and returns its output; kills it and fails the test if it is
+/// still running after [`PATIENCE`].
+pub fn finish(child: Child) -> Output {
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(child.wait_with_output()));
+    match rx.recv_timeout(PATIENCE) {
+        Ok(output) => output.expect("waiting for the runner"),
+        Err(_) => {
+            // SAFETY: as in `signal`; the child is not reaped yet (its waiter is blocked).
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+            panic!("the runner (pid {pid}) was still running after {PATIENCE:?}: killed");
+        }
+    }
+}
+
+/// The live (not zombie) processes of process group `pgid`, as `pid state command`.
+pub fn group_members(pgid: i32) -> Vec<String> {
+    let mut members = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
+        // /proc/PID/stat: "pid (comm) state ppid pgrp ..."; comm may hold spaces and ')'.
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        let Some((_, after_comm)) = stat.rsplit_once(')') else { continue };
+        let fields: Vec<&str> = after_comm.split_whitespace().collect();
+        let (state, pgrp) = (fields.first().copied().unwrap_or("?"), fields.get(2).and_then(|f| f.parse().ok()));
+        if pgrp == Some(pgid) && state != "Z" {
+            let command = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            let command = String::from_utf8_lossy(&command).replace('\0', " ");
+            members.push(format!("{pid} {state} {}", command.trim_end()));
+        }
+    }
+    members
+}
+
+/// Whether process `pid` exists and is not a zombie.
+pub fn alive(pid: i32) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    stat.rsplit_once(')').is_some_and(|(_, rest)| rest.split_whitespace().next() != Some("Z"))
+}
+
+/// Waits until no live process is left in group `pgid`; otherwise kills them and fails.
+pub fn wait_until_group_gone(pgid: i32) {
+    let deadline = Instant::now() + PATIENCE;
+    while !group_members(pgid).is_empty() {
+        if Instant::now() > deadline {
+            let left = group_members(pgid);
+            // SAFETY: as in `signal`; the group still has members, so its id is still theirs.
+            unsafe { libc::kill(-pgid, libc::SIGKILL) };
+            panic!("the connector's process group {pgid} still had {left:?} after {PATIENCE:?}: killed");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Kills what is left of a connector's process group when a test fails before its end,
+/// so a failing test leaves no process behind.
+pub struct GroupGuard(pub i32);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if std::thread::panicking() && !group_members(self.0).is_empty() {
+            // SAFETY: as in `signal`; the group still has members, so its id is still theirs.
+            unsafe { libc::kill(-self.0, libc::SIGKILL) };
+        }
+    }
 }
