@@ -157,11 +157,15 @@ fn validate(entry: &Entry, defaults: &Defaults, base: &Path, default_output: &st
         entry.cutoff.as_ref().or(defaults.cutoff.as_ref()).ok_or_else(|| {
             InputError::Usage("no cutoff: set `cutoff` in the connection or in [defaults]".to_owned())
         })?;
-    let output = entry.output.as_ref().or(defaults.output.as_ref()).map_or(default_output, String::as_str);
-    let output = match resolve::output(output)? {
-        OutputSpec::Sqlite(p) => OutputSpec::Sqlite(base.join(p)),
-        OutputSpec::JsonLines(p) => OutputSpec::JsonLines(base.join(p)),
-        other @ (OutputSpec::Stdout | OutputSpec::Postgres(_)) => other,
+    // An output written in the file is relative to the file; the command line's default
+    // is relative to the working directory, like every path typed on a command line.
+    let output = match entry.output.as_ref().or(defaults.output.as_ref()) {
+        Some(in_file) => match resolve::output(in_file)? {
+            OutputSpec::Sqlite(p) => OutputSpec::Sqlite(base.join(p)),
+            OutputSpec::JsonLines(p) => OutputSpec::JsonLines(base.join(p)),
+            other @ (OutputSpec::Stdout | OutputSpec::Postgres(_)) => other,
+        },
+        None => resolve::output(default_output)?,
     };
     Ok(Connection {
         name: entry.name.clone(),
@@ -230,6 +234,19 @@ mod tests {
         assert!(matches!(&b.output, OutputSpec::JsonLines(p) if *p == sub.join("out")), "{:?}", b.output);
         assert_eq!(b.state_file, None);
         assert_eq!(b.cutoff.to_rfc3339(), "2026-02-01T00:00:00+00:00");
+    }
+
+    #[test]
+    fn the_command_lines_default_output_is_relative_to_the_working_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("conf")).unwrap();
+        let file = dir.path().join("conf/connections.toml");
+        let entry = "[[connection]]\nname = \"a\"\nconnector = \"/bin/sh\"\nconfig = {}\ncutoff = \"2026-01-01\"\n";
+        std::fs::write(&file, entry).unwrap();
+        let connections = load(&file, "mine.db").unwrap();
+        assert_eq!(connections[0].output, OutputSpec::Sqlite("mine.db".into()), "as typed, not conf/mine.db");
+        let url = load(&file, "postgres://u@h/db").unwrap();
+        assert!(matches!(&url[0].output, OutputSpec::Postgres(_)));
     }
 
     #[test]
