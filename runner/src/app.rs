@@ -6,9 +6,10 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::cli::{Cli, Command, GlobalArgs, Lang, SyncArgs};
+use crate::cli::{Cli, Command, ConnectionsCommand, GlobalArgs, Lang, SyncArgs};
 use crate::commands::sync::SyncRequest;
-use crate::commands::{inspect, sync, Settings, Status};
+use crate::commands::worker::WorkerRequest;
+use crate::commands::{connections, inspect, sync, worker, Settings, Status};
 use crate::connections::ConnectionsError;
 use crate::console::Verbosity;
 use crate::engine::{FailureKind, Limits, RunError, Stop, StopSignal};
@@ -38,8 +39,24 @@ fn dispatch(cli: Cli, settings: &Settings) -> anyhow::Result<Status> {
         Command::Verify { connector, config } => inspect::verify(settings, &connector, &config),
         Command::Discover { connector, config } => inspect::discover(settings, &connector, &config),
         Command::Sync(args) => sync::sync(settings, &sync_request(args)?),
-        Command::SyncAll(args) => {
-            sync::sync_all(settings, &args.connections, &args.output, args.skip_invalid, usize::from(args.jobs))
+        Command::SyncAll(args) => sync::sync_all(
+            settings,
+            &args.connections,
+            &args.output,
+            args.skip_invalid,
+            usize::from(args.jobs),
+            args.wait,
+        ),
+        Command::Connections(ConnectionsCommand::Apply { file, db, prune }) => {
+            connections::apply(settings, &file, &db, prune)
+        }
+        Command::Connections(ConnectionsCommand::List { db }) => connections::list(settings, &db),
+        Command::Worker(args) => {
+            let lease_ttl = crate::human::parse_duration(&args.lease_ttl)
+                .map_err(|e| InputError::Usage(format!("--lease-ttl: {e}")))?;
+            let request =
+                WorkerRequest { db: args.db, jobs: usize::from(args.jobs), until_idle: args.until_idle, lease_ttl };
+            worker::worker(settings, &request)
         }
         Command::TestConnector(args) => {
             let request = kit::Request {
@@ -99,6 +116,7 @@ fn sync_request(args: SyncArgs) -> Result<SyncRequest, InputError> {
         state: args.store.state,
         skip_invalid: args.store.skip_invalid,
         jobs: usize::from(args.jobs),
+        wait: args.store.wait,
     })
 }
 
@@ -126,6 +144,8 @@ pub fn code_for_signal(signal: StopSignal) -> u8 {
     match signal {
         StopSignal::Interrupt => exit_code::INTERRUPTED,
         StopSignal::Terminate => exit_code::TERMINATED,
+        // Never a whole command's end: a worker's sync stopped, the worker goes on.
+        StopSignal::LeaseLost => exit_code::FAILURE,
     }
 }
 

@@ -86,6 +86,19 @@ pub enum Command {
     /// Sync every connection of a TOML file, in parallel (--jobs).
     #[command(after_help = "Example:\n  runner sync-all connections.toml --jobs 2 --output all.db")]
     SyncAll(SyncAllArgs),
+    /// The connections a fleet of workers shares in PostgreSQL: apply a file, list them.
+    #[command(subcommand)]
+    Connections(ConnectionsCommand),
+    /// Claim due connections from the shared PostgreSQL database and sync them into it.
+    ///
+    /// Each claim bumps the connection's epoch, a fencing token every checkpoint re-checks,
+    /// so a worker paused or cut off past its lease never writes after another took over.
+    /// SIGTERM stops the connectors, commits what is checkpointed, releases the leases at
+    /// once and exits 143.
+    #[command(after_help = "Examples:\n  \
+                            RUNNER_DB=postgres://runner@db/runner runner worker --jobs 4\n  \
+                            runner worker --db postgres://runner@db/runner --until-idle   # a CronJob or batch Job")]
+    Worker(WorkerArgs),
     /// Check a connector against the protocol: named checks, exit 1 if any fails.
     ///
     /// The conformance kit runs the connector through spec, verify, discover, two syncs and
@@ -145,6 +158,9 @@ pub struct SyncAllArgs {
     /// Store invalid records in the rejected table/file and go on.
     #[arg(long)]
     pub skip_invalid: bool,
+    /// When another process syncs one of the connections into the same store, wait for it instead of refusing.
+    #[arg(long)]
+    pub wait: bool,
     /// Connections synced in parallel.
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: u16,
@@ -179,6 +195,52 @@ pub struct NewArgs {
     /// The directory to create connector-SLUG/ in [default: the current directory].
     #[arg(long, value_name = "PATH")]
     pub dir: Option<PathBuf>,
+}
+
+/// `runner connections ...`.
+#[derive(Debug, Subcommand)]
+pub enum ConnectionsCommand {
+    /// Upsert the connections of a TOML file (the sync-all format, each with an `every`) into the database.
+    ///
+    /// A config value "${env:NAME}" is stored as that reference and resolved from each
+    /// worker's environment when it syncs: secrets live with the workers, not in the database.
+    #[command(
+        after_help = "Example:\n  runner connections apply connections.toml --db postgres://runner@db/runner --prune"
+    )]
+    Apply {
+        /// The connections file (TOML).
+        file: PathBuf,
+        /// The database the workers share (a postgres:// URL).
+        #[arg(long, value_name = "URL", env = "RUNNER_DB", hide_env_values = true)]
+        db: String,
+        /// Disable the connections no longer in the file (their data stays).
+        #[arg(long)]
+        prune: bool,
+    },
+    /// List the connections: schedule, last run and outcome, next due, who holds it now.
+    #[command(after_help = "Example:\n  runner connections list --db postgres://runner@db/runner")]
+    List {
+        /// The database the workers share (a postgres:// URL).
+        #[arg(long, value_name = "URL", env = "RUNNER_DB", hide_env_values = true)]
+        db: String,
+    },
+}
+
+/// `runner worker`.
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// The database the workers share (a postgres:// URL); records go there too.
+    #[arg(long, value_name = "URL", env = "RUNNER_DB", hide_env_values = true)]
+    pub db: String,
+    /// Connections synced at once.
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: u16,
+    /// Exit (0, or 1 if a sync failed) once nothing is due and nothing runs: for a CronJob or a batch Job.
+    #[arg(long)]
+    pub until_idle: bool,
+    /// How long a lease lasts without a heartbeat (renewed every third of it), like 30s or 2m.
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    pub lease_ttl: String,
 }
 
 /// `runner new --lang`.
@@ -220,6 +282,9 @@ pub struct StoreArgs {
     /// Store invalid records in the rejected table/file and go on (default: the first one fails the sync).
     #[arg(long)]
     pub skip_invalid: bool,
+    /// When another process syncs the same connection into the same store, wait for it instead of refusing.
+    #[arg(long)]
+    pub wait: bool,
 }
 
 fn seconds(text: &str) -> Result<Duration, String> {

@@ -1,5 +1,6 @@
 //! Durations in human units. Every duration the runner shows a person goes through
-//! [`duration`]. Plain text only: colours are [`crate::style`]'s business.
+//! [`duration`]; every duration a person types goes through [`parse_duration`]. Plain
+//! text only: colours are [`crate::style`]'s business.
 
 use std::time::Duration;
 
@@ -17,6 +18,38 @@ pub fn duration(elapsed: Duration) -> String {
     }
 }
 
+/// A duration as people type it: a number and a unit (`s`, `m`, `h`, `d`), several
+/// combined (`1h30m`), e.g. `30s`, `15m`, `6h`, `2d`.
+///
+/// # Errors
+/// The text and what was expected, for a message about the option it came from.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let invalid = || format!("`{text}` is not a duration: expected a number and a unit, like 30s, 15m, 6h or 2d");
+    let mut total = 0.0;
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return Err(invalid());
+    }
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(invalid)?;
+        let number: f64 = rest[..digits].parse().map_err(|_| invalid())?;
+        let unit_end = rest[digits..].find(|c: char| c.is_ascii_digit()).map_or(rest.len(), |i| digits + i);
+        let seconds = match rest[digits..unit_end].trim() {
+            "s" | "sec" | "secs" => 1.0,
+            "m" | "min" | "mins" => 60.0,
+            "h" | "hour" | "hours" => 3600.0,
+            "d" | "day" | "days" => 86_400.0,
+            _ => return Err(invalid()),
+        };
+        total += number * seconds;
+        rest = rest[unit_end..].trim_start();
+    }
+    if !(total.is_finite() && total > 0.0) {
+        return Err(format!("`{text}` must be longer than zero"));
+    }
+    Ok(Duration::from_secs_f64(total))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -28,5 +61,18 @@ mod tests {
         assert_eq!(duration(Duration::from_secs(59)), "59.0 s");
         assert_eq!(duration(Duration::from_secs(123)), "2 min 3 s");
         assert_eq!(duration(Duration::from_secs(3840)), "1 h 4 min");
+    }
+
+    #[test]
+    fn typed_durations_take_units_and_combinations() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("2d"), Ok(Duration::from_secs(172_800)));
+        assert_eq!(parse_duration("0.5s"), Ok(Duration::from_millis(500)));
+        for bad in ["", "15", "m", "15 parsecs", "-3s", "1h-2m"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_duration("0s").unwrap_err(), "`0s` must be longer than zero");
     }
 }

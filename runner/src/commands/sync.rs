@@ -38,6 +38,8 @@ pub struct SyncRequest {
     pub skip_invalid: bool,
     /// Streams in parallel.
     pub jobs: usize,
+    /// `--wait`: wait for another sync of the connection into the same store to end.
+    pub wait: bool,
 }
 
 /// `runner sync`.
@@ -58,6 +60,9 @@ pub fn sync(settings: &Settings, request: &SyncRequest) -> anyhow::Result<Status
         output: output.clone(),
         state_file: request.state.clone(),
         skip_invalid: request.skip_invalid,
+        fence: None,
+        secrets: Vec::new(),
+        wait: request.wait,
     };
     let started = Instant::now();
     let result = settings.engine.sync_connection(&plan, request.jobs);
@@ -75,6 +80,7 @@ pub fn sync_all(
     default_output: &str,
     skip_invalid: bool,
     jobs: usize,
+    wait: bool,
 ) -> anyhow::Result<Status> {
     let entries = connections::load(file, default_output)?;
     let to_stdout = entries.iter().any(|e| e.output == OutputSpec::Stdout);
@@ -88,7 +94,10 @@ pub fn sync_all(
             cutoff: entry.cutoff,
             output: entry.output,
             state_file: entry.state_file,
-            skip_invalid,
+            skip_invalid: skip_invalid || entry.skip_invalid,
+            fence: None,
+            secrets: Vec::new(),
+            wait,
         })
         .collect();
     let started = Instant::now();

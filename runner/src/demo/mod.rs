@@ -180,6 +180,7 @@ impl Demo<'_> {
             state: None,
             skip_invalid: false,
             jobs: 1,
+            wait: false,
         };
         if let Some(status) = self.check(sync::sync(self.settings, &request)?) {
             return Ok(Err(status));

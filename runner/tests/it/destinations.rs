@@ -9,16 +9,14 @@
 //! shows exactly what the connector sends.
 
 use std::collections::BTreeMap;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use tempfile::TempDir;
 use throwaway_postgres::Cluster;
 
-use crate::util::{runner, runner_bin};
+use crate::util::{runner, runner_bin, shell_connector as connector, wait_for};
 
 /// A destination kind under test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -235,28 +233,6 @@ impl Store {
     }
 }
 
-/// The lines every test connector starts with: its spec (a writeOnly `token`), one stream,
-/// and for sync the sync message in `$sync`.
-const PREAMBLE: &str = r#"#!/bin/sh
-case "$1" in
-spec) echo '{"type":"spec","protocol":1,"name":"store-test","version":"1","config_schema":{"type":"object","properties":{"token":{"type":"string","writeOnly":true}}},"record_types":["Team"]}'; exit 0 ;;
-discover) cat >/dev/null; echo '{"type":"stream","stream":{"_type":"Stream","id":"s1","self":"https://x.test/s1","name":"S1"}}'; exit 0 ;;
-esac
-read -r config
-read -r sync
-team() { printf '{"type":"record","record":{"_type":"Team","id":"T%s","self":"https://x.test/T%s","name":"%s"}}\n' "$1" "$1" "$2"; }
-state() { printf '{"type":"state","state":%s}\n' "$1"; }
-"#;
-
-/// A connector whose sync runs `body` (POSIX sh; `team ID NAME` and `state JSON` print
-/// messages; `$sync` holds the sync message).
-pub fn connector(dir: &Path, name: &str, body: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, format!("{PREAMBLE}{body}\n")).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    path
-}
-
 /// Instantiates a conformance test for every destination kind.
 macro_rules! conformance {
     ($($test:ident),* $(,)?) => {
@@ -356,7 +332,7 @@ esac"#,
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    wait_for(|| store.has_state("conn", "s1"), "the first checkpoint to be stored");
+    wait_for("the first checkpoint to be stored", || store.has_state("conn", "s1").then_some(()));
     child.kill().unwrap(); // SIGKILL: no chance to record anything
     child.wait().unwrap();
     if let Some((cluster, db)) = &store.postgres {
@@ -364,7 +340,7 @@ esac"#,
         // as a later run would, to see the session gone.
         let sessions =
             format!("SELECT count(*) FROM pg_stat_activity WHERE datname = '{db}' AND application_name = 'runner'");
-        wait_for(|| cluster.psql(db, &sessions).unwrap() == "0", "the killed runner's session to end");
+        wait_for("the killed runner's session to end", || (cluster.psql(db, &sessions).unwrap() == "0").then_some(()));
     }
     let sleeping: i32 = std::fs::read_to_string(&marker).unwrap().trim().parse().unwrap();
     // SAFETY: kill(2) on the test connector's process, left behind by the killed runner.
@@ -453,13 +429,4 @@ fn a_store_written_by_a_newer_runner_is_refused(kind: Kind) {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("has schema version 99, this runner knows up to"), "{stderr}");
     assert!(stderr.contains("hint: use a newer runner"), "{stderr}");
-}
-
-/// Waits until `done` holds, checking every few milliseconds; fails after a generous bound.
-pub fn wait_for(done: impl Fn() -> bool, what: &str) {
-    let started = Instant::now();
-    while !done() {
-        assert!(started.elapsed() < Duration::from_secs(60), "gave up waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }

@@ -26,3 +26,5 @@ mod pagerduty;
 mod postgres;
 /// Every command of README.md runs.
 mod readme;
+/// `runner connections` and `runner worker`: schedules, leases, fencing, SIGTERM.
+mod workers;

@@ -40,6 +40,7 @@ pub use target::{is_url, Target, TargetError, TlsMode};
 use super::batch::Batch;
 use super::{Destination, DestinationError, RejectedRecord, RunStart, RunSummary, Tuning, ValidRecord};
 use session::{ActiveRun, Commit};
+pub use session::{Database, Fence};
 use writer::Writer;
 
 /// One run's connection to a PostgreSQL database.
@@ -57,8 +58,8 @@ impl PostgresDestination {
     /// # Errors
     /// The server cannot be reached or refuses the user, the database is missing, the
     /// user may not create the tables, or the schema is newer than this runner.
-    pub fn open(target: &Target, tuning: &Tuning) -> Result<Self, DestinationError> {
-        let writer = Writer::start(target)?;
+    pub fn open(target: &Target, tuning: &Tuning, fence: Option<Fence>) -> Result<Self, DestinationError> {
+        let writer = Writer::start(target, fence)?;
         Ok(PostgresDestination {
             target: target.to_string(),
             writer,

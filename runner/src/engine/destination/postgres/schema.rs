@@ -6,14 +6,17 @@ use tokio_postgres::{Client, GenericClient};
 use super::target::Target;
 
 /// The schema version this runner creates and reads.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 
-/// The whole schema for a new database, `{schema}` standing for the quoted schema name;
-/// it already includes every migration.
-pub const SCHEMA: &str = include_str!("schema.sql");
+/// The whole schema for a new database, `{schema}` standing for the quoted schema name:
+/// version 1's tables and every migration's.
+pub const SCHEMA: &str = concat!(include_str!("schema.sql"), include_str!("schema_v2.sql"));
 
-/// What turns version N into N + 1, from version 1 on (none yet: version 1 is the first).
-pub const MIGRATIONS: &[&str] = &[];
+/// What turns version N into N + 1, from version 1 on.
+pub const MIGRATIONS: &[&str] = &[
+    // 2: the connections and leases of the workers.
+    include_str!("schema_v2.sql"),
+];
 
 /// Why the schema could not be made ready.
 #[derive(Debug)]
@@ -145,9 +148,13 @@ mod tests {
 
     #[test]
     fn the_schema_names_every_table_with_the_placeholder() {
-        for table in ["records", "rejected_records", "stream_state", "sync_runs", "run_logs", "runner_schema"] {
+        for table in
+            ["records", "rejected_records", "stream_state", "sync_runs", "run_logs", "runner_schema", "connections"]
+        {
             assert!(SCHEMA.contains(&format!("CREATE TABLE {{schema}}.{table} (")), "{table}");
         }
         assert_eq!(MIGRATIONS.len() + 1, usize::try_from(SCHEMA_VERSION).unwrap());
+        assert!(MIGRATIONS[0].contains("CREATE TABLE {schema}.checkpoint_log"));
+        assert!(!MIGRATIONS[0].contains("CREATE TABLE {schema}.records"), "a migration holds only its own tables");
     }
 }
