@@ -190,7 +190,8 @@ impl Store {
         match self.kind {
             Kind::JsonLines => {
                 let mut all = String::new();
-                for entry in std::fs::read_dir(&self.output).unwrap().flatten() {
+                // Files only: the directory also holds the runner's `_locks` directory.
+                for entry in std::fs::read_dir(&self.output).unwrap().flatten().filter(|e| e.path().is_file()) {
                     all.push_str(&std::fs::read_to_string(entry.path()).unwrap());
                 }
                 all
