@@ -40,8 +40,9 @@
 //! `.sqlite` or `.sqlite3` is a SQLite file, `-` is stdout, anything else is a directory
 //! of `<Type>.jsonl` files.
 
-mod atomic;
+pub(crate) mod atomic;
 mod batch;
+pub mod history;
 pub mod jsonl;
 pub mod postgres;
 pub mod sqlite;
@@ -417,7 +418,7 @@ pub fn records_by_type(spec: &OutputSpec, connection: &str) -> Result<Option<Vec
 }
 
 /// This host's name (for a run's history), or `""` if it has none.
-fn host_name() -> String {
+pub(crate) fn host_name() -> String {
     let mut buffer = [0u8; 256];
     // SAFETY: the buffer is valid for its length; the name is NUL-terminated when it fits.
     if unsafe { libc::gethostname(buffer.as_mut_ptr().cast(), buffer.len()) } != 0 {
