@@ -110,6 +110,57 @@ pub enum Command {
     /// discover, a full sync and an incremental sync of connector-pagerduty against it, exactly
     /// as typed, stops the simulator and shows what was stored, the requests made, and queries to try.
     Demo(DemoArgs),
+    /// Show the latest runs of each connection and stream: outcome, records, duration, error, last success.
+    ///
+    /// Reads the history a database keeps (SQLite or PostgreSQL); never changes it. One row per
+    /// run, newest first within each connection and stream; `last success` says how long ago the
+    /// stream last synced successfully, and STALE when that is longer than --stale-after (or never).
+    #[command(after_help = "Examples:\n  runner runs\n  runner runs --failed\n  \
+                            runner runs --connection pagerduty-main --limit 20\n  \
+                            runner runs --db postgres://runner@db.internal/warehouse --json")]
+    Runs(RunsArgs),
+    /// Write a self-contained HTML report of a database: runs, failures, staleness, records, incidents.
+    ///
+    /// One file with inline CSS and SVG charts (no network needed to open it): per connection a
+    /// timeline of runs coloured by outcome, records per run, failures with their errors and
+    /// staleness; records stored per type; and, for PagerDuty data, incidents per week by urgency,
+    /// mean time to acknowledge and to resolve by service, the busiest hours and the noisiest services.
+    #[command(after_help = "Examples:\n  runner report\n  runner report --db all.db -o /tmp/report.html")]
+    Report(ReportArgs),
+}
+
+/// `runner runs`.
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    /// The database: a .db/.sqlite/.sqlite3 file or a postgres:// URL.
+    #[arg(long, value_name = "PATH|URL", default_value = "runner.db")]
+    pub db: String,
+    /// Only this connection's runs.
+    #[arg(long, value_name = "NAME")]
+    pub connection: Option<String>,
+    /// Only runs that failed.
+    #[arg(long)]
+    pub failed: bool,
+    /// Runs shown per connection and stream, newest first [default: 1, or 10 with --connection].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub limit: Option<u32>,
+    /// A stream whose last success is older than this (e.g. 90m, 6h, 2d, 1w) is marked STALE.
+    #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "1d")]
+    pub stale_after: Duration,
+}
+
+/// `runner report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The database: a .db/.sqlite/.sqlite3 file or a postgres:// URL.
+    #[arg(long, value_name = "PATH|URL", default_value = "runner.db")]
+    pub db: String,
+    /// The HTML file to write (replaced atomically).
+    #[arg(short, long, value_name = "FILE", default_value = "report.html")]
+    pub output: PathBuf,
+    /// A stream whose last success is older than this (e.g. 90m, 6h, 2d, 1w) is shown as stale.
+    #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "1d")]
+    pub stale_after: Duration,
 }
 
 /// `runner sync`.
@@ -132,6 +183,20 @@ pub struct SyncArgs {
     /// Streams synced in parallel.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: u16,
+    /// Alerts on failure and staleness.
+    #[command(flatten)]
+    pub alerts: AlertArgs,
+}
+
+/// `--notify-url` and `--stale-after` of `sync` and `sync-all`.
+#[derive(Debug, Args)]
+pub struct AlertArgs {
+    /// POST a JSON alert (with a Slack-compatible `text`) to this URL for each failed run; at most 5 s in all.
+    #[arg(long, value_name = "URL")]
+    pub notify_url: Option<String>,
+    /// With --notify-url: also alert when a stream that did not succeed now last succeeded longer ago than this (e.g. 6h, 2d).
+    #[arg(long, value_name = "DURATION", value_parser = duration, requires = "notify_url")]
+    pub stale_after: Option<Duration>,
 }
 
 /// `runner sync-all`.
@@ -148,6 +213,9 @@ pub struct SyncAllArgs {
     /// Connections synced in parallel.
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: u16,
+    /// Alerts on failure and staleness.
+    #[command(flatten)]
+    pub alerts: AlertArgs,
 }
 
 /// `runner test-connector`.
@@ -222,6 +290,29 @@ pub struct StoreArgs {
     pub skip_invalid: bool,
 }
 
+/// A duration as people write it: a whole number and a unit, `s`, `m`, `h`, `d` or `w`
+/// (`90m`, `6h`, `2d`).
+pub fn duration(text: &str) -> Result<Duration, String> {
+    let expected = || format!("`{text}` is not a duration: expected a number and a unit, as in 90s, 30m, 6h, 2d, 1w");
+    let trimmed = text.trim();
+    let split = trimmed.find(|c: char| !c.is_ascii_digit()).ok_or_else(expected)?;
+    let (number, unit) = trimmed.split_at(split);
+    let number: u64 = number.parse().map_err(|_| expected())?;
+    let unit_seconds: u64 = match unit.trim() {
+        "s" => 1,
+        "m" | "min" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return Err(expected()),
+    };
+    match number.checked_mul(unit_seconds) {
+        Some(0) => Err(format!("`{text}` must be longer than zero")),
+        Some(seconds) if seconds <= 100 * 365 * 86_400 => Ok(Duration::from_secs(seconds)),
+        _ => Err(format!("`{text}` is longer than a hundred years")),
+    }
+}
+
 fn seconds(text: &str) -> Result<Duration, String> {
     let value: f64 = text.parse().map_err(|_| format!("`{text}` is not a number of seconds"))?;
     if !(value.is_finite() && value > 0.0) {
@@ -247,6 +338,22 @@ mod tests {
         assert_eq!(args.rest, ["acme", "2026-01-01"]);
         assert!(Cli::try_parse_from(["runner", "sync", "pd", "c.json"]).is_err());
         assert!(Cli::try_parse_from(["runner", "verify", "pd", "c.json", "--idle-timeout", "-1"]).is_err());
+    }
+
+    #[test]
+    fn durations_take_a_number_and_a_unit() {
+        assert_eq!(duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(duration("30m"), Ok(Duration::from_secs(1800)));
+        assert_eq!(duration("6h"), Ok(Duration::from_secs(6 * 3600)));
+        assert_eq!(duration("2d"), Ok(Duration::from_secs(2 * 86_400)));
+        assert_eq!(duration("1w"), Ok(Duration::from_secs(7 * 86_400)));
+        for bad in ["", "6", "h", "6 hours", "-1h", "1.5h", "0h", "99999999999999999999d", "200000w"] {
+            assert!(duration(bad).is_err(), "{bad:?} was accepted");
+        }
+        assert_eq!(
+            duration("6x").unwrap_err(),
+            "`6x` is not a duration: expected a number and a unit, as in 90s, 30m, 6h, 2d, 1w"
+        );
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! The commands that drive the engine for a person at a terminal: `spec`, `verify`,
-//! `discover` ([`inspect`]), `sync` and `sync-all` ([`sync`]). Each takes [`Settings`] and
+//! `discover` ([`inspect`]), `sync` and `sync-all` ([`sync`]), `runs` and `report`
+//! ([`history`]). Each takes [`Settings`] and
 //! typed arguments, prints its results on stdout, and says how it ended with a [`Status`];
 //! the binary's edge (`crate::app`) turns that into an exit code. The demo calls the same
 //! functions.
 
+pub mod history;
 pub mod inspect;
 pub mod sync;
 
