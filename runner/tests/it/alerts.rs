@@ -108,10 +108,14 @@ fn a_connection_without_a_recent_success_raises_a_stale_alert() {
 fn sync_with_a_stale_sibling(sandbox: &Sandbox, url: &str) -> std::process::Output {
     let config = sandbox.config(r#"{"mode":"ok","streams":2}"#);
     let fake = fake();
+    // Bounded by finish(): a runner that waited for the receiver forever fails the test.
     let sync = |stream: &str, extra: &[&str]| {
         let args =
             [&["sync", fake.as_str(), config.as_str(), stream, "2026-01-01", "--connection", "two", "-q"], extra];
-        sandbox.runner(&args.concat()).output().unwrap()
+        let mut command = std::process::Command::new(crate::util::runner_bin());
+        command.current_dir(sandbox.dir.path()).args(args.concat()).stdin(std::process::Stdio::null());
+        command.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        crate::util::finish(command.spawn().unwrap())
     };
     assert!(sync("s1", &[]).status.success());
     let aged = sandbox
