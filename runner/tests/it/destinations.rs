@@ -467,16 +467,20 @@ fn a_second_sync_of_a_connection_is_refused_or_waits_its_turn(kind: Kind) {
         assert!(line.starts_with("waiting: connection `conn` is being synced by"), "{line}");
         lines
     };
-    let spawn_waiting = || store.sync_command(&quick, &json!({}), &["--wait"]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let spawn_waiting = || {
+        store
+            .sync_command(&quick, &json!({}), &["--wait"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
     let mut given_up = spawn_waiting();
     let rest = waiting_line(&mut given_up);
     crate::util::signal(given_up.id(), libc::SIGINT);
     assert_eq!(given_up.wait().unwrap().code(), Some(130));
     let rest: Vec<String> = rest.map_while(Result::ok).collect();
-    assert!(
-        rest.iter().any(|l| l.contains("interrupted by SIGINT while waiting for connection `conn`")),
-        "{rest:?}"
-    );
+    assert!(rest.iter().any(|l| l.contains("interrupted by SIGINT while waiting for connection `conn`")), "{rest:?}");
 
     let mut waiting = spawn_waiting();
     let rest = waiting_line(&mut waiting);

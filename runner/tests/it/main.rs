@@ -6,6 +6,8 @@
 /// Every helper.
 mod util;
 
+/// `--notify-url` and `--stale-after`: webhook alerts to a receiver on loopback.
+mod alerts;
 /// The code's own rules: module layering and imports.
 mod architecture;
 /// `spec`, `verify`, `discover`, `sync` and `sync-all` on the fixture connector, a module per rule.
@@ -26,5 +28,9 @@ mod pagerduty;
 mod postgres;
 /// Every command of README.md runs.
 mod readme;
+/// `runner report` rendered by headless Chromium: charts, numbers, no errors.
+mod report;
+/// `runner runs` on SQLite and PostgreSQL: succeeded, failed, interrupted and stale connections.
+mod runs;
 /// `runner connections` and `runner worker`: schedules, leases, fencing, SIGTERM.
 mod workers;

@@ -62,7 +62,11 @@ pub fn lock(
     }
 }
 
-fn lock_file(dir: &Path, connection: &str, mut busy: impl FnMut(&str) -> bool) -> Result<ConnectionGuard, DestinationError> {
+fn lock_file(
+    dir: &Path,
+    connection: &str,
+    mut busy: impl FnMut(&str) -> bool,
+) -> Result<ConnectionGuard, DestinationError> {
     std::fs::create_dir_all(dir).map_err(|e| DestinationError::open("directory", dir, e))?;
     let path = dir.join(format!("{}.lock", file_name(connection)));
     let mut file = OpenOptions::new()

@@ -259,6 +259,19 @@ impl Session {
 const STAGING: &str = "CREATE TEMP TABLE runner_staging (type text, id text, json json, extracted_at text) \
      ON COMMIT DELETE ROWS";
 
+/// A connection for reading only, with its own runtime: no table is created or changed,
+/// no staging table is made (the history's readers use it).
+///
+/// # Errors
+/// The server cannot be reached or refuses the user, or no runtime can be built.
+pub(crate) fn connect_for_reading(target: &Target) -> Result<(Runtime, Client), DestinationError> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| {
+        DestinationError::PostgresSetup { target: target.to_string(), reason: format!("no runtime: {e}") }
+    })?;
+    let client = runtime.block_on(connect(target))?;
+    Ok((runtime, client))
+}
+
 /// Opens a connection and keeps it running on the session's runtime.
 async fn connect(target: &Target) -> Result<Client, DestinationError> {
     let tls = tls::connector(target)
