@@ -61,6 +61,7 @@ fn dispatch(cli: Cli, settings: &Settings) -> anyhow::Result<Status> {
                 jobs: usize::from(args.jobs),
                 until_idle: args.until_idle,
                 lease_ttl: args.lease_ttl,
+                alerts: alerting(&args.alerts),
             };
             worker::worker(settings, &request)
         }

@@ -204,7 +204,7 @@ pub struct SyncArgs {
     pub alerts: AlertArgs,
 }
 
-/// `--notify-url` and `--stale-after` of `sync` and `sync-all`.
+/// `--notify-url` and `--stale-after` of `sync`, `sync-all` and `worker`.
 #[derive(Debug, Args)]
 pub struct AlertArgs {
     /// POST a JSON alert (with a Slack-compatible `text`) to this URL for each failed run; at most 5 s in all.
@@ -312,6 +312,9 @@ pub struct WorkerArgs {
     /// How long a lease lasts without a heartbeat (renewed every third of it), like 30s or 2m.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "30s")]
     pub lease_ttl: Duration,
+    /// Alerts on failed syncs and stale streams.
+    #[command(flatten)]
+    pub alerts: AlertArgs,
 }
 
 /// `runner new --lang`.

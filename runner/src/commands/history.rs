@@ -128,7 +128,7 @@ fn table(
             ]);
         }
     }
-    let mut out = render(&rows);
+    let mut out = crate::human::columns(&rows);
     let count = |state| streams.iter().filter(|s| s.status.latest.state == state).count();
     let stale = streams.iter().filter(|s| s.stale).count();
     let connections = streams.iter().map(|s| &s.status.latest.connection).collect::<BTreeSet<_>>();
@@ -161,18 +161,6 @@ fn shorten(text: &str, max: usize) -> String {
     let mut short: String = text.chars().take(max - 1).collect();
     short.push('…');
     short
-}
-
-fn render(rows: &[[String; 9]]) -> String {
-    let widths: Vec<usize> =
-        (0..9).map(|col| rows.iter().map(|row| row[col].chars().count()).max().unwrap_or(0)).collect();
-    let mut out = String::new();
-    for row in rows {
-        let cells: Vec<String> = row.iter().zip(&widths).map(|(cell, width)| format!("{cell:<width$}")).collect();
-        out.push_str(cells.join("  ").trim_end());
-        out.push('\n');
-    }
-    out
 }
 
 fn time(at: DateTime<Utc>) -> String {

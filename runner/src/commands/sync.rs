@@ -55,7 +55,7 @@ pub struct Alerting {
 }
 
 /// The notifier of `alerts`, checked before anything runs.
-fn notifier(alerts: Option<&Alerting>) -> Result<Option<(Notifier, Option<Duration>)>, alert::AlertError> {
+pub(super) fn notifier(alerts: Option<&Alerting>) -> Result<Option<(Notifier, Option<Duration>)>, alert::AlertError> {
     alerts.map(|a| Notifier::new(&a.url).map(|n| (n, a.stale_after))).transpose()
 }
 
@@ -128,7 +128,7 @@ pub fn sync_all(
 
 /// Sends the alerts of `results` (failures, and staleness with `stale_after`) within
 /// [`alert::BUDGET`]; what was not sent or checked is a warning on stderr, never a failure.
-fn send_alerts(
+pub(super) fn send_alerts(
     notifier: &Notifier,
     stale_after: Option<Duration>,
     results: &[ConnectionResult],

@@ -10,6 +10,8 @@ mod util;
 mod alerts;
 /// The code's own rules: module layering and imports.
 mod architecture;
+/// Four workers under a killer: SIGKILL, SIGTERM, SIGSTOP past the lease, lost sessions.
+mod chaos;
 /// `spec`, `verify`, `discover`, `sync` and `sync-all` on the fixture connector, a module per rule.
 mod cli;
 /// `runner demo` end to end.
