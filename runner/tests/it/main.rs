@@ -16,6 +16,8 @@ mod chaos;
 mod cli;
 /// `runner demo` end to end.
 mod demo;
+/// deploy/: Kubernetes manifests validated offline, their commands, the Dockerfile.
+mod deploy;
 /// The same behaviours against every destination: SQLite, JSON lines, PostgreSQL.
 mod destinations;
 /// `runner test-connector` on good and broken connectors, and syncs of the language connectors.
