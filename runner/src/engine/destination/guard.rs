@@ -132,8 +132,11 @@ fn lock_postgres(
     );
     let leased = format!("SELECT leased_by, leased_since FROM {s}.connections WHERE name = $1 AND lease_until > now()");
     let lock = "SELECT pg_try_advisory_lock($1, hashtext($2))";
-    let holder = "SELECT a.application_name, a.backend_start FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
-                  WHERE l.locktype = 'advisory' AND l.classid::int4 = $1 AND l.objid::int4 = hashtext($2) AND l.granted";
+    // Advisory locks are per database, but pg_locks shows every database of the cluster:
+    // a runner syncing a connection of the same name into another database is not the holder.
+    let holder = "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+                  WHERE l.locktype = 'advisory' AND l.classid::int4 = $1 AND l.objid::int4 = hashtext($2) AND l.granted \
+                  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) LIMIT 1";
     let (client, runtime) = (&database.client, &database.runtime);
     let named = runtime.block_on(client.execute("SELECT set_config('application_name', $1, false)", &[&name]));
     named.map_err(database.error("name the session in"))?;
