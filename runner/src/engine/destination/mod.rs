@@ -48,6 +48,7 @@ pub mod jsonl;
 pub mod postgres;
 pub mod sqlite;
 mod state_file;
+mod writer;
 pub mod stdout;
 #[cfg(test)]
 mod test_support;
