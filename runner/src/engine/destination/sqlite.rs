@@ -21,7 +21,10 @@
 //! SELECT at, level, message FROM run_logs WHERE run_id = 7;
 //! ```
 //!
-//! Writing: records are buffered in memory and written in one short `BEGIN IMMEDIATE`
+//! Writing: the connection lives on the destination's writer thread
+//! ([`super::writer`]), so the store loop goes on reading and validating while SQLite
+//! writes (and runs its WAL checkpoints, which happen inside commits). Records are
+//! buffered in memory and written in one short `BEGIN IMMEDIATE`
 //! transaction with a cached prepared statement, at each checkpoint (together with the
 //! state row, so both commit or neither does) or when the buffer reaches
 //! [`Tuning::batch_records`] records or [`Tuning::batch_bytes`] bytes (those
