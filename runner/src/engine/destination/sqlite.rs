@@ -542,6 +542,29 @@ mod tests {
         assert_eq!(query_i64(&path, "SELECT run_id FROM stream_state"), 1);
     }
 
+    /// The writer thread commits in the background: a commit that fails (here a trigger
+    /// refuses record T2) is reported by a later call, and the commits handed over after it
+    /// store neither records nor a state, which would claim the lost batch.
+    #[test]
+    fn after_a_failed_commit_no_later_state_or_record_is_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("runner.db");
+        let mut dest = SqliteDestination::open(&path, &Tuning::default()).unwrap();
+        let refuse = "CREATE TRIGGER refuse BEFORE INSERT ON records WHEN NEW.id = 'T2' \
+                      BEGIN SELECT RAISE(ABORT, 'T2 refused'); END";
+        Connection::open(&path).unwrap().execute_batch(refuse).unwrap();
+        dest.begin_run(&run_start("acme", "s")).unwrap();
+        let mut reported = None;
+        for (page, id) in ["T1", "T2", "T3"].into_iter().enumerate() {
+            let written = dest.write_record(&record("Team", id, "{}")).and_then(|()| dest.checkpoint(&json!(page)));
+            reported = reported.or(written.err());
+        }
+        let reported = reported.or(dest.flush().err()).expect("the failure is reported").to_string();
+        assert!(reported.contains("T2 refused"), "{reported}");
+        assert_eq!(query_string(&path, "SELECT state FROM stream_state"), "0");
+        assert_eq!(query_string(&path, "SELECT group_concat(id) FROM records"), "T1");
+    }
+
     #[test]
     fn a_crash_keeps_checkpointed_records_and_never_advances_the_state() {
         let dir = tempfile::tempdir().unwrap();
