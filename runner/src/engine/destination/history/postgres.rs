@@ -126,6 +126,28 @@ impl PostgresHistory {
             .collect()
     }
 
+    pub(super) fn stored_records(&mut self, visit: &mut dyn FnMut(&str)) -> Result<(), HistoryError> {
+        let s = &self.schema;
+        let sql = format!("SELECT json::text FROM {s}.records UNION ALL SELECT json FROM {s}.rejected_records");
+        let client = &mut self.client;
+        let result = self.runtime.block_on(async {
+            let tx = client.build_transaction().read_only(true).start().await?;
+            let statement = tx.prepare(&sql).await?;
+            let portal = tx.bind(&statement, &[]).await?;
+            loop {
+                let rows = tx.query_portal(&portal, INCIDENT_BATCH).await?;
+                if rows.is_empty() {
+                    break;
+                }
+                for row in &rows {
+                    visit(row.try_get(0)?);
+                }
+            }
+            tx.commit().await
+        });
+        result.map_err(|err| HistoryError::Read { target: self.shown.clone(), source: Box::new(err) })
+    }
+
     pub(super) fn incidents(&mut self, visit: &mut dyn FnMut(IncidentFacts)) -> Result<(), HistoryError> {
         let s = &self.schema;
         let sql = format!(
