@@ -18,7 +18,8 @@
 //!
 //! Paths read like `assignees[].summary`: `.` between fields, `[]` for any array item, `*`
 //! for any map key; examples name a record's `id` and the concrete place,
-//! `assignees[2].summary`. `anyOf`/`oneOf` branches are alternatives: a value is
+//! `assignees[2].summary`; no value is ever quoted (only types), as in validation
+//! errors, so a secret in a misplaced field cannot reach a report. `anyOf`/`oneOf` branches are alternatives: a value is
 //! compared with the branches its type matches (fields named by any, required by all).
 
 mod schema;
@@ -28,8 +29,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde::Serialize;
 use serde_json::Value;
 
+#[cfg(test)]
+pub use schema::NoDocuments;
+pub use schema::Resolver;
 use schema::{Facet, Facets, Node, Others, Types};
-pub use schema::{NoDocuments, Resolver};
 
 /// The schemas records are compared with: each record type's schema, and every schema
 /// document by its `$id` for the `$ref`s between them ([`Resolver`]).
@@ -149,7 +152,9 @@ impl TypeDrift {
     }
 }
 
-/// The drift of `records` from `schema`, all at once (see [`Observer`] to stream them).
+/// The drift of `records` from `schema`, all at once: what [`Observer`] finds when it is
+/// given them one by one, as `runner schema diff` does to keep memory flat.
+#[cfg(test)]
 pub fn diff<'r>(
     record_type: &str,
     schema: &Value,
@@ -346,7 +351,7 @@ impl<'s> Observer<'s> {
                 named.extend(nodes.iter().copied());
                 is_named = true;
             }
-            for (pattern, node) in facet.patterns.clone() {
+            for &(pattern, node) in &facet.patterns {
                 if self.matches(pattern, name) {
                     named.push(node);
                     is_named = true;

@@ -23,8 +23,10 @@ pub trait Resolver {
 }
 
 /// Resolves nothing beyond the document itself: for a schema with local `$ref`s only.
+#[cfg(test)]
 pub struct NoDocuments;
 
+#[cfg(test)]
 impl Resolver for NoDocuments {
     fn document(&self, _uri: &str) -> Option<&Value> {
         None
