@@ -203,31 +203,42 @@ pub struct Observer<'s> {
 /// A compiled `patternProperties` pattern (`None`: it does not compile).
 type Pattern = Option<Box<dyn Fn(&Value) -> bool>>;
 
-/// A place in the record being walked: the generic path and the concrete one.
-#[derive(Clone)]
+/// A place in the record being walked: its generic path, and the steps that lead to it,
+/// from which the concrete path of an example is spelled only when one is needed.
 struct Place<'a> {
     record: &'a str,
     generic: String,
-    concrete: String,
+    parent: Option<(&'a Place<'a>, Step<'a>)>,
 }
 
-impl Place<'_> {
-    fn field(&self, name: &str, as_map_value: bool) -> Self {
-        let segment = field_segment(name);
-        let generic = if as_map_value { join(&self.generic, "*") } else { join(&self.generic, &segment) };
-        Place { record: self.record, generic, concrete: join(&self.concrete, &segment) }
+/// One step down from a place.
+#[derive(Clone, Copy)]
+enum Step<'a> {
+    Field(&'a str),
+    Item(usize),
+}
+
+impl<'a> Place<'a> {
+    fn field(&'a self, name: &'a str, as_map_value: bool) -> Self {
+        let generic = if as_map_value { join(&self.generic, "*") } else { join(&self.generic, &field_segment(name)) };
+        Place { record: self.record, generic, parent: Some((self, Step::Field(name))) }
     }
 
-    fn item(&self, index: usize) -> Self {
-        Place {
-            record: self.record,
-            generic: format!("{}[]", self.generic),
-            concrete: format!("{}[{index}]", self.concrete),
+    fn item(&'a self, index: usize) -> Self {
+        Place { record: self.record, generic: format!("{}[]", self.generic), parent: Some((self, Step::Item(index))) }
+    }
+
+    /// The concrete path: `assignees[2].summary`.
+    fn concrete(&self) -> String {
+        match self.parent {
+            None => String::new(),
+            Some((parent, Step::Field(name))) => join(&parent.concrete(), &field_segment(name)),
+            Some((parent, Step::Item(index))) => format!("{}[{index}]", parent.concrete()),
         }
     }
 
     fn example(&self) -> Example {
-        Example { record: self.record.to_owned(), path: self.concrete.clone() }
+        Example { record: self.record.to_owned(), path: self.concrete() }
     }
 }
 
@@ -275,7 +286,7 @@ impl<'s> Observer<'s> {
             Some(other) => other.to_string(),
             None => "?".to_owned(),
         };
-        let place = Place { record: &id, generic: String::new(), concrete: String::new() };
+        let place = Place { record: &id, generic: String::new(), parent: None };
         let facets = self.facets.of(&[self.root]);
         self.visit(record, &facets, &place);
     }
@@ -309,12 +320,20 @@ impl<'s> Observer<'s> {
         if describing.is_empty() {
             return; // A free-form object: nothing named, nothing to compare.
         }
-        let stats = self.objects.entry(place.generic.clone()).or_default();
+        if !self.objects.contains_key(&place.generic) {
+            self.objects.insert(place.generic.clone(), ObjectStats::default());
+        }
+        let stats = self.objects.get_mut(&place.generic).expect("inserted above");
         stats.seen += 1;
         for facet in &describing {
             for name in facet.properties.keys() {
-                let count = stats.named.entry((*name).to_owned()).or_default();
-                *count += u64::from(object.contains_key(*name));
+                let present = u64::from(object.contains_key(*name));
+                match stats.named.get_mut(*name) {
+                    Some(count) => *count += present,
+                    None => {
+                        stats.named.insert((*name).to_owned(), present);
+                    }
+                }
             }
         }
         self.check_required(object, &describing, place);
@@ -330,11 +349,9 @@ impl<'s> Observer<'s> {
         describing: &[&Facet<'s>],
         place: &Place<'_>,
     ) {
-        let required = describing
-            .iter()
-            .skip(1)
-            .fold(describing[0].required.clone(), |all, facet| all.intersection(&facet.required).copied().collect());
-        for name in required.into_iter().filter(|name| !object.contains_key(*name)) {
+        let (first, others) = describing.split_first().expect("an object described by some facet");
+        let required = first.required.iter().filter(|name| others.iter().all(|facet| facet.required.contains(*name)));
+        for name in required.filter(|name| !object.contains_key(**name)) {
             let missing = place.field(name, false);
             let example = missing.example();
             let tally = self.missing.entry(missing.generic).or_insert_with(|| Tally { count: 0, example });
