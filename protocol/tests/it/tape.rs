@@ -147,7 +147,12 @@ fn expected_tape_verdict(registry: &SchemaRegistry, record: &Value) -> TapeVerdi
     match registry.validate_record(record) {
         Ok(()) => TapeVerdict::Valid,
         Err(RecordError::Invalid { .. }) => TapeVerdict::Invalid,
-        Err(RecordError::NotAnObject | RecordError::MissingType | RecordError::UnknownType { .. }) => {
+        Err(
+            RecordError::NotAnObject
+            | RecordError::MissingType
+            | RecordError::UnknownType { .. }
+            | RecordError::Unreadable { .. },
+        ) => {
             TapeVerdict::NoSchema
         }
     }
