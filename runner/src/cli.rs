@@ -1,10 +1,13 @@
-//! The command line as typed: clap definitions only, importing nothing else of the runner.
+//! The command line as typed: clap definitions only, importing nothing else of the runner
+//! but the one parser of typed durations ([`crate::human::parse_duration`]).
 //! [`crate::app`] turns it into settings and requests for the commands.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+
+use crate::human::parse_duration;
 
 /// Run data connectors: ask them who they are, verify a configuration, discover streams,
 /// and sync records into SQLite, JSON-lines files or stdout, validated and durably.
@@ -123,6 +126,57 @@ pub enum Command {
     /// discover, a full sync and an incremental sync of connector-pagerduty against it, exactly
     /// as typed, stops the simulator and shows what was stored, the requests made, and queries to try.
     Demo(DemoArgs),
+    /// Show the latest runs of each connection and stream: outcome, records, duration, error, last success.
+    ///
+    /// Reads the history a database keeps (SQLite or PostgreSQL); never changes it. One row per
+    /// run, newest first within each connection and stream; `last success` says how long ago the
+    /// stream last synced successfully, and STALE when that is longer than --stale-after (or never).
+    #[command(after_help = "Examples:\n  runner runs\n  runner runs --failed\n  \
+                            runner runs --connection pagerduty-main --limit 20\n  \
+                            runner runs --db postgres://runner@db.internal/warehouse --json")]
+    Runs(RunsArgs),
+    /// Write a self-contained HTML report of a database: runs, failures, staleness, records, incidents.
+    ///
+    /// One file with inline CSS and SVG charts (no network needed to open it): per connection a
+    /// timeline of runs coloured by outcome, records per run, failures with their errors and
+    /// staleness; records stored per type; and, for PagerDuty data, incidents per week by urgency,
+    /// mean time to acknowledge and to resolve by service, the busiest hours and the noisiest services.
+    #[command(after_help = "Examples:\n  runner report\n  runner report --db all.db -o /tmp/report.html")]
+    Report(ReportArgs),
+}
+
+/// `runner runs`.
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    /// The database: a .db/.sqlite/.sqlite3 file or a postgres:// URL.
+    #[arg(long, value_name = "PATH|URL", default_value = "runner.db")]
+    pub db: String,
+    /// Only this connection's runs.
+    #[arg(long, value_name = "NAME")]
+    pub connection: Option<String>,
+    /// Only runs that failed.
+    #[arg(long)]
+    pub failed: bool,
+    /// Runs shown per connection and stream, newest first [default: 1, or 10 with --connection].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub limit: Option<u32>,
+    /// A stream whose last success is older than this (e.g. 90m, 6h, 2d, 1w) is marked STALE.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1d")]
+    pub stale_after: Duration,
+}
+
+/// `runner report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The database: a .db/.sqlite/.sqlite3 file or a postgres:// URL.
+    #[arg(long, value_name = "PATH|URL", default_value = "runner.db")]
+    pub db: String,
+    /// The HTML file to write (replaced atomically).
+    #[arg(short, long, value_name = "FILE", default_value = "report.html")]
+    pub output: PathBuf,
+    /// A stream whose last success is older than this (e.g. 90m, 6h, 2d, 1w) is shown as stale.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1d")]
+    pub stale_after: Duration,
 }
 
 /// `runner sync`.
@@ -145,6 +199,20 @@ pub struct SyncArgs {
     /// Streams synced in parallel.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: u16,
+    /// Alerts on failure and staleness.
+    #[command(flatten)]
+    pub alerts: AlertArgs,
+}
+
+/// `--notify-url` and `--stale-after` of `sync`, `sync-all` and `worker`.
+#[derive(Debug, Args)]
+pub struct AlertArgs {
+    /// POST a JSON alert (with a Slack-compatible `text`) to this URL for each failed run; at most 5 s in all.
+    #[arg(long, value_name = "URL")]
+    pub notify_url: Option<String>,
+    /// With --notify-url: also alert when a stream that did not succeed now last succeeded longer ago than this (e.g. 6h, 2d).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "notify_url")]
+    pub stale_after: Option<Duration>,
 }
 
 /// `runner sync-all`.
@@ -164,6 +232,9 @@ pub struct SyncAllArgs {
     /// Connections synced in parallel.
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: u16,
+    /// Alerts on failure and staleness.
+    #[command(flatten)]
+    pub alerts: AlertArgs,
 }
 
 /// `runner test-connector`.
@@ -239,8 +310,11 @@ pub struct WorkerArgs {
     #[arg(long)]
     pub until_idle: bool,
     /// How long a lease lasts without a heartbeat (renewed every third of it), like 30s or 2m.
-    #[arg(long, value_name = "DURATION", default_value = "30s")]
-    pub lease_ttl: String,
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "30s")]
+    pub lease_ttl: Duration,
+    /// Alerts on failed syncs and stale streams.
+    #[command(flatten)]
+    pub alerts: AlertArgs,
 }
 
 /// `runner new --lang`.

@@ -7,6 +7,7 @@
 //! cutoff = "2026-01-01"
 //! output = "runner.db"
 //! every = "1h"               # workers only: how often each connection is due
+//! retry_after = "1m"         # workers only: first retry after a failure (doubles, at most `every`)
 //! [[connection]]
 //! name = "pagerduty-eu"
 //! connector = "pagerduty"
@@ -16,10 +17,11 @@
 //! output = "eu.db"           # optional (sync-all only)
 //! state = "eu-state.json"    # optional, like --state FILE (sync-all only)
 //! every = "15m"              # optional (workers only)
+//! retry_after = "30s"        # optional (workers only; default 1m)
 //! skip_invalid = true        # optional: keep invalid records apart and go on
 //! ```
 //!
-//! `sync-all` ignores `every`; `connections apply` refuses `output` and `state` (workers
+//! `sync-all` ignores `every` and `retry_after`; `connections apply` refuses `output` and `state` (workers
 //! store into the database they share) and needs an `every`.
 
 use std::collections::BTreeSet;
@@ -32,6 +34,9 @@ use crate::engine::destination::OutputSpec;
 use crate::engine::fleet::Registered;
 use crate::engine::{ConnectorProgram, StreamChoice};
 use crate::resolve::{self, InputError};
+
+/// How soon a worker retries a failed sync when the file does not say (`retry_after`).
+const DEFAULT_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The file as written.
 #[derive(Debug, Deserialize)]
@@ -49,6 +54,7 @@ struct Defaults {
     cutoff: Option<String>,
     output: Option<String>,
     every: Option<String>,
+    retry_after: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -62,6 +68,7 @@ struct Entry {
     output: Option<String>,
     state: Option<String>,
     every: Option<String>,
+    retry_after: Option<String>,
     skip_invalid: Option<bool>,
 }
 
@@ -189,6 +196,10 @@ fn register(entry: &Entry, defaults: &Defaults, base: &Path) -> Result<Registere
         InputError::Usage("no schedule: set `every` (like \"15m\") in the connection or in [defaults]".to_owned())
     })?;
     let every = crate::human::parse_duration(every).map_err(|e| InputError::Usage(format!("every: {e}")))?;
+    let retry_after = match entry.retry_after.as_ref().or(defaults.retry_after.as_ref()) {
+        Some(text) => crate::human::parse_duration(text).map_err(|e| InputError::Usage(format!("retry_after: {e}")))?,
+        None => DEFAULT_RETRY_AFTER,
+    };
     let cutoff = cutoff_of(entry, defaults)?;
     resolve::cutoff(cutoff)?;
     Ok(Registered {
@@ -198,6 +209,7 @@ fn register(entry: &Entry, defaults: &Defaults, base: &Path) -> Result<Registere
         streams: entry.streams.clone(),
         cutoff: cutoff.clone(),
         every,
+        retry_after,
         skip_invalid: entry.skip_invalid.unwrap_or(false),
     })
 }

@@ -96,6 +96,7 @@ fn listed_json(c: &Listed) -> serde_json::Value {
         "every_seconds": c.every.as_secs(),
         "enabled": c.enabled,
         "next_due": c.next_due.to_rfc3339(),
+        "failures_in_a_row": c.failures,
         "last_run": c.last_run.as_ref().map(|(at, outcome)| json!({"started_at": at.to_rfc3339(), "outcome": outcome})),
         "held_by": c.held_by.as_ref().map(|(worker, since)| json!({"worker": worker, "since": since.to_rfc3339()})),
     })
@@ -106,8 +107,11 @@ fn table(listed: &[Listed]) -> String {
     let ago = |at: chrono::DateTime<Utc>| human::duration((now - at).to_std().unwrap_or_default()) + " ago";
     let mut rows = vec![["name", "connector", "every", "last run", "next due", "held by"].map(String::from)];
     for c in listed {
-        let last_run =
+        let mut last_run =
             c.last_run.as_ref().map_or_else(|| "never".to_owned(), |(at, outcome)| format!("{outcome}, {}", ago(*at)));
+        if c.failures > 1 {
+            last_run.push_str(&format!(" ({} failures in a row)", c.failures));
+        }
         let next_due = if !c.enabled {
             "disabled".to_owned()
         } else if c.next_due <= now {
@@ -121,11 +125,5 @@ fn table(listed: &[Listed]) -> String {
             .map_or_else(|| "-".to_owned(), |(worker, since)| format!("{worker}, since {}", ago(*since)));
         rows.push([c.name.clone(), c.connector.clone(), human::duration(c.every), last_run, next_due, held_by]);
     }
-    let widths: Vec<usize> = (0..6).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
-    rows.iter()
-        .map(|row| {
-            let cells: Vec<String> = row.iter().zip(&widths).map(|(cell, width)| format!("{cell:<width$}")).collect();
-            cells.join("  ").trim_end().to_owned() + "\n"
-        })
-        .collect()
+    human::columns(&rows)
 }

@@ -12,8 +12,9 @@
 //!   (`destination::postgres::Fence`): a worker paused or cut off past its lease can never
 //!   write after another took over.
 //! - When a sync ends the lease is released and the connection is due again `every`
-//!   later ([`Fleet::finish`]); a worker told to stop releases its leases at once, due
-//!   now, for another worker to resume ([`Fleet::release`]).
+//!   later ([`Fleet::finish`]); after a failure, sooner: `retry_after`, doubled after each
+//!   failure in a row, never later than `every`. A worker told to stop releases its
+//!   leases at once, due now, for another worker to resume ([`Fleet::release`]).
 //!
 //! Only the database's clock is used: `now()` in every statement.
 
@@ -40,6 +41,8 @@ pub struct Registered {
     pub cutoff: String,
     /// How often it is due.
     pub every: Duration,
+    /// How soon a failed sync is retried (doubled after each failure in a row, at most `every`).
+    pub retry_after: Duration,
     /// Keep invalid records apart instead of failing.
     pub skip_invalid: bool,
 }
@@ -68,6 +71,8 @@ pub struct Listed {
     pub enabled: bool,
     /// When it is due next.
     pub next_due: DateTime<Utc>,
+    /// Failed syncs in a row.
+    pub failures: i32,
     /// Its last run: when it started and how it ended (`running` while it runs).
     pub last_run: Option<(DateTime<Utc>, String)>,
     /// Who holds it now and since when (a lease not yet expired).
@@ -106,11 +111,14 @@ impl Fleet {
     pub fn apply(&mut self, connections: &[Registered], prune: bool) -> Result<Applied, DestinationError> {
         let s = &self.database.schema;
         let upsert = format!(
-            "INSERT INTO {s}.connections (name, connector, config, streams, cutoff, every, skip_invalid, enabled) \
-             VALUES ($1, $2, $3::text::json, $4::text::json, $5, make_interval(secs => $6), $7, true) \
+            "INSERT INTO {s}.connections \
+             (name, connector, config, streams, cutoff, every, retry_after, skip_invalid, enabled) \
+             VALUES ($1, $2, $3::text::json, $4::text::json, $5, make_interval(secs => $6), \
+             make_interval(secs => $7), $8, true) \
              ON CONFLICT (name) DO UPDATE SET connector = excluded.connector, config = excluded.config, \
              streams = excluded.streams, cutoff = excluded.cutoff, every = excluded.every, \
-             skip_invalid = excluded.skip_invalid, enabled = true, applied_at = now() \
+             retry_after = excluded.retry_after, skip_invalid = excluded.skip_invalid, enabled = true, \
+             applied_at = now() \
              RETURNING (xmax = 0) AS inserted"
         );
         let disable =
@@ -122,11 +130,11 @@ impl Fleet {
             for c in connections {
                 let config = c.config.to_string();
                 let streams = c.streams.as_ref().map(|s| Value::from(s.clone()).to_string());
-                let seconds = c.every.as_secs_f64();
+                let (every, retry) = (c.every.as_secs_f64(), c.retry_after.as_secs_f64());
                 let row = tx
                     .query_one(
                         &upsert,
-                        &[&c.name, &c.connector, &config, &streams, &c.cutoff, &seconds, &c.skip_invalid],
+                        &[&c.name, &c.connector, &config, &streams, &c.cutoff, &every, &retry, &c.skip_invalid],
                     )
                     .await?;
                 if row.get::<_, bool>(0) {
@@ -152,7 +160,7 @@ impl Fleet {
         let s = &self.database.schema;
         let sql = format!(
             "SELECT c.name, c.connector, extract(epoch FROM c.every)::float8, c.enabled, c.next_due, \
-             r.started_at, r.outcome, \
+             r.started_at, r.outcome, c.failures, \
              CASE WHEN c.lease_until > now() THEN c.leased_by END, \
              CASE WHEN c.lease_until > now() THEN c.leased_since END \
              FROM {s}.connections c LEFT JOIN LATERAL \
@@ -170,7 +178,8 @@ impl Fleet {
                 enabled: row.get(3),
                 next_due: row.get(4),
                 last_run: row.get::<_, Option<DateTime<Utc>>>(5).zip(row.get::<_, Option<String>>(6)),
-                held_by: row.get::<_, Option<String>>(7).zip(row.get::<_, Option<DateTime<Utc>>>(8)),
+                failures: row.get(7),
+                held_by: row.get::<_, Option<String>>(8).zip(row.get::<_, Option<DateTime<Utc>>>(9)),
             })
             .collect())
     }
@@ -189,7 +198,8 @@ impl Fleet {
                WHERE enabled AND next_due <= now() AND (lease_until IS NULL OR lease_until < now()) \
                ORDER BY next_due, name LIMIT $2 FOR UPDATE SKIP LOCKED) \
              RETURNING c.name, c.connector, c.config::text, c.streams::text, c.cutoff, \
-               extract(epoch FROM c.every)::float8, c.skip_invalid, c.epoch"
+               extract(epoch FROM c.every)::float8, c.skip_invalid, c.epoch, \
+               extract(epoch FROM c.retry_after)::float8"
         );
         let limit = i64::try_from(max).unwrap_or(i64::MAX);
         let rows =
@@ -215,12 +225,24 @@ impl Fleet {
                         streams,
                         cutoff: row.get(4),
                         every: Duration::from_secs_f64(row.get::<_, f64>(5).max(0.0)),
+                        retry_after: Duration::from_secs_f64(row.get::<_, f64>(8).max(0.0)),
                         skip_invalid: row.get(6),
                     },
                     epoch: row.get(7),
                 })
             })
             .collect()
+    }
+
+    /// Marks `failed` the runs still `running` whose runner's database session is gone (a
+    /// worker killed, cut off, or on a machine that went down); returns how many.
+    ///
+    /// # Errors
+    /// The database refused.
+    pub fn close_abandoned_runs(&mut self) -> Result<u64, DestinationError> {
+        let sql = super::destination::postgres::close_abandoned_runs(&self.database.schema);
+        let closed = self.database.runtime.block_on(self.database.client.execute(&sql, &[]));
+        closed.map_err(self.database.error("close abandoned runs in"))
     }
 
     /// Extends by `ttl` the leases `worker` still holds among `held` (name, epoch), and
@@ -254,17 +276,24 @@ impl Fleet {
     }
 
     /// A sync ended: releases the lease (if still held) and makes the connection due
-    /// `every` after now.
+    /// `every` after now, or, when it failed, `retry_after` × 2^(failures in a row before
+    /// this one) after now, never later than `every`.
     ///
     /// # Errors
     /// The database refused.
-    pub fn finish(&mut self, worker: &str, name: &str, epoch: i64) -> Result<(), DestinationError> {
+    pub fn finish(&mut self, worker: &str, name: &str, epoch: i64, succeeded: bool) -> Result<(), DestinationError> {
         let s = &self.database.schema;
+        // In an UPDATE every right-hand `failures` is the row's value before it.
         let sql = format!(
             "UPDATE {s}.connections SET leased_by = NULL, leased_since = NULL, lease_until = NULL, \
-             next_due = now() + every WHERE name = $1 AND epoch = $2 AND leased_by = $3"
+             next_due = now() + CASE WHEN $4 THEN every \
+               ELSE least(every, retry_after * power(2, least(failures, 20))) END, \
+             failures = CASE WHEN $4 THEN 0 ELSE failures + 1 END \
+             WHERE name = $1 AND epoch = $2 AND leased_by = $3"
         );
-        self.execute(&sql, name, epoch, worker, "release a lease in")
+        let done =
+            self.database.runtime.block_on(self.database.client.execute(&sql, &[&name, &epoch, &worker, &succeeded]));
+        done.map(drop).map_err(self.database.error("release a lease in"))
     }
 
     /// A worker stops before its sync ended: releases the lease at once, the connection

@@ -223,14 +223,21 @@ impl Store {
         }
     }
 
-    /// `runner sync CONNECTOR c.json s1 2026-01-01 --output STORE ARGS` in the store's directory.
+    /// `runner sync CONNECTOR c.json s1 2026-01-01 --output STORE -q ARGS` in the store's directory.
     pub fn sync(&self, connector: &Path, config: &Value, extra: &[&str]) -> std::process::Output {
+        let mut quiet = vec!["-q"];
+        quiet.extend_from_slice(extra);
+        self.sync_command(connector, config, &quiet).output().unwrap()
+    }
+
+    /// The command of [`Store::sync`], without `-q`.
+    pub fn sync_command(&self, connector: &Path, config: &Value, extra: &[&str]) -> Command {
         let config_file = self.dir.path().join("c.json");
         std::fs::write(&config_file, config.to_string()).unwrap();
         let mut args = vec!["sync", connector.to_str().unwrap(), config_file.to_str().unwrap(), "s1", "2026-01-01"];
-        args.extend(["--output", self.output.as_str(), "--connection", "conn", "-q"]);
+        args.extend(["--output", self.output.as_str(), "--connection", "conn"]);
         args.extend_from_slice(extra);
-        runner(self.dir.path(), &args).output().unwrap()
+        runner(self.dir.path(), &args)
     }
 }
 
@@ -257,6 +264,7 @@ conformance!(
     the_history_has_each_run_with_its_outcome_and_counts,
     secrets_never_reach_the_store,
     a_store_written_by_a_newer_runner_is_refused,
+    a_second_sync_of_a_connection_is_refused_or_waits_its_turn,
 );
 
 fn store(kind: Kind, test: &str) -> Option<Store> {
@@ -430,4 +438,58 @@ fn a_store_written_by_a_newer_runner_is_refused(kind: Kind) {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("has schema version 99, this runner knows up to"), "{stderr}");
     assert!(stderr.contains("hint: use a newer runner"), "{stderr}");
+}
+
+fn a_second_sync_of_a_connection_is_refused_or_waits_its_turn(kind: Kind) {
+    let Some(store) = store(kind, "guard") else { return };
+    let (started, release) = (store.dir.path().join("started"), store.dir.path().join("release"));
+    let fifo = std::ffi::CString::new(release.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo(3) with a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0, "mkfifo");
+    // The first sync stores one record, then blocks until the test writes to the FIFO.
+    let body = format!("team 1 a; : > '{}'; read _ < '{}'; team 2 b; state 1", started.display(), release.display());
+    let slow = connector(store.dir.path(), "slow", &body);
+    let quick = connector(store.dir.path(), "quick", "team 9 quick; state 9");
+    let mut first = store.sync_command(&slow, &json!({}), &["-q"]).stdout(Stdio::null()).spawn().unwrap();
+    wait_for("the first sync's connector to start", || started.exists().then_some(()));
+
+    let refused = store.sync(&quick, &json!({}), &[]);
+    assert_eq!(refused.status.code(), Some(1), "{refused:?}");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("connection `conn` is being synced by"), "{stderr}");
+    assert!(stderr.contains(&format!("pid {} ", first.id())), "names the first runner: {stderr}");
+    assert!(stderr.contains("hint: wait for it to end, or pass --wait"), "{stderr}");
+
+    // Waiting syncs say so, then wait; Ctrl-C gives up on waiting.
+    let waiting_line = |child: &mut std::process::Child| {
+        let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stderr.take().unwrap()));
+        let line = lines.next().expect("a line before exiting").unwrap();
+        assert!(line.starts_with("waiting: connection `conn` is being synced by"), "{line}");
+        lines
+    };
+    let spawn_waiting = || {
+        store
+            .sync_command(&quick, &json!({}), &["--wait"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let mut given_up = spawn_waiting();
+    let rest = waiting_line(&mut given_up);
+    crate::util::signal(given_up.id(), libc::SIGINT);
+    assert_eq!(given_up.wait().unwrap().code(), Some(130));
+    let rest: Vec<String> = rest.map_while(Result::ok).collect();
+    assert!(rest.iter().any(|l| l.contains("interrupted by SIGINT while waiting for connection `conn`")), "{rest:?}");
+
+    let mut waiting = spawn_waiting();
+    let rest = waiting_line(&mut waiting);
+    assert!(!ids(&store).contains(&"T9".to_owned()), "the waiting sync has not started");
+    std::io::Write::write_all(&mut std::fs::OpenOptions::new().write(true).open(&release).unwrap(), b"go\n").unwrap();
+    assert!(first.wait().unwrap().success());
+    assert!(waiting.wait().unwrap().success(), "{:?}", rest.map_while(Result::ok).collect::<Vec<_>>());
+    assert_eq!(ids(&store), ["T1", "T2", "T9"]);
+    assert_eq!(store.state("conn", "s1"), Some(json!(9)), "the waiting sync ran after the first");
+    let succeeded: Vec<u64> = store.runs().iter().filter(|r| r.outcome == "succeeded").map(|r| r.records).collect();
+    assert_eq!(succeeded, [2, 1], "one after the other");
 }

@@ -2,8 +2,8 @@
 //!
 //! The README's ```sh blocks are executed line by line in a scratch directory, against
 //! the PagerDuty simulator instead of the real API: its ```json block becomes `pd.json`
-//! (token and API URL swapped for the simulator's), its ```toml block becomes
-//! `connections.toml`, and `connectors/` is linked in. A pipeline runs one stage at a
+//! (token and API URL swapped for the simulator's), its ```toml blocks become the files
+//! their first line names (`# fleet.toml`; `connections.toml` when it names none), and `connectors/` is linked in. A pipeline runs one stage at a
 //! time, so every stage must succeed, not only the last. Lines of `cargo` (CI runs those
 //! itself) and `export` are skipped; `./target/release/runner` is the runner under test;
 //! `sqlite3 DB "SQL"` lines run their query with rusqlite (so sqlite3 need not be
@@ -39,6 +39,16 @@ fn blocks(markdown: &str, language: &str) -> Vec<String> {
         }
     }
     found
+}
+
+/// The file a ```toml block is written to: the name in its first line's comment
+/// (`# fleet.toml`), else `connections.toml`.
+fn toml_file_name(block: &str) -> String {
+    let first = block.lines().next().unwrap_or_default();
+    match first.strip_prefix("# ") {
+        Some(name) if name.ends_with(".toml") && !name.contains('/') => name.to_owned(),
+        _ => "connections.toml".to_owned(),
+    }
 }
 
 /// The commands of the README's shell blocks, `\` continuations joined, `&&` chains split.
@@ -142,8 +152,11 @@ fn every_readme_command_runs_against_the_simulator() {
         .replace("YOUR_API_TOKEN", &MockConfig::default().token)
         .replace("https://api.pagerduty.com", &mock.base_url);
     std::fs::write(dir.path().join("pd.json"), config).unwrap();
-    let toml = blocks(&readme, "toml").into_iter().next().expect("README shows connections.toml in a ```toml block");
-    std::fs::write(dir.path().join("connections.toml"), toml).unwrap();
+    let tomls = blocks(&readme, "toml");
+    assert!(!tomls.is_empty(), "README shows connections.toml in a ```toml block");
+    for toml in tomls {
+        std::fs::write(dir.path().join(toml_file_name(&toml)), &toml).unwrap();
+    }
     std::os::unix::fs::symlink(root().join("connectors").canonicalize().unwrap(), dir.path().join("connectors"))
         .unwrap();
 

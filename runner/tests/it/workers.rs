@@ -249,3 +249,68 @@ fn a_paused_worker_cannot_write_after_another_took_over() {
         text(&zombie_output.stderr)
     );
 }
+
+#[test]
+fn a_failed_sync_is_retried_sooner_each_time_later_and_alerts_once_per_failure() {
+    let Some(fleet) = Fleet::new("retry") else { return };
+    let fixed = fleet.dir.path().join("fixed");
+    let config = json!({"records": 3, "fail_unless": fixed.to_str().unwrap()});
+    let file = fleet.write_connections("30d", &[("flaky", config)]);
+    let toml =
+        std::fs::read_to_string(&file).unwrap().replace("every = \"30d\"", "every = \"30d\"\nretry_after = \"1h\"");
+    std::fs::write(&file, toml).unwrap();
+    assert!(fleet.apply(&file, &[]).status.success());
+    let receiver = crate::util::Receiver::answering();
+    // Whole minutes from the end of the last run to the next due time, and the count of
+    // failures in a row. (Minutes: the few milliseconds between the two do not show.)
+    let backoff = "SELECT round(extract(epoch FROM c.next_due - r.finished_at) / 60)::int || ' min/' || c.failures \
+                   FROM connections c, LATERAL (SELECT finished_at FROM sync_runs ORDER BY id DESC LIMIT 1) r";
+    // Rather than wait an hour: the retry is due now.
+    let due_now = || assert_eq!(fleet.sql("UPDATE connections SET next_due = now() RETURNING name"), "flaky");
+
+    let output = fleet.worker(&["--until-idle", "--notify-url", &receiver.url]).output().unwrap();
+    assert_eq!(output.status.code(), Some(1), "a failed sync fails an --until-idle worker");
+    assert!(text(&output.stderr).contains("the source is down"), "{}", text(&output.stderr));
+    assert_eq!(fleet.sql(backoff), "60 min/1", "retried after retry_after");
+    let alerts = receiver.requests();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    let alert = &alerts[0].body;
+    assert_eq!((alert["kind"].as_str(), alert["connection"].as_str()), (Some("run_failed"), Some("flaky")));
+
+    due_now();
+    assert_eq!(fleet.worker(&["--until-idle"]).output().unwrap().status.code(), Some(1));
+    assert_eq!(fleet.sql(backoff), "120 min/2", "then twice as long");
+    let listed = runner(fleet.dir.path(), &["connections", "list", "--db", &fleet.url]).output().unwrap();
+    assert!(text(&listed.stdout).contains("(2 failures in a row)"), "{}", text(&listed.stdout));
+
+    std::fs::write(&fixed, "").unwrap();
+    due_now();
+    assert_eq!(fleet.worker(&["--until-idle"]).output().unwrap().status.code(), Some(0));
+    assert_eq!(fleet.sql(backoff), "43200 min/0", "a success resets the count; next due `every` later");
+    assert_eq!(fleet.sql("SELECT count(*) FROM records"), "3");
+}
+
+#[test]
+fn a_worker_outlives_the_loss_of_its_database_sessions() {
+    let Some(fleet) = Fleet::new("reconnect") else { return };
+    let file = fleet.write_connections("1h", &[("first", json!({"records": 2}))]);
+    assert!(fleet.apply(&file, &[]).status.success());
+    let mut worker = fleet.worker(&["--lease-ttl", "3s"]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let succeeded =
+        |name: &str| format!("SELECT count(*) FROM sync_runs WHERE connection = '{name}' AND outcome = 'succeeded'");
+    wait_for("the first sync", || (fleet.sql(&succeeded("first")) == "1").then_some(()));
+    // Every session of the worker (claims, heartbeats) ends, as in a database restart.
+    let terminated = fleet.sql(&format!(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '{}' AND pid <> pg_backend_pid()",
+        fleet.db
+    ));
+    assert_ne!(terminated, "0");
+    let file = fleet.write_connections("1h", &[("first", json!({"records": 2})), ("second", json!({"records": 3}))]);
+    assert!(fleet.apply(&file, &[]).status.success());
+    wait_for("the same worker to sync a new connection", || (fleet.sql(&succeeded("second")) == "1").then_some(()));
+    signal(worker.id(), libc::SIGTERM);
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(worker.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert_eq!(worker.wait().unwrap().code(), Some(143), "{stderr}");
+    assert!(stderr.contains("(retrying)") && stderr.contains("the database answers again"), "{stderr}");
+}

@@ -1,7 +1,7 @@
 //! One sync of a connection at a time per store, on one machine or many: two `runner sync`
 //! of the same connection into one SQLite file, JSON-lines directory or PostgreSQL
 //! database never interleave. The second refuses at once, naming who holds it since
-//! when, or waits with `--wait`.
+//! when, or waits with `--wait`: it tries again every [`RETRY`] until the holder is done.
 //!
 //! - SQLite and JSON lines: an exclusive `flock` on a lock file per connection
 //!   (`<file>.locks/` beside the database, `_locks/` in the directory), holding the
@@ -13,14 +13,19 @@
 //! Workers do not take it: their leases, fenced by epoch, guard them (`engine::fleet`).
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::{Read, Seek, Write};
 use std::os::unix::io::AsRawFd;
 use std::path::Path;
+use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::postgres::{Database, Target};
 use super::{DestinationError, OutputSpec};
+
+/// How long a waiting sync pauses between attempts at a busy guard. Trying again (rather
+/// than blocking in the kernel or the server) keeps a waiting sync stoppable by Ctrl-C.
+pub const RETRY: Duration = Duration::from_millis(200);
 
 /// The advisory lock space of the runner's connection guards (the first of the two keys).
 const ADVISORY_SPACE: i32 = 0x5255_4e31; // "RUN1"
@@ -35,24 +40,33 @@ pub enum ConnectionGuard {
     Postgres(Box<Database>),
 }
 
-/// Takes the guard of `connection` in `spec`'s store, or says who holds it. With `wait`,
-/// waits for it instead.
+/// Takes the guard of `connection` in `spec`'s store. While another process holds it,
+/// `busy(holder)` decides: `true` to try again (it has paused, or waited for something),
+/// `false` to give up.
 ///
 /// # Errors
-/// [`DestinationError::Busy`] when another process holds it, or the lock cannot be taken.
-pub fn lock(spec: &OutputSpec, connection: &str, wait: bool) -> Result<ConnectionGuard, DestinationError> {
+/// [`DestinationError::Busy`] when `busy` gave up, or an error when the lock cannot be taken.
+pub fn lock(
+    spec: &OutputSpec,
+    connection: &str,
+    busy: impl FnMut(&str) -> bool,
+) -> Result<ConnectionGuard, DestinationError> {
     match spec {
         OutputSpec::Stdout => Ok(ConnectionGuard::None),
         OutputSpec::Sqlite(path) => {
             let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            lock_file(&path.with_file_name(format!("{name}.locks")), connection, wait)
+            lock_file(&path.with_file_name(format!("{name}.locks")), connection, busy)
         }
-        OutputSpec::JsonLines(dir) => lock_file(&dir.join("_locks"), connection, wait),
-        OutputSpec::Postgres(target) => lock_postgres(target, connection, wait),
+        OutputSpec::JsonLines(dir) => lock_file(&dir.join("_locks"), connection, busy),
+        OutputSpec::Postgres(target) => lock_postgres(target, connection, busy),
     }
 }
 
-fn lock_file(dir: &Path, connection: &str, wait: bool) -> Result<ConnectionGuard, DestinationError> {
+fn lock_file(
+    dir: &Path,
+    connection: &str,
+    mut busy: impl FnMut(&str) -> bool,
+) -> Result<ConnectionGuard, DestinationError> {
     std::fs::create_dir_all(dir).map_err(|e| DestinationError::open("directory", dir, e))?;
     let path = dir.join(format!("{}.lock", file_name(connection)));
     let mut file = OpenOptions::new()
@@ -62,19 +76,19 @@ fn lock_file(dir: &Path, connection: &str, wait: bool) -> Result<ConnectionGuard
         .truncate(false)
         .open(&path)
         .map_err(|e| DestinationError::open("lock file", &path, e))?;
-    let operation = if wait { libc::LOCK_EX } else { libc::LOCK_EX | libc::LOCK_NB };
     // SAFETY: flock on a descriptor this function owns; no memory is shared.
-    if unsafe { libc::flock(file.as_raw_fd(), operation) } != 0 {
+    while unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
         let error = std::io::Error::last_os_error();
-        if error.raw_os_error() == Some(libc::EWOULDBLOCK) {
-            let mut holder = String::new();
-            let _ = file.read_to_string(&mut holder);
-            return Err(DestinationError::Busy {
-                connection: connection.to_owned(),
-                holder: holder_of(&holder, &path),
-            });
+        if error.raw_os_error() != Some(libc::EWOULDBLOCK) {
+            return Err(DestinationError::open("lock file", &path, error));
         }
-        return Err(DestinationError::open("lock file", &path, error));
+        let mut holder = String::new();
+        let _ = file.read_to_string(&mut holder);
+        let _ = file.rewind();
+        let holder = holder_of(&holder, &path);
+        if !busy(&holder) {
+            return Err(DestinationError::Busy { connection: connection.to_owned(), holder });
+        }
     }
     let me = format!("pid {} since {}", std::process::id(), Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true));
     let written = file.set_len(0).and_then(|()| file.write_all(me.as_bytes()));
@@ -103,7 +117,11 @@ fn file_name(connection: &str) -> String {
         .collect()
 }
 
-fn lock_postgres(target: &Target, connection: &str, wait: bool) -> Result<ConnectionGuard, DestinationError> {
+fn lock_postgres(
+    target: &Target,
+    connection: &str,
+    mut busy: impl FnMut(&str) -> bool,
+) -> Result<ConnectionGuard, DestinationError> {
     let database = Database::open(target)?;
     let s = &database.schema;
     let name = format!(
@@ -113,30 +131,36 @@ fn lock_postgres(target: &Target, connection: &str, wait: bool) -> Result<Connec
         Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true)
     );
     let leased = format!("SELECT leased_by, leased_since FROM {s}.connections WHERE name = $1 AND lease_until > now()");
-    let lock = if wait {
-        "SELECT pg_advisory_lock($1, hashtext($2)), true"
-    } else {
-        "SELECT 0, pg_try_advisory_lock($1, hashtext($2))"
-    };
-    let holder = "SELECT a.application_name, a.backend_start FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
-                  WHERE l.locktype = 'advisory' AND l.classid::int4 = $1 AND l.objid::int4 = hashtext($2) AND l.granted";
+    let lock = "SELECT pg_try_advisory_lock($1, hashtext($2))";
+    // Advisory locks are per database, but pg_locks shows every database of the cluster:
+    // a runner syncing a connection of the same name into another database is not the holder.
+    let holder = "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+                  WHERE l.locktype = 'advisory' AND l.classid::int4 = $1 AND l.objid::int4 = hashtext($2) AND l.granted \
+                  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) LIMIT 1";
     let (client, runtime) = (&database.client, &database.runtime);
-    let result = runtime.block_on(async {
-        client.execute("SELECT set_config('application_name', $1, false)", &[&name]).await?;
-        if let Some(row) = client.query_opt(&leased, &[&connection]).await? {
-            let (worker, since): (String, DateTime<Utc>) = (row.get(0), row.get(1));
-            return Ok(Some(format!("worker {worker} since {}", since.to_rfc3339_opts(SecondsFormat::Secs, true))));
+    let named = runtime.block_on(client.execute("SELECT set_config('application_name', $1, false)", &[&name]));
+    named.map_err(database.error("name the session in"))?;
+    loop {
+        // Who holds it, if anyone: a worker's lease, or another runner's advisory lock.
+        let attempt = runtime.block_on(async {
+            if let Some(row) = client.query_opt(&leased, &[&connection]).await? {
+                let (worker, since): (String, DateTime<Utc>) = (row.get(0), row.get(1));
+                return Ok(Some(format!("worker {worker} since {}", since.to_rfc3339_opts(SecondsFormat::Secs, true))));
+            }
+            let locked: bool = client.query_one(lock, &[&ADVISORY_SPACE, &connection]).await?.get(0);
+            if locked {
+                return Ok(None);
+            }
+            let row = client.query_opt(holder, &[&ADVISORY_SPACE, &connection]).await?;
+            Ok(Some(row.map_or_else(|| "another runner".to_owned(), |row| row.get::<_, String>(0))))
+        });
+        match attempt.map_err(database.error("lock the connection in"))? {
+            None => return Ok(ConnectionGuard::Postgres(Box::new(database))),
+            Some(holder) if !busy(&holder) => {
+                return Err(DestinationError::Busy { connection: connection.to_owned(), holder })
+            }
+            Some(_) => {}
         }
-        let locked: bool = client.query_one(lock, &[&ADVISORY_SPACE, &connection]).await?.get(1);
-        if locked {
-            return Ok(None);
-        }
-        let row = client.query_opt(holder, &[&ADVISORY_SPACE, &connection]).await?;
-        Ok(Some(row.map_or_else(|| "another runner".to_owned(), |row| row.get::<_, String>(0))))
-    });
-    match result.map_err(database.error("lock the connection in"))? {
-        None => Ok(ConnectionGuard::Postgres(Box::new(database))),
-        Some(holder) => Err(DestinationError::Busy { connection: connection.to_owned(), holder }),
     }
 }
 
@@ -148,17 +172,36 @@ mod tests {
     fn a_second_holder_is_refused_with_the_first_ones_pid_and_a_released_lock_is_free_again() {
         let dir = tempfile::tempdir().unwrap();
         let spec = OutputSpec::Sqlite(dir.path().join("runner.db"));
-        let first = lock(&spec, "pd/eu", false).unwrap();
+        let first = lock(&spec, "pd/eu", |_| false).unwrap();
         // flock locks belong to the open file: a second open, even in this process, is refused.
-        let error = lock(&spec, "pd/eu", false).err().expect("busy").to_string();
+        let error = lock(&spec, "pd/eu", |_| false).err().expect("busy").to_string();
         assert!(
             error.starts_with(&format!("connection `pd/eu` is being synced by pid {} since ", std::process::id())),
             "{error}"
         );
-        assert!(lock(&spec, "pd/us", false).is_ok(), "another connection is free");
+        assert!(lock(&spec, "pd/us", |_| false).is_ok(), "another connection is free");
         drop(first);
-        assert!(lock(&spec, "pd/eu", false).is_ok(), "released with the guard");
+        assert!(lock(&spec, "pd/eu", |_| false).is_ok(), "released with the guard");
         assert!(dir.path().join("runner.db.locks/pd%2Feu.lock").is_file());
+    }
+
+    #[test]
+    fn a_waiting_holder_is_asked_at_each_attempt_and_gets_the_guard_once_it_is_free() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = OutputSpec::JsonLines(dir.path().join("out"));
+        let mut first = Some(lock(&spec, "c", |_| false).unwrap());
+        let mut holders = Vec::new();
+        let second = lock(&spec, "c", |holder| {
+            holders.push(holder.to_owned());
+            // The holder finishes after the second attempt.
+            if holders.len() == 2 {
+                first.take();
+            }
+            true
+        });
+        assert!(second.is_ok());
+        assert_eq!(holders.len(), 2);
+        assert!(holders.iter().all(|h| h.starts_with(&format!("pid {} since ", std::process::id()))), "{holders:?}");
     }
 
     #[test]

@@ -40,9 +40,10 @@
 //! `.sqlite` or `.sqlite3` is a SQLite file, `-` is stdout, anything else is a directory
 //! of `<Type>.jsonl` files.
 
-mod atomic;
+pub(crate) mod atomic;
 mod batch;
 pub mod guard;
+pub mod history;
 pub mod jsonl;
 pub mod postgres;
 pub mod sqlite;

@@ -9,6 +9,7 @@
 mod store;
 
 use std::path::PathBuf;
+use std::sync::mpsc;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
@@ -20,8 +21,9 @@ use super::result::ConnectionResult;
 
 use super::destination::guard::{self, ConnectionGuard};
 use super::destination::postgres::Fence;
-use super::destination::{self, OutputSpec};
+use super::destination::{self, DestinationError, OutputSpec};
 use super::error::{ConnectorCommand, FailureKind, RunError};
+use super::events::Event;
 use super::jobs::run_parallel;
 use super::{ConnectorClient, ConnectorProgram, Engine, StreamChoice};
 
@@ -111,10 +113,38 @@ fn guarded(
     if context.plan.fence.is_some() {
         return Ok((context, streams, ConnectionGuard::None));
     }
-    match guard::lock(&context.plan.output, &context.connection, context.plan.wait) {
-        Ok(guard) => Ok((context, streams, guard)),
-        Err(error) => Err(RunError::storage(context.client.failure(ConnectorCommand::Sync, &context.redactor), error)),
-    }
+    let engine = context.engine();
+    let (wake, woken) = mpsc::channel();
+    let _subscription = engine.stop.subscribe(move || {
+        let _ = wake.send(());
+    });
+    let mut told = false;
+    let locked = guard::lock(&context.plan.output, &context.connection, |holder| {
+        if !context.plan.wait || engine.stop.received().is_some() {
+            return false;
+        }
+        if !std::mem::replace(&mut told, true) {
+            engine.events.event(Event::WaitingForConnection { connection: &context.connection, holder });
+        }
+        // Woken early only by a stop request.
+        woken.recv_timeout(guard::RETRY).is_err()
+    });
+    let error = match locked {
+        Ok(guard) => return Ok((context, streams, guard)),
+        Err(error) => error,
+    };
+    let failure = context.client.failure(ConnectorCommand::Sync, &context.redactor);
+    Err(match (engine.stop.received(), &error) {
+        (Some(signal), DestinationError::Busy { connection, holder }) => {
+            let cause = format!(
+                "interrupted by {} while waiting for connection `{connection}` (being synced by {holder}); \
+                 nothing was synced",
+                signal.name()
+            );
+            failure.build(FailureKind::Interrupted(signal), &cause)
+        }
+        _ => RunError::storage(failure, error),
+    })
 }
 
 fn prepare(plan: &ConnectionPlan, client: ConnectorClient) -> Result<(StreamContext<'_>, Vec<Stream>), RunError> {

@@ -34,7 +34,9 @@ mod writer;
 use serde_json::Value;
 use tokio_postgres::error::SqlState;
 
+pub(crate) use schema::quote;
 pub use schema::{MIGRATIONS, SCHEMA, SCHEMA_VERSION};
+pub(crate) use session::{close_abandoned_runs, connect_for_reading};
 pub use target::{is_url, Target, TargetError, TlsMode};
 
 use super::batch::Batch;

@@ -8,6 +8,8 @@ CREATE TABLE {schema}.connections (
     streams      json,                    -- ["id", ...], or NULL for every stream
     cutoff       text NOT NULL,           -- YYYY-MM-DD or RFC 3339
     every        interval NOT NULL,       -- how often it is due
+    retry_after  interval NOT NULL DEFAULT '1 minute', -- the first retry after a failure
+    failures     integer NOT NULL DEFAULT 0, -- failed syncs in a row (retries back off)
     skip_invalid boolean NOT NULL DEFAULT false,
     enabled      boolean NOT NULL DEFAULT true, -- false once pruned; its data stays
     next_due     timestamptz NOT NULL DEFAULT now(),
@@ -28,3 +30,5 @@ CREATE TABLE {schema}.checkpoint_log (
     at         timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX checkpoint_log_by_connection ON {schema}.checkpoint_log (connection, id);
+-- Workers look for abandoned runs often: only the few running ones are indexed.
+CREATE INDEX sync_runs_running ON {schema}.sync_runs (id) WHERE outcome = 'running';

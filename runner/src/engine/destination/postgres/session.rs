@@ -259,6 +259,19 @@ impl Session {
 const STAGING: &str = "CREATE TEMP TABLE runner_staging (type text, id text, json json, extracted_at text) \
      ON COMMIT DELETE ROWS";
 
+/// A connection for reading only, with its own runtime: no table is created or changed,
+/// no staging table is made (the history's readers use it).
+///
+/// # Errors
+/// The server cannot be reached or refuses the user, or no runtime can be built.
+pub(crate) fn connect_for_reading(target: &Target) -> Result<(Runtime, Client), DestinationError> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| {
+        DestinationError::PostgresSetup { target: target.to_string(), reason: format!("no runtime: {e}") }
+    })?;
+    let client = runtime.block_on(connect(target))?;
+    Ok((runtime, client))
+}
+
 /// Opens a connection and keeps it running on the session's runtime.
 async fn connect(target: &Target) -> Result<Client, DestinationError> {
     let tls = tls::connector(target)
@@ -271,6 +284,21 @@ async fn connect(target: &Target) -> Result<Client, DestinationError> {
     // The connection's end (the server went away) surfaces as the next statement's error.
     tokio::spawn(connection);
     Ok(client)
+}
+
+/// Marks `failed` the runs still `running` whose database session is gone: their runner
+/// died without recording their end. Run when a run starts, and by workers' heartbeats,
+/// so the history never shows a dead run as running for long. `schema` is quoted.
+pub(crate) fn close_abandoned_runs(schema: &str) -> String {
+    format!(
+        "UPDATE {schema}.sync_runs r SET outcome = 'failed', finished_at = now(), \
+         error = 'the runner (pid ' || coalesce(r.pid::text, '?') || ' on ' || coalesce(r.host, '?') || \
+         ') stopped without recording how this run ended: its database session is gone (it was killed, \
+         lost its connection, or its machine went down); checkpoints it stored are kept' \
+         WHERE r.outcome = 'running' AND r.backend_pid IS NOT NULL AND NOT EXISTS \
+         (SELECT 1 FROM pg_stat_activity a WHERE a.pid = r.backend_pid \
+          AND (a.backend_start IS NULL OR a.backend_start = r.backend_start))"
+    )
 }
 
 /// Every statement, with the schema's name in it.
@@ -297,15 +325,7 @@ impl Statements {
         let s = schema::quote(schema);
         Statements {
             load_state: format!("SELECT state::text FROM {s}.stream_state WHERE connection = $1 AND stream_id = $2"),
-            close_abandoned: format!(
-                "UPDATE {s}.sync_runs r SET outcome = 'failed', finished_at = now(), \
-                 error = 'the runner (pid ' || coalesce(r.pid::text, '?') || ' on ' || coalesce(r.host, '?') || \
-                 ') stopped without recording how this run ended: its database session is gone (it was killed, \
-                 lost its connection, or its machine went down); checkpoints it stored are kept' \
-                 WHERE r.outcome = 'running' AND r.backend_pid IS NOT NULL AND NOT EXISTS \
-                 (SELECT 1 FROM pg_stat_activity a WHERE a.pid = r.backend_pid \
-                  AND (a.backend_start IS NULL OR a.backend_start = r.backend_start))"
-            ),
+            close_abandoned: close_abandoned_runs(&s),
             insert_run: format!(
                 "INSERT INTO {s}.sync_runs (connection, connector, stream_id, cutoff, started_at, outcome, pid, host, \
                  backend_pid, backend_start) \
