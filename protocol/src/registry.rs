@@ -308,9 +308,10 @@ fn unreadable(json: &str, error: &serde_json::Error) -> RecordCheck {
     }
     let names = serde_json::from_str::<Names<'_>>(json).ok();
     let record_type = names.as_ref().and_then(|n| n.record_type.as_deref().map(str::to_owned));
-    let id = names.as_ref().and_then(|n| n.id).map(|id| {
-        serde_json::from_str::<String>(id.get()).unwrap_or_else(|_| id.get().to_owned())
-    });
+    let id = names
+        .as_ref()
+        .and_then(|n| n.id)
+        .map(|id| serde_json::from_str::<String>(id.get()).unwrap_or_else(|_| id.get().to_owned()));
     let reason = if error.to_string().starts_with("recursion limit exceeded") {
         format!("it is nested more than 127 levels deep (line {}, column {})", error.line(), error.column())
     } else {

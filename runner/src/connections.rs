@@ -155,7 +155,8 @@ pub fn load_for_workers(path: &Path) -> Result<Vec<Registered>, ConnectionsError
 
 fn read(path: &Path) -> Result<(ConnectionsFile, PathBuf), ConnectionsError> {
     let limit = resolve::MAX_CONFIG_BYTES;
-    let bytes = resolve::read_limited(path, limit).map_err(|source| ConnectionsError::Read { path: path.into(), source })?;
+    let bytes =
+        resolve::read_limited(path, limit).map_err(|source| ConnectionsError::Read { path: path.into(), source })?;
     let parse_error = |message: String| ConnectionsError::Parse { path: path.into(), message };
     let bytes = bytes.ok_or_else(|| parse_error(format!("it is larger than the limit of {limit} bytes")))?;
     let text = std::str::from_utf8(&bytes).map_err(|e| parse_error(resolve::not_utf8(e)))?;

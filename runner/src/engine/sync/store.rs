@@ -161,7 +161,9 @@ impl<'a> Store<'a> {
             Some(Stopped::Connector { cause, hint }) => {
                 // A connector killed mid-line leaves half a line: that it was killed is the news.
                 let cause = match killed_by_another(outcome) {
-                    Some(signal) => format!("{}; its last line was cut short: {cause}", describe(&Termination::Signalled(signal))),
+                    Some(signal) => {
+                        format!("{}; its last line was cut short: {cause}", describe(&Termination::Signalled(signal)))
+                    }
                     None => cause,
                 };
                 return (RunOutcome::Failed, Some(failure().hint(hint).build(FailureKind::Failed, &cause)));
