@@ -291,7 +291,8 @@ fn escape_length(bytes: &[u8]) -> Result<usize, Unsupported> {
     match bytes.get(1) {
         Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => Ok(2),
         Some(b'u') => {
-            let hex = bytes.get(2..6).ok_or(Unsupported)?;
+            // Four hex digits: `from_str_radix` alone also takes a sign (`\u+041` is not JSON).
+            let hex = bytes.get(2..6).filter(|hex| hex.iter().all(u8::is_ascii_hexdigit)).ok_or(Unsupported)?;
             let hex = std::str::from_utf8(hex).map_err(|_| Unsupported)?;
             let unit = u16::from_str_radix(hex, 16).map_err(|_| Unsupported)?;
             if (0xd800..=0xdfff).contains(&unit) {
@@ -605,6 +606,7 @@ mod tests {
             r#""\q""#,
             r#""\u12""#,
             r#""\u12g4""#,
+            r#""\u+067""#,
             "\"a\u{1}b\"",
             "1e400",
             &"9".repeat(400),
