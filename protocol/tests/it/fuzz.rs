@@ -22,10 +22,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use fastrand::Rng;
-use protocol::{ConnectorMessage, LineReader, RecordCheck, RecordError, SchemaRegistry, TapeVerdict};
+use protocol::{ConnectorMessage, LineReader, RecordError, SchemaRegistry, TapeVerdict};
 use serde_json::{json, Map, Value};
 
-use crate::util::record_fixture;
+use crate::util::{awkward_values, record_fixture, reference};
 
 /// Counts the bytes each thread has allocated and not freed, and their peak, so that a test
 /// can bound the memory one input takes while other tests run on other threads.
@@ -207,25 +207,7 @@ fn seeds() -> Vec<Value> {
 
 /// Values a mutation puts in place of another.
 fn awkward_value(rng: &mut Rng) -> Value {
-    let pick = [
-        Value::Null,
-        json!(true),
-        json!(0),
-        json!(-1),
-        json!(1.5),
-        json!(""),
-        json!("x"),
-        json!("not a uri"),
-        json!("https://example.com/a"),
-        json!("2026-13-45T00:00:00Z"),
-        json!("2026-01-02T03:04:05Z"),
-        json!("resolved"),
-        json!("Incident"),
-        json!("é\"\\\n\u{1F600}"),
-        json!([]),
-        json!({}),
-        json!({"id": "P1"}),
-    ];
+    let pick = awkward_values();
     pick[rng.usize(..pick.len())].clone()
 }
 
@@ -353,8 +335,9 @@ fn damage(rng: &mut Rng, bytes: &mut Vec<u8>) {
         match rng.u8(..7) {
             0 => bytes.truncate(at),
             1 => {
-                let bad: &[u8] = [&b"\xff"[..], b"\xc0\x80", b"\x80", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xe2\x82"]
-                    [rng.usize(..6)];
+                let bad: &[u8] =
+                    [&b"\xff"[..], b"\xc0\x80", b"\x80", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xe2\x82"]
+                        [rng.usize(..6)];
                 bytes.splice(at..at, bad.iter().copied());
             }
             2 if at < bytes.len() => {
@@ -390,7 +373,9 @@ fn line(rng: &mut Rng, seeds: &[Value]) -> Vec<u8> {
             let inner = nested(rng, depth, record);
             let text = match rng.u8(..3) {
                 0 => inner,
-                1 => format!(r#"{{"type":"record","record":{{"_type":"Team","id":"T1","self":"https://x.test/T1","name":"n","deep":{inner}}}}}"#),
+                1 => format!(
+                    r#"{{"type":"record","record":{{"_type":"Team","id":"T1","self":"https://x.test/T1","name":"n","deep":{inner}}}}}"#
+                ),
                 _ => format!(r#"{{"type":"state","state":{inner}}}"#),
             };
             text.into_bytes()
@@ -409,16 +394,6 @@ fn line(rng: &mut Rng, seeds: &[Value]) -> Vec<u8> {
 }
 
 // ---- properties ----
-
-/// The registry's answer on the parsed text, as `validate_record_json` must give it.
-fn reference(registry: &SchemaRegistry, value: &Value) -> RecordCheck {
-    let display = |id: &Value| id.as_str().map_or_else(|| id.to_string(), str::to_owned);
-    RecordCheck {
-        record_type: value.get("_type").and_then(Value::as_str).map(str::to_owned),
-        id: value.get("id").map(display),
-        verdict: registry.validate_record(value),
-    }
-}
 
 /// The tape and `Value` paths agree on `text`.
 fn tape_agrees(text: &str) {
