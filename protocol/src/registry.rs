@@ -60,6 +60,18 @@ pub enum RecordError {
         /// The known types, comma-separated.
         known: String,
     },
+    /// The record's text cannot be read as a JSON value, although it is JSON: nested
+    /// more than 127 levels deep, a number too large for a double, a lone UTF-16 surrogate
+    /// in an escape. Only [`SchemaRegistry::validate_record_json`] says this.
+    #[error("record {record_type} `{id}` cannot be read: {reason}")]
+    Unreadable {
+        /// The record's `_type`, or `?`.
+        record_type: String,
+        /// The record's `id`, or `?`.
+        id: String,
+        /// Why, with the line and column.
+        reason: String,
+    },
     /// The record does not match its schema.
     #[error("record {record_type} `{id}` does not match its schema: {}", join_violations(.violations))]
     Invalid {
@@ -226,7 +238,7 @@ impl SchemaRegistry {
         }
         let value: Value = match serde_json::from_str(json) {
             Ok(value) => value,
-            Err(_) => return RecordCheck { record_type: None, id: None, verdict: Err(RecordError::NotAnObject) },
+            Err(error) => return unreadable(json, &error),
         };
         RecordCheck {
             record_type: value.get("_type").and_then(Value::as_str).map(str::to_owned),
@@ -284,6 +296,39 @@ impl SchemaRegistry {
             Err(violations(&entry.validator, message))
         }
     }
+}
+
+/// The check of a record whose text `serde_json` cannot read as a `Value`: its `_type` and
+/// `id` are still named when a shallow read finds them (that read skips nested values
+/// without recursing, so any depth is safe).
+fn unreadable(json: &str, error: &serde_json::Error) -> RecordCheck {
+    #[derive(serde::Deserialize)]
+    struct Names<'a> {
+        #[serde(rename = "_type", borrow, default)]
+        record_type: Option<Cow<'a, str>>,
+        #[serde(borrow, default)]
+        id: Option<&'a serde_json::value::RawValue>,
+    }
+    if !json.trim_start().starts_with('{') {
+        return RecordCheck { record_type: None, id: None, verdict: Err(RecordError::NotAnObject) };
+    }
+    let names = serde_json::from_str::<Names<'_>>(json).ok();
+    let record_type = names.as_ref().and_then(|n| n.record_type.as_deref().map(str::to_owned));
+    let id = names
+        .as_ref()
+        .and_then(|n| n.id)
+        .map(|id| serde_json::from_str::<String>(id.get()).unwrap_or_else(|_| id.get().to_owned()));
+    let reason = if error.to_string().starts_with("recursion limit exceeded") {
+        format!("it is nested more than 127 levels deep (line {}, column {})", error.line(), error.column())
+    } else {
+        error.to_string()
+    };
+    let verdict = Err(RecordError::Unreadable {
+        record_type: record_type.clone().unwrap_or_else(|| "?".to_owned()),
+        id: id.clone().unwrap_or_else(|| "?".to_owned()),
+        reason,
+    });
+    RecordCheck { record_type, id, verdict }
 }
 
 /// Compiles a JSON Schema the way the registry does (draft 2020-12, formats enforced).

@@ -154,14 +154,35 @@ pub fn load_for_workers(path: &Path) -> Result<Vec<Registered>, ConnectionsError
 }
 
 fn read(path: &Path) -> Result<(ConnectionsFile, PathBuf), ConnectionsError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConnectionsError::Read { path: path.into(), source })?;
-    let file: ConnectionsFile =
-        toml::from_str(&text).map_err(|e| ConnectionsError::Parse { path: path.into(), message: e.to_string() })?;
+    let limit = resolve::MAX_CONFIG_BYTES;
+    let bytes =
+        resolve::read_limited(path, limit).map_err(|source| ConnectionsError::Read { path: path.into(), source })?;
+    let parse_error = |message: String| ConnectionsError::Parse { path: path.into(), message };
+    let bytes = bytes.ok_or_else(|| parse_error(format!("it is larger than the limit of {limit} bytes")))?;
+    let text = std::str::from_utf8(&bytes).map_err(|e| parse_error(resolve::not_utf8(e)))?;
+    let file: ConnectionsFile = toml::from_str(text).map_err(|e| parse_error(toml_error(text, &e)))?;
     if file.connection.is_empty() {
         let message = "it has no [[connection]] entry".to_owned();
         return Err(ConnectionsError::Parse { path: path.into(), message });
     }
     Ok((file, path.parent().map_or_else(PathBuf::new, Path::to_owned)))
+}
+
+/// A TOML error for people: as the toml crate renders it (the line quoted, the column
+/// marked), unless that line is too long to quote; then only where and what.
+fn toml_error(text: &str, error: &toml::de::Error) -> String {
+    const MAX_QUOTED: usize = 1024;
+    let rendered = error.to_string();
+    if rendered.len() <= MAX_QUOTED {
+        return rendered;
+    }
+    let Some(start) = error.span().map(|span| span.start.min(text.len())) else {
+        return error.message().to_owned();
+    };
+    let before = &text.as_bytes()[..start];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let column = start - before.iter().rposition(|&b| b == b'\n').map_or(0, |newline| newline + 1) + 1;
+    format!("TOML parse error at line {line}, column {column}: {}", error.message().trim_end())
 }
 
 /// Checks every entry with `check`, names unique, the first problem named with its entry.
@@ -279,6 +300,15 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("colour") && err.contains("line 5"), "{err}");
+    }
+
+    #[test]
+    fn a_line_too_long_to_quote_is_named_by_line_and_column_only() {
+        let entry = "[[connection]]\nname = \"a\"\nconnector = \"/bin/sh\"\nconfig = {}\n";
+        let deep = format!("{entry}deep = {}{}\n", "[".repeat(10_000), "]".repeat(10_000));
+        let err = load_text(&deep).unwrap_err().to_string();
+        assert!(err.len() < 300, "{err}");
+        assert!(err.contains("TOML parse error at line 5, column ") && err.contains("recurs"), "{err}");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use std::env;
 use std::fs;
+use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -49,6 +50,17 @@ pub enum InputError {
         /// Why.
         #[source]
         source: std::io::Error,
+    },
+    /// The config file is larger than [`MAX_CONFIG_BYTES`].
+    #[error(
+        "config file {path} is larger than the limit of {limit} bytes\n\
+         hint: a configuration holds settings and credentials; keep data in files the connector reads"
+    )]
+    ConfigTooLarge {
+        /// The path.
+        path: PathBuf,
+        /// The limit.
+        limit: usize,
     },
     /// The config file is not a JSON object.
     #[error("config file {path} is not a JSON object: {reason}")]
@@ -107,19 +119,44 @@ fn executable(display: &str, path: PathBuf) -> Result<ConnectorProgram, InputErr
     Ok(ConnectorProgram { display: display.to_owned(), path })
 }
 
-/// Reads a configuration file: a JSON object.
+/// The largest configuration file read: the config travels to the connector as one
+/// protocol line, bounded by the same default as every line.
+pub const MAX_CONFIG_BYTES: usize = protocol::DEFAULT_MAX_LINE_BYTES;
+
+/// Reads a configuration file: a JSON object, UTF-8, at most [`MAX_CONFIG_BYTES`].
 ///
 /// # Errors
-/// [`InputError`] when it cannot be read or is not a JSON object. The message never
-/// quotes the file's content (it holds secrets).
+/// [`InputError`] when it cannot be read, is too large, or is not a JSON object. The
+/// message never quotes the file's content (it holds secrets).
 pub fn config_file(path: &Path) -> Result<Value, InputError> {
-    let text = fs::read_to_string(path).map_err(|source| InputError::UnreadableConfig { path: path.into(), source })?;
-    let value: Value = serde_json::from_str(&text)
-        .map_err(|e| InputError::BadConfig { path: path.into(), reason: format!("invalid JSON ({e})") })?;
+    let unreadable = |source| InputError::UnreadableConfig { path: path.into(), source };
+    let Some(bytes) = read_limited(path, MAX_CONFIG_BYTES).map_err(unreadable)? else {
+        return Err(InputError::ConfigTooLarge { path: path.into(), limit: MAX_CONFIG_BYTES });
+    };
+    let bad = |reason: String| InputError::BadConfig { path: path.into(), reason };
+    let text = std::str::from_utf8(&bytes).map_err(|e| bad(not_utf8(e)))?;
+    let value: Value = serde_json::from_str(text).map_err(|e| bad(format!("invalid JSON ({e})")))?;
     if !value.is_object() {
-        return Err(InputError::BadConfig { path: path.into(), reason: "expected an object {...}".into() });
+        return Err(bad("expected an object {...}".into()));
     }
     Ok(value)
+}
+
+/// The bytes of the file at `path`, or `None` when it holds more than `limit`. Reads at
+/// most one byte past the limit, so a huge file (or an endless one, such as a device) is
+/// refused without being read.
+///
+/// # Errors
+/// The file cannot be opened or read.
+pub(crate) fn read_limited(path: &Path, limit: usize) -> std::io::Result<Option<Vec<u8>>> {
+    let mut bytes = Vec::new();
+    fs::File::open(path)?.take(limit as u64 + 1).read_to_end(&mut bytes)?;
+    Ok((bytes.len() <= limit).then_some(bytes))
+}
+
+/// Why a file's text is not UTF-8, for people (its content is never quoted).
+pub(crate) fn not_utf8(error: std::str::Utf8Error) -> String {
+    format!("it is not UTF-8 text (the first bad byte is at offset {})", error.valid_up_to())
 }
 
 /// Parses the earliest-data cutoff (`YYYY-MM-DD` or RFC 3339).

@@ -2,6 +2,8 @@
 
 // The one-pass decoder of a sync's lines against decoding, then validating, apart.
 mod decode;
+// Fuzzed input through the codec, the decoder, the tape and the registry.
+mod fuzz;
 // PROTOCOL.md's examples and the record fixtures against the shared schemas.
 mod schemas;
 // The tape validator (the runner's fast path) against the `serde_json::Value` validator.

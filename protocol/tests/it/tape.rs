@@ -9,10 +9,10 @@
 //! the `Value` path and so compares invalid records with themselves. And the whole of
 //! `validate_record_json` (type, id, errors) against `validate_record`.
 
-use protocol::{RecordCheck, RecordError, SchemaRegistry, TapeVerdict};
-use serde_json::{json, Value};
+use protocol::{RecordError, SchemaRegistry, TapeVerdict};
+use serde_json::Value;
 
-use crate::util::record_fixture;
+use crate::util::{awkward_values, record_fixture, reference};
 
 /// The record fixtures: valid ones, and invalid ones (unwrapped from their test case).
 fn fixture_records(file: &str) -> Vec<Value> {
@@ -20,41 +20,10 @@ fn fixture_records(file: &str) -> Vec<Value> {
     cases.map(|value| if value.get("record").is_some() { value["record"].clone() } else { value }).collect()
 }
 
-fn replacements() -> Vec<Value> {
-    let too_big: Value = serde_json::from_str("18446744073709551616").unwrap();
-    let minus_zero: Value = serde_json::from_str("-0").unwrap();
-    let exponent: Value = serde_json::from_str("1e2").unwrap();
-    vec![
-        Value::Null,
-        json!(true),
-        json!(0),
-        json!(-1),
-        json!(1.5),
-        json!(3.0),
-        too_big,
-        minus_zero,
-        exponent,
-        json!(""),
-        json!("x"),
-        json!("not a uri"),
-        json!("https://example.com/a"),
-        json!("2026-13-45T00:00:00Z"),
-        json!("2026-01-02T03:04:05Z"),
-        json!("resolved"),
-        json!("Incident"),
-        json!("é\"\\\n"),
-        json!([]),
-        json!([null]),
-        json!({}),
-        json!({"id": ""}),
-        json!({"id": "P1"}),
-    ]
-}
-
 /// Every variant of `value` with one value replaced or one member removed, at any depth.
 fn mutations(value: &Value, depth: usize, out: &mut Vec<Value>) {
     let visit = |replace: &dyn Fn(Value) -> Value, current: &Value, out: &mut Vec<Value>| {
-        for replacement in replacements() {
+        for replacement in awkward_values() {
             out.push(replace(replacement));
         }
         let mut inner = Vec::new();
@@ -88,15 +57,6 @@ fn mutations(value: &Value, depth: usize, out: &mut Vec<Value>) {
             }
         }
         _ => {}
-    }
-}
-
-fn reference(registry: &SchemaRegistry, value: &Value) -> RecordCheck {
-    let display = |id: &Value| id.as_str().map_or_else(|| id.to_string(), str::to_owned);
-    RecordCheck {
-        record_type: value.get("_type").and_then(Value::as_str).map(str::to_owned),
-        id: value.get("id").map(display),
-        verdict: registry.validate_record(value),
     }
 }
 
@@ -148,9 +108,12 @@ fn expected_tape_verdict(registry: &SchemaRegistry, record: &Value) -> TapeVerdi
     match registry.validate_record(record) {
         Ok(()) => TapeVerdict::Valid,
         Err(RecordError::Invalid { .. }) => TapeVerdict::Invalid,
-        Err(RecordError::NotAnObject | RecordError::MissingType | RecordError::UnknownType { .. }) => {
-            TapeVerdict::NoSchema
-        }
+        Err(
+            RecordError::NotAnObject
+            | RecordError::MissingType
+            | RecordError::UnknownType { .. }
+            | RecordError::Unreadable { .. },
+        ) => TapeVerdict::NoSchema,
     }
 }
 

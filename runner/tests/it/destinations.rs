@@ -12,6 +12,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use serde::de::{DeserializeOwned, IgnoredAny};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tempfile::TempDir;
 use throwaway_postgres::Cluster;
@@ -33,6 +35,15 @@ pub struct Run {
     pub outcome: String,
     pub records: u64,
     pub error: Option<String>,
+}
+
+/// What the tests read of a `_rejected.jsonl` line (the record itself is skipped).
+#[derive(Deserialize, Serialize)]
+struct RejectedLine {
+    #[serde(rename = "type")]
+    record_type: Option<String>,
+    id: Option<String>,
+    errors: String,
 }
 
 /// One destination, fresh for one test, and how to read it back.
@@ -95,9 +106,66 @@ impl Store {
         }
     }
 
-    fn jsonl(&self, name: &str) -> Vec<Value> {
+    /// The whole lines of a JSON-lines file, each parsed (a line that does not parse fails
+    /// the test). A torn last line (no newline: its writer died mid-line) is not a stored
+    /// line: the next open cuts it ([`Store::torn_tails`] lists them).
+    fn jsonl<T: DeserializeOwned>(&self, name: &str) -> Vec<T> {
         let text = std::fs::read_to_string(Path::new(&self.output).join(name)).unwrap_or_default();
-        text.lines().map(|line| serde_json::from_str(line).unwrap()).collect()
+        let whole = text.rfind('\n').map_or("", |end| &text[..=end]);
+        let parse = |line: &str| serde_json::from_str(line).unwrap_or_else(|e| panic!("{name}: {e}: {line}"));
+        whole.lines().map(parse).collect()
+    }
+
+    /// The JSON-lines files whose last line is torn (no newline), with its length.
+    pub fn torn_tails(&self) -> Vec<(String, usize)> {
+        let files = std::fs::read_dir(&self.output).into_iter().flatten().flatten().filter(|e| e.path().is_file());
+        let torn = files.filter_map(|entry| {
+            let bytes = std::fs::read(entry.path()).ok()?;
+            let tail = bytes.len() - bytes.iter().rposition(|&b| b == b'\n').map_or(0, |end| end + 1);
+            (tail > 0).then(|| (entry.file_name().to_string_lossy().into_owned(), tail))
+        });
+        let mut torn: Vec<_> = torn.filter(|(name, _)| name.ends_with(".jsonl")).collect();
+        torn.sort();
+        torn
+    }
+
+    /// Whether the runner has created the store's tables (or directory) yet.
+    pub fn created(&self) -> bool {
+        match self.kind {
+            Kind::JsonLines => Path::new(&self.output).is_dir(),
+            // Never opened here first: that would create the file before the runner does.
+            // A store that exists but cannot be queried fails the test (`query`).
+            Kind::Sqlite => {
+                Path::new(&self.output).exists()
+                    && self.query("SELECT CAST(count(*) AS text) FROM sqlite_master WHERE name = 'stream_state'") == "1"
+            }
+            Kind::Postgres => self.query("SELECT CAST(to_regclass('stream_state') IS NOT NULL AS text)") == "true",
+        }
+    }
+
+    /// Checks that the store opens and is whole: SQLite's `integrity_check` says `ok`, a
+    /// PostgreSQL query answers, every whole line of every JSON-lines file parses.
+    pub fn assert_whole(&self) {
+        match self.kind {
+            Kind::Sqlite if Path::new(&self.output).exists() => {
+                assert_eq!(self.query("PRAGMA integrity_check"), "ok", "{}", self.output);
+            }
+            Kind::Sqlite => {}
+            Kind::Postgres => assert_eq!(self.query("SELECT 1"), "1"),
+            Kind::JsonLines => {
+                let files = std::fs::read_dir(&self.output).into_iter().flatten().flatten();
+                for entry in files.filter(|e| e.path().is_file()) {
+                    let name = entry.file_name().to_string_lossy().into_owned();
+                    if name.ends_with(".jsonl") {
+                        // Any depth: a rejected record is kept as the connector sent it.
+                        self.jsonl::<IgnoredAny>(&name);
+                    } else if name == "_state.json" {
+                        let text = std::fs::read_to_string(entry.path()).unwrap();
+                        serde_json::from_str::<Value>(&text).unwrap_or_else(|e| panic!("_state.json: {e}: {text}"));
+                    }
+                }
+            }
+        }
     }
 
     /// Every record, by (type, id): the last one written wins (JSON lines append).
@@ -108,7 +176,7 @@ impl Store {
                 for entry in std::fs::read_dir(&self.output).into_iter().flatten().flatten() {
                     let name = entry.file_name().to_string_lossy().into_owned();
                     if !name.starts_with('_') && name.ends_with(".jsonl") {
-                        rows.extend(self.jsonl(&name).into_iter().map(|r| json!([r["_type"], r["id"], r])));
+                        rows.extend(self.jsonl::<Value>(&name).into_iter().map(|r| json!([r["_type"], r["id"], r])));
                     }
                 }
                 rows
@@ -135,8 +203,9 @@ impl Store {
                 let all: Value = serde_json::from_str(&text).unwrap();
                 return all.get(connection).and_then(|streams| streams.get(stream)).cloned();
             }
+            // A scalar subquery: one row, NULL when there is no state yet.
             _ => self.query(&format!(
-                "SELECT state FROM stream_state WHERE connection = '{connection}' AND stream_id = '{stream}'"
+                "SELECT (SELECT state FROM stream_state WHERE connection = '{connection}' AND stream_id = '{stream}')"
             )),
         };
         (!text.is_empty()).then(|| serde_json::from_str(&text).unwrap())
@@ -170,7 +239,8 @@ impl Store {
     /// The rejected records: (type, id, errors).
     pub fn rejected(&self) -> Vec<(Option<String>, Option<String>, String)> {
         let rows: Vec<Value> = match self.kind {
-            Kind::JsonLines => self.jsonl("_rejected.jsonl"),
+            // Read shallowly: the record kept beside the errors may be nested too deep for a Value.
+            Kind::JsonLines => self.jsonl::<RejectedLine>("_rejected.jsonl").into_iter().map(|r| json!(r)).collect(),
             Kind::Sqlite => serde_json::from_str(&self.query(
                 "SELECT json_group_array(json_object('type', type, 'id', id, 'errors', errors)) FROM rejected_records",
             ))

@@ -32,6 +32,8 @@ mod pagerduty;
 mod postgres;
 /// Every command of README.md runs.
 mod readme;
+/// RELIABILITY.md: killed at any instant, a full disk, damaged stores, deep input.
+mod reliability;
 /// `runner report` rendered by headless Chromium: charts, numbers, no errors.
 mod report;
 /// `runner runs` on SQLite and PostgreSQL: succeeded, failed, interrupted and stale connections.

@@ -14,7 +14,9 @@
 //! All runs in one process writing the same directory share one buffered writer per file
 //! (a process-wide registry keyed by the canonical path), taken a whole line at a time, so
 //! lines never interleave. If the process dies mid-line, the torn tail is cut off the next
-//! time the file is opened (it was never covered by a checkpoint).
+//! time the file is opened (it was never covered by a checkpoint): its bytes are first
+//! kept in `_torn/<file>.at-<offset>`, and the run that repaired it says so in its
+//! `_runs.jsonl` line (`repairs`), so nothing is lost silently (RELIABILITY.md).
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
@@ -34,6 +36,8 @@ use super::{
 const REJECTED_FILE: &str = "_rejected.jsonl";
 const RUNS_FILE: &str = "_runs.jsonl";
 const STATE_FILE: &str = "_state.json";
+/// Where the torn tails cut off the files are kept.
+const TORN_DIR: &str = "_torn";
 
 /// One run's handle on a JSON-lines directory.
 pub struct JsonlDestination {
@@ -57,6 +61,8 @@ struct SharedDir {
     dir: PathBuf,
     buffer_bytes: usize,
     files: Mutex<HashMap<String, Arc<Mutex<LineFile>>>>,
+    /// Torn tails cut since a run last recorded them (told in the next `_runs.jsonl` line).
+    repairs: Mutex<Vec<String>>,
 }
 
 struct LineFile {
@@ -132,8 +138,12 @@ impl JsonlDestination {
     }
 
     fn append_run_line(&self, run: &RunStart, summary: &RunSummary) -> Result<(), DestinationError> {
-        let line = run_line(run, summary);
         let file = self.shared.file(RUNS_FILE)?;
+        let mut line = run_line(run, summary);
+        let repairs = std::mem::take(&mut *lock(&self.shared.repairs));
+        if !repairs.is_empty() {
+            line["repairs"] = json!(repairs);
+        }
         let mut file = lock(&file);
         file.append(line.to_string().as_bytes())?;
         if file.sync()? {
@@ -207,7 +217,12 @@ impl SharedDir {
         if let Some(shared) = dirs.get(&canonical).and_then(Weak::upgrade) {
             return Ok(shared);
         }
-        let shared = Arc::new(SharedDir { dir: canonical.clone(), buffer_bytes, files: Mutex::default() });
+        let shared = Arc::new(SharedDir {
+            dir: canonical.clone(),
+            buffer_bytes,
+            files: Mutex::default(),
+            repairs: Mutex::default(),
+        });
         dirs.retain(|_, weak| weak.strong_count() > 0);
         dirs.insert(canonical, Arc::downgrade(&shared));
         Ok(shared)
@@ -219,20 +234,23 @@ impl SharedDir {
         if let Some(file) = files.get(name) {
             return Ok(file.clone());
         }
-        let file = Arc::new(Mutex::new(LineFile::open(&self.dir.join(name), self.buffer_bytes)?));
+        let (file, repair) = LineFile::open(&self.dir.join(name), self.buffer_bytes)?;
+        lock(&self.repairs).extend(repair);
+        let file = Arc::new(Mutex::new(file));
         files.insert(name.to_owned(), file.clone());
         Ok(file)
     }
 }
 
 impl LineFile {
-    fn open(path: &Path, buffer_bytes: usize) -> Result<Self, DestinationError> {
+    /// Opens a file for appending, cutting a torn last line; returns what was repaired.
+    fn open(path: &Path, buffer_bytes: usize) -> Result<(Self, Option<String>), DestinationError> {
         let open_error = |err: io::Error| DestinationError::open("JSON-lines file", path, err);
         let created = !path.exists();
         let mut file = OpenOptions::new().read(true).append(true).create(true).open(path).map_err(open_error)?;
-        cut_torn_tail(&mut file).map_err(open_error)?;
+        let repair = cut_torn_tail(&mut file, path).map_err(open_error)?;
         let writer = BufWriter::with_capacity(buffer_bytes, file);
-        Ok(LineFile { path: path.to_owned(), writer, created, unflushed: 0 })
+        Ok((LineFile { path: path.to_owned(), writer, created, unflushed: 0 }, repair))
     }
 
     /// Appends `bytes` and a newline.
@@ -275,8 +293,9 @@ fn start_writeback(file: &File) {
 fn start_writeback(_file: &File) {}
 
 /// Cuts a last line without its newline: the process died while writing it, after the
-/// last checkpoint, so the record will be sent again.
-fn cut_torn_tail(file: &mut File) -> io::Result<()> {
+/// last checkpoint, so the record will be sent again. The cut bytes are kept first (see
+/// [`keep_torn_tail`]); returns what was done, for the run's history.
+fn cut_torn_tail(file: &mut File, path: &Path) -> io::Result<Option<String>> {
     const CHUNK: u64 = 64 * 1024;
     let len = file.metadata()?.len();
     let mut end = len;
@@ -292,10 +311,36 @@ fn cut_torn_tail(file: &mut File) -> io::Result<()> {
         }
         end = start;
     }
-    if end < len {
-        file.set_len(end)?;
+    if end == len {
+        return Ok(None);
     }
-    Ok(())
+    let kept = keep_torn_tail(file, path, end)?;
+    file.set_len(end)?;
+    file.sync_data()?;
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    Ok(Some(format!(
+        "cut a torn last line of {} bytes off {name} (a run died writing it; never checkpointed), kept in {}",
+        len - end,
+        kept.display()
+    )))
+}
+
+/// Copies the bytes of `file` from `offset` on to `<dir>/_torn/<name>.at-<offset>`,
+/// durably, before they are cut. Returns the kept file's path relative to the directory.
+fn keep_torn_tail(file: &mut File, path: &Path, offset: u64) -> io::Result<PathBuf> {
+    let dir = atomic::parent_dir(path);
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let kept = Path::new(TORN_DIR).join(format!("{name}.at-{offset}"));
+    fs::create_dir_all(dir.join(TORN_DIR))?;
+    let tmp = dir.join(TORN_DIR).join(format!(".{name}.at-{offset}.tmp"));
+    let mut out = File::create(&tmp)?;
+    file.seek(SeekFrom::Start(offset))?;
+    io::copy(file, &mut out)?;
+    out.sync_all()?;
+    fs::rename(&tmp, dir.join(&kept))?;
+    atomic::sync_dir(&dir.join(TORN_DIR))?;
+    atomic::sync_dir(dir)?;
+    Ok(kept)
 }
 
 /// Calls `visit` with the text of every record in `dir`: each line of every `<Type>.jsonl`,
@@ -520,6 +565,15 @@ mod tests {
         dest.write_record(&record("Incident", "P2", r#"{"id":"P2"}"#)).unwrap();
         dest.flush().unwrap();
         assert_eq!(lines(&dir.path().join("Incident.jsonl")), [r#"{"id":"P1"}"#, r#"{"id":"P2"}"#]);
+        // Nothing is lost silently: the cut bytes are kept, and the run's history says so.
+        assert_eq!(fs::read(dir.path().join("_torn/Incident.jsonl.at-12")).unwrap(), b"{\"id\":\"P2\",\"ti");
+        dest.finish_run(&summary(RunOutcome::Failed, &[("Incident", 1)])).unwrap();
+        let run: Value = serde_json::from_str(&lines(&dir.path().join(RUNS_FILE))[0]).unwrap();
+        let repairs = run["repairs"].as_array().unwrap();
+        assert_eq!(repairs.len(), 1, "{run}");
+        let repair = repairs[0].as_str().unwrap();
+        assert!(repair.starts_with("cut a torn last line of 14 bytes off Incident.jsonl"), "{repair}");
+        assert!(repair.ends_with("kept in _torn/Incident.jsonl.at-12"), "{repair}");
     }
 
     #[test]

@@ -226,7 +226,11 @@ pub enum DestinationError {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// Stored state is not valid JSON.
-    #[error("the stored state in {place} is not valid JSON: {source}")]
+    #[error(
+        "the stored state in {place} is not valid JSON: {source}\n\
+         hint: the runner replaces states atomically, so something else changed it; restore it from a backup, or \
+         remove it to sync the stream from the start"
+    )]
     CorruptState {
         /// Where it is (a path, or a database).
         place: String,
@@ -466,6 +470,17 @@ pub fn host_name() -> String {
     }
     let end = buffer.iter().position(|&b| b == 0).unwrap_or(buffer.len());
     String::from_utf8_lossy(&buffer[..end]).into_owned()
+}
+
+/// Whether a process with this pid exists (on this host).
+pub(crate) fn process_exists(pid: i64) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else { return false };
+    if pid <= 0 {
+        return false;
+    }
+    // SAFETY: signal 0 only checks that the process exists and may be signalled.
+    let found = unsafe { libc::kill(pid, 0) } == 0;
+    found || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
 /// Stores one run's records, checkpoints and history. See the module docs for the

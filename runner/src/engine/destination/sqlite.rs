@@ -42,8 +42,8 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 use serde_json::Value;
 
 use super::batch::Batch;
-use super::host_name;
 use super::writer::{Batched, Commit, Store, Writer};
+use super::{host_name, process_exists};
 use super::{DestinationError, RunStart, RunSummary, Tuning};
 
 /// The schema version this runner creates and reads (`PRAGMA user_version`).
@@ -144,8 +144,25 @@ impl SqliteStore {
     }
 
     fn write_error(&self, err: rusqlite::Error) -> DestinationError {
-        DestinationError::write(&self.path, err)
+        match os_cause(&self.conn, &err) {
+            Some(os) => DestinationError::write(&self.path, format!("{err}: {os}")),
+            None => DestinationError::write(&self.path, err),
+        }
     }
+}
+
+/// Why the operating system refused SQLite's last read or write, when that is what
+/// failed: SQLite itself only says "disk I/O error", not "File too large" or "No space
+/// left on device", which tell the user what to do.
+fn os_cause(conn: &Connection, err: &rusqlite::Error) -> Option<std::io::Error> {
+    use rusqlite::ErrorCode::{DiskFull, SystemIoFailure};
+    if !matches!(err.sqlite_error_code(), Some(SystemIoFailure | DiskFull)) {
+        return None;
+    }
+    // SAFETY: the handle is this open connection's, used on this thread only, and
+    // sqlite3_system_errno only reads the errno it kept from its last system call.
+    let errno = unsafe { rusqlite::ffi::sqlite3_system_errno(conn.handle()) };
+    (errno != 0).then(|| std::io::Error::from_raw_os_error(errno))
 }
 
 /// Tables with a `connection` column; `sync_runs` last, as `run_logs` rows refer to it.
@@ -284,17 +301,6 @@ fn close_abandoned_runs(conn: &Connection, host: &str) -> rusqlite::Result<()> {
         conn.execute(CLOSE_ABANDONED_RUN, params![id, timestamp(), error])?;
     }
     Ok(())
-}
-
-/// Whether a process with this pid exists (on this host).
-fn process_exists(pid: i64) -> bool {
-    let Ok(pid) = libc::pid_t::try_from(pid) else { return false };
-    if pid <= 0 {
-        return false;
-    }
-    // SAFETY: signal 0 only checks that the process exists and may be signalled.
-    let found = unsafe { libc::kill(pid, 0) } == 0;
-    found || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
 fn write_batch(tx: &Transaction<'_>, run: &ActiveRun, batch: &Batch, now: &str) -> rusqlite::Result<()> {

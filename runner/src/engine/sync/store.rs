@@ -11,14 +11,14 @@ use serde_json::Value;
 use protocol::{format_instant, ErrorMessage, RecordError, RunnerMessage, Stream, SyncMessage};
 
 use super::StreamContext;
-use crate::engine::connector::{kind_of, stdin_for};
+use crate::engine::connector::{describe, kind_of, stdin_for};
 use crate::engine::destination::{
     self, Destination, DestinationError, RejectedRecord, RunOutcome, RunStart, RunSummary, StoredLog, ValidRecord,
 };
 use crate::engine::error::{ConnectorCommand, FailureBuilder, FailureKind, RunError};
 use crate::engine::events::Event;
 use crate::engine::result::StreamResult;
-use crate::engine::supervisor::{self, Control, Outcome};
+use crate::engine::supervisor::{self, Control, Outcome, Termination};
 use crate::engine::validate::{self, CheckedRecord, Item};
 
 /// Connector log lines kept with one run's history, at most (the last ones).
@@ -50,6 +50,14 @@ pub(super) fn sync_stream(context: &StreamContext<'_>, stream: &Stream) -> Strea
     result.duration = started.elapsed();
     events.event(Event::StreamFinished { connection: &context.connection, result: &result });
     result
+}
+
+/// The signal that killed the connector when the runner did not send it: the runner sends
+/// SIGTERM to stop a connector, and SIGKILL only when its ladder says so (`killed`).
+fn killed_by_another(outcome: &Outcome) -> Option<i32> {
+    let signal = std::os::unix::process::ExitStatusExt::signal(&outcome.status?)?;
+    let ours = signal == libc::SIGTERM || (signal == libc::SIGKILL && outcome.killed);
+    (!ours).then_some(signal)
 }
 
 /// A failure of this stream's sync command.
@@ -151,7 +159,14 @@ impl<'a> Store<'a> {
         match self.stopped.take() {
             Some(Stopped::Storage(error)) => return (RunOutcome::Failed, Some(RunError::storage(failure(), error))),
             Some(Stopped::Connector { cause, hint }) => {
-                return (RunOutcome::Failed, Some(failure().hint(hint).build(FailureKind::Failed, &cause)))
+                // A connector killed mid-line leaves half a line: that it was killed is the news.
+                let cause = match killed_by_another(outcome) {
+                    Some(signal) => {
+                        format!("{}; its last line was cut short: {cause}", describe(&Termination::Signalled(signal)))
+                    }
+                    None => cause,
+                };
+                return (RunOutcome::Failed, Some(failure().hint(hint).build(FailureKind::Failed, &cause)));
             }
             None => {}
         }

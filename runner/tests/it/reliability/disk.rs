@@ -1,0 +1,87 @@
+//! A full disk: the runner runs under a file-size limit (`RLIMIT_FSIZE`, as `ulimit -f`
+//! sets it), so its writes to the store fail with EFBIG part way through a sync. Then:
+//! a clear error naming the file, exit 1, the state never ahead of the records; a second
+//! sync under the same limit advances nothing; once the limit is lifted, the next sync
+//! resumes from the stored state and the store equals one clean run's.
+//!
+//! A tmpfs too small for the sync would give ENOSPC instead, but mounting one needs
+//! privileges tests do not have; both errors take the same path through the runner (a
+//! failed write), and the runner catches SIGXFSZ so the limit cannot kill it.
+
+use std::os::unix::process::CommandExt;
+
+use super::{check_complete, Bench};
+use crate::destinations::{Kind, Store};
+
+/// Bytes any one file of the runner may grow to: less than the sync writes.
+const LIMIT: u64 = 512 * 1024;
+
+const BENCH: Bench = Bench { records: 1_000, checkpoint_every: 50 };
+
+#[test]
+fn a_full_disk_under_sqlite_fails_clearly_advances_no_state_and_the_next_sync_resumes() {
+    starve(Kind::Sqlite, "store.db");
+}
+
+#[test]
+fn a_full_disk_under_json_lines_fails_clearly_advances_no_state_and_the_next_sync_resumes() {
+    starve(Kind::JsonLines, "Incident.jsonl");
+}
+
+/// Runs a sync that cannot fit under [`LIMIT`]; returns its stderr.
+fn starved_sync(store: &Store) -> String {
+    let mut command = BENCH.command(store);
+    // SAFETY: setrlimit(2) is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            let limit = libc::rlimit { rlim_cur: LIMIT, rlim_max: LIMIT };
+            match libc::setrlimit(libc::RLIMIT_FSIZE, &limit) {
+                0 => Ok(()),
+                _ => Err(std::io::Error::last_os_error()),
+            }
+        });
+    }
+    let status = command.status().unwrap();
+    let stderr = Bench::stderr(store);
+    assert_eq!(status.code(), Some(1), "a failed write is a failed sync, not a crash ({status}): {stderr}");
+    stderr
+}
+
+fn starve(kind: Kind, written: &str) {
+    let Some(clean) = Store::new(kind, &format!("disk_clean_{kind:?}")) else { return };
+    let expected = BENCH.clean_run(&clean);
+    let Some(store) = Store::new(kind, &format!("disk_{kind:?}")) else { return };
+
+    let stderr = starved_sync(&store);
+    let path = std::path::Path::new(store.output());
+    let path = if kind == Kind::JsonLines { path.join(written) } else { path.to_owned() };
+    assert!(stderr.contains(&format!("cannot write to {}", path.display())), "names the file: {stderr}");
+    assert!(stderr.contains("File too large"), "says why: {stderr}");
+    BENCH.check_consistent(&store, &expected);
+    let emitted = Bench::emitted(&store);
+    assert!(emitted < BENCH.records, "the sync cannot have finished under the limit");
+
+    // Still starved: the sync fails again, and the state is still not ahead of the records.
+    // A full JSON-lines file takes no record more, so the state stays; SQLite may move
+    // committed pages from its WAL into the database file, which has room of its own.
+    starved_sync(&store);
+    BENCH.check_consistent(&store, &expected);
+    let emitted_before = emitted;
+    let emitted = Bench::emitted(&store);
+    match kind {
+        Kind::JsonLines => assert_eq!(emitted, emitted_before, "a full file took more records"),
+        _ => assert!(emitted >= emitted_before && emitted < BENCH.records),
+    }
+
+    // Room again: the next sync starts from the stored state and completes.
+    let status = BENCH.command(&store).status().unwrap();
+    assert!(status.success(), "{}", Bench::stderr(&store));
+    check_complete(&store, &expected);
+    let resumed = store.runs().last().map(|run| run.records);
+    assert_eq!(resumed, Some(BENCH.records - emitted), "the next sync resumes from the stored state");
+    eprintln!(
+        "disk {kind:?}: writes past {LIMIT} bytes failed twice with a clear error; the state stayed at {emitted} \
+         of {} records, and the next sync resumed from it; records lost: 0",
+        BENCH.records
+    );
+}
