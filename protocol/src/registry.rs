@@ -3,6 +3,9 @@
 //! Record schemas (`schemas/records/<Type>.json`) are looked up by a record's `_type`;
 //! protocol schemas (`schemas/protocol/*.json`) by message type. Formats (`date-time`,
 //! `uri`, ...) are enforced, unlike the JSON Schema default of treating them as notes.
+//! A schema may `$ref` any other embedded schema by its `$id` (a record field holding
+//! another record, e.g. `.../records/Repository.json`); nothing is ever fetched, so a
+//! `$ref` to anything else fails at startup.
 //! Validation errors name the record's `_type` and `id`, the field's JSON pointer and the
 //! reason, and never quote a value that could be a secret.
 
@@ -11,7 +14,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::OnceLock;
 
-use jsonschema::{Draft, Validator};
+use jsonschema::{Draft, Registry, Validator};
 use serde_json::Value;
 
 use jsonschema::json::{Json, Node as _, SerdeJson};
@@ -144,9 +147,12 @@ impl SchemaRegistry {
     /// # Errors
     /// [`SchemaError`] if an embedded file is not JSON or not a valid schema.
     pub fn new() -> Result<Self, SchemaError> {
+        let records = parse_all(embedded::RECORD_SCHEMAS)?;
+        let messages = parse_all(embedded::MESSAGE_SCHEMAS)?;
+        let shared = shared_resources(records.iter().chain(&messages))?;
         Ok(SchemaRegistry {
-            records: compile_all(embedded::RECORD_SCHEMAS, |name| name.to_owned())?,
-            messages: compile_all(embedded::MESSAGE_SCHEMAS, message_type_of_file)?,
+            records: compile_all(&records, &shared, |name| name.to_owned())?,
+            messages: compile_all(&messages, &shared, message_type_of_file)?,
         })
     }
 
@@ -286,16 +292,17 @@ impl SchemaRegistry {
 /// # Errors
 /// The reason the schema is not valid.
 pub fn compile_schema(schema: &Value) -> Result<Validator, String> {
-    compile_for::<SerdeJson>(schema)
+    compile_for::<SerdeJson>(schema, None)
 }
 
-/// [`compile_schema`] for any JSON representation (`Value`s, [`Tape`]s).
-fn compile_for<F: Json>(schema: &Value) -> Result<Validator<F>, String> {
-    jsonschema::options_for::<F>()
-        .with_draft(Draft::Draft202012)
-        .should_validate_formats(true)
-        .build(schema)
-        .map_err(|e| e.masked().to_string())
+/// [`compile_schema`] for any JSON representation (`Value`s, [`Tape`]s), resolving `$ref`s
+/// to other schemas in `shared` (by their `$id`) and nowhere else: nothing is fetched.
+fn compile_for<F: Json>(schema: &Value, shared: Option<&Registry<'_>>) -> Result<Validator<F>, String> {
+    let mut options = jsonschema::options_for::<F>().with_draft(Draft::Draft202012).should_validate_formats(true);
+    if let Some(shared) = shared {
+        options = options.with_registry(shared);
+    }
+    options.build(schema).map_err(|e| e.masked().to_string())
 }
 
 /// Up to [`MAX_VIOLATIONS`] violations of `instance`, with the values masked so that a
@@ -308,15 +315,43 @@ pub fn violations(validator: &Validator, instance: &Value) -> Vec<Violation> {
         .collect()
 }
 
-fn compile_all(files: &[(&str, &str)], key: impl Fn(&str) -> String) -> Result<BTreeMap<String, Entry>, SchemaError> {
+/// Every embedded file of one kind, parsed: `(file name without .json, schema)`.
+fn parse_all(files: &[(&str, &str)]) -> Result<Vec<(String, Value)>, SchemaError> {
     files
         .iter()
-        .map(|(name, text)| {
-            let error = |reason: String| SchemaError { name: (*name).to_owned(), reason };
-            let schema: Value = serde_json::from_str(text).map_err(|e| error(e.to_string()))?;
-            let validator = compile_schema(&schema).map_err(&error)?;
-            let tape_validator = compile_for::<TapeJson>(&schema).map_err(&error)?;
-            Ok((key(name), Entry { schema, validator, tape_validator }))
+        .map(|(name, text)| match serde_json::from_str(text) {
+            Ok(schema) => Ok(((*name).to_owned(), schema)),
+            Err(e) => Err(SchemaError { name: (*name).to_owned(), reason: e.to_string() }),
+        })
+        .collect()
+}
+
+/// Every embedded schema that has an `$id`, as a resource the others may `$ref`: this is how
+/// a record schema says a field holds another record (`"$ref": ".../records/Repository.json"`).
+fn shared_resources<'a>(schemas: impl Iterator<Item = &'a (String, Value)>) -> Result<Registry<'a>, SchemaError> {
+    let error =
+        |name: &str, e: jsonschema::ReferencingError| SchemaError { name: name.to_owned(), reason: e.to_string() };
+    let mut builder = Registry::new().draft(Draft::Draft202012);
+    for (name, schema) in schemas {
+        if let Some(id) = schema.get("$id").and_then(Value::as_str) {
+            builder = builder.add(id, schema).map_err(|e| error(name, e))?;
+        }
+    }
+    builder.prepare().map_err(|e| error("(the embedded schemas together)", e))
+}
+
+fn compile_all(
+    schemas: &[(String, Value)],
+    shared: &Registry<'_>,
+    key: impl Fn(&str) -> String,
+) -> Result<BTreeMap<String, Entry>, SchemaError> {
+    schemas
+        .iter()
+        .map(|(name, schema)| {
+            let error = |reason: String| SchemaError { name: name.clone(), reason };
+            let validator = compile_for::<SerdeJson>(schema, Some(shared)).map_err(error)?;
+            let tape_validator = compile_for::<TapeJson>(schema, Some(shared)).map_err(error)?;
+            Ok((key(name), Entry { schema: schema.clone(), validator, tape_validator }))
         })
         .collect()
 }
@@ -375,6 +410,31 @@ mod tests {
         for expected in ["config", "sync", "spec", "verification", "stream", "record", "state", "log", "error"] {
             assert!(messages.contains(&expected), "missing message schema {expected}: {messages:?}");
         }
+    }
+
+    /// Compiles `schema` the way the registry compiles its own, with every embedded schema
+    /// available to `$ref`.
+    fn compile_beside_the_embedded(schema: &Value) -> Result<Validator, String> {
+        let records = parse_all(embedded::RECORD_SCHEMAS).unwrap();
+        let shared = shared_resources(records.iter()).unwrap();
+        compile_for::<SerdeJson>(schema, Some(&shared))
+    }
+
+    #[test]
+    fn a_schema_refers_to_a_record_schema_by_its_id() {
+        let team = json!({"$ref": "https://schemas.connector-toolkit.dev/records/Team.json"});
+        let validator = compile_beside_the_embedded(&team).unwrap();
+        let record = json!({"_type":"Team","id":"T1","self":"https://api.pagerduty.com/teams/T1","name":"Ops"});
+        assert!(validator.is_valid(&record));
+        assert!(!validator.is_valid(&json!({"_type":"Team","id":"T1"})), "the referenced schema applies in full");
+    }
+
+    #[test]
+    fn a_reference_to_a_schema_that_is_not_embedded_does_not_compile() {
+        // Nothing is fetched: an unknown `$ref` is a bug in `schemas/`, caught at startup.
+        let nope = json!({"$ref": "https://schemas.connector-toolkit.dev/records/Nope.json"});
+        let err = compile_beside_the_embedded(&nope).unwrap_err();
+        assert!(err.contains("Nope.json"), "{err}");
     }
 
     #[test]
