@@ -1,5 +1,7 @@
 //! protocol's integration tests: one test binary, a module per area, helpers in `util`.
 
+// The house rules of every shared schema: names, descriptions, required fields, keywords.
+mod conventions;
 // PROTOCOL.md's examples and the record fixtures against the shared schemas.
 mod schemas;
 // The tape validator (the runner's fast path) against the `serde_json::Value` validator.
