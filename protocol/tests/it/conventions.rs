@@ -4,7 +4,7 @@
 //! Records: `$id` and `title` from the file name, a description on the type and on every
 //! property at any depth, `_type`/`id`/`self` required and shaped alike, every required
 //! field defined, camelCase names, unknown fields allowed (PROTOCOL.md §6). All schemas:
-//! only JSON Schema 2020-12 keywords (and the `x-` annotations the reference page reads),
+//! only JSON Schema 2020-12 keywords and the two annotations the reference page reads,
 //! so a misspelt keyword (`additonalProperties`, `descrtiption`), which validators silently
 //! ignore, is an error here.
 
@@ -62,6 +62,10 @@ const KEYWORDS: &[&str] = &[
     "then",
     "else",
 ];
+
+/// Annotations of our own, read by `reference.rs`: a record type's family, and the record
+/// types the source's pointer objects in a field point at.
+const ANNOTATIONS: &[&str] = &["x-family", "x-references"];
 
 /// Every subschema of `schema` with its JSON pointer, `schema` itself first.
 fn subschemas<'s>(pointer: String, schema: &'s Value, out: &mut Vec<(String, &'s Value)>) {
@@ -164,7 +168,7 @@ fn unknown_keywords(schema: &Value) -> Vec<String> {
     let mut unknown = Vec::new();
     for (pointer, sub) in all_subschemas(schema) {
         for keyword in sub.as_object().into_iter().flatten().map(|(k, _)| k) {
-            if !KEYWORDS.contains(&keyword.as_str()) && !keyword.starts_with("x-") {
+            if !KEYWORDS.contains(&keyword.as_str()) && !ANNOTATIONS.contains(&keyword.as_str()) {
                 unknown.push(format!("{pointer}/{keyword}"));
             }
         }
@@ -206,6 +210,7 @@ fn the_rules_catch_what_they_are_meant_to_catch() {
     let mut bad = good.clone();
     bad["additonalProperties"] = json!(false);
     bad["properties"]["name"]["descrtiption"] = bad["properties"]["name"]["description"].take();
+    bad["properties"]["parent"]["x-refrences"] = json!(["Team"]);
     bad["required"] = json!(["_type", "id", "oid"]);
     bad["properties"]["default_role"] = json!({"type": "string"});
     let problems = record_schema_problems("Team", &bad).join("\n");
@@ -218,6 +223,9 @@ fn the_rules_catch_what_they_are_meant_to_catch() {
     ] {
         assert!(problems.contains(expected), "{expected:?} not in:\n{problems}");
     }
-    assert_eq!(unknown_keywords(&bad), ["/additonalProperties", "/properties/name/descrtiption"]);
+    assert_eq!(
+        unknown_keywords(&bad),
+        ["/additonalProperties", "/properties/name/descrtiption", "/properties/parent/x-refrences"]
+    );
     assert!(record_schema_problems("Actor", good).iter().any(|p| p.contains("$id is")), "the file name decides $id");
 }

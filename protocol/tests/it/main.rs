@@ -2,6 +2,8 @@
 
 // The house rules of every shared schema: names, descriptions, required fields, keywords.
 mod conventions;
+// schemas/REFERENCE.md, generated from the record schemas, and its check.
+mod reference;
 // PROTOCOL.md's examples and the record fixtures against the shared schemas.
 mod schemas;
 // The tape validator (the runner's fast path) against the `serde_json::Value` validator.
