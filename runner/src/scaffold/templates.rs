@@ -209,15 +209,57 @@ mod tests {
         }
     }
 
+    /// A toolkit checkout at `root`: `connector-sdk/Cargo.toml`, `connectors/`, `Cargo.lock`.
+    fn fake_checkout(root: &Path) -> Toolkit {
+        std::fs::create_dir_all(root.join("connector-sdk")).unwrap();
+        std::fs::create_dir_all(root.join("connectors")).unwrap();
+        std::fs::write(root.join("connector-sdk/Cargo.toml"), "[package]\n").unwrap();
+        std::fs::write(root.join("Cargo.lock"), "# the checkout's lock\n").unwrap();
+        Toolkit::at(root)
+    }
+
+    fn manifest_and_lock(project: &Project) -> (String, Option<&[u8]>) {
+        let file = |path: &str| project.files.iter().find(|f| f.path == path).map(|f| f.contents.as_slice());
+        (String::from_utf8(file("Cargo.toml").unwrap().to_vec()).unwrap(), file("Cargo.lock"))
+    }
+
     #[test]
     fn the_rust_project_depends_on_the_connector_sdk_by_path() {
-        let files = generated(Language::Rust).files;
-        let manifest = String::from_utf8(files[0].contents.clone()).unwrap();
+        let checkout = tempfile::tempdir().unwrap();
+        let toolkit = fake_checkout(checkout.path());
+
+        // Inside the checkout: a relative path, two levels up from connectors/connector-acme-cloud.
+        let inside =
+            project(Language::Rust, "acme-cloud", &checkout.path().join("connectors/connector-acme-cloud"), &toolkit);
+        let (manifest, lock) = manifest_and_lock(&inside);
         assert!(manifest.contains("name = \"connector-acme-cloud\""), "{manifest}");
-        let sdk = Toolkit::of_this_build().sdk_dependency(&std::env::temp_dir().join("x")).path;
-        assert!(manifest.contains(&format!("connector-sdk = {{ path = \"{sdk}\" }}")), "{manifest}");
+        assert!(manifest.contains("\nconnector-sdk = { path = \"../../connector-sdk\" }\n"), "{manifest}");
         assert!(!manifest.contains("\nprotocol = "), "the SDK brings the protocol crate: {manifest}");
         assert!(manifest.contains("\n[workspace]\n"), "stands alone inside another workspace");
+        assert_eq!(lock, Some(&b"# the checkout's lock\n"[..]), "the checkout's lock is copied");
+
+        // Elsewhere: the checkout's absolute path.
+        let elsewhere = tempfile::tempdir().unwrap();
+        let outside = project(Language::Rust, "acme-cloud", &elsewhere.path().join("connector-acme-cloud"), &toolkit);
+        let (manifest, _) = manifest_and_lock(&outside);
+        let absolute = format!("{}/connector-sdk", checkout.path().canonicalize().unwrap().display());
+        assert!(manifest.contains(&format!("\nconnector-sdk = {{ path = \"{absolute}\" }}\n")), "{manifest}");
+    }
+
+    #[test]
+    fn a_checkout_path_with_quotes_and_backslashes_stays_valid_toml() {
+        let parent = tempfile::tempdir().unwrap();
+        let root = parent.path().join(r#"we"ird\dir"#);
+        let toolkit = fake_checkout(&root);
+        let elsewhere = tempfile::tempdir().unwrap();
+        let generated = project(Language::Rust, "acme", &elsewhere.path().join("connector-acme"), &toolkit);
+        let (manifest, _) = manifest_and_lock(&generated);
+        let canonical = parent.path().canonicalize().unwrap();
+        let escaped = format!(r#"{}/we\"ird\\dir/connector-sdk"#, canonical.display());
+        assert!(manifest.contains(&format!("connector-sdk = {{ path = \"{escaped}\" }}")), "{manifest}");
+        let parsed: toml::Table = toml::from_str(&manifest).unwrap_or_else(|e| panic!("{e}\n{manifest}"));
+        let path = parsed["dependencies"]["connector-sdk"]["path"].as_str().unwrap();
+        assert_eq!(Path::new(path), canonical.join(r#"we"ird\dir"#).join("connector-sdk"));
     }
 
     #[test]

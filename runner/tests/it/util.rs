@@ -1,11 +1,13 @@
 //! Every helper of the runner's integration tests: the runner binary and its siblings,
 //! the fixture connector, a sandbox directory with SQLite queries, the conformance kit's
-//! JSON report, commands that must succeed, and a clear failure when a tool is missing.
+//! JSON report, commands that must succeed, a clear failure when a tool is missing, and
+//! waiting for events (a file, a checkpoint, a process group gone) with a bound that only
+//! guards against a hang.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Output;
-use std::time::Instant;
+use std::process::{Child, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
 use serde_json::Value;
@@ -145,6 +147,44 @@ impl Sandbox {
         self.runner(&args)
     }
 
+    /// `runner sync fake c.json s1 2026-01-01 -q ARGS` started in the background, stdin
+    /// closed, stdout and stderr piped (read them with [`finish`]).
+    pub fn spawn_sync(&self, config: &str, extra: &[&str]) -> Child {
+        let mut command = std::process::Command::new(runner_bin());
+        command.current_dir(self.dir.path()).args(["sync", &fake(), &self.config(config), "s1", "2026-01-01", "-q"]);
+        command.args(extra).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        command.spawn().expect("runner starts")
+    }
+
+    /// Waits until the database holds a checkpoint. Read-only: the database is not created
+    /// here before the runner creates it.
+    pub fn wait_for_checkpoint(&self) {
+        wait_for("a checkpoint in runner.db", || {
+            let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
+            let states = rusqlite::Connection::open_with_flags(self.path("runner.db"), flags)
+                .and_then(|db| db.query_row("SELECT count(*) FROM stream_state", [], |row| row.get::<_, i64>(0)));
+            (states.unwrap_or(0) > 0).then_some(())
+        });
+    }
+
+    /// Waits until the fixture connector has written `connector.pid` (its traps and child
+    /// are in place) and returns that pid, which is also its process group's id.
+    pub fn wait_for_connector_pid(&self) -> i32 {
+        let path = self.path("connector.pid");
+        wait_for("the fixture's connector.pid", || {
+            let text = std::fs::read_to_string(&path).ok()?;
+            text.strip_suffix('\n')?.parse().ok()
+        })
+    }
+
+    /// The lines of the fixture's `signals` file (each a SIGTERM a trap saw), sorted.
+    pub fn signals_seen(&self) -> Vec<String> {
+        let text = std::fs::read_to_string(self.path("signals")).unwrap_or_default();
+        let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        lines.sort();
+        lines
+    }
+
     pub fn db(&self) -> rusqlite::Connection {
         rusqlite::Connection::open(self.path("runner.db")).unwrap()
     }
@@ -166,4 +206,289 @@ pub fn stderr_of(output: &std::process::Output) -> String {
 
 pub fn stdout_of(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// How long a test waits for an event before it fails: generous, only a guard against a
+/// hang (the fixture's "forever" is twice as long).
+pub const PATIENCE: Duration = Duration::from_secs(60);
+
+/// Polls `probe` until it gives a value; fails the test naming `what` after [`PATIENCE`].
+pub fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "waited {PATIENCE:?} for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Sends `signal` to process `pid`.
+pub fn signal(pid: u32, signal: i32) {
+    // SAFETY: kill(2) has no memory-safety preconditions.
+    assert_eq!(unsafe { libc::kill(pid as i32, signal) }, 0, "kill({pid}, {signal})");
+}
+
+/// Waits for `child` to exit and returns its output; kills it and fails the test if it is
+/// still running after [`PATIENCE`].
+pub fn finish(child: Child) -> Output {
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(child.wait_with_output()));
+    match rx.recv_timeout(PATIENCE) {
+        Ok(output) => output.expect("waiting for the runner"),
+        Err(_) => {
+            // SAFETY: as in `signal`; the child is not reaped yet (its waiter is blocked).
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+            panic!("the runner (pid {pid}) was still running after {PATIENCE:?}: killed");
+        }
+    }
+}
+
+/// The live (not zombie) processes of process group `pgid`, as `pid state command`.
+pub fn group_members(pgid: i32) -> Vec<String> {
+    let mut members = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
+        // /proc/PID/stat: "pid (comm) state ppid pgrp ..."; comm may hold spaces and ')'.
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        let Some((_, after_comm)) = stat.rsplit_once(')') else { continue };
+        let fields: Vec<&str> = after_comm.split_whitespace().collect();
+        let (state, pgrp) = (fields.first().copied().unwrap_or("?"), fields.get(2).and_then(|f| f.parse().ok()));
+        if pgrp == Some(pgid) && state != "Z" {
+            let command = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            let command = String::from_utf8_lossy(&command).replace('\0', " ");
+            members.push(format!("{pid} {state} {}", command.trim_end()));
+        }
+    }
+    members
+}
+
+/// Whether process `pid` exists and is not a zombie.
+pub fn alive(pid: i32) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    stat.rsplit_once(')').is_some_and(|(_, rest)| rest.split_whitespace().next() != Some("Z"))
+}
+
+/// Waits until no live process is left in group `pgid`; otherwise kills them and fails.
+pub fn wait_until_group_gone(pgid: i32) {
+    let deadline = Instant::now() + PATIENCE;
+    while !group_members(pgid).is_empty() {
+        if Instant::now() > deadline {
+            let left = group_members(pgid);
+            // SAFETY: as in `signal`; the group still has members, so its id is still theirs.
+            unsafe { libc::kill(-pgid, libc::SIGKILL) };
+            panic!("the connector's process group {pgid} still had {left:?} after {PATIENCE:?}: killed");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Kills what is left of a connector's process group when a test fails before its end,
+/// so a failing test leaves no process behind.
+pub struct GroupGuard(pub i32);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if std::thread::panicking() && !group_members(self.0).is_empty() {
+            // SAFETY: as in `signal`; the group still has members, so its id is still theirs.
+            unsafe { libc::kill(-self.0, libc::SIGKILL) };
+        }
+    }
+}
+
+/// The lines every test connector starts with: its spec (a writeOnly `token`), one stream,
+/// and for sync the sync message in `$sync`.
+const PREAMBLE: &str = r#"#!/bin/sh
+case "$1" in
+spec) echo '{"type":"spec","protocol":1,"name":"store-test","version":"1","config_schema":{"type":"object","properties":{"token":{"type":"string","writeOnly":true}}},"record_types":["Team"]}'; exit 0 ;;
+discover) cat >/dev/null; echo '{"type":"stream","stream":{"_type":"Stream","id":"s1","self":"https://x.test/s1","name":"S1"}}'; exit 0 ;;
+esac
+read -r config
+read -r sync
+team() { printf '{"type":"record","record":{"_type":"Team","id":"T%s","self":"https://x.test/T%s","name":"%s"}}\n' "$1" "$1" "$2"; }
+state() { printf '{"type":"state","state":%s}\n' "$1"; }
+"#;
+
+/// A connector whose sync runs `body` (POSIX sh; `team ID NAME` and `state JSON` print
+/// messages; `$sync` holds the sync message).
+pub fn shell_connector(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, format!("{PREAMBLE}{body}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+/// A webhook receiver on loopback, for the alert tests: it records each request and
+/// either answers `200 OK` or never answers at all (it reads the request, then holds the
+/// connection open until it is dropped).
+pub struct Receiver {
+    pub url: String,
+    requests: std::sync::Arc<(std::sync::Mutex<Vec<Request>>, std::sync::Condvar)>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    address: std::net::SocketAddr,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// One request a [`Receiver`] got.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// `POST /hook HTTP/1.1`.
+    pub line: String,
+    /// Header lines, lowercased names.
+    pub headers: Vec<(String, String)>,
+    /// The body as JSON.
+    pub body: Value,
+}
+
+impl Receiver {
+    /// Answers every request with `200 OK`.
+    pub fn answering() -> Receiver {
+        Receiver::start(true)
+    }
+
+    /// Reads every request and never answers.
+    pub fn silent() -> Receiver {
+        Receiver::start(false)
+    }
+
+    fn start(answer: bool) -> Receiver {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        let requests = std::sync::Arc::new((std::sync::Mutex::new(Vec::new()), std::sync::Condvar::new()));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (kept, stopping) = (requests.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for stream in listener.incoming() {
+                if stopping.load(std::sync::atomic::Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    continue;
+                }
+                let mut headers = Vec::new();
+                loop {
+                    let mut header = String::new();
+                    reader.read_line(&mut header).unwrap();
+                    let header = header.trim_end();
+                    if header.is_empty() {
+                        break;
+                    }
+                    let (name, value) = header.split_once(':').unwrap();
+                    headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
+                }
+                let length: usize =
+                    headers.iter().find(|(n, _)| n == "content-length").map_or(0, |(_, v)| v.parse().unwrap());
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body).unwrap();
+                let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                let (list, arrived) = &*kept;
+                list.lock().unwrap().push(Request { line: line.trim_end().to_owned(), headers, body });
+                arrived.notify_all();
+                if answer {
+                    let mut stream = stream;
+                    let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+                } else {
+                    held.push(stream);
+                }
+            }
+        });
+        Receiver { url: format!("http://{address}/hook/SECRET-PATH"), requests, stop, address, thread: Some(thread) }
+    }
+
+    /// The requests received so far.
+    pub fn requests(&self) -> Vec<Request> {
+        self.requests.0.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        // Wakes the accept loop so that it sees the flag; then the held connections close.
+        let _ = std::net::TcpStream::connect(self.address);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A loopback URL where nothing listens: a port bound, then freed.
+pub fn dead_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    drop(listener);
+    format!("http://{address}/hook")
+}
+
+/// Headless Chromium, if installed (`/usr/bin/chromium`, else `chromium` or
+/// `chromium-browser` on PATH). Where it is missing, says so loudly and returns `None`
+/// so the test skips, except under CI (env `CI` set), where the test fails.
+pub fn chromium(test: &str) -> Option<PathBuf> {
+    let candidates = [PathBuf::from("/usr/bin/chromium"), PathBuf::from("chromium"), PathBuf::from("chromium-browser")];
+    let found = candidates
+        .into_iter()
+        .find(|c| std::process::Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()));
+    if found.is_none() {
+        let message = format!("{test}: Chromium is not installed (apt-get install chromium)");
+        assert!(std::env::var_os("CI").is_none(), "{message}; CI must install it");
+        eprintln!("\n*** SKIPPED: {message} ***\n");
+    }
+    found
+}
+
+/// Runs headless Chromium on `page` (a local file) with `args`, in a fresh profile and
+/// with no network: returns its stdout and stderr.
+pub fn run_chromium(chromium: &Path, page: &Path, args: &[&str]) -> (String, String) {
+    let profile = tempfile::tempdir().unwrap();
+    let mut command = std::process::Command::new(chromium);
+    command.args([
+        "--headless",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-extensions",
+        "--disable-default-apps",
+        "--no-first-run",
+        "--no-default-browser-check",
+        "--enable-logging=stderr",
+        "--v=0",
+        // Nothing resolves: the page may reach no host, and neither may the browser.
+        "--host-resolver-rules=MAP * ~NOTFOUND",
+    ]);
+    // SAFETY: getuid has no preconditions.
+    if unsafe { libc::getuid() } == 0 {
+        command.arg("--no-sandbox");
+    }
+    command.arg(format!("--user-data-dir={}", profile.path().display()));
+    command.args(args).arg(format!("file://{}", page.display()));
+    command.stdin(Stdio::null());
+    let output = finish(command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("chromium starts"));
+    assert!(output.status.success(), "chromium failed: {}", stderr_of(&output));
+    (stdout_of(&output), stderr_of(&output))
+}
+
+/// The distinct colours of a PNG's pixels (at most `cap`, counting stops there).
+pub fn png_colours(path: &Path, cap: usize) -> usize {
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buffer = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buffer).unwrap();
+    let bytes = &buffer[..info.buffer_size()];
+    let pixel = info.color_type.samples() * if info.bit_depth == png::BitDepth::Sixteen { 2 } else { 1 };
+    let mut colours = std::collections::HashSet::new();
+    for chunk in bytes.chunks_exact(pixel) {
+        colours.insert(chunk.to_vec());
+        if colours.len() >= cap {
+            break;
+        }
+    }
+    colours.len()
 }

@@ -65,12 +65,30 @@ mod tests {
 
     #[test]
     fn failure_names_the_cause_and_keeps_the_old_file() {
+        // An old file whose replacement cannot be created: the temporary file's name
+        // (`.<name>.tmp-<pid>-<n>`) is longer than NAME_MAX (255) although the file's own is
+        // not, so creating it fails, whoever runs the test (root too).
         let dir = tempfile::tempdir().unwrap();
-        // The target is a non-empty directory: rename fails, the temp file is cleaned up.
+        let path = dir.path().join("s".repeat(250));
+        fs::write(&path, b"old").unwrap();
+        let err = replace_file(&path, b"new").unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::ENAMETOOLONG), "{err}");
+        assert_eq!(fs::read(&path).unwrap(), b"old", "the old file is intact");
+        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, vec![path.file_name().unwrap().to_owned()]);
+    }
+
+    #[test]
+    fn a_failed_rename_returns_its_own_error_and_removes_the_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        // The target is a non-empty directory: the temporary file is written, the rename fails.
         let target = dir.path().join("taken");
         fs::create_dir(&target).unwrap();
         fs::write(target.join("x"), b"x").unwrap();
-        assert!(replace_file(&target, b"new").is_err());
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+        let err = replace_file(&target, b"new").unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::EISDIR), "rename's error, not the clean-up's: {err}");
+        assert_eq!(fs::read(target.join("x")).unwrap(), b"x", "what was there is intact");
+        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("taken")], "no temporary file is left");
     }
 }

@@ -51,10 +51,33 @@ fn discover_prints_a_table_or_json_lines() {
 
 #[test]
 fn every_command_has_help() {
+    // The commands as `runner --help` lists them, so a new one is covered as it is added.
     let sandbox = Sandbox::new();
-    for command in ["spec", "verify", "discover", "sync", "sync-all"] {
-        let output = sandbox.runner(&[command, "--help"]).output().unwrap();
-        assert!(output.status.success(), "{command}");
-        assert!(stdout_of(&output).contains("Usage: runner"), "{command}");
+    let output = sandbox.runner(&["--help"]).output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let commands = listed_commands(&stdout_of(&output));
+    let known = ["spec", "verify", "discover", "sync", "sync-all", "test-connector", "new", "demo"];
+    for command in known {
+        assert!(commands.iter().any(|c| c == command), "`{command}` is missing from runner --help: {commands:?}");
     }
+    for command in &commands {
+        let output = sandbox.runner(&[command, "--help"]).output().unwrap();
+        assert!(output.status.success(), "{command} --help: {output:?}");
+        let usage = format!("Usage: runner {command} ");
+        assert!(stdout_of(&output).contains(&usage), "{command} --help: {}", stdout_of(&output));
+    }
+}
+
+/// The names of the `Commands:` section of a clap help text, without clap's own `help`.
+fn listed_commands(help: &str) -> Vec<String> {
+    let section = help.split_once("\nCommands:\n").map_or("", |(_, rest)| rest);
+    section
+        .lines()
+        .take_while(|line| !line.trim().is_empty())
+        // A name is indented by two spaces; a wrapped description by many more.
+        .filter(|line| line.starts_with("  ") && !line.starts_with("   "))
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .map(str::to_owned)
+        .collect()
 }

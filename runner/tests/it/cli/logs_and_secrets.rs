@@ -29,7 +29,7 @@ fn logs_are_shown_by_level_and_kept_with_the_run() {
     assert_eq!(stderr_of(&quiet), "");
     assert_eq!(stdout_of(&quiet), "", "no summary with -q");
     let kept = sandbox.strings("SELECT level || ': ' || message FROM run_logs WHERE run_id = 1");
-    assert_eq!(kept, ["info: starting from state null", "debug: done"]);
+    assert_eq!(kept, ["info: starting from state null with cutoff 2026-01-01T00:00:00Z", "debug: done"]);
 }
 
 #[test]

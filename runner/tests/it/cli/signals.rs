@@ -1,52 +1,35 @@
-//! Rule 6: Ctrl-C / SIGTERM stop the connector (SIGTERM, then SIGKILL after the grace
-//! period), keep what is stored, record the run as interrupted, exit 130/143.
+//! Rule 6: Ctrl-C / SIGTERM stop the connector's whole process group (SIGTERM, then
+//! SIGKILL after the grace period; a second Ctrl-C kills at once), keep what is stored,
+//! record the run as interrupted, exit 130/143. Processes a connector leaves holding its
+//! pipes are killed too.
+//!
+//! Each test waits on events (a checkpoint stored, the fixture's `connector.pid` and
+//! `signals` files, the runner's exit, the group's processes gone from /proc), never on
+//! a clock; [`PATIENCE`](crate::util::PATIENCE) only bounds a hang.
 
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
-use crate::util::{fake, runner_bin, Sandbox};
-
-/// Starts a sync in the background and waits (bounded) until its checkpoint is stored.
-fn start_and_wait_for_checkpoint(sandbox: &Sandbox, mode: &str, extra: &[&str]) -> Child {
-    let config = sandbox.config(&format!(r#"{{"mode":"{mode}","count":500}}"#));
-    let mut child = Command::new(runner_bin())
-        .current_dir(sandbox.dir.path())
-        .args(["sync", &fake(), &config, "s1", "2026-01-01", "-q"])
-        .args(extra)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    for _ in 0..400 {
-        let stored = sandbox.path("runner.db").exists()
-            && rusqlite::Connection::open(sandbox.path("runner.db"))
-                .and_then(|db| db.query_row("SELECT count(*) FROM stream_state", [], |row| row.get::<_, i64>(0)))
-                .unwrap_or(0)
-                == 1;
-        if stored {
-            return child;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(25));
-    }
-    child.kill().unwrap();
-    let output = child.wait_with_output().unwrap();
-    panic!("the checkpoint never arrived: {output:?}");
-}
-
-fn signal(child: &Child, signal: i32) {
-    // SAFETY: kill(2) on our own child's pid.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, signal) }, 0);
-}
+use crate::util::{
+    alive, fake, finish, group_members, runner_bin, signal, stderr_of, wait_for, wait_until_group_gone, GroupGuard,
+    Sandbox,
+};
 
 #[test]
-fn sigterm_stops_the_connector_keeps_the_data_and_exits_143() {
+fn sigterm_reaches_the_connectors_whole_group_keeps_the_data_and_exits_143() {
+    // `hang`: the connector waits beside a child holding its stdout and stderr; both trap
+    // SIGTERM, note it and exit.
     let sandbox = Sandbox::new();
-    let child = start_and_wait_for_checkpoint(&sandbox, "hang", &[]);
-    signal(&child, libc::SIGTERM);
-    let output = child.wait_with_output().unwrap();
-    assert_eq!(output.status.code(), Some(143));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("(sync) was interrupted by SIGTERM after"), "{stderr}");
+    let runner = sandbox.spawn_sync(r#"{"mode":"hang","count":500}"#, &[]);
+    sandbox.wait_for_checkpoint();
+    let group = sandbox.wait_for_connector_pid();
+    let _guard = GroupGuard(group);
+
+    signal(runner.id(), libc::SIGTERM);
+    let output = finish(runner);
+    assert_eq!(output.status.code(), Some(143), "{output:?}");
+    assert!(stderr_of(&output).contains("(sync) was interrupted by SIGTERM after"), "{output:?}");
+    assert_eq!(sandbox.signals_seen(), ["child TERM", "connector TERM"], "SIGTERM went to the group");
+    wait_until_group_gone(group);
     assert_eq!(sandbox.strings("SELECT outcome FROM sync_runs"), ["interrupted"]);
     assert_eq!(sandbox.count("SELECT count(*) FROM records"), 500);
     assert_eq!(sandbox.strings("SELECT state FROM stream_state"), [r#"{"cursor":500}"#]);
@@ -54,11 +37,24 @@ fn sigterm_stops_the_connector_keeps_the_data_and_exits_143() {
 
 #[test]
 fn ctrl_c_kills_a_connector_that_ignores_sigterm_after_the_grace_period_and_exits_130() {
+    // `ignore-term`: the connector notes SIGTERM and carries on; its child ignores SIGTERM
+    // and holds no pipe, so only a SIGKILL to the group ends it.
     let sandbox = Sandbox::new();
-    let child = start_and_wait_for_checkpoint(&sandbox, "ignore-term", &["--grace", "0.3"]);
-    signal(&child, libc::SIGINT);
-    let output = child.wait_with_output().unwrap();
-    assert_eq!(output.status.code(), Some(130));
+    let runner = sandbox.spawn_sync(r#"{"mode":"ignore-term","count":500}"#, &["--grace", "3"]);
+    sandbox.wait_for_checkpoint();
+    let group = sandbox.wait_for_connector_pid();
+    let _guard = GroupGuard(group);
+
+    signal(runner.id(), libc::SIGINT);
+    wait_for("the connector to see SIGTERM", || (sandbox.signals_seen() == ["connector TERM"]).then_some(()));
+    // It handled SIGTERM and runs on: this is the grace period, not a kill.
+    assert!(alive(group), "the connector is stopped gently first: {:?}", group_members(group));
+    assert!(group_members(group).len() >= 2, "its child too: {:?}", group_members(group));
+
+    let output = finish(runner);
+    assert_eq!(output.status.code(), Some(130), "{output:?}");
+    wait_until_group_gone(group);
+    assert_eq!(sandbox.signals_seen(), ["connector TERM"], "one SIGTERM, then SIGKILL");
     let runs = sandbox.strings("SELECT outcome || ': ' || error FROM sync_runs");
     assert_eq!(runs.len(), 1);
     assert!(runs[0].starts_with("interrupted: connector"), "{runs:?}");
@@ -67,10 +63,48 @@ fn ctrl_c_kills_a_connector_that_ignores_sigterm_after_the_grace_period_and_exit
 }
 
 #[test]
+fn a_second_ctrl_c_kills_the_connector_at_once() {
+    // A grace period of an hour: only the second request can end this test in time.
+    let sandbox = Sandbox::new();
+    let runner = sandbox.spawn_sync(r#"{"mode":"ignore-term","count":5}"#, &["--grace", "3600"]);
+    sandbox.wait_for_checkpoint();
+    let group = sandbox.wait_for_connector_pid();
+    let _guard = GroupGuard(group);
+
+    signal(runner.id(), libc::SIGINT);
+    wait_for("the connector to see SIGTERM", || (sandbox.signals_seen() == ["connector TERM"]).then_some(()));
+    assert!(alive(group), "the first Ctrl-C stops gently: {:?}", group_members(group));
+    signal(runner.id(), libc::SIGINT);
+
+    let output = finish(runner);
+    assert_eq!(output.status.code(), Some(130), "{output:?}");
+    wait_until_group_gone(group);
+    assert_eq!(sandbox.strings("SELECT outcome FROM sync_runs"), ["interrupted"]);
+    assert_eq!(sandbox.count("SELECT count(*) FROM records"), 5);
+}
+
+#[test]
+fn a_child_left_holding_the_pipes_is_killed_and_the_sync_ends() {
+    // `leave-child`: the connector exits 0 after its checkpoint, leaving a child that holds
+    // its stdout and stderr open.
+    let sandbox = Sandbox::new();
+    let runner = sandbox.spawn_sync(r#"{"mode":"leave-child","count":3}"#, &[]);
+    let group = sandbox.wait_for_connector_pid();
+    let _guard = GroupGuard(group);
+
+    let output = finish(runner);
+    assert!(output.status.success(), "{output:?}");
+    wait_until_group_gone(group);
+    assert_eq!(sandbox.strings("SELECT outcome FROM sync_runs"), ["succeeded"]);
+    assert_eq!(sandbox.count("SELECT count(*) FROM records"), 3);
+}
+
+#[test]
 fn a_run_whose_runner_was_killed_is_marked_failed_by_the_next_sync() {
     let sandbox = Sandbox::new();
-    let mut child = start_and_wait_for_checkpoint(&sandbox, "trickle", &[]);
-    signal(&child, libc::SIGKILL);
+    let mut child = sandbox.spawn_sync(r#"{"mode":"trickle","count":500}"#, &[]);
+    sandbox.wait_for_checkpoint();
+    signal(child.id(), libc::SIGKILL);
     child.wait().unwrap();
     assert_eq!(sandbox.strings("SELECT outcome FROM sync_runs"), ["running"], "nobody could record the end");
 
