@@ -10,6 +10,7 @@
 //! connector sent ([`RawValue`]) and never builds an intermediate tree for the envelope.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -86,6 +87,10 @@ pub struct Spec {
     pub config_schema: Value,
     /// The `_type`s of the records `sync` may emit.
     pub record_types: Vec<String>,
+    /// JSON Schemas of record types the connector declares itself, by `_type`: types
+    /// outside the shared vocabulary (see [`crate::SchemaRegistry::with_declared`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub record_schemas: BTreeMap<String, Value>,
     /// One sentence for humans.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,

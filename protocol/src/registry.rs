@@ -8,12 +8,20 @@
 //! `$ref` to anything else fails at startup.
 //! Validation errors name the record's `_type` and `id`, the field's JSON pointer and the
 //! reason, and never quote a value that could be a secret.
+//!
+//! A connector may declare record types of its own in its spec (`record_schemas`):
+//! [`SchemaRegistry::with_declared`] compiles them once into a registry for the run, whose
+//! records of those types take the same paths as shared ones ([`declared`]).
+
+mod declared;
+
+pub use declared::DeclaredSchemaError;
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use jsonschema::{Draft, Registry, Validator};
 use serde_json::Value;
@@ -126,12 +134,23 @@ pub enum TapeVerdict {
     Unreadable,
 }
 
-/// Every shared schema, compiled. Build one with [`SchemaRegistry::new`] or share
-/// [`SchemaRegistry::global`].
+/// Every shared schema, compiled, and the record types one connector declares (none in
+/// [`SchemaRegistry::global`]). Build one with [`SchemaRegistry::new`] or share
+/// [`SchemaRegistry::global`]; add a connector's types with [`SchemaRegistry::with_declared`].
 pub struct SchemaRegistry {
-    /// Record schemas by `_type`: one lookup per record, on the runner's hot path, which
-    /// must cost the same with fifty types as with five (see [`TypeNameHasher`]).
-    records: HashMap<String, Entry, BuildHasherDefault<TypeNameHasher>>,
+    /// The shared schemas, compiled once and shared by every registry made from this one.
+    shared: Arc<Shared>,
+    /// The connector-declared record schemas, by `_type`; never a shared `_type`.
+    declared: RecordTable,
+}
+
+/// Record schemas by `_type`: one lookup per record, on the runner's hot path, which must
+/// cost the same with fifty types as with five (see [`TypeNameHasher`]).
+type RecordTable = HashMap<String, Entry, BuildHasherDefault<TypeNameHasher>>;
+
+/// The embedded schemas, compiled.
+struct Shared {
+    records: RecordTable,
     /// The same `_type`s, sorted, for listing.
     record_types: Vec<String>,
     messages: BTreeMap<String, Entry>,
@@ -165,8 +184,9 @@ impl Hasher for TypeNameHasher {
 impl fmt::Debug for SchemaRegistry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SchemaRegistry")
-            .field("records", &self.record_types)
-            .field("messages", &self.messages.keys().collect::<Vec<_>>())
+            .field("records", &self.shared.record_types)
+            .field("declared", &self.declared_types().collect::<Vec<_>>())
+            .field("messages", &self.shared.messages.keys().collect::<Vec<_>>())
             .finish()
     }
 }
@@ -179,13 +199,14 @@ impl SchemaRegistry {
     pub fn new() -> Result<Self, SchemaError> {
         let records = parse_all(embedded::RECORD_SCHEMAS)?;
         let messages = parse_all(embedded::MESSAGE_SCHEMAS)?;
-        let shared = shared_resources(records.iter().chain(&messages))?;
+        let shared = shared_resources(records.iter().chain(&messages).map(|(name, schema)| (name.as_str(), schema)))?;
         let records = compile_all(&records, &shared, |name| name.to_owned())?;
-        Ok(SchemaRegistry {
+        let shared = Shared {
             record_types: records.keys().cloned().collect(),
             records: records.into_iter().collect(),
             messages: compile_all(&messages, &shared, message_type_of_file)?,
-        })
+        };
+        Ok(SchemaRegistry { shared: Arc::new(shared), declared: RecordTable::default() })
     }
 
     /// The process-wide registry, compiled on first use.
@@ -200,22 +221,45 @@ impl SchemaRegistry {
 
     /// The record `_type`s that have a shared schema, sorted.
     pub fn record_types(&self) -> impl Iterator<Item = &str> {
-        self.record_types.iter().map(String::as_str)
+        self.shared.record_types.iter().map(String::as_str)
     }
 
-    /// The JSON Schema of a record type.
+    /// The record `_type`s the connector declared (see [`SchemaRegistry::with_declared`]), sorted.
+    pub fn declared_types(&self) -> impl Iterator<Item = &str> {
+        let mut types: Vec<&str> = self.declared.keys().map(String::as_str).collect();
+        types.sort_unstable();
+        types.into_iter()
+    }
+
+    /// Whether `record_type` is one the connector declared rather than a shared one.
+    pub fn is_declared(&self, record_type: &str) -> bool {
+        self.declared.contains_key(record_type)
+    }
+
+    /// The JSON Schema of a record type, shared or declared, as written.
     pub fn record_schema(&self, record_type: &str) -> Option<&Value> {
-        self.records.get(record_type).map(|entry| &entry.schema)
+        self.record_entry(record_type).map(|entry| &entry.schema)
+    }
+
+    /// The compiled schema of a record type, shared or declared: the validator
+    /// [`SchemaRegistry::validate_record`] uses, for callers that need more than a verdict.
+    pub fn record_validator(&self, record_type: &str) -> Option<&Validator> {
+        self.record_entry(record_type).map(|entry| &entry.validator)
     }
 
     /// The protocol message types that have a schema, sorted.
     pub fn message_types(&self) -> impl Iterator<Item = &str> {
-        self.messages.keys().map(String::as_str)
+        self.shared.messages.keys().map(String::as_str)
     }
 
     /// The JSON Schema of a protocol message type (`config`, `record`, ...).
     pub fn message_schema(&self, message_type: &str) -> Option<&Value> {
-        self.messages.get(message_type).map(|entry| &entry.schema)
+        self.shared.messages.get(message_type).map(|entry| &entry.schema)
+    }
+
+    /// The compiled schema of a record `_type`: shared first (most records), then declared.
+    fn record_entry(&self, record_type: &str) -> Option<&Entry> {
+        self.shared.records.get(record_type).or_else(|| self.declared.get(record_type))
     }
 
     /// Validates a record against the schema its `_type` names.
@@ -226,11 +270,12 @@ impl SchemaRegistry {
         let object = record.as_object().ok_or(RecordError::NotAnObject)?;
         let record_type = object.get("_type").and_then(Value::as_str).ok_or(RecordError::MissingType)?;
         let id = || object.get("id").map_or_else(|| "?".to_owned(), display_id);
-        let Some(entry) = self.records.get(record_type) else {
+        let Some(entry) = self.record_entry(record_type) else {
+            let known: Vec<&str> = self.record_types().chain(self.declared_types()).collect();
             return Err(RecordError::UnknownType {
                 record_type: record_type.to_owned(),
                 id: id(),
-                known: self.record_types.join(", "),
+                known: known.join(", "),
             });
         };
         if entry.validator.is_valid(record) {
@@ -294,7 +339,7 @@ impl SchemaRegistry {
     /// `None` when the tape names no known schema. The one place the tape validator runs.
     fn judge_on_tape<'t>(&self, root: TapeNode<'t>) -> Option<(Cow<'t, str>, bool)> {
         let record_type = root.member("_type")?.string()?;
-        let entry = self.records.get(record_type.as_ref())?;
+        let entry = self.record_entry(record_type.as_ref())?;
         let valid = entry.tape_validator.is_valid(root);
         Some((record_type, valid))
     }
@@ -307,7 +352,7 @@ impl SchemaRegistry {
         let message_type = message.get("type").and_then(Value::as_str).ok_or_else(|| {
             vec![Violation { path: String::new(), reason: "the message has no string \"type\" field".into() }]
         })?;
-        let entry = self.messages.get(message_type).ok_or_else(|| {
+        let entry = self.shared.messages.get(message_type).ok_or_else(|| {
             vec![Violation { path: "/type".into(), reason: format!("unknown message type \"{message_type}\"") }]
         })?;
         if entry.validator.is_valid(message) {
@@ -360,7 +405,7 @@ fn parse_all(files: &[(&str, &str)]) -> Result<Vec<(String, Value)>, SchemaError
 
 /// Every embedded schema that has an `$id`, as a resource the others may `$ref`: this is how
 /// a record schema says a field holds another record (`"$ref": ".../records/Repository.json"`).
-fn shared_resources<'a>(schemas: impl Iterator<Item = &'a (String, Value)>) -> Result<Registry<'a>, SchemaError> {
+fn shared_resources<'a>(schemas: impl Iterator<Item = (&'a str, &'a Value)>) -> Result<Registry<'a>, SchemaError> {
     let error =
         |name: &str, e: jsonschema::ReferencingError| SchemaError { name: name.to_owned(), reason: e.to_string() };
     let mut builder = Registry::new().draft(Draft::Draft202012);
@@ -380,17 +425,25 @@ fn compile_all(
     schemas
         .iter()
         .map(|(name, schema)| {
-            let error = |reason: String| SchemaError { name: name.clone(), reason };
-            // A schema that refers only within itself is compiled on its own: compiled
-            // beside the shared resources, its local `$ref`s cost about 2% more
-            // instructions per record (measured with cachegrind on EscalationPolicy), a
-            // price only schemas that link to other records need to pay.
-            let shared = refers_outside(schema).then_some(shared);
-            let validator = compile_for::<SerdeJson>(schema, shared).map_err(error)?;
-            let tape_validator = compile_for::<TapeJson>(schema, shared).map_err(error)?;
-            Ok((key(name), Entry { schema: schema.clone(), validator, tape_validator }))
+            let entry = Entry::compile(schema, shared).map_err(|reason| SchemaError { name: name.clone(), reason })?;
+            Ok((key(name), entry))
         })
         .collect()
+}
+
+impl Entry {
+    /// Compiles a record or message schema, for `Value`s and for tapes, resolving `$ref`s to
+    /// other documents in `shared`.
+    fn compile(schema: &Value, shared: &Registry<'_>) -> Result<Entry, String> {
+        // A schema that refers only within itself is compiled on its own: compiled
+        // beside the shared resources, its local `$ref`s cost about 2% more
+        // instructions per record (measured with cachegrind on EscalationPolicy), a
+        // price only schemas that link to other records need to pay.
+        let shared = refers_outside(schema).then_some(shared);
+        let validator = compile_for::<SerdeJson>(schema, shared)?;
+        let tape_validator = compile_for::<TapeJson>(schema, shared)?;
+        Ok(Entry { schema: schema.clone(), validator, tape_validator })
+    }
 }
 
 /// Whether `schema` holds a `$ref` to another document (anything but a `#` fragment).
@@ -464,7 +517,7 @@ mod tests {
     /// available to `$ref`.
     fn compile_beside_the_embedded(schema: &Value) -> Result<Validator, String> {
         let records = parse_all(embedded::RECORD_SCHEMAS).unwrap();
-        let shared = shared_resources(records.iter()).unwrap();
+        let shared = shared_resources(records.iter().map(|(name, schema)| (name.as_str(), schema))).unwrap();
         compile_for::<SerdeJson>(schema, Some(&shared))
     }
 
