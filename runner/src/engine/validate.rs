@@ -1,11 +1,14 @@
 //! Checking a sync's messages on the supervisor's mapper threads: each record's JSON text
-//! is validated against the compiled shared schema of its `_type`
-//! ([`protocol::SchemaRegistry::validate_record_json`], which reads the text in place
-//! rather than building a `Value`), and kept as the exact text for storage.
+//! is validated against the compiled schema of its `_type`, shared or declared by the
+//! connector ([`protocol::SchemaRegistry::validate_record_json`] of the run's registry,
+//! which reads the text in place rather than building a `Value`), and kept as the exact
+//! text for storage.
 //!
 //! One exception to "exactly as sent": a record or state holding a value of a `writeOnly`
 //! configuration field (a connector bug) is stored with that value masked, because secrets
 //! must never reach storage. The store loop warns when that happens.
+
+use std::sync::Arc;
 
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -64,17 +67,21 @@ pub struct CheckedRecord {
     pub verdict: Result<(), RecordError>,
 }
 
-/// The checker the supervisor runs on each decoded line (on its mapper threads), masking
-/// the connection's secrets in records and states.
-pub fn checker(redactor: Redactor) -> impl Fn(Incoming, Option<&str>) -> Item + Send + Sync + 'static {
-    move |incoming, _| check(incoming, &redactor)
+/// The checker the supervisor runs on each decoded line (on its mapper threads), validating
+/// records with `schemas` (the run's: shared and declared types) and masking the
+/// connection's secrets in records and states.
+pub fn checker(
+    redactor: Redactor,
+    schemas: Arc<SchemaRegistry>,
+) -> impl Fn(Incoming, Option<&str>) -> Item + Send + Sync + 'static {
+    move |incoming, _| check(incoming, &redactor, &schemas)
 }
 
 /// Checks one decoded line.
-pub fn check(incoming: Incoming, redactor: &Redactor) -> Item {
+pub fn check(incoming: Incoming, redactor: &Redactor, schemas: &SchemaRegistry) -> Item {
     match incoming {
         Ok((line, ConnectorMessage::Record(record))) => {
-            Item::Record(mask_record(check_record(line, record.record, record.extracted_at), redactor))
+            Item::Record(mask_record(check_record(line, record.record, record.extracted_at, schemas), redactor))
         }
         Ok((line, ConnectorMessage::State(state))) => {
             let (state, masked) = mask_state(state.state, redactor);
@@ -87,15 +94,20 @@ pub fn check(incoming: Incoming, redactor: &Redactor) -> Item {
     }
 }
 
-fn check_record(line: u64, raw: Box<RawValue>, extracted_at: Option<String>) -> CheckedRecord {
-    let RecordCheck { record_type, id, verdict } = record_verdict(raw.get());
+fn check_record(
+    line: u64,
+    raw: Box<RawValue>,
+    extracted_at: Option<String>,
+    schemas: &SchemaRegistry,
+) -> CheckedRecord {
+    let RecordCheck { record_type, id, verdict } = record_verdict(schemas, raw.get());
     CheckedRecord { line, raw, masked: false, extracted_at, record_type, id, verdict }
 }
 
-/// Validates a record's JSON text against the shared schema of its `_type`: the one
+/// Validates a record's JSON text against the schema of its `_type` in `schemas`: the one
 /// record check of the runner, used by `sync` and by the conformance kit alike.
-pub fn record_verdict(json: &str) -> RecordCheck {
-    SchemaRegistry::global().validate_record_json(json)
+pub fn record_verdict(schemas: &SchemaRegistry, json: &str) -> RecordCheck {
+    schemas.validate_record_json(json)
 }
 
 /// Masks secrets in the record's text. Masking replaces characters inside JSON strings
@@ -130,7 +142,7 @@ mod tests {
     use super::*;
 
     fn record(line: &str) -> CheckedRecord {
-        match check(Ok((7, ConnectorMessage::decode(line).unwrap())), &Redactor::default()) {
+        match check(Ok((7, ConnectorMessage::decode(line).unwrap())), &Redactor::default(), SchemaRegistry::global()) {
             Item::Record(record) => record,
             other => panic!("{other:?}"),
         }
@@ -162,14 +174,17 @@ mod tests {
         let redactor = Redactor::new(["s3cr3t-token".to_owned()]);
         let line =
             r#"{"type":"record","record":{"_type":"Team","id":"T1","self":"https://x.test/T1","name":"s3cr3t-token"}}"#;
-        let Item::Record(checked) = check(Ok((1, ConnectorMessage::decode(line).unwrap())), &redactor) else {
+        let Item::Record(checked) =
+            check(Ok((1, ConnectorMessage::decode(line).unwrap())), &redactor, SchemaRegistry::global())
+        else {
             panic!("not a record")
         };
         assert!(checked.masked && checked.verdict.is_ok());
         assert_eq!(checked.raw.get(), r#"{"_type":"Team","id":"T1","self":"https://x.test/T1","name":"***"}"#);
 
         let line = r#"{"type":"state","state":{"token":"s3cr3t-token","cursor":3}}"#;
-        let Item::State { state, masked, .. } = check(Ok((2, ConnectorMessage::decode(line).unwrap())), &redactor)
+        let Item::State { state, masked, .. } =
+            check(Ok((2, ConnectorMessage::decode(line).unwrap())), &redactor, SchemaRegistry::global())
         else {
             panic!("not a state")
         };
@@ -181,7 +196,9 @@ mod tests {
     fn records_without_secrets_are_kept_byte_for_byte() {
         let redactor = Redactor::new(["s3cr3t-token".to_owned()]);
         let line = r#"{"type":"record","record":{"_type":"Team", "id":"T1","self":"https://x.test/T1","name":"Ops"}}"#;
-        let Item::Record(checked) = check(Ok((1, ConnectorMessage::decode(line).unwrap())), &redactor) else {
+        let Item::Record(checked) =
+            check(Ok((1, ConnectorMessage::decode(line).unwrap())), &redactor, SchemaRegistry::global())
+        else {
             panic!("not a record")
         };
         assert!(!checked.masked);
