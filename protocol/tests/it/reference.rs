@@ -231,7 +231,9 @@ fn render(schemas: &BTreeMap<String, Value>) -> Result<String, Vec<String>> {
         out,
         "Every record a connector emits names one of these {} types in `_type`, and the runner validates it \
          against [`records/<Type>.json`](records/) (JSON Schema 2020-12, formats enforced) before storing it. \
-         The types are grouped in {families} families by the kind of source they come from.",
+         The types are grouped in {families} families by the kind of source they come from. A connector whose \
+         source has something none of them describes declares a type of its own in its spec \
+         ([`record_schemas`](../PROTOCOL.md#declared-record-types)); it may not redefine one of these.",
         schemas.len()
     )
     .unwrap();

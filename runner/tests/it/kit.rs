@@ -66,7 +66,7 @@ mod language_connectors {
         let text = String::from_utf8(output.stdout).unwrap();
         assert!(text.starts_with("check "), "{text}");
         assert!(text.contains("sync.records_valid") && text.contains("PASS"), "{text}");
-        assert!(text.contains("18 passed, 0 failed, 1 skipped"), "{text}");
+        assert!(text.contains("19 passed, 0 failed, 1 skipped"), "{text}");
         assert!(!text.contains('\x1b'), "no escape codes: {text:?}");
         assert_eq!(output.status.code(), Some(0));
     }
