@@ -4,8 +4,8 @@
 // Owns what every Node connector shares: the command line (spec, verify, discover, sync,
 // and --config/--since/--stream/--state for running by hand), reading the config and sync
 // messages from stdin, writing protocol messages to stdout, masking writeOnly (secret)
-// values, a top-level check of the configuration, and RFC 3339 dates. No dependencies;
-// Node 18 or newer.
+// values, a top-level check of the configuration, RFC 3339 dates, and recordSchema() for
+// declaring a record type of your own. No dependencies; Node 18 or newer.
 //
 //   run(spec, { verify, discover, sync })
 //
@@ -333,6 +333,31 @@ async function dispatch(args, spec, handlers, out) {
   return handlers.sync(config, request, out);
 }
 
+/**
+ * A JSON Schema for a record type of your own, to declare in the spec under
+ * `record_schemas: { [typeName]: recordSchema(...) }` when no shared type fits. It adds
+ * what every record has (`_type` fixed to typeName, `id`, `self`, all required) to your
+ * `properties` and `required`. The runner validates your records against it like a shared
+ * type; it refuses a shared type's name (e.g. Incident) and a name that is not PascalCase.
+ */
+function recordSchema(typeName, properties, required = [], description = undefined) {
+  const base = ['_type', 'id', 'self'];
+  const schema = {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    title: typeName,
+    type: 'object',
+    required: [...base, ...required.filter((name) => !base.includes(name))],
+    properties: {
+      _type: { const: typeName },
+      id: { type: 'string', minLength: 1 },
+      self: { type: 'string', format: 'uri' },
+      ...properties,
+    },
+  };
+  if (description) schema.description = description;
+  return schema;
+}
+
 async function discoveredStreams(handlers, config) {
   const streams = [];
   await handlers.discover(config, { stream: (s) => streams.push({ _type: 'Stream', ...s }), log() {} });
@@ -347,6 +372,7 @@ module.exports = {
   formatInstant,
   parseArgs,
   parseInstant,
+  recordSchema,
   redactor,
   run,
   secretValues,

@@ -5,7 +5,8 @@ line (``spec``, ``verify``, ``discover``, ``sync`` and the ``--config``/``--sinc
 ``--stream``/``--state`` flags for running by hand), reading the ``config`` and ``sync``
 messages from stdin, writing protocol messages to stdout, hiding secret (``writeOnly``)
 values, a light check of the configuration against the spec's ``config_schema``, and
-RFC 3339 date helpers. Standard library only; Python 3.9 or newer.
+RFC 3339 date helpers, and :func:`record_schema` for declaring a record type of your own.
+Standard library only; Python 3.9 or newer.
 
 A connector describes itself with a spec and three functions, then calls :func:`run`::
 
@@ -107,6 +108,38 @@ def format_instant(instant):
 def now():
     """The current instant, as an aware UTC datetime."""
     return _dt.datetime.now(_dt.timezone.utc)
+
+
+# ---------------------------------------------------------------------------------------
+# Declared record types
+# ---------------------------------------------------------------------------------------
+
+
+def record_schema(type_name, properties, required=(), description=None):
+    """A JSON Schema for a record type of your own, to declare in the spec under
+    ``"record_schemas": {type_name: record_schema(...)}`` when no shared type fits.
+
+    It adds what every record has (``_type`` fixed to ``type_name``, ``id``, ``self``, all
+    required) to your ``properties`` and ``required`` fields. The runner validates your
+    records against it like a shared type; it refuses a shared type's name (e.g.
+    ``Incident``) and a name that is not PascalCase letters and digits."""
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": type_name,
+        "type": "object",
+        "required": ["_type", "id", "self"] + [name for name in required if name not in ("_type", "id", "self")],
+        "properties": dict(
+            {
+                "_type": {"const": type_name},
+                "id": {"type": "string", "minLength": 1},
+                "self": {"type": "string", "format": "uri"},
+            },
+            **properties
+        ),
+    }
+    if description:
+        schema["description"] = description
+    return schema
 
 
 # ---------------------------------------------------------------------------------------

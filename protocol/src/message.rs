@@ -15,6 +15,7 @@
 //! give the same messages and the same errors (`tests/it/decode.rs`).
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::fmt;
 
 use jsonschema::json::Node as _;
@@ -94,6 +95,10 @@ pub struct Spec {
     pub config_schema: Value,
     /// The `_type`s of the records `sync` may emit.
     pub record_types: Vec<String>,
+    /// JSON Schemas of record types the connector declares itself, by `_type`: types
+    /// outside the shared vocabulary (see [`crate::SchemaRegistry::with_declared`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub record_schemas: BTreeMap<String, Value>,
     /// One sentence for humans.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,

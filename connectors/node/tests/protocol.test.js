@@ -53,3 +53,11 @@ test('arguments: the four commands and their flags; anything else is a usage err
   assert.throws(() => protocol.parseArgs(['sync', '--since', '2026-01-01']), /need --config/);
   assert.throws(() => protocol.parseArgs(['discover', '--config']), /--config needs a value/);
 });
+
+test('recordSchema: a declared type requires _type, id and self, fixes _type and keeps the fields given', () => {
+  const schema = protocol.recordSchema('AcmeWidget', { sprockets: { type: 'integer' } }, ['sprockets', 'id']);
+  assert.deepEqual(schema.required, ['_type', 'id', 'self', 'sprockets']);
+  assert.deepEqual(schema.properties._type, { const: 'AcmeWidget' });
+  assert.deepEqual(schema.properties.sprockets, { type: 'integer' });
+  assert.equal(schema.description, undefined);
+});

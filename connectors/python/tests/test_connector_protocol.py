@@ -113,6 +113,15 @@ class Secrets(unittest.TestCase):
         self.assertEqual(redactor.redact("x abcdef y abcd z ab"), "x *** y *** z ab")
 
 
+class DeclaredTypes(unittest.TestCase):
+    def test_record_schema_requires_type_id_and_self_and_keeps_the_fields_given(self):
+        schema = protocol.record_schema("AcmeWidget", {"sprockets": {"type": "integer"}}, required=["sprockets", "id"])
+        self.assertEqual(schema["required"], ["_type", "id", "self", "sprockets"])
+        self.assertEqual(schema["properties"]["_type"], {"const": "AcmeWidget"})
+        self.assertEqual(schema["properties"]["sprockets"], {"type": "integer"})
+        self.assertNotIn("description", schema)
+
+
 class ConfigCheck(unittest.TestCase):
     SCHEMA = {
         "required": ["path"],

@@ -104,7 +104,6 @@ fn records() -> Vec<String> {
     records
 }
 
-
 #[test]
 fn the_one_pass_decoder_gives_what_decode_then_validate_gives() {
     let (mut checked, mut on_tape, mut records_seen, mut errors) = (0, 0, 0, 0);
@@ -123,7 +122,9 @@ fn the_one_pass_decoder_gives_what_decode_then_validate_gives() {
     // other outcomes were exercised too.
     assert!(on_tape * 10 > records_seen * 7, "{on_tape} of {records_seen} records on the line's tape");
     assert!(errors > 1_000 && checked > 5_000, "{errors} errors in {checked} lines");
-    eprintln!("one pass: {checked} lines, {records_seen} records ({on_tape} validated on the line's tape), {errors} errors");
+    eprintln!(
+        "one pass: {checked} lines, {records_seen} records ({on_tape} validated on the line's tape), {errors} errors"
+    );
 }
 
 #[test]

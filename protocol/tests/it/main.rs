@@ -1,5 +1,9 @@
 //! protocol's integration tests: one test binary, a module per area, helpers in `util`.
 
+// The house rules of every shared schema: names, descriptions, required fields, keywords.
+mod conventions;
+// schemas/REFERENCE.md, generated from the record schemas, and its check.
+mod reference;
 // The one-pass decoder of a sync's lines against decoding, then validating, apart.
 mod decode;
 // Fuzzed input through the codec, the decoder, the tape and the registry.

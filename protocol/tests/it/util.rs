@@ -5,9 +5,14 @@ use std::path::PathBuf;
 use protocol::{RecordCheck, SchemaRegistry};
 use serde_json::{json, Value};
 
+/// The path of a file of the repository, given relative to the repository's root.
+pub fn repo_path(relative: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(relative)
+}
+
 /// A file of the repository, by its path relative to the repository's root.
 pub fn repo_file(relative: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(relative);
+    let path = repo_path(relative);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
 }
 

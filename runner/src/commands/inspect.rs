@@ -11,12 +11,15 @@ use super::{print, Settings, Status};
 use crate::engine::ConnectorClient;
 use crate::resolve;
 
-/// `runner spec <connector>`: the spec, pretty on a terminal, one line otherwise.
+/// `runner spec <connector>`: the spec, pretty on a terminal, one line otherwise. A spec
+/// whose declared record types a sync would refuse is refused here too.
 ///
 /// # Errors
-/// Bad input, a failed connector, or a failed write to stdout.
+/// Bad input, a failed connector, an unusable declared type, or a failed write to stdout.
 pub fn spec(settings: &Settings, connector: &str) -> anyhow::Result<Status> {
-    let spec = settings.connector(connector)?.spec()?;
+    let connector = settings.connector(connector)?;
+    let spec = connector.spec()?;
+    connector.record_schemas(&spec)?;
     let text =
         if io::stdout().is_terminal() { serde_json::to_string_pretty(&spec)? } else { serde_json::to_string(&spec)? };
     print(&format!("{text}\n"))?;

@@ -178,6 +178,21 @@ impl ConnectorClient {
         Ok(spec)
     }
 
+    /// The shared schemas plus the record types `spec` declares (`record_schemas`),
+    /// compiled once: the registry a sync of this connector validates its records with.
+    ///
+    /// # Errors
+    /// A declared type is refused (redefines a shared type, does not compile, does not
+    /// require `_type` and `id`); the error names it.
+    pub fn record_schemas(&self, spec: &Spec) -> Result<SchemaRegistry, RunError> {
+        SchemaRegistry::global().with_declared(&spec.record_schemas).map_err(|refused| {
+            let hint = "fix `record_schemas` in the connector's spec (see PROTOCOL.md, \"Declared record types\")";
+            self.failure(ConnectorCommand::Spec, &Redactor::default())
+                .hint(Some(hint.to_owned()))
+                .build(FailureKind::Failed, &format!("sent an unusable spec: {refused}"))
+        })
+    }
+
     /// Runs `verify`.
     ///
     /// # Errors

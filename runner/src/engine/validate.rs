@@ -1,7 +1,8 @@
 //! Checking a sync's messages on the supervisor's mapper threads: each line is decoded in
 //! one pass ([`protocol::decode_line`]: the line's tape gives the envelope and is the
-//! record's tape too), each record is validated on that tape against the compiled shared
-//! schema of its `_type` ([`protocol::SchemaRegistry::validate_record_node`]) and kept
+//! record's tape too), each record is validated on that tape against the compiled schema
+//! of its `_type`, shared or declared by the connector
+//! ([`protocol::SchemaRegistry::validate_record_node`] of the run's registry), and kept
 //! where it is, as the exact text the connector sent: the store loop finds it in its
 //! batch's text, so the record is never copied before the destination takes it.
 //!
@@ -10,6 +11,7 @@
 //! must never reach storage. The store loop warns when that happens.
 
 use std::ops::Range;
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -91,26 +93,28 @@ impl RecordText {
     }
 }
 
-/// The checker the supervisor runs on each line (on its mapper threads), masking the
+/// The checker the supervisor runs on each line (on its mapper threads), validating
+/// records with `schemas` (the run's: shared and declared types) and masking the
 /// connection's secrets in records and states.
-pub fn checker(redactor: Redactor) -> impl Fn(RawLine<'_>) -> Item + Send + Sync + 'static {
-    move |line| check(line, &redactor)
+pub fn checker(
+    redactor: Redactor,
+    schemas: Arc<SchemaRegistry>,
+) -> impl Fn(RawLine<'_>) -> Item + Send + Sync + 'static {
+    move |line| check(line, &redactor, &schemas)
 }
 
 /// Decodes and checks one line.
-pub fn check(line: RawLine<'_>, redactor: &Redactor) -> Item {
+pub fn check(line: RawLine<'_>, redactor: &Redactor, schemas: &SchemaRegistry) -> Item {
     let line = match line {
         Ok(line) => line,
         Err(error) => return Item::Bad(error),
     };
     decode_line(line.text, |decoded| match decoded {
-        Ok(LineMessage::Record(record)) => Item::Record(check_record(&line, &record, redactor)),
+        Ok(LineMessage::Record(record)) => Item::Record(check_record(&line, &record, redactor, schemas)),
         Ok(LineMessage::Other(message)) => check_message(line.number, message, redactor),
-        Err(source) => Item::Bad(CodecError::InvalidMessage {
-            line: line.number,
-            snippet: snippet(line.text, 120),
-            source,
-        }),
+        Err(source) => {
+            Item::Bad(CodecError::InvalidMessage { line: line.number, snippet: snippet(line.text, 120), source })
+        }
     })
 }
 
@@ -127,9 +131,13 @@ fn check_message(line: u64, message: ConnectorMessage, redactor: &Redactor) -> I
     }
 }
 
-fn check_record(line: &StdoutLine<'_>, record: &RecordLine<'_>, redactor: &Redactor) -> CheckedRecord {
-    let RecordCheck { record_type, id, verdict } =
-        SchemaRegistry::global().validate_record_node(record.text, record.node);
+fn check_record(
+    line: &StdoutLine<'_>,
+    record: &RecordLine<'_>,
+    redactor: &Redactor,
+    schemas: &SchemaRegistry,
+) -> CheckedRecord {
+    let RecordCheck { record_type, id, verdict } = schemas.validate_record_node(record.text, record.node);
     let start = line.offset + record.offset;
     let json = match mask(record.text, redactor) {
         Some(masked) => RecordText::Masked(masked),
@@ -139,10 +147,10 @@ fn check_record(line: &StdoutLine<'_>, record: &RecordLine<'_>, redactor: &Redac
     CheckedRecord { line: line.number, json, extracted_at, record_type, id, verdict }
 }
 
-/// Validates a record's JSON text against the shared schema of its `_type`: the one
+/// Validates a record's JSON text against the schema of its `_type` in `schemas`: the one
 /// record check of the runner, used by `sync` and by the conformance kit alike.
-pub fn record_verdict(json: &str) -> RecordCheck {
-    SchemaRegistry::global().validate_record_json(json)
+pub fn record_verdict(schemas: &SchemaRegistry, json: &str) -> RecordCheck {
+    schemas.validate_record_json(json)
 }
 
 /// The record's text with its secrets masked, if it holds any. Masking replaces
@@ -175,7 +183,7 @@ mod tests {
     }
 
     fn record(text: &str) -> CheckedRecord {
-        match check(line(7, text, 0), &Redactor::default()) {
+        match check(line(7, text, 0), &Redactor::default(), SchemaRegistry::global()) {
             Item::Record(record) => record,
             other => panic!("{other:?}"),
         }
@@ -207,12 +215,14 @@ mod tests {
         let redactor = Redactor::new(["s3cr3t-token".to_owned()]);
         let text =
             r#"{"type":"record","record":{"_type":"Team","id":"T1","self":"https://x.test/T1","name":"s3cr3t-token"}}"#;
-        let Item::Record(checked) = check(line(1, text, 0), &redactor) else { panic!("not a record") };
+        let Item::Record(checked) = check(line(1, text, 0), &redactor, SchemaRegistry::global()) else {
+            panic!("not a record")
+        };
         assert!(checked.json.is_masked() && checked.verdict.is_ok());
         assert_eq!(checked.json.get(""), r#"{"_type":"Team","id":"T1","self":"https://x.test/T1","name":"***"}"#);
 
         let text = r#"{"type":"state","state":{"token":"s3cr3t-token","cursor":3}}"#;
-        let Item::State { state, masked, .. } = check(line(2, text, 0), &redactor) else {
+        let Item::State { state, masked, .. } = check(line(2, text, 0), &redactor, SchemaRegistry::global()) else {
             panic!("not a state")
         };
         assert!(masked);
@@ -226,7 +236,8 @@ mod tests {
         // The line as the second of its batch: the record's range is in the batch's text.
         let batch = format!("{{\"type\":\"state\",\"state\":1}}{text}");
         let offset = batch.len() - text.len();
-        let Item::Record(checked) = check(line(2, &batch[offset..], offset), &redactor) else {
+        let Item::Record(checked) = check(line(2, &batch[offset..], offset), &redactor, SchemaRegistry::global())
+        else {
             panic!("not a record")
         };
         assert!(!checked.json.is_masked());
@@ -236,11 +247,15 @@ mod tests {
     #[test]
     fn lines_that_are_not_messages_or_not_for_a_sync_say_so() {
         let redactor = Redactor::default();
-        let bad = check(line(3, "not json", 0), &redactor);
+        let bad = check(line(3, "not json", 0), &redactor, SchemaRegistry::global());
         assert!(matches!(&bad, Item::Bad(CodecError::InvalidMessage { line: 3, .. })), "{bad:?}");
         let stream = r#"{"type":"stream","stream":{"_type":"Stream","id":"a","self":"https://x.test","name":"A"}}"#;
-        assert!(matches!(check(line(4, stream, 0), &redactor), Item::Ignored { line: 4, ref kind } if kind == "stream"));
+        assert!(
+            matches!(check(line(4, stream, 0), &redactor, SchemaRegistry::global()), Item::Ignored { line: 4, ref kind } if kind == "stream")
+        );
         let log = r#"{"type":"log","level":"warn","message":"slow"}"#;
-        assert!(matches!(check(line(5, log, 0), &redactor), Item::Log(LogMessage { ref message, .. }) if message == "slow"));
+        assert!(
+            matches!(check(line(5, log, 0), &redactor, SchemaRegistry::global()), Item::Log(LogMessage { ref message, .. }) if message == "slow")
+        );
     }
 }

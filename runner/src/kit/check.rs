@@ -11,6 +11,9 @@ pub const SPEC_CONFIG_SCHEMA_VALID: &str = "spec.config_schema_valid";
 pub const SPEC_CONFIG_MATCHES_SCHEMA: &str = "spec.config_matches_schema";
 /// Secret-looking properties carry `"writeOnly": true`.
 pub const SPEC_SECRETS_WRITE_ONLY: &str = "spec.secrets_write_only";
+/// The spec's declared record types (`record_schemas`) are accepted: none redefines a
+/// shared type, each requires `_type` and `id`, and compiles.
+pub const SPEC_RECORD_SCHEMAS_VALID: &str = "spec.record_schemas_valid";
 /// `verify` of the given configuration answers valid=true.
 pub const VERIFY_VALID_CONFIG: &str = "verify.valid_config";
 /// `verify` of `{}` answers valid=false with a reason, and exits 0.
@@ -44,11 +47,12 @@ pub const ROBUST_SIGTERM: &str = "robust.sigterm";
 
 /// Every check, in report order.
 #[cfg(test)]
-pub const ALL: [&str; 19] = [
+pub const ALL: [&str; 20] = [
     SPEC_SINGLE_MESSAGE,
     SPEC_CONFIG_SCHEMA_VALID,
     SPEC_CONFIG_MATCHES_SCHEMA,
     SPEC_SECRETS_WRITE_ONLY,
+    SPEC_RECORD_SCHEMAS_VALID,
     VERIFY_VALID_CONFIG,
     VERIFY_EMPTY_CONFIG_INVALID,
     VERIFY_WRONG_VALUE_INVALID,

@@ -145,6 +145,9 @@ pub struct Executor<'a> {
     connector: &'a ConnectorClient,
     limits: Limits,
     scanner: Scanner,
+    /// What records are validated with once the spec's declared types are known to
+    /// compile; the shared schemas until then.
+    schemas: Option<Arc<SchemaRegistry>>,
     leaks: Vec<Leak>,
 }
 
@@ -152,7 +155,7 @@ impl<'a> Executor<'a> {
     /// An executor whose runs each get `check_timeout` as overall timeout.
     pub fn new(connector: &'a ConnectorClient, check_timeout: Duration) -> Self {
         let limits = Limits { overall_timeout: Some(check_timeout), ..connector.engine().limits.clone() };
-        Executor { connector, limits, scanner: Scanner::default(), leaks: Vec::new() }
+        Executor { connector, limits, scanner: Scanner::default(), schemas: None, leaks: Vec::new() }
     }
 
     /// The limits every run gets unless it overrides them.
@@ -163,6 +166,11 @@ impl<'a> Executor<'a> {
     /// From now on, look for these secrets.
     pub fn set_scanner(&mut self, scanner: Scanner) {
         self.scanner = scanner;
+    }
+
+    /// From now on, validate records with `schemas` (the spec's declared types included).
+    pub fn set_schemas(&mut self, schemas: SchemaRegistry) {
+        self.schemas = Some(Arc::new(schemas));
     }
 
     /// The secrets being looked for.
@@ -181,7 +189,7 @@ impl<'a> Executor<'a> {
         invocation.limits = run.limits.unwrap_or_else(|| self.limits.clone());
         let stderr_leaks = Arc::new(Mutex::new(Vec::new()));
         let echo = stderr_scan(self.scanner.clone(), Arc::clone(&stderr_leaks));
-        let scanner = self.scanner.clone();
+        let (scanner, schemas) = (self.scanner.clone(), self.schemas.clone());
         let mut transcript = Transcript {
             label: run.label,
             messages: Vec::new(),
@@ -195,7 +203,7 @@ impl<'a> Executor<'a> {
         let result = supervisor::run(
             invocation,
             Some(echo),
-            move |line| inspect(line, &scanner),
+            move |line| inspect(line, &scanner, schemas.as_deref().unwrap_or_else(|| SchemaRegistry::global())),
             |_, batch| {
                 for seen in batch {
                     if seen.leak {
@@ -265,7 +273,7 @@ impl Seen {
 
 /// Secrets are searched in the line as the connector wrote it (when it was read whole),
 /// so nothing the connector printed escapes the scan.
-fn inspect(line: RawLine<'_>, scanner: &Scanner) -> Seen {
+fn inspect(line: RawLine<'_>, scanner: &Scanner, schemas: &SchemaRegistry) -> Seen {
     let leak = line.as_ref().is_ok_and(|line| scanner.leaks(line.text));
     match line.and_then(|line| line.decode()) {
         Err(error) => {
@@ -274,7 +282,7 @@ fn inspect(line: RawLine<'_>, scanner: &Scanner) -> Seen {
         }
         Ok((line, ConnectorMessage::Record(message))) => {
             let text = message.record.get();
-            let RecordCheck { record_type, id, verdict } = validate::record_verdict(text);
+            let RecordCheck { record_type, id, verdict } = validate::record_verdict(schemas, text);
             let seen = SeenRecord { line, record_type, id, error: verdict.err().map(|e| e.to_string()) };
             let violation = record_envelope_violation(text, message.extracted_at);
             Seen { line, leak: leak || scanner.leaks(text), body: Body::Record(seen, violation) }
@@ -319,7 +327,7 @@ mod tests {
             &serde_json::json!({"properties":{"apiToken":{"type":"string","writeOnly":true}}}),
             &serde_json::json!({"apiToken":"tok-secret-9"}),
         );
-        inspect(Ok(StdoutLine { number: 3, text: line, offset: 0 }), &scanner)
+        inspect(Ok(StdoutLine { number: 3, text: line, offset: 0 }), &scanner, SchemaRegistry::global())
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! The `spec.*` checks: one valid spec message, a compilable `config_schema`, the given
-//! configuration valid under it, and secret-looking properties marked `writeOnly`.
+//! configuration valid under it, secret-looking properties marked `writeOnly`, and
+//! declared record types (`record_schemas`) the runner accepts; the latter then validate
+//! the records of the kit's syncs.
 
 use serde_json::Value;
 
 use protocol::registry::{compile_schema, violations};
-use protocol::{ConnectorMessage, Spec, PROTOCOL_VERSION};
+use protocol::{ConnectorMessage, SchemaRegistry, Spec, PROTOCOL_VERSION};
 
 use super::check::{self, verdict, Check, Problem};
 use super::exec::{Executor, Run};
@@ -12,7 +14,9 @@ use super::exec::{Executor, Run};
 /// Words that make a property look secret (matched case-insensitively in its name).
 const SECRET_WORDS: [&str; 4] = ["token", "password", "secret", "key"];
 
-/// Runs `spec` and the four `spec.*` checks; returns the spec when there is exactly one.
+/// Runs `spec` and the five `spec.*` checks; returns the spec when there is exactly one.
+/// From then on the executor validates records with the spec's declared types, if the
+/// runner accepts them.
 pub fn checks(executor: &mut Executor<'_>, config: &Value) -> (Vec<Check>, Option<Spec>) {
     let transcript = executor.run(Run::new("spec", "spec", None));
     let specs: Vec<(u64, &Spec)> = transcript
@@ -38,16 +42,47 @@ pub fn checks(executor: &mut Executor<'_>, config: &Value) -> (Vec<Check>, Optio
     let spec = single.is_ok().then(|| specs[0].1.clone());
     let mut checks = vec![verdict(check::SPEC_SINGLE_MESSAGE, single)];
     match &spec {
-        Some(spec) => checks.extend(schema_checks(&spec.config_schema, config)),
+        Some(spec) => {
+            checks.extend(schema_checks(&spec.config_schema, config));
+            checks.push(declared_check(executor, spec));
+        }
         None => {
             let reason = "no usable spec message (see spec.single_message)";
             checks.extend(
-                [check::SPEC_CONFIG_SCHEMA_VALID, check::SPEC_CONFIG_MATCHES_SCHEMA, check::SPEC_SECRETS_WRITE_ONLY]
-                    .map(|name| Check::skip(name, reason)),
+                [
+                    check::SPEC_CONFIG_SCHEMA_VALID,
+                    check::SPEC_CONFIG_MATCHES_SCHEMA,
+                    check::SPEC_SECRETS_WRITE_ONLY,
+                    check::SPEC_RECORD_SCHEMAS_VALID,
+                ]
+                .map(|name| Check::skip(name, reason)),
             );
         }
     }
     (checks, spec)
+}
+
+/// `spec.record_schemas_valid`: the runner's own verdict on the declared types
+/// ([`SchemaRegistry::with_declared`]), so the kit refuses exactly what a sync would.
+fn declared_check(executor: &mut Executor<'_>, spec: &Spec) -> Check {
+    let name = check::SPEC_RECORD_SCHEMAS_VALID;
+    if spec.record_schemas.is_empty() {
+        return Check::pass(name, "no declared record types: every record must have a shared schema");
+    }
+    match SchemaRegistry::global().with_declared(&spec.record_schemas) {
+        Err(refused) => Check::fail(name, refused.to_string()),
+        Ok(schemas) => {
+            executor.set_schemas(schemas);
+            let types: Vec<&str> = spec.record_schemas.keys().map(String::as_str).collect();
+            let unlisted: Vec<&str> =
+                types.iter().copied().filter(|t| !spec.record_types.iter().any(|listed| listed == t)).collect();
+            let mut reason = format!("declares {}; each compiles and requires _type and id", types.join(", "));
+            if !unlisted.is_empty() {
+                reason.push_str(&format!(" (note: not listed in record_types: {})", unlisted.join(", ")));
+            }
+            Check::pass(name, reason)
+        }
+    }
 }
 
 fn schema_checks(schema: &Value, config: &Value) -> Vec<Check> {

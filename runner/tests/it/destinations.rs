@@ -335,6 +335,7 @@ conformance!(
     secrets_never_reach_the_store,
     a_store_written_by_a_newer_runner_is_refused,
     a_second_sync_of_a_connection_is_refused_or_waits_its_turn,
+    declared_records_are_stored_like_any_other,
 );
 
 fn store(kind: Kind, test: &str) -> Option<Store> {
@@ -457,6 +458,17 @@ team 2 c; state 1"#;
     assert_eq!(rejected.len(), 1, "{rejected:?}");
     assert_eq!((rejected[0].0.as_deref(), rejected[0].1.as_deref()), (Some("Team"), Some("bad")));
     assert!(rejected[0].2.contains("/self"), "{rejected:?}");
+}
+
+fn declared_records_are_stored_like_any_other(kind: Kind) {
+    let Some(store) = store(kind, "declared") else { return };
+    let connector = std::path::PathBuf::from(crate::declared::widget_connector());
+    let output = store.sync(&connector, &json!({"widgets": 2}), &[]);
+    assert!(output.status.success(), "{output:?}");
+    let records = store.records();
+    let keys: Vec<(&str, &str)> = records.keys().map(|(t, id)| (t.as_str(), id.as_str())).collect();
+    assert_eq!(keys, [("AcmeWidget", "w1"), ("AcmeWidget", "w2"), ("Team", "T1")]);
+    assert_eq!(records[&("AcmeWidget".to_owned(), "w2".to_owned())]["sprockets"], 2);
 }
 
 fn the_history_has_each_run_with_its_outcome_and_counts(kind: Kind) {

@@ -14,6 +14,8 @@ mod architecture;
 mod chaos;
 /// `spec`, `verify`, `discover`, `sync` and `sync-all` on the fixture connector, a module per rule.
 mod cli;
+/// Record types a connector declares in its spec: validated, stored, refused.
+mod declared;
 /// `runner demo` end to end.
 mod demo;
 /// deploy/: Kubernetes manifests validated offline, their commands, the Dockerfile.

@@ -19,13 +19,13 @@ fn generate(language: &str) -> (tempfile::TempDir, std::path::PathBuf, String) {
     (dir, project, printed)
 }
 
-/// Runs the conformance kit on `connector` from `project` and asserts that all 19
+/// Runs the conformance kit on `connector` from `project` and asserts that all 20
 /// checks pass (the secrets check included: the sample config has a writeOnly token).
 fn assert_kit_passes(project: &std::path::Path, connector: &str) {
     let started = std::time::Instant::now();
     let (report, code) = kit(project, &[connector, "config.json", "--since", "2026-01-01"]);
     eprintln!("runner test-connector: {:.1} s", started.elapsed().as_secs_f64());
-    assert_eq!((code, &report["passed"], &report["failed"]), (0, &19.into(), &0.into()), "{report:#}");
+    assert_eq!((code, &report["passed"], &report["failed"]), (0, &20.into(), &0.into()), "{report:#}");
     let records = check(&report, "sync.records_valid")["reason"].as_str().unwrap_or_default();
     assert!(records.contains("Incident: 5"), "{report:#}");
 }

@@ -49,10 +49,10 @@ pub mod jsonl;
 pub mod postgres;
 pub mod sqlite;
 mod state_file;
-mod writer;
 pub mod stdout;
 #[cfg(test)]
 mod test_support;
+mod writer;
 
 pub use state_file::StateFile;
 

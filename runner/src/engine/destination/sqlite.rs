@@ -582,8 +582,8 @@ mod tests {
         }
         dest.checkpoint(&json!({"after": 500})).unwrap();
         dest.flush().unwrap(); // the checkpoint's commit is done, not only handed over
-        // More records, some committed by the batch limit, then the process "dies":
-        // forget runs no destructor, as a kill would not.
+                               // More records, some committed by the batch limit, then the process "dies":
+                               // forget runs no destructor, as a kill would not.
         for i in 500..505 {
             dest.write_record(&record("Incident", &format!("P{i}"), r#"{"x":1}"#)).unwrap();
         }

@@ -9,13 +9,13 @@
 mod store;
 
 use std::path::PathBuf;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use protocol::{Redactor, Stream};
+use protocol::{Redactor, SchemaRegistry, Stream};
 
 use super::result::ConnectionResult;
 
@@ -61,6 +61,8 @@ struct StreamContext<'a> {
     client: ConnectorClient,
     connection: String,
     redactor: Redactor,
+    /// The shared schemas and the connector's declared ones, compiled once for the run.
+    schemas: Arc<SchemaRegistry>,
 }
 
 impl StreamContext<'_> {
@@ -149,6 +151,7 @@ fn guarded(
 
 fn prepare(plan: &ConnectionPlan, client: ConnectorClient) -> Result<(StreamContext<'_>, Vec<Stream>), RunError> {
     let spec = client.spec()?;
+    let schemas = Arc::new(client.record_schemas(&spec)?);
     let redactor = Redactor::from_config(&spec.config_schema, &plan.config).with(plan.secrets.iter().cloned());
     let connection = plan.name.clone().unwrap_or_else(|| spec.name.clone());
     let streams = match &plan.streams {
@@ -161,7 +164,7 @@ fn prepare(plan: &ConnectionPlan, client: ConnectorClient) -> Result<(StreamCont
             })?
         }
     };
-    Ok((StreamContext { plan, client, connection, redactor }, streams))
+    Ok((StreamContext { plan, client, connection, redactor, schemas }, streams))
 }
 
 #[cfg(test)]
@@ -232,7 +235,9 @@ esac
         let engine = Engine { limits: Limits::default(), stop: stop.clone(), events: Arc::new(Recorder::default()) };
         let plan = plan(tiny(dir.path()), dir.path());
         let client = engine.connector(plan.connector.clone());
-        let context = StreamContext { plan: &plan, client, connection: "tiny".into(), redactor: Redactor::default() };
+        let schemas = Arc::new(SchemaRegistry::global().with_declared(&Default::default()).unwrap());
+        let context =
+            StreamContext { plan: &plan, client, connection: "tiny".into(), redactor: Redactor::default(), schemas };
         stop.request(crate::engine::StopSignal::Interrupt);
         let result = store::sync_stream(&context, &Stream::new("all", "https://x.test/all", "All"));
         assert_eq!(result.outcome, crate::engine::destination::RunOutcome::Interrupted);

@@ -3,6 +3,7 @@
 //! each `state` to [`Destination::checkpoint`]; at the end, the run's history.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::Utc;
@@ -129,7 +130,7 @@ impl<'a> Store<'a> {
         });
         let invocation = client.invocation(vec!["sync".into()], Some(stdin_for(&plan.config, Some(&sync))));
         let echo = client.stderr_echo(&self.context.connection, &self.context.redactor);
-        let checker = validate::checker(self.context.redactor.clone());
+        let checker = validate::checker(self.context.redactor.clone(), Arc::clone(&self.context.schemas));
         let outcome = supervisor::run(invocation, echo, checker, |text, batch| self.handle(text, batch));
         // Everything written is made durable before the run's end is decided: a
         // destination that writes in the background reports a late failure here.

@@ -39,8 +39,8 @@ pub use target::{is_url, Target, TargetError, TlsMode};
 
 use super::writer::{Batched, Writer};
 use super::{DestinationError, Tuning};
-pub use session::{Database, Fence};
 use session::Session;
+pub use session::{Database, Fence};
 
 /// One run's connection to a PostgreSQL database: its session on a writer thread.
 pub type PostgresDestination = Batched<Session>;

@@ -32,6 +32,11 @@ impl Connector for MyConnector {
     fn spec(&self) -> Spec {
         let mut spec = connector_sdk::spec("{{slug}}", env!("CARGO_PKG_VERSION"), config::schema(), ["Incident"]);
         spec.description = Some("Incidents from {{name}}.".into());
+        // A record type of your own, for what no shared schema describes: declare its schema
+        // (and list it in record_types). The runner validates its records like shared ones,
+        // and refuses a shared type's name (e.g. Incident) or a schema without _type and id.
+        // let widget = serde_json::json!({"name": {"type": "string"}, "sprockets": {"type": "integer"}});
+        // spec.record_schemas.insert("AcmeWidget".into(), connector_sdk::record_schema("AcmeWidget", widget, &["name"]));
         spec
     }
 

@@ -1,0 +1,251 @@
+//! Record types a connector declares itself: the spec's `record_schemas`, a JSON Schema
+//! per `_type` outside the shared vocabulary.
+//!
+//! [`SchemaRegistry::with_declared`] checks and compiles them once per run into a registry
+//! that shares the compiled shared schemas (nothing is compiled twice) and looks declared
+//! types up after shared ones, so records of either kind take the same paths, the tape
+//! fast path included. A declared schema may `$ref` a shared record schema by its `$id`.
+//!
+//! A declared type is refused, with an error naming it, when it redefines a shared type
+//! (records of a shared `_type` mean the same thing from every connector), when its name
+//! is not a type name (it becomes a file name in the JSON-lines destination), when its
+//! schema does not require `_type` and `id` (what every destination keys a record by), or
+//! when the schema does not compile.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::{shared_resources, Entry, RecordTable, SchemaRegistry};
+
+/// The members every declared schema must list in its top-level `required`.
+const REQUIRED_MEMBERS: [&str; 2] = ["_type", "id"];
+
+/// A declared type's name is at most this long.
+const MAX_NAME_CHARS: usize = 100;
+
+/// Why a connector's `record_schemas` is refused; every variant names the type.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeclaredSchemaError {
+    /// The type is a shared one.
+    #[error(
+        "record_schemas declares `{record_type}`, a shared type: a connector may not redefine a shared schema \
+         (emit `{record_type}` as the shared schema describes it, or declare your type under another name)"
+    )]
+    RedefinesShared {
+        /// The declared `_type`.
+        record_type: String,
+    },
+    /// The name is not PascalCase letters and digits.
+    #[error(
+        "record_schemas declares `{record_type}`: a type name is an ASCII capital letter followed by letters and \
+         digits, at most {MAX_NAME_CHARS} characters (e.g. AcmeWidget)"
+    )]
+    BadName {
+        /// The declared `_type`.
+        record_type: String,
+    },
+    /// The schema does not list `_type` and `id` in its top-level `required`.
+    #[error(
+        "the declared schema of `{record_type}` does not require {missing}: every record has `_type` and `id`, \
+         so list both in the schema's top-level \"required\""
+    )]
+    MissingKeys {
+        /// The declared `_type`.
+        record_type: String,
+        /// The members missing from `required`, e.g. `` `id` ``.
+        missing: String,
+    },
+    /// The schema is not a valid JSON Schema (draft 2020-12), or `$ref`s what is not a
+    /// shared record schema.
+    #[error("the declared schema of `{record_type}` does not compile: {reason}")]
+    DoesNotCompile {
+        /// The declared `_type`.
+        record_type: String,
+        /// Why, as the compiler says it (values masked).
+        reason: String,
+    },
+}
+
+impl SchemaRegistry {
+    /// The shared schemas of this registry plus the record types `declared` by a connector
+    /// (`record_schemas` of its spec), each checked and compiled once. Declared types are
+    /// then validated exactly like shared ones, by [`SchemaRegistry::validate_record_json`]
+    /// and [`SchemaRegistry::validate_record`].
+    ///
+    /// # Errors
+    /// The first declared type (in name order) that is refused, and why.
+    pub fn with_declared(&self, declared: &BTreeMap<String, Value>) -> Result<SchemaRegistry, DeclaredSchemaError> {
+        let records = &self.shared.records;
+        for (record_type, schema) in declared {
+            check_declaration(record_type, schema, |name| records.contains_key(name))?;
+        }
+        let mut compiled = RecordTable::default();
+        if !declared.is_empty() {
+            let resources =
+                shared_resources(self.shared.records.iter().map(|(name, entry)| (name.as_str(), &entry.schema)))
+                    .expect("the shared schemas were registered as resources when the registry was built");
+            for (record_type, schema) in declared {
+                let entry = Entry::compile(schema, &resources).map_err(|reason| {
+                    DeclaredSchemaError::DoesNotCompile { record_type: record_type.clone(), reason }
+                })?;
+                compiled.insert(record_type.clone(), entry);
+            }
+        }
+        Ok(SchemaRegistry { shared: Arc::clone(&self.shared), declared: compiled })
+    }
+}
+
+/// The rules a declared type must follow before it is compiled.
+fn check_declaration(
+    record_type: &str,
+    schema: &Value,
+    is_shared: impl Fn(&str) -> bool,
+) -> Result<(), DeclaredSchemaError> {
+    let owned = || record_type.to_owned();
+    if is_shared(record_type) {
+        return Err(DeclaredSchemaError::RedefinesShared { record_type: owned() });
+    }
+    if !is_type_name(record_type) {
+        return Err(DeclaredSchemaError::BadName { record_type: owned() });
+    }
+    let required: Vec<&str> =
+        schema.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+    let missing: Vec<String> = REQUIRED_MEMBERS
+        .iter()
+        .filter(|member| !required.contains(member))
+        .map(|member| format!("`{member}`"))
+        .collect();
+    if !missing.is_empty() {
+        return Err(DeclaredSchemaError::MissingKeys { record_type: owned(), missing: missing.join(" and ") });
+    }
+    Ok(())
+}
+
+/// `AcmeWidget`: the shape of every shared type's name, safe as a file or table name.
+fn is_type_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|first| first.is_ascii_uppercase())
+        && chars.all(|c| c.is_ascii_alphanumeric())
+        && name.len() <= MAX_NAME_CHARS
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::{RecordError, TapeVerdict};
+
+    fn widget_schema() -> Value {
+        json!({
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "type": "object",
+            "required": ["_type", "id", "self", "name"],
+            "properties": {
+                "_type": {"const": "AcmeWidget"},
+                "id": {"type": "string"},
+                "self": {"type": "string", "format": "uri"},
+                "name": {"type": "string"},
+                "sprockets": {"type": "integer", "minimum": 0},
+                "team": {"$ref": "https://schemas.connector-toolkit.dev/records/Team.json"}
+            }
+        })
+    }
+
+    fn declare(record_type: &str, schema: Value) -> Result<SchemaRegistry, DeclaredSchemaError> {
+        SchemaRegistry::global().with_declared(&BTreeMap::from([(record_type.to_owned(), schema)]))
+    }
+
+    const WIDGET: &str =
+        r#"{"_type":"AcmeWidget","id":"w1","self":"https://acme.test/widgets/w1","name":"Left","sprockets":3}"#;
+
+    #[test]
+    fn a_declared_type_validates_on_the_tape_like_a_shared_one() {
+        let registry = declare("AcmeWidget", widget_schema()).unwrap();
+        assert_eq!(registry.tape_verdict(WIDGET), TapeVerdict::Valid, "the fast path knows the declared type");
+        let check = registry.validate_record_json(WIDGET);
+        assert_eq!(
+            (check.record_type.as_deref(), check.id.as_deref(), check.verdict),
+            (Some("AcmeWidget"), Some("w1"), Ok(()))
+        );
+        let shared = r#"{"_type":"Team","id":"T1","self":"https://x.test/T1","name":"Ops"}"#;
+        assert_eq!(registry.validate_record_json(shared).verdict, Ok(()), "shared types still validate");
+        assert!(registry.is_declared("AcmeWidget") && !registry.is_declared("Team"));
+        assert_eq!(registry.declared_types().collect::<Vec<_>>(), ["AcmeWidget"]);
+        assert!(registry.record_validator("AcmeWidget").is_some() && registry.record_schema("AcmeWidget").is_some());
+    }
+
+    #[test]
+    fn an_invalid_declared_record_is_rejected_with_its_field_named() {
+        let registry = declare("AcmeWidget", widget_schema()).unwrap();
+        let bad = WIDGET.replace("\"sprockets\":3", "\"sprockets\":-1");
+        assert_eq!(registry.tape_verdict(&bad), TapeVerdict::Invalid);
+        match registry.validate_record_json(&bad).verdict {
+            Err(RecordError::Invalid { record_type, violations, .. }) => {
+                assert_eq!(record_type, "AcmeWidget");
+                assert_eq!(violations[0].path, "/sprockets");
+            }
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_declared_schema_refers_to_a_shared_record_schema() {
+        let registry = declare("AcmeWidget", widget_schema()).unwrap();
+        let with_team = WIDGET.replace("\"sprockets\":3", r#""team":{"_type":"Team","id":"T1"}"#);
+        let Err(RecordError::Invalid { violations, .. }) = registry.validate_record_json(&with_team).verdict else {
+            panic!("a Team without self and name is not a Team")
+        };
+        assert!(violations[0].path.starts_with("/team"), "{violations:?}");
+    }
+
+    #[test]
+    fn the_global_registry_does_not_know_declared_types() {
+        declare("AcmeWidget", widget_schema()).unwrap();
+        let verdict = SchemaRegistry::global().validate_record_json(WIDGET).verdict;
+        assert!(matches!(verdict, Err(RecordError::UnknownType { .. })), "{verdict:?}");
+    }
+
+    #[test]
+    fn redefining_a_shared_type_is_refused_by_name() {
+        let err = declare("Incident", widget_schema()).err().unwrap();
+        assert_eq!(err, DeclaredSchemaError::RedefinesShared { record_type: "Incident".into() });
+        assert!(err.to_string().contains("`Incident`, a shared type"), "{err}");
+    }
+
+    #[test]
+    fn a_schema_that_does_not_compile_is_refused_by_name() {
+        let err = declare("AcmeWidget", json!({"required": ["_type", "id"], "type": "thing"})).err().unwrap();
+        assert!(matches!(&err, DeclaredSchemaError::DoesNotCompile { record_type, .. } if record_type == "AcmeWidget"));
+        let elsewhere = json!({"required": ["_type", "id"], "$ref": "https://elsewhere.test/widget.json"});
+        let err = declare("AcmeWidget", elsewhere).err().unwrap();
+        assert!(err.to_string().starts_with("the declared schema of `AcmeWidget` does not compile"), "{err}");
+    }
+
+    #[test]
+    fn a_schema_must_require_type_and_id() {
+        let err = declare("AcmeWidget", json!({"type": "object", "required": ["_type"]})).err().unwrap();
+        assert_eq!(err, DeclaredSchemaError::MissingKeys { record_type: "AcmeWidget".into(), missing: "`id`".into() });
+        let err = declare("AcmeWidget", json!(true)).err().unwrap();
+        assert!(err.to_string().contains("does not require `_type` and `id`"), "{err}");
+    }
+
+    #[test]
+    fn a_type_name_is_pascal_case_letters_and_digits() {
+        for bad in ["", "acmeWidget", "Acme Widget", "../Widget", "Acme-Widget", "Ünit"] {
+            let err = declare(bad, widget_schema()).err().unwrap();
+            assert_eq!(err, DeclaredSchemaError::BadName { record_type: bad.into() });
+        }
+        assert!(is_type_name("AcmeWidget2"));
+        assert!(!is_type_name(&"A".repeat(MAX_NAME_CHARS + 1)));
+    }
+
+    #[test]
+    fn no_declaration_is_the_shared_registry() {
+        let registry = SchemaRegistry::global().with_declared(&BTreeMap::new()).unwrap();
+        assert_eq!(registry.declared_types().count(), 0);
+        assert_eq!(registry.record_types().count(), SchemaRegistry::global().record_types().count());
+    }
+}
