@@ -11,7 +11,8 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use protocol::{
-    CodecError, ConnectorMessage, ErrorMessage, LogMessage, RecordCheck, RecordError, Redactor, SchemaRegistry,
+    CodecError, ConnectorMessage, ErrorMessage, LogMessage, ProgressMessage, RecordCheck, RecordError, Redactor,
+    SchemaRegistry,
 };
 
 use super::supervisor::Incoming;
@@ -30,6 +31,8 @@ pub enum Item {
         /// Whether a secret value had to be masked in it.
         masked: bool,
     },
+    /// How far the connector says it has got.
+    Progress(ProgressMessage),
     /// A log message.
     Log(LogMessage),
     /// A fatal error message.
@@ -80,6 +83,7 @@ pub fn check(incoming: Incoming, redactor: &Redactor) -> Item {
             let (state, masked) = mask_state(state.state, redactor);
             Item::State { line, state, masked }
         }
+        Ok((_, ConnectorMessage::Progress(progress))) => Item::Progress(progress),
         Ok((_, ConnectorMessage::Log(log))) => Item::Log(log),
         Ok((_, ConnectorMessage::Error(error))) => Item::Error(error),
         Ok((line, other)) => Item::Ignored { line, kind: other.type_name().to_owned() },
