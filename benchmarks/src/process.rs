@@ -59,6 +59,26 @@ impl Running {
         Ok(Usage { status, max_rss_kib: non_negative(usage.ru_maxrss), cpu: cpu_time(&usage) })
     }
 
+    /// Waits for the child to exit like [`Running::wait`], and also returns the child's
+    /// *own* peak RSS in KiB: its `VmHWM`, sampled every `interval` while it runs. Unlike
+    /// `ru_maxrss` it excludes descendants and starts from zero at `exec` on every kernel,
+    /// so a big parent (a test harness) cannot raise it. The high-water mark only grows,
+    /// so the last sample before exit is within `interval` of the true peak.
+    pub fn wait_sampling_own_peak(self, interval: Duration) -> Result<(Usage, u64)> {
+        let pid = libc::pid_t::try_from(self.child.id()).context("a process id out of range")?;
+        let status_path = format!("/proc/{pid}/status");
+        let mut peak_kib = 0;
+        // `WNOWAIT` leaves an exited child unreaped, so its pid cannot be reused while this
+        // loop still reads `/proc/<pid>`.
+        while !has_exited(pid).with_context(|| format!("cannot watch {}", self.name))? {
+            if let Some(kib) = std::fs::read_to_string(&status_path).ok().as_deref().and_then(high_water_mark_kib) {
+                peak_kib = peak_kib.max(kib);
+            }
+            std::thread::sleep(interval);
+        }
+        Ok((self.wait()?, peak_kib))
+    }
+
     fn terminate(&mut self) {
         if let Ok(pid) = libc::pid_t::try_from(self.child.id()) {
             // SAFETY: plain kill(2) on a child we spawned and have not reaped, so the pid
@@ -96,6 +116,34 @@ pub fn own_peak_rss_kib() -> u64 {
         return 0;
     }
     non_negative(usage.ru_maxrss)
+}
+
+/// Whether the child `pid` has exited, without reaping it.
+fn has_exited(pid: libc::pid_t) -> io::Result<bool> {
+    // SAFETY: siginfo_t is a plain C struct for which all-zero bytes are a valid value.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: `info` is a live local of the right type; WNOWAIT leaves the child as is.
+        let done = unsafe {
+            libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, libc::WEXITED | libc::WNOHANG | libc::WNOWAIT)
+        };
+        if done == 0 {
+            // With WNOHANG, a zero si_pid means no child has changed state yet.
+            // SAFETY: waitid filled `info` for a child-state change, where si_pid is valid.
+            return Ok(unsafe { info.si_pid() } != 0);
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+}
+
+/// The `VmHWM:` line of a `/proc/<pid>/status` file, in KiB (absent once the process has
+/// exited and released its memory).
+fn high_water_mark_kib(status: &str) -> Option<u64> {
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    line.trim_start_matches("VmHWM:").trim().trim_end_matches("kB").trim().parse().ok()
 }
 
 /// `wait4(pid, .., 0, ..)`, retried on EINTR.
@@ -189,5 +237,22 @@ mod tests {
         // SAFETY: signal 0 only checks whether the pid exists.
         let alive = unsafe { libc::kill(pid as libc::pid_t, 0) } == 0;
         assert!(!alive, "the child is gone (reaped, so not even a zombie)");
+    }
+
+    #[test]
+    fn the_high_water_mark_is_read_from_a_status_file() {
+        let status = "Name:\trunner\nVmPeak:\t  20000 kB\nVmHWM:\t    5120 kB\nVmRSS:\t    4096 kB\n";
+        assert_eq!(high_water_mark_kib(status), Some(5120));
+        assert_eq!(high_water_mark_kib("Name:\tzombie\nState:\tZ (zombie)\n"), None);
+    }
+
+    #[test]
+    fn a_sampled_child_reports_its_own_peak_and_its_status() {
+        let mut command = Command::new("sh");
+        command.args(["-c", "sleep 0.2; exit 3"]);
+        let (usage, peak) =
+            Running::spawn("sh", &mut command).unwrap().wait_sampling_own_peak(Duration::from_millis(5)).unwrap();
+        assert_eq!(usage.status.code(), Some(3));
+        assert!(peak > 0 && peak < 64 * 1024, "{peak} KiB for a shell");
     }
 }

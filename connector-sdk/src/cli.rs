@@ -99,13 +99,14 @@ pub fn run<C: Connector>(connector: C) -> ExitCode {
     finish(result, &mut out)
 }
 
-/// Turns the outcome into the `error` message and exit code.
+/// Turns the outcome into the `error` message and exit code. A closed stdout ends the
+/// command quietly with 0: nobody reads what would be said.
 fn finish(result: Result<(), ConnectorError>, out: &mut Emitter) -> ExitCode {
-    let Err(error) = result else {
-        return match out.flush() {
-            Ok(()) => exit(EXIT_OK),
-            Err(_) => exit(EXIT_FAILURE),
-        };
+    let result = result.and_then(|()| out.flush().map_err(ConnectorError::from));
+    let error = match result {
+        Ok(()) => return exit(EXIT_OK),
+        Err(error) if error.is_stdout_closed() => return exit(EXIT_OK),
+        Err(error) => error,
     };
     let message = out.redact(&error.message).into_owned();
     let _ = out.message(&ConnectorMessage::Error(ErrorMessage { message: message.clone(), kind: error.kind }));

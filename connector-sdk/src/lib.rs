@@ -123,12 +123,16 @@ pub struct ConnectorError {
     pub kind: ErrorKind,
     /// What went wrong, for humans.
     pub message: String,
+    /// Whether it is our stdout's reader going away (the runner stopped reading, or a
+    /// person piped the output into `head`): then there is nobody to tell, and the
+    /// connector stops quietly with exit status 0.
+    stdout_closed: bool,
 }
 
 impl ConnectorError {
     /// An error of the given kind.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        ConnectorError { kind, message: message.into() }
+        ConnectorError { kind, message: message.into(), stdout_closed: false }
     }
 
     /// The configuration is unusable.
@@ -152,10 +156,18 @@ impl ConnectorError {
     }
 }
 
+impl ConnectorError {
+    /// Whether our stdout's reader went away (see the field's docs).
+    pub fn is_stdout_closed(&self) -> bool {
+        self.stdout_closed
+    }
+}
+
 /// Writing to stdout failed: the runner is gone or the pipe broke.
 impl From<std::io::Error> for ConnectorError {
     fn from(error: std::io::Error) -> Self {
-        ConnectorError::internal(format!("cannot write to stdout: {error}"))
+        let stdout_closed = error.kind() == std::io::ErrorKind::BrokenPipe;
+        ConnectorError { stdout_closed, ..ConnectorError::internal(format!("cannot write to stdout: {error}")) }
     }
 }
 
@@ -191,5 +203,8 @@ mod tests {
         let io = ConnectorError::from(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
         assert_eq!(io.kind, ErrorKind::Internal);
         assert!(io.message.starts_with("cannot write to stdout: "), "{io}");
+        assert!(io.is_stdout_closed() && !error.is_stdout_closed());
+        let full = ConnectorError::from(std::io::Error::from(std::io::ErrorKind::StorageFull));
+        assert!(!full.is_stdout_closed());
     }
 }

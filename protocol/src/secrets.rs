@@ -27,6 +27,13 @@ impl Redactor {
         Redactor::new(secret_values(config_schema, config))
     }
 
+    /// This redactor, also masking `more` (values from elsewhere than the config schema's
+    /// `writeOnly` fields, such as a worker's environment).
+    #[must_use]
+    pub fn with(self, more: impl IntoIterator<Item = String>) -> Self {
+        Redactor::new(self.secrets.into_iter().chain(more))
+    }
+
     /// A redactor for the given secret strings. A secret with characters JSON escapes
     /// (`"`, `\`, control characters) is also searched in its escaped form, as it appears
     /// inside JSON text.

@@ -6,11 +6,15 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::cli::{Cli, Command, GlobalArgs, Lang, SyncArgs};
-use crate::commands::sync::SyncRequest;
-use crate::commands::{inspect, sync, Settings, Status};
+use crate::alert::AlertError;
+use crate::cli::{AlertArgs, Cli, Command, ConnectionsCommand, GlobalArgs, Lang, SyncArgs};
+use crate::commands::history::{ReportRequest, RunsRequest};
+use crate::commands::sync::{Alerting, SyncRequest};
+use crate::commands::worker::WorkerRequest;
+use crate::commands::{connections, history, inspect, sync, worker, Settings, Status};
 use crate::connections::ConnectionsError;
 use crate::console::Verbosity;
+use crate::engine::destination::history::HistoryError;
 use crate::engine::{FailureKind, Limits, RunError, Stop, StopSignal};
 use crate::exit_code;
 use crate::resolve::InputError;
@@ -38,8 +42,28 @@ fn dispatch(cli: Cli, settings: &Settings) -> anyhow::Result<Status> {
         Command::Verify { connector, config } => inspect::verify(settings, &connector, &config),
         Command::Discover { connector, config } => inspect::discover(settings, &connector, &config),
         Command::Sync(args) => sync::sync(settings, &sync_request(args)?),
-        Command::SyncAll(args) => {
-            sync::sync_all(settings, &args.connections, &args.output, args.skip_invalid, usize::from(args.jobs))
+        Command::SyncAll(args) => sync::sync_all(
+            settings,
+            &args.connections,
+            &args.output,
+            args.skip_invalid,
+            usize::from(args.jobs),
+            args.wait,
+            alerting(&args.alerts).as_ref(),
+        ),
+        Command::Connections(ConnectionsCommand::Apply { file, db, prune }) => {
+            connections::apply(settings, &file, &db, prune)
+        }
+        Command::Connections(ConnectionsCommand::List { db }) => connections::list(settings, &db),
+        Command::Worker(args) => {
+            let request = WorkerRequest {
+                db: args.db,
+                jobs: usize::from(args.jobs),
+                until_idle: args.until_idle,
+                lease_ttl: args.lease_ttl,
+                alerts: alerting(&args.alerts),
+            };
+            worker::worker(settings, &request)
         }
         Command::TestConnector(args) => {
             let request = kit::Request {
@@ -62,6 +86,20 @@ fn dispatch(cli: Cli, settings: &Settings) -> anyhow::Result<Status> {
         Command::Demo(args) => {
             demo::command(settings, &demo::Request { incidents: args.incidents, output: args.output })
         }
+        Command::Runs(args) => history::runs(
+            settings,
+            &RunsRequest {
+                db: args.db,
+                connection: args.connection,
+                failed: args.failed,
+                limit: args.limit,
+                stale_after: args.stale_after,
+            },
+        ),
+        Command::Report(args) => history::report(
+            settings,
+            &ReportRequest { db: args.db, output: args.output, stale_after: args.stale_after },
+        ),
     }
 }
 
@@ -79,6 +117,10 @@ fn settings(global: &GlobalArgs, stop: Stop) -> Settings {
         ..Limits::default()
     };
     Settings::new(verbosity, limits, stop, global.json)
+}
+
+fn alerting(args: &AlertArgs) -> Option<Alerting> {
+    args.notify_url.as_ref().map(|url| Alerting { url: url.clone(), stale_after: args.stale_after })
 }
 
 fn sync_request(args: SyncArgs) -> Result<SyncRequest, InputError> {
@@ -99,6 +141,8 @@ fn sync_request(args: SyncArgs) -> Result<SyncRequest, InputError> {
         state: args.store.state,
         skip_invalid: args.store.skip_invalid,
         jobs: usize::from(args.jobs),
+        wait: args.store.wait,
+        alerts: alerting(&args.alerts),
     })
 }
 
@@ -126,6 +170,8 @@ pub fn code_for_signal(signal: StopSignal) -> u8 {
     match signal {
         StopSignal::Interrupt => exit_code::INTERRUPTED,
         StopSignal::Terminate => exit_code::TERMINATED,
+        // Never a whole command's end: a worker's sync stopped, the worker goes on.
+        StopSignal::LeaseLost => exit_code::FAILURE,
     }
 }
 
@@ -147,6 +193,12 @@ pub fn code_for_error(error: &anyhow::Error) -> u8 {
                 FailureKind::Interrupted(signal) => code_for_signal(signal),
                 FailureKind::StdoutClosed => exit_code::SUCCESS,
             };
+        }
+        if let Some(alert) = cause.downcast_ref::<AlertError>() {
+            return if alert.is_bad_input() { exit_code::USAGE } else { exit_code::FAILURE };
+        }
+        if let Some(history) = cause.downcast_ref::<HistoryError>() {
+            return if history.is_bad_input() { exit_code::USAGE } else { exit_code::FAILURE };
         }
         if let Some(scaffold) = cause.downcast_ref::<ScaffoldError>() {
             return if scaffold.is_bad_input() { exit_code::USAGE } else { exit_code::FAILURE };
@@ -179,6 +231,10 @@ mod tests {
         assert_eq!(code_for_error(&run(FailureKind::BadInput)), exit_code::USAGE);
         assert_eq!(code_for_error(&run(FailureKind::Interrupted(StopSignal::Terminate))), exit_code::TERMINATED);
         assert_eq!(code_for_error(&RunError::StdoutClosed.into()), exit_code::SUCCESS);
+        let missing = HistoryError::Missing { path: "none.db".into() };
+        assert_eq!(code_for_error(&missing.into()), exit_code::USAGE);
+        let foreign = HistoryError::NotRunnerDatabase { target: "x.db".into() };
+        assert_eq!(code_for_error(&foreign.into()), exit_code::FAILURE);
         let context = anyhow::Error::from(failure().build(FailureKind::BadInput, "x")).context("while syncing");
         assert_eq!(code_for_error(&context), exit_code::USAGE, "the cause decides, under any context");
     }

@@ -1,10 +1,13 @@
-//! The command line as typed: clap definitions only, importing nothing else of the runner.
+//! The command line as typed: clap definitions only, importing nothing else of the runner
+//! but the one parser of typed durations ([`crate::human::parse_duration`]).
 //! [`crate::app`] turns it into settings and requests for the commands.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+
+use crate::human::parse_duration;
 
 /// Run data connectors: ask them who they are, verify a configuration, discover streams,
 /// and sync records into SQLite, JSON-lines files or stdout, validated and durably.
@@ -86,6 +89,19 @@ pub enum Command {
     /// Sync every connection of a TOML file, in parallel (--jobs).
     #[command(after_help = "Example:\n  runner sync-all connections.toml --jobs 2 --output all.db")]
     SyncAll(SyncAllArgs),
+    /// The connections a fleet of workers shares in PostgreSQL: apply a file, list them.
+    #[command(subcommand)]
+    Connections(ConnectionsCommand),
+    /// Claim due connections from the shared PostgreSQL database and sync them into it.
+    ///
+    /// Each claim bumps the connection's epoch, a fencing token every checkpoint re-checks,
+    /// so a worker paused or cut off past its lease never writes after another took over.
+    /// SIGTERM stops the connectors, commits what is checkpointed, releases the leases at
+    /// once and exits 143.
+    #[command(after_help = "Examples:\n  \
+                            RUNNER_DB=postgres://runner@db/runner runner worker --jobs 4\n  \
+                            runner worker --db postgres://runner@db/runner --until-idle   # a CronJob or batch Job")]
+    Worker(WorkerArgs),
     /// Check a connector against the protocol: named checks, exit 1 if any fails.
     ///
     /// The conformance kit runs the connector through spec, verify, discover, two syncs and
@@ -110,6 +126,57 @@ pub enum Command {
     /// discover, a full sync and an incremental sync of connector-pagerduty against it, exactly
     /// as typed, stops the simulator and shows what was stored, the requests made, and queries to try.
     Demo(DemoArgs),
+    /// Show the latest runs of each connection and stream: outcome, records, duration, error, last success.
+    ///
+    /// Reads the history a database keeps (SQLite or PostgreSQL); never changes it. One row per
+    /// run, newest first within each connection and stream; `last success` says how long ago the
+    /// stream last synced successfully, and STALE when that is longer than --stale-after (or never).
+    #[command(after_help = "Examples:\n  runner runs\n  runner runs --failed\n  \
+                            runner runs --connection pagerduty-main --limit 20\n  \
+                            runner runs --db postgres://runner@db.internal/warehouse --json")]
+    Runs(RunsArgs),
+    /// Write a self-contained HTML report of a database: runs, failures, staleness, records, incidents.
+    ///
+    /// One file with inline CSS and SVG charts (no network needed to open it): per connection a
+    /// timeline of runs coloured by outcome, records per run, failures with their errors and
+    /// staleness; records stored per type; and, for PagerDuty data, incidents per week by urgency,
+    /// mean time to acknowledge and to resolve by service, the busiest hours and the noisiest services.
+    #[command(after_help = "Examples:\n  runner report\n  runner report --db all.db -o /tmp/report.html")]
+    Report(ReportArgs),
+}
+
+/// `runner runs`.
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    /// The database: a .db/.sqlite/.sqlite3 file or a postgres:// URL.
+    #[arg(long, value_name = "PATH|URL", default_value = "runner.db")]
+    pub db: String,
+    /// Only this connection's runs.
+    #[arg(long, value_name = "NAME")]
+    pub connection: Option<String>,
+    /// Only runs that failed.
+    #[arg(long)]
+    pub failed: bool,
+    /// Runs shown per connection and stream, newest first [default: 1, or 10 with --connection].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub limit: Option<u32>,
+    /// A stream whose last success is older than this (e.g. 90m, 6h, 2d, 1w) is marked STALE.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1d")]
+    pub stale_after: Duration,
+}
+
+/// `runner report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The database: a .db/.sqlite/.sqlite3 file or a postgres:// URL.
+    #[arg(long, value_name = "PATH|URL", default_value = "runner.db")]
+    pub db: String,
+    /// The HTML file to write (replaced atomically).
+    #[arg(short, long, value_name = "FILE", default_value = "report.html")]
+    pub output: PathBuf,
+    /// A stream whose last success is older than this (e.g. 90m, 6h, 2d, 1w) is shown as stale.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1d")]
+    pub stale_after: Duration,
 }
 
 /// `runner sync`.
@@ -132,6 +199,20 @@ pub struct SyncArgs {
     /// Streams synced in parallel.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: u16,
+    /// Alerts on failure and staleness.
+    #[command(flatten)]
+    pub alerts: AlertArgs,
+}
+
+/// `--notify-url` and `--stale-after` of `sync`, `sync-all` and `worker`.
+#[derive(Debug, Args)]
+pub struct AlertArgs {
+    /// POST a JSON alert (with a Slack-compatible `text`) to this URL for each failed run; at most 5 s in all.
+    #[arg(long, value_name = "URL")]
+    pub notify_url: Option<String>,
+    /// With --notify-url: also alert when a stream that did not succeed now last succeeded longer ago than this (e.g. 6h, 2d).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "notify_url")]
+    pub stale_after: Option<Duration>,
 }
 
 /// `runner sync-all`.
@@ -145,9 +226,15 @@ pub struct SyncAllArgs {
     /// Store invalid records in the rejected table/file and go on.
     #[arg(long)]
     pub skip_invalid: bool,
+    /// When another process syncs one of the connections into the same store, wait for it instead of refusing.
+    #[arg(long)]
+    pub wait: bool,
     /// Connections synced in parallel.
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: u16,
+    /// Alerts on failure and staleness.
+    #[command(flatten)]
+    pub alerts: AlertArgs,
 }
 
 /// `runner test-connector`.
@@ -179,6 +266,55 @@ pub struct NewArgs {
     /// The directory to create connector-SLUG/ in [default: the current directory].
     #[arg(long, value_name = "PATH")]
     pub dir: Option<PathBuf>,
+}
+
+/// `runner connections ...`.
+#[derive(Debug, Subcommand)]
+pub enum ConnectionsCommand {
+    /// Upsert the connections of a TOML file (the sync-all format, each with an `every`) into the database.
+    ///
+    /// A config value "${env:NAME}" is stored as that reference and resolved from each
+    /// worker's environment when it syncs: secrets live with the workers, not in the database.
+    #[command(
+        after_help = "Example:\n  runner connections apply connections.toml --db postgres://runner@db/runner --prune"
+    )]
+    Apply {
+        /// The connections file (TOML).
+        file: PathBuf,
+        /// The database the workers share (a postgres:// URL).
+        #[arg(long, value_name = "URL", env = "RUNNER_DB", hide_env_values = true)]
+        db: String,
+        /// Disable the connections no longer in the file (their data stays).
+        #[arg(long)]
+        prune: bool,
+    },
+    /// List the connections: schedule, last run and outcome, next due, who holds it now.
+    #[command(after_help = "Example:\n  runner connections list --db postgres://runner@db/runner")]
+    List {
+        /// The database the workers share (a postgres:// URL).
+        #[arg(long, value_name = "URL", env = "RUNNER_DB", hide_env_values = true)]
+        db: String,
+    },
+}
+
+/// `runner worker`.
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// The database the workers share (a postgres:// URL); records go there too.
+    #[arg(long, value_name = "URL", env = "RUNNER_DB", hide_env_values = true)]
+    pub db: String,
+    /// Connections synced at once.
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: u16,
+    /// Exit (0, or 1 if a sync failed) once nothing is due and nothing runs: for a CronJob or a batch Job.
+    #[arg(long)]
+    pub until_idle: bool,
+    /// How long a lease lasts without a heartbeat (renewed every third of it), like 30s or 2m.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "30s")]
+    pub lease_ttl: Duration,
+    /// Alerts on failed syncs and stale streams.
+    #[command(flatten)]
+    pub alerts: AlertArgs,
 }
 
 /// `runner new --lang`.
@@ -220,6 +356,9 @@ pub struct StoreArgs {
     /// Store invalid records in the rejected table/file and go on (default: the first one fails the sync).
     #[arg(long)]
     pub skip_invalid: bool,
+    /// When another process syncs the same connection into the same store, wait for it instead of refusing.
+    #[arg(long)]
+    pub wait: bool,
 }
 
 fn seconds(text: &str) -> Result<Duration, String> {

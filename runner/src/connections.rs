@@ -1,20 +1,28 @@
-//! The `sync-all` connections file (TOML): parsing, and validating every entry before
-//! anything starts. Paths in it (config files, outputs, state files, connectors given as
-//! paths) are relative to the file's directory.
+//! The connections file (TOML) of `sync-all` and `connections apply`: parsing, and
+//! validating every entry before anything starts. Paths in it (config files, outputs,
+//! state files, connectors given as paths) are relative to the file's directory.
 //!
 //! ```toml
 //! [defaults]
 //! cutoff = "2026-01-01"
 //! output = "runner.db"
+//! every = "1h"               # workers only: how often each connection is due
+//! retry_after = "1m"         # workers only: first retry after a failure (doubles, at most `every`)
 //! [[connection]]
 //! name = "pagerduty-eu"
 //! connector = "pagerduty"
-//! config = "pd-eu.json"      # or an inline table: config = { apiToken = "..." }
+//! config = "pd-eu.json"      # or an inline table: config = { apiToken = "${env:PD_EU_TOKEN}" }
 //! streams = ["account"]      # optional; default: every stream discover finds
 //! cutoff = "2026-03-01"      # optional
-//! output = "eu.db"           # optional
-//! state = "eu-state.json"    # optional, like --state FILE
+//! output = "eu.db"           # optional (sync-all only)
+//! state = "eu-state.json"    # optional, like --state FILE (sync-all only)
+//! every = "15m"              # optional (workers only)
+//! retry_after = "30s"        # optional (workers only; default 1m)
+//! skip_invalid = true        # optional: keep invalid records apart and go on
 //! ```
+//!
+//! `sync-all` ignores `every` and `retry_after`; `connections apply` refuses `output` and `state` (workers
+//! store into the database they share) and needs an `every`.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -23,8 +31,12 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::engine::destination::OutputSpec;
+use crate::engine::fleet::Registered;
 use crate::engine::{ConnectorProgram, StreamChoice};
 use crate::resolve::{self, InputError};
+
+/// How soon a worker retries a failed sync when the file does not say (`retry_after`).
+const DEFAULT_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The file as written.
 #[derive(Debug, Deserialize)]
@@ -41,6 +53,8 @@ struct ConnectionsFile {
 struct Defaults {
     cutoff: Option<String>,
     output: Option<String>,
+    every: Option<String>,
+    retry_after: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -53,6 +67,9 @@ struct Entry {
     cutoff: Option<String>,
     output: Option<String>,
     state: Option<String>,
+    every: Option<String>,
+    retry_after: Option<String>,
+    skip_invalid: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -79,6 +96,8 @@ pub struct Connection {
     pub output: OutputSpec,
     /// Its state file, if any.
     pub state_file: Option<PathBuf>,
+    /// `skip_invalid = true` in the file.
+    pub skip_invalid: bool,
 }
 
 /// What is wrong with a connections file.
@@ -119,6 +138,22 @@ pub enum ConnectionsError {
 /// # Errors
 /// [`ConnectionsError`] for the first problem found; nothing has run yet.
 pub fn load(path: &Path, default_output: &str) -> Result<Vec<Connection>, ConnectionsError> {
+    let (file, base) = read(path)?;
+    each_entry(path, &file, |entry| validate(entry, &file.defaults, &base, default_output))
+}
+
+/// Reads a connections file for `runner connections apply`: the connections as the
+/// workers share them. Connectors are kept as written (a slug, or a path valid on the
+/// workers); config files are read here; `"${env:NAME}"` values stay references.
+///
+/// # Errors
+/// [`ConnectionsError`] for the first problem found; nothing has been applied yet.
+pub fn load_for_workers(path: &Path) -> Result<Vec<Registered>, ConnectionsError> {
+    let (file, base) = read(path)?;
+    each_entry(path, &file, |entry| register(entry, &file.defaults, &base))
+}
+
+fn read(path: &Path) -> Result<(ConnectionsFile, PathBuf), ConnectionsError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConnectionsError::Read { path: path.into(), source })?;
     let file: ConnectionsFile =
         toml::from_str(&text).map_err(|e| ConnectionsError::Parse { path: path.into(), message: e.to_string() })?;
@@ -126,19 +161,72 @@ pub fn load(path: &Path, default_output: &str) -> Result<Vec<Connection>, Connec
         let message = "it has no [[connection]] entry".to_owned();
         return Err(ConnectionsError::Parse { path: path.into(), message });
     }
-    let base = path.parent().map_or_else(PathBuf::new, Path::to_owned);
+    Ok((file, path.parent().map_or_else(PathBuf::new, Path::to_owned)))
+}
+
+/// Checks every entry with `check`, names unique, the first problem named with its entry.
+fn each_entry<T>(
+    path: &Path,
+    file: &ConnectionsFile,
+    check: impl Fn(&Entry) -> Result<T, InputError>,
+) -> Result<Vec<T>, ConnectionsError> {
     let mut names = BTreeSet::new();
     file.connection
-        .into_iter()
+        .iter()
         .map(|entry| {
             let entry_error =
                 |reason: String| ConnectionsError::Entry { path: path.into(), name: entry.name.clone(), reason };
             if !names.insert(entry.name.clone()) {
                 return Err(entry_error("the name is used twice; connection names must be unique".into()));
             }
-            validate(&entry, &file.defaults, &base, default_output).map_err(|e| entry_error(e.to_string()))
+            check(entry).map_err(|e| entry_error(e.to_string()))
         })
         .collect()
+}
+
+fn register(entry: &Entry, defaults: &Defaults, base: &Path) -> Result<Registered, InputError> {
+    for (key, given) in [("output", entry.output.is_some()), ("state", entry.state.is_some())] {
+        if given {
+            return Err(InputError::Usage(format!(
+                "`{key}` is for sync-all: workers store into the database they share (--db)"
+            )));
+        }
+    }
+    let every = entry.every.as_ref().or(defaults.every.as_ref()).ok_or_else(|| {
+        InputError::Usage("no schedule: set `every` (like \"15m\") in the connection or in [defaults]".to_owned())
+    })?;
+    let every = crate::human::parse_duration(every).map_err(|e| InputError::Usage(format!("every: {e}")))?;
+    let retry_after = match entry.retry_after.as_ref().or(defaults.retry_after.as_ref()) {
+        Some(text) => crate::human::parse_duration(text).map_err(|e| InputError::Usage(format!("retry_after: {e}")))?,
+        None => DEFAULT_RETRY_AFTER,
+    };
+    let cutoff = cutoff_of(entry, defaults)?;
+    resolve::cutoff(cutoff)?;
+    Ok(Registered {
+        name: entry.name.clone(),
+        connector: entry.connector.clone(),
+        config: config_of(entry, base)?,
+        streams: entry.streams.clone(),
+        cutoff: cutoff.clone(),
+        every,
+        retry_after,
+        skip_invalid: entry.skip_invalid.unwrap_or(false),
+    })
+}
+
+fn config_of(entry: &Entry, base: &Path) -> Result<Value, InputError> {
+    Ok(match &entry.config {
+        ConfigSource::Path(file) => resolve::config_file(&base.join(file))?,
+        ConfigSource::Inline(table) => serde_json::to_value(table).expect("a TOML table is JSON"),
+    })
+}
+
+fn cutoff_of<'a>(entry: &'a Entry, defaults: &'a Defaults) -> Result<&'a String, InputError> {
+    entry
+        .cutoff
+        .as_ref()
+        .or(defaults.cutoff.as_ref())
+        .ok_or_else(|| InputError::Usage("no cutoff: set `cutoff` in the connection or in [defaults]".to_owned()))
 }
 
 fn validate(entry: &Entry, defaults: &Defaults, base: &Path, default_output: &str) -> Result<Connection, InputError> {
@@ -149,19 +237,17 @@ fn validate(entry: &Entry, defaults: &Defaults, base: &Path, default_output: &st
     };
     let mut connector = resolve::connector(&connector_arg)?;
     connector.display.clone_from(&entry.connector);
-    let config = match &entry.config {
-        ConfigSource::Path(file) => resolve::config_file(&base.join(file))?,
-        ConfigSource::Inline(table) => serde_json::to_value(table).expect("a TOML table is JSON"),
-    };
-    let cutoff =
-        entry.cutoff.as_ref().or(defaults.cutoff.as_ref()).ok_or_else(|| {
-            InputError::Usage("no cutoff: set `cutoff` in the connection or in [defaults]".to_owned())
-        })?;
-    let output = entry.output.as_ref().or(defaults.output.as_ref()).map_or(default_output, String::as_str);
-    let output = match resolve::output(output)? {
-        OutputSpec::Sqlite(p) => OutputSpec::Sqlite(base.join(p)),
-        OutputSpec::JsonLines(p) => OutputSpec::JsonLines(base.join(p)),
-        other @ (OutputSpec::Stdout | OutputSpec::Postgres(_)) => other,
+    let config = config_of(entry, base)?;
+    let cutoff = cutoff_of(entry, defaults)?;
+    // An output written in the file is relative to the file; the command line's default
+    // is relative to the working directory, like every path typed on a command line.
+    let output = match entry.output.as_ref().or(defaults.output.as_ref()) {
+        Some(in_file) => match resolve::output(in_file)? {
+            OutputSpec::Sqlite(p) => OutputSpec::Sqlite(base.join(p)),
+            OutputSpec::JsonLines(p) => OutputSpec::JsonLines(base.join(p)),
+            other @ (OutputSpec::Stdout | OutputSpec::Postgres(_)) => other,
+        },
+        None => resolve::output(default_output)?,
     };
     Ok(Connection {
         name: entry.name.clone(),
@@ -171,6 +257,7 @@ fn validate(entry: &Entry, defaults: &Defaults, base: &Path, default_output: &st
         cutoff: resolve::cutoff(cutoff)?,
         output,
         state_file: entry.state.as_ref().map(|s| base.join(s)),
+        skip_invalid: entry.skip_invalid.unwrap_or(false),
     })
 }
 
@@ -230,6 +317,19 @@ mod tests {
         assert!(matches!(&b.output, OutputSpec::JsonLines(p) if *p == sub.join("out")), "{:?}", b.output);
         assert_eq!(b.state_file, None);
         assert_eq!(b.cutoff.to_rfc3339(), "2026-02-01T00:00:00+00:00");
+    }
+
+    #[test]
+    fn the_command_lines_default_output_is_relative_to_the_working_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("conf")).unwrap();
+        let file = dir.path().join("conf/connections.toml");
+        let entry = "[[connection]]\nname = \"a\"\nconnector = \"/bin/sh\"\nconfig = {}\ncutoff = \"2026-01-01\"\n";
+        std::fs::write(&file, entry).unwrap();
+        let connections = load(&file, "mine.db").unwrap();
+        assert_eq!(connections[0].output, OutputSpec::Sqlite("mine.db".into()), "as typed, not conf/mine.db");
+        let url = load(&file, "postgres://u@h/db").unwrap();
+        assert!(matches!(&url[0].output, OutputSpec::Postgres(_)));
     }
 
     #[test]

@@ -107,6 +107,10 @@ impl EventSink for Console {
             Event::Debug { message } if self.verbosity == Verbosity::Verbose => self.line(&format!("debug: {message}")),
             Event::Debug { .. } => {}
             Event::SecretMasked { message, .. } => self.warn(message),
+            Event::WaitingForConnection { connection, holder } => self.note(&format!(
+                "waiting: connection `{connection}` is being synced by {holder}; this sync starts when it ends \
+                 (Ctrl-C to give up)"
+            )),
             Event::StreamStarted { connection, stream } => {
                 if let Some(bars) = &self.bars {
                     let progress = Progress::start(&bars.multi, &format!("{connection} {stream}"));

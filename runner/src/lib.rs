@@ -8,13 +8,15 @@
 //! - The drivers: the command line ([`cli`], then [`app`], the binary's edge, which also
 //!   owns exit codes), the terminal commands (`commands`), the conformance kit (`kit`),
 //!   the demo ([`demo`]) and the scaffold (`scaffold`), with what they share: `console`
-//!   (renders events), `report` (summaries), `resolve` and `connections` (inputs),
+//!   (renders events), `report` (summaries), `html` (the HTML report), `alert` (webhook
+//!   alerts), `resolve` and `connections` (inputs),
 //!   `human` and `style` (text for people).
 //!
 //! Public are only the modules other crates use: the binary (`app`, `cli`, `exit_code`,
 //! `signals`, `engine`), the destinations benchmark (`engine::destination`) and the demo's
 //! test (`demo::database`).
 
+mod alert;
 pub mod app;
 pub mod cli;
 pub mod demo;
@@ -25,6 +27,7 @@ pub mod signals;
 mod commands;
 mod connections;
 mod console;
+mod html;
 mod human;
 mod kit;
 mod report;

@@ -71,7 +71,7 @@ pub fn table(connections: &[ConnectionResult]) -> String {
             ]);
         }
     }
-    let mut out = render_rows(&rows);
+    let mut out = crate::human::columns(&rows);
     let by_type: Vec<String> = connections
         .iter()
         .flat_map(|c| c.streams.iter().map(move |s| (c, s)))
@@ -84,18 +84,6 @@ pub fn table(connections: &[ConnectionResult]) -> String {
     if !by_type.is_empty() {
         out.push_str("\nrecords by type\n");
         out.extend(by_type);
-    }
-    out
-}
-
-fn render_rows(rows: &[[String; 7]]) -> String {
-    let widths: Vec<usize> =
-        (0..7).map(|col| rows.iter().map(|row| row[col].chars().count()).max().unwrap_or(0)).collect();
-    let mut out = String::new();
-    for row in rows {
-        let cells: Vec<String> = row.iter().zip(&widths).map(|(cell, width)| format!("{cell:<width$}")).collect();
-        out.push_str(cells.join("  ").trim_end());
-        out.push('\n');
     }
     out
 }

@@ -75,3 +75,30 @@ fn spec_publishes_the_configuration_schema_and_discover_one_stream() {
     assert_eq!(stream["id"], "mock");
     assert_eq!(stream["self"], "https://mock.pagerduty.com");
 }
+
+#[test]
+fn a_reader_that_stops_reading_ends_the_sync_quietly_with_zero() {
+    // `connector-pagerduty sync --config c.json --since ... | head -n 1`: once head has its
+    // line and exits, the connector's next write fails with EPIPE. Nobody is left to read
+    // an error: it stops, says nothing, and exits 0.
+    use std::io::{BufRead, BufReader};
+    let server = start(MockConfig { incidents: 400, days: 30, ..Default::default() });
+    let setup = setup(&server, json!({}));
+    let since = (mock_now() - chrono::Duration::days(29)).to_rfc3339();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("connector-pagerduty"))
+        .args(["sync", "--config"])
+        .arg(&setup.config)
+        .args(["--since", &since])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    drop(stdout); // the reader goes away, as head does
+    let output = child.wait_with_output().unwrap();
+    assert!(first.starts_with("{\"type\":"), "{first}");
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(String::from_utf8_lossy(&output.stderr), "", "nothing to say to nobody");
+}

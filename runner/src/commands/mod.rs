@@ -1,11 +1,15 @@
-//! The commands that drive the engine for a person at a terminal: `spec`, `verify`,
-//! `discover` ([`inspect`]), `sync` and `sync-all` ([`sync`]). Each takes [`Settings`] and
+//! The commands that drive the engine: `spec`, `verify`, `discover` ([`inspect`]),
+//! `sync` and `sync-all` ([`sync`]), `runs` and `report` ([`history`]),
+//! `connections apply|list` ([`connections`]) and `worker` ([`worker`]). Each takes [`Settings`] and
 //! typed arguments, prints its results on stdout, and says how it ended with a [`Status`];
 //! the binary's edge (`crate::app`) turns that into an exit code. The demo calls the same
 //! functions.
 
+pub mod connections;
+pub mod history;
 pub mod inspect;
 pub mod sync;
+pub mod worker;
 
 use std::io::{self, Write};
 use std::sync::Arc;

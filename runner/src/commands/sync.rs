@@ -3,11 +3,12 @@
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
 use super::{print, Settings, Status};
+use crate::alert::{self, Notifier};
 use crate::connections;
 use crate::console::Verbosity;
 use crate::engine::destination::{OutputSpec, RunOutcome};
@@ -38,6 +39,24 @@ pub struct SyncRequest {
     pub skip_invalid: bool,
     /// Streams in parallel.
     pub jobs: usize,
+    /// `--wait`: wait for another sync of the connection into the same store to end.
+    pub wait: bool,
+    /// `--notify-url` and `--stale-after`.
+    pub alerts: Option<Alerting>,
+}
+
+/// Where alerts go, and when a stream counts as stale.
+#[derive(Debug, Clone)]
+pub struct Alerting {
+    /// `--notify-url`.
+    pub url: String,
+    /// `--stale-after`.
+    pub stale_after: Option<Duration>,
+}
+
+/// The notifier of `alerts`, checked before anything runs.
+pub(super) fn notifier(alerts: Option<&Alerting>) -> Result<Option<(Notifier, Option<Duration>)>, alert::AlertError> {
+    alerts.map(|a| Notifier::new(&a.url).map(|n| (n, a.stale_after))).transpose()
 }
 
 /// `runner sync`.
@@ -46,6 +65,7 @@ pub struct SyncRequest {
 /// Bad input (checked before any connector starts), or a failed write of the summary.
 pub fn sync(settings: &Settings, request: &SyncRequest) -> anyhow::Result<Status> {
     let output = resolve::output(&request.output)?;
+    let notifier = notifier(request.alerts.as_ref())?;
     let plan = ConnectionPlan {
         name: request.connection.clone(),
         connector: resolve::connector(&request.connector)?,
@@ -58,10 +78,13 @@ pub fn sync(settings: &Settings, request: &SyncRequest) -> anyhow::Result<Status
         output: output.clone(),
         state_file: request.state.clone(),
         skip_invalid: request.skip_invalid,
+        fence: None,
+        secrets: Vec::new(),
+        wait: request.wait,
     };
     let started = Instant::now();
     let result = settings.engine.sync_connection(&plan, request.jobs);
-    finish(settings, &[result], started, output == OutputSpec::Stdout)
+    finish(settings, &[result], std::slice::from_ref(&output), started, output == OutputSpec::Stdout, notifier.as_ref())
 }
 
 /// `runner sync-all`: every connection of the file, `jobs` at a time; entries without an
@@ -75,7 +98,10 @@ pub fn sync_all(
     default_output: &str,
     skip_invalid: bool,
     jobs: usize,
+    wait: bool,
+    alerts: Option<&Alerting>,
 ) -> anyhow::Result<Status> {
+    let notifier = notifier(alerts)?;
     let entries = connections::load(file, default_output)?;
     let to_stdout = entries.iter().any(|e| e.output == OutputSpec::Stdout);
     let plans: Vec<ConnectionPlan> = entries
@@ -88,20 +114,44 @@ pub fn sync_all(
             cutoff: entry.cutoff,
             output: entry.output,
             state_file: entry.state_file,
-            skip_invalid,
+            skip_invalid: skip_invalid || entry.skip_invalid,
+            fence: None,
+            secrets: Vec::new(),
+            wait,
         })
         .collect();
     let started = Instant::now();
     let results = settings.engine.sync_all(&plans, jobs);
-    finish(settings, &results, started, to_stdout)
+    let outputs: Vec<OutputSpec> = plans.into_iter().map(|plan| plan.output).collect();
+    finish(settings, &results, &outputs, started, to_stdout, notifier.as_ref())
 }
 
-/// Prints the errors, the summary (table or JSON) and says how the command ended.
+/// Sends the alerts of `results` (failures, and staleness with `stale_after`) within
+/// [`alert::BUDGET`]; what was not sent or checked is a warning on stderr, never a failure.
+pub(super) fn send_alerts(
+    notifier: &Notifier,
+    stale_after: Option<Duration>,
+    results: &[ConnectionResult],
+    outputs: &[OutputSpec],
+) {
+    let now = chrono::Utc::now();
+    let pairs: Vec<_> = results.iter().zip(outputs).collect();
+    let (alerts, mut problems) = alert::alerts_for(&pairs, stale_after, now);
+    problems.extend(notifier.send_all(&alerts, now));
+    for problem in problems {
+        let _ = writeln!(io::stderr().lock(), "warning: {problem}");
+    }
+}
+
+/// Prints the errors, the summary (table or JSON), sends the alerts, and says how the
+/// command ended. `outputs` are the results' outputs, in the same order.
 fn finish(
     settings: &Settings,
     results: &[ConnectionResult],
+    outputs: &[OutputSpec],
     started: Instant,
     records_on_stdout: bool,
+    notifier: Option<&(Notifier, Option<Duration>)>,
 ) -> anyhow::Result<Status> {
     let errors: Vec<_> = results.iter().flat_map(ConnectionResult::errors).collect();
     if errors.iter().any(|e| e.kind() == FailureKind::StdoutClosed) {
@@ -125,7 +175,11 @@ fn finish(
         }
     }
     if let Some(stopped) = settings.stopped() {
+        // Stopping was asked for: no alert delays it.
         return Ok(stopped);
+    }
+    if let Some((notifier, stale_after)) = notifier {
+        send_alerts(notifier, *stale_after, results, outputs);
     }
     Ok(match overall(results) {
         RunOutcome::Succeeded => Status::Success,

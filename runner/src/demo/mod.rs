@@ -3,7 +3,8 @@
 //! full `sync` of the real `connector-pagerduty` against it through the runner's own
 //! command functions ([`crate::commands`], the same code and output as typing them),
 //! makes some incidents change, runs an incremental sync that resumes from the stored
-//! state, stops the simulator and prints a summary with queries to try.
+//! state, stops the simulator, prints a summary with queries to try, and writes the HTML
+//! report of the database (`runner report`) beside it, printing its path.
 //!
 //! - [`simulator`]: the simulator process and its control endpoints;
 //! - [`database`]: the example queries, the demo connection's rows, record counts;
@@ -30,7 +31,7 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 
 use crate::commands::sync::SyncRequest;
-use crate::commands::{inspect, sync, Settings, Status};
+use crate::commands::{history, inspect, sync, Settings, Status};
 use crate::console::Verbosity;
 use crate::engine::destination::{self, OutputSpec};
 use crate::resolve::{self, InputError};
@@ -104,7 +105,39 @@ pub fn command(settings: &Settings, args: &Request) -> anyhow::Result<Status> {
     let records = destination::records_by_type(&output.spec, database::CONNECTION)?.unwrap_or_default();
     let summary = Summary { output: &output.spec, records, full, incremental, elapsed: started.elapsed() };
     print!("{}", summary.render(demo.style));
+    let report = report_path(&output.spec);
+    match history::write_report(&output.arg, &report, REPORT_STALE_AFTER) {
+        Ok(path) => println!(
+            "\n{} {}\n  (again at any time: runner report --db {} -o {})",
+            demo.style.bold("Pictures of it all:"),
+            demo.style.green(&path.display().to_string()),
+            shell_word(&output.spec.to_string()),
+            shell_word(&path.display().to_string())
+        ),
+        Err(error) => eprintln!("warning: the report could not be written: {error:#}"),
+    }
     Ok(Status::Success)
+}
+
+/// The report's staleness threshold: the demo's runs are minutes old.
+const REPORT_STALE_AFTER: Duration = Duration::from_secs(86_400);
+
+/// Where the demo writes its report: `report.html` beside a SQLite file, else in the
+/// working directory.
+fn report_path(output: &OutputSpec) -> PathBuf {
+    match output {
+        OutputSpec::Sqlite(path) => path.with_file_name("report.html"),
+        _ => PathBuf::from("report.html"),
+    }
+}
+
+/// `text` as one shell word: quoted when it holds anything but plain characters.
+fn shell_word(text: &str) -> String {
+    if text.chars().all(|c| c.is_ascii_alphanumeric() || "/._-:@".contains(c)) {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
 }
 
 /// The two syncs, or how the step that stopped the demo ended.
@@ -180,6 +213,8 @@ impl Demo<'_> {
             state: None,
             skip_invalid: false,
             jobs: 1,
+            wait: false,
+            alerts: None,
         };
         if let Some(status) = self.check(sync::sync(self.settings, &request)?) {
             return Ok(Err(status));
@@ -348,6 +383,16 @@ mod tests {
         let dir = config.dir.clone();
         drop(config);
         assert!(!dir.exists());
+    }
+
+    #[test]
+    fn the_report_goes_beside_a_sqlite_file() {
+        assert_eq!(report_path(&OutputSpec::Sqlite("/data/x.db".into())), PathBuf::from("/data/report.html"));
+        let postgres = OutputSpec::parse("postgres://u@h/db").unwrap();
+        assert_eq!(report_path(&postgres), PathBuf::from("report.html"));
+        assert_eq!(shell_word("/tmp/a b.db"), "'/tmp/a b.db'");
+        assert_eq!(shell_word("it's"), "'it'\\''s'");
+        assert_eq!(shell_word("/tmp/x.db"), "/tmp/x.db");
     }
 
     #[test]

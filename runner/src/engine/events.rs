@@ -43,6 +43,14 @@ pub enum Event<'a> {
         /// What held it and what was done, for people.
         message: &'a str,
     },
+    /// Another process syncs the connection into the same store; this sync waits for it
+    /// (`--wait`). Sent once, before waiting.
+    WaitingForConnection {
+        /// The connection.
+        connection: &'a str,
+        /// Who holds it: "pid 12 since …", "worker w1 since …".
+        holder: &'a str,
+    },
     /// A stream sync started.
     StreamStarted {
         /// The connection.
@@ -121,6 +129,7 @@ pub(crate) mod recording {
                 Event::ConnectorStderr { source, line } => format!("stderr {source}: {line}"),
                 Event::Debug { message } => format!("debug {message}"),
                 Event::SecretMasked { connection, message } => format!("masked {connection}: {message}"),
+                Event::WaitingForConnection { connection, holder } => format!("waiting {connection}: {holder}"),
                 Event::StreamStarted { connection, stream } => format!("started {connection}/{stream}"),
                 Event::Progress { .. } => return,
                 Event::ConnectorProgress { connection, stream, progress } => {

@@ -9,7 +9,8 @@
 //! - [`sync`]: one connection's streams, the store loop, the run history; [`result`]: how
 //!   they ended.
 //! - [`destination`]: SQLite, JSON lines, stdout, `--state FILE`.
-//! - [`jobs`]: bounded parallelism.
+//! - [`jobs`]: bounded parallelism; [`fleet`]: the connections workers share in
+//!   PostgreSQL, their schedule and the leases that fence their writes.
 //! - [`events`]: what the engine reports while it works; [`error`]: why a command failed;
 //!   [`stop`]: stop requests (Ctrl-C, SIGTERM) as the engine receives them.
 //!
@@ -20,6 +21,7 @@ pub mod connector;
 pub mod destination;
 pub mod error;
 pub mod events;
+pub mod fleet;
 pub mod jobs;
 pub mod result;
 pub mod stop;

@@ -16,14 +16,17 @@ pub enum StopSignal {
     Interrupt,
     /// SIGTERM.
     Terminate,
+    /// A worker's lease on the connection passed to another worker.
+    LeaseLost,
 }
 
 impl StopSignal {
-    /// `SIGINT` or `SIGTERM`.
+    /// `SIGINT`, `SIGTERM`, or `a lost lease`: what a run "was interrupted by".
     pub fn name(self) -> &'static str {
         match self {
             StopSignal::Interrupt => "SIGINT",
             StopSignal::Terminate => "SIGTERM",
+            StopSignal::LeaseLost => "a lost lease",
         }
     }
 }

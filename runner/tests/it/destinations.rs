@@ -9,16 +9,14 @@
 //! shows exactly what the connector sends.
 
 use std::collections::BTreeMap;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use tempfile::TempDir;
 use throwaway_postgres::Cluster;
 
-use crate::util::{runner, runner_bin};
+use crate::util::{runner, runner_bin, shell_connector as connector, wait_for};
 
 /// A destination kind under test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,7 +190,8 @@ impl Store {
         match self.kind {
             Kind::JsonLines => {
                 let mut all = String::new();
-                for entry in std::fs::read_dir(&self.output).unwrap().flatten() {
+                // Files only: the directory also holds the runner's `_locks` directory.
+                for entry in std::fs::read_dir(&self.output).unwrap().flatten().filter(|e| e.path().is_file()) {
                     all.push_str(&std::fs::read_to_string(entry.path()).unwrap());
                 }
                 all
@@ -224,37 +223,22 @@ impl Store {
         }
     }
 
-    /// `runner sync CONNECTOR c.json s1 2026-01-01 --output STORE ARGS` in the store's directory.
+    /// `runner sync CONNECTOR c.json s1 2026-01-01 --output STORE -q ARGS` in the store's directory.
     pub fn sync(&self, connector: &Path, config: &Value, extra: &[&str]) -> std::process::Output {
+        let mut quiet = vec!["-q"];
+        quiet.extend_from_slice(extra);
+        self.sync_command(connector, config, &quiet).output().unwrap()
+    }
+
+    /// The command of [`Store::sync`], without `-q`.
+    pub fn sync_command(&self, connector: &Path, config: &Value, extra: &[&str]) -> Command {
         let config_file = self.dir.path().join("c.json");
         std::fs::write(&config_file, config.to_string()).unwrap();
         let mut args = vec!["sync", connector.to_str().unwrap(), config_file.to_str().unwrap(), "s1", "2026-01-01"];
-        args.extend(["--output", self.output.as_str(), "--connection", "conn", "-q"]);
+        args.extend(["--output", self.output.as_str(), "--connection", "conn"]);
         args.extend_from_slice(extra);
-        runner(self.dir.path(), &args).output().unwrap()
+        runner(self.dir.path(), &args)
     }
-}
-
-/// The lines every test connector starts with: its spec (a writeOnly `token`), one stream,
-/// and for sync the sync message in `$sync`.
-const PREAMBLE: &str = r#"#!/bin/sh
-case "$1" in
-spec) echo '{"type":"spec","protocol":1,"name":"store-test","version":"1","config_schema":{"type":"object","properties":{"token":{"type":"string","writeOnly":true}}},"record_types":["Team"]}'; exit 0 ;;
-discover) cat >/dev/null; echo '{"type":"stream","stream":{"_type":"Stream","id":"s1","self":"https://x.test/s1","name":"S1"}}'; exit 0 ;;
-esac
-read -r config
-read -r sync
-team() { printf '{"type":"record","record":{"_type":"Team","id":"T%s","self":"https://x.test/T%s","name":"%s"}}\n' "$1" "$1" "$2"; }
-state() { printf '{"type":"state","state":%s}\n' "$1"; }
-"#;
-
-/// A connector whose sync runs `body` (POSIX sh; `team ID NAME` and `state JSON` print
-/// messages; `$sync` holds the sync message).
-pub fn connector(dir: &Path, name: &str, body: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, format!("{PREAMBLE}{body}\n")).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    path
 }
 
 /// Instantiates a conformance test for every destination kind.
@@ -280,6 +264,7 @@ conformance!(
     the_history_has_each_run_with_its_outcome_and_counts,
     secrets_never_reach_the_store,
     a_store_written_by_a_newer_runner_is_refused,
+    a_second_sync_of_a_connection_is_refused_or_waits_its_turn,
 );
 
 fn store(kind: Kind, test: &str) -> Option<Store> {
@@ -356,7 +341,7 @@ esac"#,
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    wait_for(|| store.has_state("conn", "s1"), "the first checkpoint to be stored");
+    wait_for("the first checkpoint to be stored", || store.has_state("conn", "s1").then_some(()));
     child.kill().unwrap(); // SIGKILL: no chance to record anything
     child.wait().unwrap();
     if let Some((cluster, db)) = &store.postgres {
@@ -364,7 +349,7 @@ esac"#,
         // as a later run would, to see the session gone.
         let sessions =
             format!("SELECT count(*) FROM pg_stat_activity WHERE datname = '{db}' AND application_name = 'runner'");
-        wait_for(|| cluster.psql(db, &sessions).unwrap() == "0", "the killed runner's session to end");
+        wait_for("the killed runner's session to end", || (cluster.psql(db, &sessions).unwrap() == "0").then_some(()));
     }
     let sleeping: i32 = std::fs::read_to_string(&marker).unwrap().trim().parse().unwrap();
     // SAFETY: kill(2) on the test connector's process, left behind by the killed runner.
@@ -455,11 +440,56 @@ fn a_store_written_by_a_newer_runner_is_refused(kind: Kind) {
     assert!(stderr.contains("hint: use a newer runner"), "{stderr}");
 }
 
-/// Waits until `done` holds, checking every few milliseconds; fails after a generous bound.
-pub fn wait_for(done: impl Fn() -> bool, what: &str) {
-    let started = Instant::now();
-    while !done() {
-        assert!(started.elapsed() < Duration::from_secs(60), "gave up waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+fn a_second_sync_of_a_connection_is_refused_or_waits_its_turn(kind: Kind) {
+    let Some(store) = store(kind, "guard") else { return };
+    let (started, release) = (store.dir.path().join("started"), store.dir.path().join("release"));
+    let fifo = std::ffi::CString::new(release.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo(3) with a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0, "mkfifo");
+    // The first sync stores one record, then blocks until the test writes to the FIFO.
+    let body = format!("team 1 a; : > '{}'; read _ < '{}'; team 2 b; state 1", started.display(), release.display());
+    let slow = connector(store.dir.path(), "slow", &body);
+    let quick = connector(store.dir.path(), "quick", "team 9 quick; state 9");
+    let mut first = store.sync_command(&slow, &json!({}), &["-q"]).stdout(Stdio::null()).spawn().unwrap();
+    wait_for("the first sync's connector to start", || started.exists().then_some(()));
+
+    let refused = store.sync(&quick, &json!({}), &[]);
+    assert_eq!(refused.status.code(), Some(1), "{refused:?}");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("connection `conn` is being synced by"), "{stderr}");
+    assert!(stderr.contains(&format!("pid {} ", first.id())), "names the first runner: {stderr}");
+    assert!(stderr.contains("hint: wait for it to end, or pass --wait"), "{stderr}");
+
+    // Waiting syncs say so, then wait; Ctrl-C gives up on waiting.
+    let waiting_line = |child: &mut std::process::Child| {
+        let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stderr.take().unwrap()));
+        let line = lines.next().expect("a line before exiting").unwrap();
+        assert!(line.starts_with("waiting: connection `conn` is being synced by"), "{line}");
+        lines
+    };
+    let spawn_waiting = || {
+        store
+            .sync_command(&quick, &json!({}), &["--wait"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let mut given_up = spawn_waiting();
+    let rest = waiting_line(&mut given_up);
+    crate::util::signal(given_up.id(), libc::SIGINT);
+    assert_eq!(given_up.wait().unwrap().code(), Some(130));
+    let rest: Vec<String> = rest.map_while(Result::ok).collect();
+    assert!(rest.iter().any(|l| l.contains("interrupted by SIGINT while waiting for connection `conn`")), "{rest:?}");
+
+    let mut waiting = spawn_waiting();
+    let rest = waiting_line(&mut waiting);
+    assert!(!ids(&store).contains(&"T9".to_owned()), "the waiting sync has not started");
+    std::io::Write::write_all(&mut std::fs::OpenOptions::new().write(true).open(&release).unwrap(), b"go\n").unwrap();
+    assert!(first.wait().unwrap().success());
+    assert!(waiting.wait().unwrap().success(), "{:?}", rest.map_while(Result::ok).collect::<Vec<_>>());
+    assert_eq!(ids(&store), ["T1", "T2", "T9"]);
+    assert_eq!(store.state("conn", "s1"), Some(json!(9)), "the waiting sync ran after the first");
+    let succeeded: Vec<u64> = store.runs().iter().filter(|r| r.outcome == "succeeded").map(|r| r.records).collect();
+    assert_eq!(succeeded, [2, 1], "one after the other");
 }

@@ -6,12 +6,18 @@
 /// Every helper.
 mod util;
 
+/// `--notify-url` and `--stale-after`: webhook alerts to a receiver on loopback.
+mod alerts;
 /// The code's own rules: module layering and imports.
 mod architecture;
+/// Four workers under a killer: SIGKILL, SIGTERM, SIGSTOP past the lease, lost sessions.
+mod chaos;
 /// `spec`, `verify`, `discover`, `sync` and `sync-all` on the fixture connector, a module per rule.
 mod cli;
 /// `runner demo` end to end.
 mod demo;
+/// deploy/: Kubernetes manifests validated offline, their commands, the Dockerfile.
+mod deploy;
 /// The same behaviours against every destination: SQLite, JSON lines, PostgreSQL.
 mod destinations;
 /// `runner test-connector` on good and broken connectors, and syncs of the language connectors.
@@ -28,3 +34,9 @@ mod postgres;
 mod progress;
 /// Every command of README.md runs.
 mod readme;
+/// `runner report` rendered by headless Chromium: charts, numbers, no errors.
+mod report;
+/// `runner runs` on SQLite and PostgreSQL: succeeded, failed, interrupted and stale connections.
+mod runs;
+/// `runner connections` and `runner worker`: schedules, leases, fencing, SIGTERM.
+mod workers;

@@ -12,8 +12,9 @@ use std::process::{Command, Stdio};
 use serde_json::json;
 use throwaway_postgres::Cluster;
 
-use crate::destinations::{connector, wait_for, Kind, Store};
+use crate::destinations::{Kind, Store};
 use crate::util::{require_sibling, runner, runner_bin};
+use crate::util::{shell_connector as connector, wait_for};
 
 /// A fresh database for `test`, with its URL.
 fn database(test: &str) -> Option<(&'static Cluster, String, String)> {
@@ -197,7 +198,7 @@ fn a_statement_timeout_fails_the_run_with_the_servers_reason() {
         .unwrap();
     let locked = "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation \
                   WHERE c.relname = 'records' AND l.mode = 'AccessExclusiveLock' AND l.granted";
-    wait_for(|| cluster.psql(&db, locked).unwrap() == "1", "the other session's lock");
+    wait_for("the other session's lock", || (cluster.psql(&db, locked).unwrap() == "1").then_some(()));
     let output = sync(&format!("{url}?options=-cstatement_timeout%3D300"));
     holder.kill().unwrap();
     holder.wait().unwrap();
@@ -232,7 +233,7 @@ esac"#,
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    wait_for(|| store.has_state("conn", "s1"), "the first checkpoint");
+    wait_for("the first checkpoint", || store.has_state("conn", "s1").then_some(()));
     // The server ends the runner's session, as a restart or a network cut would.
     let (cluster, db) = (throwaway_postgres::Cluster::shared().unwrap(), "t_pg_lost");
     let terminate = "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) AS done FROM pg_stat_activity \

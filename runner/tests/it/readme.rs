@@ -2,12 +2,15 @@
 //!
 //! The README's ```sh blocks are executed line by line in a scratch directory, against
 //! the PagerDuty simulator instead of the real API: its ```json block becomes `pd.json`
-//! (token and API URL swapped for the simulator's), its ```toml block becomes
-//! `connections.toml`, and `connectors/` is linked in. A pipeline runs one stage at a
+//! (token and API URL swapped for the simulator's), its ```toml blocks become the files
+//! their first line names (`# fleet.toml`; `connections.toml` when it names none), and `connectors/` is linked in. A pipeline runs one stage at a
 //! time, so every stage must succeed, not only the last. Lines of `cargo` (CI runs those
 //! itself) and `export` are skipped; `./target/release/runner` is the runner under test;
 //! `sqlite3 DB "SQL"` lines run their query with rusqlite (so sqlite3 need not be
-//! installed) and must return rows.
+//! installed) and must return rows. The README's PostgreSQL URL
+//! ([`README_POSTGRES_URL`]) is swapped for a database of a throwaway cluster, and `psql`
+//! is the cluster's; where no server is installed those lines are skipped, loudly (never
+//! in CI).
 
 use std::io::Write;
 use std::path::Path;
@@ -16,6 +19,9 @@ use std::process::{Command, Stdio};
 use pagerduty_mock::{start_blocking, MockConfig};
 
 use crate::util::{root, runner_bin};
+
+/// The URL the README's PostgreSQL section uses, for a local server set up as it says.
+const README_POSTGRES_URL: &str = "postgres://runner:secret@localhost:5432/runner";
 
 /// The contents of every fenced block of `language`, in order.
 fn blocks(markdown: &str, language: &str) -> Vec<String> {
@@ -33,6 +39,16 @@ fn blocks(markdown: &str, language: &str) -> Vec<String> {
         }
     }
     found
+}
+
+/// The file a ```toml block is written to: the name in its first line's comment
+/// (`# fleet.toml`), else `connections.toml`.
+fn toml_file_name(block: &str) -> String {
+    let first = block.lines().next().unwrap_or_default();
+    match first.strip_prefix("# ") {
+        Some(name) if name.ends_with(".toml") && !name.contains('/') => name.to_owned(),
+        _ => "connections.toml".to_owned(),
+    }
 }
 
 /// The commands of the README's shell blocks, `\` continuations joined, `&&` chains split.
@@ -136,20 +152,35 @@ fn every_readme_command_runs_against_the_simulator() {
         .replace("YOUR_API_TOKEN", &MockConfig::default().token)
         .replace("https://api.pagerduty.com", &mock.base_url);
     std::fs::write(dir.path().join("pd.json"), config).unwrap();
-    let toml = blocks(&readme, "toml").into_iter().next().expect("README shows connections.toml in a ```toml block");
-    std::fs::write(dir.path().join("connections.toml"), toml).unwrap();
+    let tomls = blocks(&readme, "toml");
+    assert!(!tomls.is_empty(), "README shows connections.toml in a ```toml block");
+    for toml in tomls {
+        std::fs::write(dir.path().join(toml_file_name(&toml)), &toml).unwrap();
+    }
     std::os::unix::fs::symlink(root().join("connectors").canonicalize().unwrap(), dir.path().join("connectors"))
         .unwrap();
 
     let bin_dir = runner_bin().parent().unwrap().to_owned();
-    let path_var = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    let mut path_var = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    let postgres = throwaway_postgres::require("every_readme_command_runs (its PostgreSQL section)");
+    if let Some(cluster) = postgres {
+        cluster.create_database("readme").unwrap();
+        let server_bin = throwaway_postgres::server_bin().expect("a running cluster has its binaries");
+        path_var = format!("{path_var}:{}", server_bin.display());
+    }
 
     let commands = commands(&readme);
     assert!(commands.len() >= 15, "expected the README's commands, found only {commands:?}");
+    assert!(commands.iter().any(|c| c.contains(README_POSTGRES_URL)), "the PostgreSQL section's URL changed");
     for command in &commands {
-        match sqlite_command(command) {
+        let command = match postgres {
+            Some(cluster) => command.replace(README_POSTGRES_URL, &cluster.url("readme")),
+            None if command.contains(README_POSTGRES_URL) => continue,
+            None => command.clone(),
+        };
+        match sqlite_command(&command) {
             Some((db, sql)) => run_query(dir.path(), db, sql),
-            None => run_shell(dir.path(), &path_var, command),
+            None => run_shell(dir.path(), &path_var, &command),
         }
     }
 }

@@ -297,3 +297,198 @@ impl Drop for GroupGuard {
         }
     }
 }
+
+/// The lines every test connector starts with: its spec (a writeOnly `token`), one stream,
+/// and for sync the sync message in `$sync`.
+const PREAMBLE: &str = r#"#!/bin/sh
+case "$1" in
+spec) echo '{"type":"spec","protocol":1,"name":"store-test","version":"1","config_schema":{"type":"object","properties":{"token":{"type":"string","writeOnly":true}}},"record_types":["Team"]}'; exit 0 ;;
+discover) cat >/dev/null; echo '{"type":"stream","stream":{"_type":"Stream","id":"s1","self":"https://x.test/s1","name":"S1"}}'; exit 0 ;;
+esac
+read -r config
+read -r sync
+team() { printf '{"type":"record","record":{"_type":"Team","id":"T%s","self":"https://x.test/T%s","name":"%s"}}\n' "$1" "$1" "$2"; }
+state() { printf '{"type":"state","state":%s}\n' "$1"; }
+"#;
+
+/// A connector whose sync runs `body` (POSIX sh; `team ID NAME` and `state JSON` print
+/// messages; `$sync` holds the sync message).
+pub fn shell_connector(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, format!("{PREAMBLE}{body}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+/// A webhook receiver on loopback, for the alert tests: it records each request and
+/// either answers `200 OK` or never answers at all (it reads the request, then holds the
+/// connection open until it is dropped).
+pub struct Receiver {
+    pub url: String,
+    requests: std::sync::Arc<(std::sync::Mutex<Vec<Request>>, std::sync::Condvar)>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    address: std::net::SocketAddr,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// One request a [`Receiver`] got.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// `POST /hook HTTP/1.1`.
+    pub line: String,
+    /// Header lines, lowercased names.
+    pub headers: Vec<(String, String)>,
+    /// The body as JSON.
+    pub body: Value,
+}
+
+impl Receiver {
+    /// Answers every request with `200 OK`.
+    pub fn answering() -> Receiver {
+        Receiver::start(true)
+    }
+
+    /// Reads every request and never answers.
+    pub fn silent() -> Receiver {
+        Receiver::start(false)
+    }
+
+    fn start(answer: bool) -> Receiver {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        let requests = std::sync::Arc::new((std::sync::Mutex::new(Vec::new()), std::sync::Condvar::new()));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (kept, stopping) = (requests.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for stream in listener.incoming() {
+                if stopping.load(std::sync::atomic::Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    continue;
+                }
+                let mut headers = Vec::new();
+                loop {
+                    let mut header = String::new();
+                    reader.read_line(&mut header).unwrap();
+                    let header = header.trim_end();
+                    if header.is_empty() {
+                        break;
+                    }
+                    let (name, value) = header.split_once(':').unwrap();
+                    headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
+                }
+                let length: usize =
+                    headers.iter().find(|(n, _)| n == "content-length").map_or(0, |(_, v)| v.parse().unwrap());
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body).unwrap();
+                let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                let (list, arrived) = &*kept;
+                list.lock().unwrap().push(Request { line: line.trim_end().to_owned(), headers, body });
+                arrived.notify_all();
+                if answer {
+                    let mut stream = stream;
+                    let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+                } else {
+                    held.push(stream);
+                }
+            }
+        });
+        Receiver { url: format!("http://{address}/hook/SECRET-PATH"), requests, stop, address, thread: Some(thread) }
+    }
+
+    /// The requests received so far.
+    pub fn requests(&self) -> Vec<Request> {
+        self.requests.0.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        // Wakes the accept loop so that it sees the flag; then the held connections close.
+        let _ = std::net::TcpStream::connect(self.address);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A loopback URL where nothing listens: a port bound, then freed.
+pub fn dead_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    drop(listener);
+    format!("http://{address}/hook")
+}
+
+/// Headless Chromium, if installed (`/usr/bin/chromium`, else `chromium` or
+/// `chromium-browser` on PATH). Where it is missing, says so loudly and returns `None`
+/// so the test skips, except under CI (env `CI` set), where the test fails.
+pub fn chromium(test: &str) -> Option<PathBuf> {
+    let candidates = [PathBuf::from("/usr/bin/chromium"), PathBuf::from("chromium"), PathBuf::from("chromium-browser")];
+    let found = candidates
+        .into_iter()
+        .find(|c| std::process::Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()));
+    if found.is_none() {
+        let message = format!("{test}: Chromium is not installed (apt-get install chromium)");
+        assert!(std::env::var_os("CI").is_none(), "{message}; CI must install it");
+        eprintln!("\n*** SKIPPED: {message} ***\n");
+    }
+    found
+}
+
+/// Runs headless Chromium on `page` (a local file) with `args`, in a fresh profile and
+/// with no network: returns its stdout and stderr.
+pub fn run_chromium(chromium: &Path, page: &Path, args: &[&str]) -> (String, String) {
+    let profile = tempfile::tempdir().unwrap();
+    let mut command = std::process::Command::new(chromium);
+    command.args([
+        "--headless",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-extensions",
+        "--disable-default-apps",
+        "--no-first-run",
+        "--no-default-browser-check",
+        "--enable-logging=stderr",
+        "--v=0",
+        // Nothing resolves: the page may reach no host, and neither may the browser.
+        "--host-resolver-rules=MAP * ~NOTFOUND",
+    ]);
+    // SAFETY: getuid has no preconditions.
+    if unsafe { libc::getuid() } == 0 {
+        command.arg("--no-sandbox");
+    }
+    command.arg(format!("--user-data-dir={}", profile.path().display()));
+    command.args(args).arg(format!("file://{}", page.display()));
+    command.stdin(Stdio::null());
+    let output = finish(command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("chromium starts"));
+    assert!(output.status.success(), "chromium failed: {}", stderr_of(&output));
+    (stdout_of(&output), stderr_of(&output))
+}
+
+/// The distinct colours of a PNG's pixels (at most `cap`, counting stops there).
+pub fn png_colours(path: &Path, cap: usize) -> usize {
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buffer = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buffer).unwrap();
+    let bytes = &buffer[..info.buffer_size()];
+    let pixel = info.color_type.samples() * if info.bit_depth == png::BitDepth::Sixteen { 2 } else { 1 };
+    let mut colours = std::collections::HashSet::new();
+    for chunk in bytes.chunks_exact(pixel) {
+        colours.insert(chunk.to_vec());
+        if colours.len() >= cap {
+            break;
+        }
+    }
+    colours.len()
+}

@@ -40,8 +40,10 @@
 //! `.sqlite` or `.sqlite3` is a SQLite file, `-` is stdout, anything else is a directory
 //! of `<Type>.jsonl` files.
 
-mod atomic;
+pub(crate) mod atomic;
 mod batch;
+pub mod guard;
+pub mod history;
 pub mod jsonl;
 pub mod postgres;
 pub mod sqlite;
@@ -264,6 +266,29 @@ pub enum DestinationError {
         /// Why (a TLS roots file that cannot be read...).
         reason: String,
     },
+    /// A worker's lease on the connection passed to another worker: nothing more of this
+    /// run is written.
+    #[error(
+        "the lease on connection `{connection}` passed to another worker (this run's epoch {epoch}, the \
+         connection's {}): nothing more of this run is written",
+        .now.map_or_else(|| "gone".to_owned(), |now| now.to_string())
+    )]
+    LeaseLost {
+        /// The connection.
+        connection: String,
+        /// The epoch this run held.
+        epoch: i64,
+        /// The connection's epoch now (`None`: the connection is gone).
+        now: Option<i64>,
+    },
+    /// Another process syncs the same connection into the same store.
+    #[error("connection `{connection}` is being synced by {holder}\nhint: wait for it to end, or pass --wait")]
+    Busy {
+        /// The connection.
+        connection: String,
+        /// Who, and since when.
+        holder: String,
+    },
     /// A record's `_type` cannot name a `<Type>.jsonl` file.
     #[error("record type {record_type:?} cannot be used as a file name in {dir}: {reason}")]
     BadTypeName {
@@ -342,6 +367,20 @@ pub fn open(spec: &OutputSpec, state_file: Option<&Path>) -> Result<Box<dyn Dest
     open_tuned(spec, state_file, &Tuning::default())
 }
 
+/// Opens a worker's destination for one run: a PostgreSQL database whose every commit is
+/// fenced by the worker's lease on the connection (see [`postgres::Fence`]).
+///
+/// # Errors
+/// As [`open`]; [`DestinationError::Misuse`] for an output that is not PostgreSQL.
+pub fn open_fenced(spec: &OutputSpec, fence: postgres::Fence) -> Result<Box<dyn Destination>, DestinationError> {
+    match spec {
+        OutputSpec::Postgres(target) => {
+            Ok(Box::new(postgres::PostgresDestination::open(target, &Tuning::default(), Some(fence))?))
+        }
+        _ => Err(DestinationError::Misuse("a lease fences only a PostgreSQL destination")),
+    }
+}
+
 /// Opens the destination for one run. Call once per stream sync, also in parallel; see
 /// the module docs for what is shared. With `state_file`, states are read from and
 /// written to that file instead of the destination.
@@ -360,7 +399,7 @@ pub fn open_tuned(
     }
     let inner: Box<dyn Destination> = match spec {
         OutputSpec::Sqlite(path) => Box::new(sqlite::SqliteDestination::open(path, &tuning)?),
-        OutputSpec::Postgres(target) => Box::new(postgres::PostgresDestination::open(target, &tuning)?),
+        OutputSpec::Postgres(target) => Box::new(postgres::PostgresDestination::open(target, &tuning, None)?),
         OutputSpec::JsonLines(dir) => Box::new(jsonl::JsonlDestination::open(dir, &tuning)?),
         OutputSpec::Stdout => Box::new(stdout::StdoutDestination::new(&tuning)),
     };
@@ -394,9 +433,9 @@ pub fn prepare(spec: &OutputSpec) -> Result<(), DestinationError> {
 pub fn forget_connection(spec: &OutputSpec, connection: &str) -> Result<Option<u64>, DestinationError> {
     match spec {
         OutputSpec::Sqlite(path) => sqlite::forget_connection(path, connection).map(Some),
-        OutputSpec::Postgres(target) => {
-            postgres::PostgresDestination::open(target, &Tuning::default())?.forget_connection(connection).map(Some)
-        }
+        OutputSpec::Postgres(target) => postgres::PostgresDestination::open(target, &Tuning::default(), None)?
+            .forget_connection(connection)
+            .map(Some),
         OutputSpec::JsonLines(_) | OutputSpec::Stdout => Ok(None),
     }
 }
@@ -410,14 +449,14 @@ pub fn records_by_type(spec: &OutputSpec, connection: &str) -> Result<Option<Vec
     match spec {
         OutputSpec::Sqlite(path) => sqlite::records_by_type(path, connection).map(Some),
         OutputSpec::Postgres(target) => {
-            postgres::PostgresDestination::open(target, &Tuning::default())?.records_by_type(connection).map(Some)
+            postgres::PostgresDestination::open(target, &Tuning::default(), None)?.records_by_type(connection).map(Some)
         }
         OutputSpec::JsonLines(_) | OutputSpec::Stdout => Ok(None),
     }
 }
 
-/// This host's name (for a run's history), or `""` if it has none.
-fn host_name() -> String {
+/// This host's name (for a run's history, a worker's name), or `""` if it has none.
+pub fn host_name() -> String {
     let mut buffer = [0u8; 256];
     // SAFETY: the buffer is valid for its length; the name is NUL-terminated when it fits.
     if unsafe { libc::gethostname(buffer.as_mut_ptr().cast(), buffer.len()) } != 0 {

@@ -9,6 +9,7 @@
 mod store;
 
 use std::path::PathBuf;
+use std::sync::mpsc;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
@@ -18,8 +19,11 @@ use protocol::{Redactor, Stream};
 
 use super::result::ConnectionResult;
 
-use super::destination::{self, OutputSpec};
+use super::destination::guard::{self, ConnectionGuard};
+use super::destination::postgres::Fence;
+use super::destination::{self, DestinationError, OutputSpec};
 use super::error::{ConnectorCommand, FailureKind, RunError};
+use super::events::Event;
 use super::jobs::run_parallel;
 use super::{ConnectorClient, ConnectorProgram, Engine, StreamChoice};
 
@@ -42,6 +46,13 @@ pub struct ConnectionPlan {
     pub state_file: Option<PathBuf>,
     /// `--skip-invalid`.
     pub skip_invalid: bool,
+    /// A worker's lease on the connection: every commit is fenced by it.
+    pub fence: Option<Fence>,
+    /// Values to mask besides the config's `writeOnly` ones (a worker's `${env:NAME}`s).
+    pub secrets: Vec<String>,
+    /// Wait for another sync of the connection into the same store to end, instead of
+    /// refusing (`--wait`).
+    pub wait: bool,
 }
 
 /// Everything one stream sync needs besides the stream.
@@ -82,8 +93,8 @@ impl Engine {
             result.duration = started.elapsed();
             return result;
         }
-        match prepare(plan, client) {
-            Ok((context, streams)) => {
+        match prepare(plan, client).and_then(|(context, streams)| guarded(context, streams)) {
+            Ok((context, streams, _guard)) => {
                 result.name.clone_from(&context.connection);
                 result.streams = run_parallel(jobs, &streams, |stream| store::sync_stream(&context, stream));
             }
@@ -94,9 +105,51 @@ impl Engine {
     }
 }
 
+/// Takes the store's guard of the connection (a worker's lease guards it instead).
+fn guarded(
+    context: StreamContext<'_>,
+    streams: Vec<Stream>,
+) -> Result<(StreamContext<'_>, Vec<Stream>, ConnectionGuard), RunError> {
+    if context.plan.fence.is_some() {
+        return Ok((context, streams, ConnectionGuard::None));
+    }
+    let engine = context.engine();
+    let (wake, woken) = mpsc::channel();
+    let _subscription = engine.stop.subscribe(move || {
+        let _ = wake.send(());
+    });
+    let mut told = false;
+    let locked = guard::lock(&context.plan.output, &context.connection, |holder| {
+        if !context.plan.wait || engine.stop.received().is_some() {
+            return false;
+        }
+        if !std::mem::replace(&mut told, true) {
+            engine.events.event(Event::WaitingForConnection { connection: &context.connection, holder });
+        }
+        // Woken early only by a stop request.
+        woken.recv_timeout(guard::RETRY).is_err()
+    });
+    let error = match locked {
+        Ok(guard) => return Ok((context, streams, guard)),
+        Err(error) => error,
+    };
+    let failure = context.client.failure(ConnectorCommand::Sync, &context.redactor);
+    Err(match (engine.stop.received(), &error) {
+        (Some(signal), DestinationError::Busy { connection, holder }) => {
+            let cause = format!(
+                "interrupted by {} while waiting for connection `{connection}` (being synced by {holder}); \
+                 nothing was synced",
+                signal.name()
+            );
+            failure.build(FailureKind::Interrupted(signal), &cause)
+        }
+        _ => RunError::storage(failure, error),
+    })
+}
+
 fn prepare(plan: &ConnectionPlan, client: ConnectorClient) -> Result<(StreamContext<'_>, Vec<Stream>), RunError> {
     let spec = client.spec()?;
-    let redactor = Redactor::from_config(&spec.config_schema, &plan.config);
+    let redactor = Redactor::from_config(&spec.config_schema, &plan.config).with(plan.secrets.iter().cloned());
     let connection = plan.name.clone().unwrap_or_else(|| spec.name.clone());
     let streams = match &plan.streams {
         StreamChoice::Record(stream) => vec![stream.clone()],
@@ -151,6 +204,9 @@ esac
             output: OutputSpec::Sqlite(dir.join("out.db")),
             state_file: None,
             skip_invalid: false,
+            fence: None,
+            secrets: Vec::new(),
+            wait: false,
         }
     }
 

@@ -37,8 +37,11 @@ pub(super) fn sync_stream(context: &StreamContext<'_>, stream: &Stream) -> Strea
         result.error = Some(failure(context).build(FailureKind::Failed, &cause));
     } else {
         let plan = context.plan;
-        let opened = destination::open(&plan.output, plan.state_file.as_deref())
-            .and_then(|destination| Store::begin(context, destination, stream));
+        let opened = match &plan.fence {
+            Some(fence) => destination::open_fenced(&plan.output, fence.clone()),
+            None => destination::open(&plan.output, plan.state_file.as_deref()),
+        };
+        let opened = opened.and_then(|destination| Store::begin(context, destination, stream));
         match opened {
             Ok(store) => store.run(stream, &mut result),
             Err(error) => result.error = Some(RunError::storage(failure(context), error)),

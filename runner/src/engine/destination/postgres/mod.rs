@@ -34,12 +34,15 @@ mod writer;
 use serde_json::Value;
 use tokio_postgres::error::SqlState;
 
+pub(crate) use schema::quote;
 pub use schema::{MIGRATIONS, SCHEMA, SCHEMA_VERSION};
+pub(crate) use session::{close_abandoned_runs, connect_for_reading};
 pub use target::{is_url, Target, TargetError, TlsMode};
 
 use super::batch::Batch;
 use super::{Destination, DestinationError, RejectedRecord, RunStart, RunSummary, Tuning, ValidRecord};
 use session::{ActiveRun, Commit};
+pub use session::{Database, Fence};
 use writer::Writer;
 
 /// One run's connection to a PostgreSQL database.
@@ -57,8 +60,8 @@ impl PostgresDestination {
     /// # Errors
     /// The server cannot be reached or refuses the user, the database is missing, the
     /// user may not create the tables, or the schema is newer than this runner.
-    pub fn open(target: &Target, tuning: &Tuning) -> Result<Self, DestinationError> {
-        let writer = Writer::start(target)?;
+    pub fn open(target: &Target, tuning: &Tuning, fence: Option<Fence>) -> Result<Self, DestinationError> {
+        let writer = Writer::start(target, fence)?;
         Ok(PostgresDestination {
             target: target.to_string(),
             writer,

@@ -6,14 +6,17 @@ use tokio_postgres::{Client, GenericClient};
 use super::target::Target;
 
 /// The schema version this runner creates and reads.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 
-/// The whole schema for a new database, `{schema}` standing for the quoted schema name;
-/// it already includes every migration.
-pub const SCHEMA: &str = include_str!("schema.sql");
+/// The whole schema for a new database, `{schema}` standing for the quoted schema name:
+/// version 1's tables and every migration's.
+pub const SCHEMA: &str = concat!(include_str!("schema.sql"), include_str!("schema_v2.sql"));
 
-/// What turns version N into N + 1, from version 1 on (none yet: version 1 is the first).
-pub const MIGRATIONS: &[&str] = &[];
+/// What turns version N into N + 1, from version 1 on.
+pub const MIGRATIONS: &[&str] = &[
+    // 2: the connections and leases of the workers.
+    include_str!("schema_v2.sql"),
+];
 
 /// Why the schema could not be made ready.
 #[derive(Debug)]
@@ -143,11 +146,57 @@ mod tests {
         });
     }
 
+    /// The real version 1 upgraded by the real migrations keeps its rows and ends up with
+    /// exactly the tables, columns and indexes of a database created new.
+    #[test]
+    fn the_real_version_1_upgrades_to_the_schema_of_a_new_database() {
+        let Some(cluster) = throwaway_postgres::require("the_real_version_1_upgrades") else { return };
+        cluster.create_database("schema_real_upgrade").unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let url = cluster.url("schema_real_upgrade");
+            let (mut client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+            tokio::spawn(connection);
+            ensure_with(&mut client, "old", include_str!("schema.sql"), &[]).await.unwrap();
+            client
+                .batch_execute(
+                    "INSERT INTO old.stream_state (connection, stream_id, state, updated_at) \
+                     VALUES ('pd', 's1', '{\"cursor\": 3}', now())",
+                )
+                .await
+                .unwrap();
+            ensure_with(&mut client, "old", SCHEMA, MIGRATIONS).await.unwrap();
+            ensure_with(&mut client, "new", SCHEMA, MIGRATIONS).await.unwrap();
+            let state = client.query_one("SELECT state::text FROM old.stream_state", &[]).await.unwrap();
+            assert_eq!(state.get::<_, String>(0), r#"{"cursor": 3}"#);
+            let catalog = |schema: &'static str| {
+                let client = &client;
+                async move {
+                    let columns = "SELECT string_agg(table_name || '.' || column_name || ' ' || data_type || ' ' || \
+                                   is_nullable || ' ' || coalesce(column_default, ''), E'\\n' \
+                                   ORDER BY table_name, column_name) FROM information_schema.columns WHERE table_schema = $1";
+                    let indexes = "SELECT string_agg(replace(indexdef, $1 || '.', ''), E'\\n' ORDER BY indexname) \
+                                   FROM pg_indexes WHERE schemaname = $1";
+                    let columns: String = client.query_one(columns, &[&schema]).await.unwrap().get(0);
+                    let indexes: String = client.query_one(indexes, &[&schema]).await.unwrap().get(0);
+                    format!("{columns}\n{indexes}").replace(&format!("{schema}."), "")
+                }
+            };
+            let (old, new) = (catalog("old").await, catalog("new").await);
+            assert!(new.contains("connections.epoch bigint") && new.contains("sync_runs_running"), "{new}");
+            assert_eq!(old, new, "an upgraded database is shaped like a new one");
+        });
+    }
+
     #[test]
     fn the_schema_names_every_table_with_the_placeholder() {
-        for table in ["records", "rejected_records", "stream_state", "sync_runs", "run_logs", "runner_schema"] {
+        for table in
+            ["records", "rejected_records", "stream_state", "sync_runs", "run_logs", "runner_schema", "connections"]
+        {
             assert!(SCHEMA.contains(&format!("CREATE TABLE {{schema}}.{table} (")), "{table}");
         }
         assert_eq!(MIGRATIONS.len() + 1, usize::try_from(SCHEMA_VERSION).unwrap());
+        assert!(MIGRATIONS[0].contains("CREATE TABLE {schema}.checkpoint_log"));
+        assert!(!MIGRATIONS[0].contains("CREATE TABLE {schema}.records"), "a migration holds only its own tables");
     }
 }

@@ -33,7 +33,7 @@ CREATE TABLE {schema}.stream_state (
     run_id     bigint,
     PRIMARY KEY (connection, stream_id)
 );
--- One row per stream sync. A run whose runner died stays 'running' until a later run sees
+-- One row per stream sync. A run whose runner died stays 'running' until a later run (or a worker's heartbeat) sees
 -- its database session gone and marks it 'failed', saying so in `error`.
 CREATE TABLE {schema}.sync_runs (
     id              bigserial PRIMARY KEY,

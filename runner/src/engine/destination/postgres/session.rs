@@ -41,21 +41,26 @@ pub struct Commit {
     pub summary: Option<RunSummary>,
 }
 
-/// A connection, its runtime and its statements.
-pub struct Session {
-    target: String,
-    runtime: Runtime,
-    client: Client,
-    sql: Statements,
+/// A connection to the runner's database with its schema ready, and the one-thread
+/// runtime it runs on: what the destination's session and the workers' fleet share.
+pub struct Database {
+    /// The database, as a URL without its password.
+    pub target: String,
+    /// Runs the client's futures.
+    pub runtime: Runtime,
+    /// The client.
+    pub client: Client,
+    /// The schema's name, quoted.
+    pub schema: String,
 }
 
-impl Session {
+impl Database {
     /// Connects and creates or upgrades the schema.
     ///
     /// # Errors
     /// The server cannot be reached or refuses the user, the database is missing, the
     /// user may not create the tables, or the schema is newer than this runner.
-    pub fn open(target: &Target) -> Result<Session, DestinationError> {
+    pub fn open(target: &Target) -> Result<Database, DestinationError> {
         let shown = target.to_string();
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| {
             DestinationError::PostgresSetup { target: shown.clone(), reason: format!("no runtime: {e}") }
@@ -72,16 +77,58 @@ impl Session {
                 supported: i64::from(SCHEMA_VERSION),
             },
         })?;
-        runtime.block_on(client.batch_execute(STAGING)).map_err(|source| DestinationError::Postgres {
-            doing: "prepare a session in",
-            target: shown.clone(),
-            source,
-        })?;
-        Ok(Session { target: shown, runtime, client, sql: Statements::for_schema(target.schema()) })
+        Ok(Database { target: shown, runtime, client, schema: schema::quote(target.schema()) })
+    }
+
+    /// Maps a client error to the destination's, saying what was being done.
+    pub fn error(&self, doing: &'static str) -> impl Fn(tokio_postgres::Error) -> DestinationError + '_ {
+        move |source| DestinationError::Postgres { doing, target: self.target.clone(), source }
+    }
+}
+
+/// What fences a worker's writes: the lease it holds on its connection. Every commit
+/// re-checks the epoch under the connection row's lock and writes nothing once another
+/// worker has claimed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fence {
+    /// The connection leased.
+    pub connection: String,
+    /// The epoch of the claim.
+    pub epoch: i64,
+    /// Who holds it.
+    pub worker: String,
+    /// The lease's length: a transaction left idle longer (a paused worker) is ended by
+    /// the server, releasing the row lock it holds.
+    pub ttl: std::time::Duration,
+}
+
+/// A destination's connection and its statements.
+pub struct Session {
+    database: Database,
+    sql: Statements,
+    fence: Option<Fence>,
+}
+
+impl Session {
+    /// Connects, creates or upgrades the schema, and prepares the session.
+    ///
+    /// # Errors
+    /// As [`Database::open`], and the session cannot be prepared.
+    pub fn open(target: &Target, fence: Option<Fence>) -> Result<Session, DestinationError> {
+        let database = Database::open(target)?;
+        let mut setup = STAGING.to_owned();
+        if let Some(fence) = &fence {
+            setup.push_str(&format!("; SET idle_in_transaction_session_timeout = {}", fence.ttl.as_millis().max(1)));
+        }
+        database
+            .runtime
+            .block_on(database.client.batch_execute(&setup))
+            .map_err(database.error("prepare a session in"))?;
+        Ok(Session { sql: Statements::for_schema(target.schema()), database, fence })
     }
 
     fn error(&self, doing: &'static str) -> impl Fn(tokio_postgres::Error) -> DestinationError + '_ {
-        move |source| DestinationError::Postgres { doing, target: self.target.clone(), source }
+        self.database.error(doing)
     }
 
     /// The stored state of (connection, stream).
@@ -90,13 +137,14 @@ impl Session {
     /// The database cannot be read, or the state is not JSON.
     pub fn load_state(&mut self, connection: &str, stream_id: &str) -> Result<Option<Value>, DestinationError> {
         let row = self
+            .database
             .runtime
-            .block_on(self.client.query_opt(&self.sql.load_state, &[&connection, &stream_id]))
+            .block_on(self.database.client.query_opt(&self.sql.load_state, &[&connection, &stream_id]))
             .map_err(self.error("read the state from"))?;
         let Some(row) = row else { return Ok(None) };
         let text: String = row.get(0);
         let state: Value = serde_json::from_str(&text)
-            .map_err(|source| DestinationError::CorruptState { place: self.target.clone(), source })?;
+            .map_err(|source| DestinationError::CorruptState { place: self.database.target.clone(), source })?;
         Ok(Some(state).filter(|state| !state.is_null()))
     }
 
@@ -109,8 +157,9 @@ impl Session {
         let started_at = run.started_at.to_rfc3339_opts(SecondsFormat::Millis, true);
         let pid = i32::try_from(std::process::id()).unwrap_or(i32::MAX);
         let host = host_name();
-        let (client, sql) = (&self.client, &self.sql);
+        let (client, sql) = (&self.database.client, &self.sql);
         let run_id = self
+            .database
             .runtime
             .block_on(async {
                 client.execute(&sql.close_abandoned, &[]).await?;
@@ -129,25 +178,47 @@ impl Session {
     ///
     /// # Errors
     /// The transaction failed; nothing of it is stored.
+    ///
+    /// With a [`Fence`], records and a state are written only while the worker's epoch is
+    /// still the connection's, checked under the connection row's lock held until the
+    /// commit; each state also leaves a line in `checkpoint_log`.
     pub fn commit(&mut self, commit: &Commit, records_lost: bool) -> Result<(), DestinationError> {
-        let (client, sql) = (&mut self.client, &self.sql);
-        let result = self.runtime.block_on(async {
+        let (client, sql, fence) = (&mut self.database.client, &self.sql, self.fence.as_ref());
+        let result = self.database.runtime.block_on(async {
             let tx = client.transaction().await?;
             if !records_lost {
+                if let Some(fence) = fence {
+                    let row = tx.query_opt(&sql.lock_lease, &[&fence.connection]).await?;
+                    let epoch: Option<i64> = row.map(|row| row.get(0));
+                    if epoch != Some(fence.epoch) {
+                        return Ok(Err(epoch));
+                    }
+                }
                 write_batch(&tx, sql, &commit.run, &commit.batch).await?;
                 if let Some(state) = &commit.state {
                     let state = state.to_string();
                     let params: [&(dyn ToSql + Sync); 4] =
                         [&commit.run.connection, &commit.run.stream_id, &state, &commit.run.run_id];
                     tx.execute(&sql.upsert_state, &params).await?;
+                    if let Some(fence) = fence {
+                        let params: [&(dyn ToSql + Sync); 4] =
+                            [&fence.connection, &commit.run.stream_id, &fence.epoch, &fence.worker];
+                        tx.execute(&sql.log_checkpoint, &params).await?;
+                    }
                 }
             }
             if let Some(summary) = &commit.summary {
                 finish(&tx, sql, &commit.run, summary).await?;
             }
-            tx.commit().await
+            tx.commit().await.map(Ok)
         });
-        result.map_err(self.error("write to"))
+        match result.map_err(self.error("write to"))? {
+            Ok(()) => Ok(()),
+            Err(now) => {
+                let fence = self.fence.as_ref().expect("only a fenced commit checks an epoch");
+                Err(DestinationError::LeaseLost { connection: fence.connection.clone(), epoch: fence.epoch, now })
+            }
+        }
     }
 
     /// Removes everything stored under `connection` in one transaction; returns the rows
@@ -156,8 +227,8 @@ impl Session {
     /// # Errors
     /// The database cannot be written.
     pub fn forget_connection(&mut self, connection: &str) -> Result<u64, DestinationError> {
-        let (client, sql) = (&mut self.client, &self.sql);
-        let removed = self.runtime.block_on(async {
+        let (client, sql) = (&mut self.database.client, &self.sql);
+        let removed = self.database.runtime.block_on(async {
             let tx = client.transaction().await?;
             tx.execute(&sql.forget_logs, &[&connection]).await?;
             let mut removed = 0;
@@ -175,8 +246,9 @@ impl Session {
     /// The database cannot be read.
     pub fn records_by_type(&mut self, connection: &str) -> Result<Vec<(String, u64)>, DestinationError> {
         let rows = self
+            .database
             .runtime
-            .block_on(self.client.query(&self.sql.records_by_type, &[&connection]))
+            .block_on(self.database.client.query(&self.sql.records_by_type, &[&connection]))
             .map_err(self.error("read"))?;
         Ok(rows.iter().map(|row| (row.get(0), row.get::<_, i64>(1).unsigned_abs())).collect())
     }
@@ -186,6 +258,19 @@ impl Session {
 /// commit, never logged.
 const STAGING: &str = "CREATE TEMP TABLE runner_staging (type text, id text, json json, extracted_at text) \
      ON COMMIT DELETE ROWS";
+
+/// A connection for reading only, with its own runtime: no table is created or changed,
+/// no staging table is made (the history's readers use it).
+///
+/// # Errors
+/// The server cannot be reached or refuses the user, or no runtime can be built.
+pub(crate) fn connect_for_reading(target: &Target) -> Result<(Runtime, Client), DestinationError> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| {
+        DestinationError::PostgresSetup { target: target.to_string(), reason: format!("no runtime: {e}") }
+    })?;
+    let client = runtime.block_on(connect(target))?;
+    Ok((runtime, client))
+}
 
 /// Opens a connection and keeps it running on the session's runtime.
 async fn connect(target: &Target) -> Result<Client, DestinationError> {
@@ -201,6 +286,21 @@ async fn connect(target: &Target) -> Result<Client, DestinationError> {
     Ok(client)
 }
 
+/// Marks `failed` the runs still `running` whose database session is gone: their runner
+/// died without recording their end. Run when a run starts, and by workers' heartbeats,
+/// so the history never shows a dead run as running for long. `schema` is quoted.
+pub(crate) fn close_abandoned_runs(schema: &str) -> String {
+    format!(
+        "UPDATE {schema}.sync_runs r SET outcome = 'failed', finished_at = now(), \
+         error = 'the runner (pid ' || coalesce(r.pid::text, '?') || ' on ' || coalesce(r.host, '?') || \
+         ') stopped without recording how this run ended: its database session is gone (it was killed, \
+         lost its connection, or its machine went down); checkpoints it stored are kept' \
+         WHERE r.outcome = 'running' AND r.backend_pid IS NOT NULL AND NOT EXISTS \
+         (SELECT 1 FROM pg_stat_activity a WHERE a.pid = r.backend_pid \
+          AND (a.backend_start IS NULL OR a.backend_start = r.backend_start))"
+    )
+}
+
 /// Every statement, with the schema's name in it.
 struct Statements {
     load_state: String,
@@ -213,6 +313,8 @@ struct Statements {
     upsert_state: String,
     finish_run: String,
     insert_logs: String,
+    lock_lease: String,
+    log_checkpoint: String,
     forget_logs: String,
     forget: [String; 4],
     records_by_type: String,
@@ -223,15 +325,7 @@ impl Statements {
         let s = schema::quote(schema);
         Statements {
             load_state: format!("SELECT state::text FROM {s}.stream_state WHERE connection = $1 AND stream_id = $2"),
-            close_abandoned: format!(
-                "UPDATE {s}.sync_runs r SET outcome = 'failed', finished_at = now(), \
-                 error = 'the runner (pid ' || coalesce(r.pid::text, '?') || ' on ' || coalesce(r.host, '?') || \
-                 ') stopped without recording how this run ended: its database session is gone (it was killed, \
-                 lost its connection, or its machine went down); checkpoints it stored are kept' \
-                 WHERE r.outcome = 'running' AND r.backend_pid IS NOT NULL AND NOT EXISTS \
-                 (SELECT 1 FROM pg_stat_activity a WHERE a.pid = r.backend_pid \
-                  AND (a.backend_start IS NULL OR a.backend_start = r.backend_start))"
-            ),
+            close_abandoned: close_abandoned_runs(&s),
             insert_run: format!(
                 "INSERT INTO {s}.sync_runs (connection, connector, stream_id, cutoff, started_at, outcome, pid, host, \
                  backend_pid, backend_start) \
@@ -272,6 +366,10 @@ impl Statements {
                 "INSERT INTO {s}.run_logs (run_id, at, level, message) \
                  SELECT $1, at::timestamptz, level, message FROM unnest($2::text[], $3::text[], $4::text[]) \
                  AS logs (at, level, message)"
+            ),
+            lock_lease: format!("SELECT epoch FROM {s}.connections WHERE name = $1 FOR UPDATE"),
+            log_checkpoint: format!(
+                "INSERT INTO {s}.checkpoint_log (connection, stream_id, epoch, worker) VALUES ($1, $2, $3, $4)"
             ),
             forget_logs: format!(
                 "DELETE FROM {s}.run_logs WHERE run_id IN (SELECT id FROM {s}.sync_runs WHERE connection = $1)"

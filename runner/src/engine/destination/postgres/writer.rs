@@ -12,7 +12,7 @@ use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
-use super::session::{Commit, Session};
+use super::session::{Commit, Fence, Session};
 use super::target::Target;
 use crate::engine::destination::DestinationError;
 
@@ -36,14 +36,14 @@ impl Writer {
     ///
     /// # Errors
     /// As [`Session::open`].
-    pub fn start(target: &Target) -> Result<Writer, DestinationError> {
+    pub fn start(target: &Target, fence: Option<Fence>) -> Result<Writer, DestinationError> {
         let (jobs, inbox) = mpsc::sync_channel::<Job>(0);
         let (opened_tx, opened) = mpsc::sync_channel(1);
         let failure = Arc::new(Mutex::new(None));
         let (target, kept) = (target.clone(), Arc::clone(&failure));
         let thread = std::thread::Builder::new()
             .name("postgres-writer".into())
-            .spawn(move || match Session::open(&target) {
+            .spawn(move || match Session::open(&target, fence) {
                 Ok(session) => {
                     let _ = opened_tx.send(Ok(()));
                     work(session, &inbox, &kept);
@@ -166,7 +166,7 @@ mod tests {
         let Some(cluster) = throwaway_postgres::require("after_a_failed_commit_no_later_state") else { return };
         cluster.create_database("writer_failure").unwrap();
         let target = Target::parse(&cluster.url("writer_failure")).unwrap();
-        let writer = Writer::start(&target).unwrap();
+        let writer = Writer::start(&target, None).unwrap();
         let start = RunStart {
             connection: "c".into(),
             connector: "x".into(),

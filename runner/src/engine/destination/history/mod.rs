@@ -1,0 +1,373 @@
+//! The read side of what a database destination stores: the history of sync runs, the
+//! records stored per type, and the facts of Incident records that pictures are drawn
+//! from. `runner runs`, `runner report`, the alerts' staleness check and the future
+//! workers all read through here, never with SQL of their own.
+//!
+//! One [`History`] value per command, opened by [`open`] on a SQLite file ([`sqlite`],
+//! read-only: reading never creates or changes a file) or a PostgreSQL database
+//! ([`postgres`], one connection; the tables are never created by a reader). Both answer
+//! the same questions with the same types; times are UTC instants.
+//!
+//! What is read:
+//! - [`History::latest`]: the latest run of each (connection, stream), with the time of
+//!   its last success and how many runs and failures it has had.
+//! - [`History::runs`]: runs newest first, at most N per (connection, stream), optionally
+//!   only one connection's and only the failed ones.
+//! - [`History::records_by_type`]: stored records per connection and `_type`.
+//! - [`History::incidents`]: one [`IncidentFacts`] per stored Incident record (its
+//!   times, urgency, service, and the first acknowledgement found among the
+//!   `IncidentLogEntry` records), streamed to a callback so memory stays flat however many
+//!   incidents there are.
+
+mod postgres;
+mod sqlite;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+
+use super::{DestinationError, OutputSpec};
+
+/// How a run stands in the history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RunState {
+    /// Not finished yet (or its runner died and no later run has noticed).
+    Running,
+    /// The connector exited 0 and everything was stored.
+    Succeeded,
+    /// The connector or the runner failed.
+    Failed,
+    /// Stopped by Ctrl-C or SIGTERM.
+    Interrupted,
+}
+
+impl RunState {
+    /// `running`, `succeeded`, `failed` or `interrupted`, as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunState::Running => "running",
+            RunState::Succeeded => "succeeded",
+            RunState::Failed => "failed",
+            RunState::Interrupted => "interrupted",
+        }
+    }
+
+    fn parse(text: &str) -> Option<RunState> {
+        Some(match text {
+            "running" => RunState::Running,
+            "succeeded" => RunState::Succeeded,
+            "failed" => RunState::Failed,
+            "interrupted" => RunState::Interrupted,
+            _ => return None,
+        })
+    }
+}
+
+/// One row of `sync_runs`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Run {
+    /// `sync_runs.id`: later runs have larger ids.
+    pub id: i64,
+    /// The connection's name.
+    pub connection: String,
+    /// The connector as it was named (slug or path).
+    pub connector: String,
+    /// The stream's id.
+    pub stream_id: String,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// When it ended (`None` while running).
+    pub finished_at: Option<DateTime<Utc>>,
+    /// How it ended.
+    pub state: RunState,
+    /// Records stored.
+    pub records: u64,
+    /// Records stored by `_type`.
+    pub records_by_type: BTreeMap<String, u64>,
+    /// Records rejected (`--skip-invalid`).
+    pub rejected: u64,
+    /// Why it failed, secrets masked when it was stored.
+    pub error: Option<String>,
+}
+
+impl Run {
+    /// How long it took (`None` while running).
+    pub fn duration(&self) -> Option<std::time::Duration> {
+        self.finished_at.and_then(|end| (end - self.started_at).to_std().ok())
+    }
+
+    /// The error's first non-empty line, if it has an error.
+    pub fn headline(&self) -> Option<&str> {
+        self.error.as_deref().map(|error| error.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or(""))
+    }
+}
+
+/// The latest run of one (connection, stream) and what came before it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamStatus {
+    /// The latest run (the largest id).
+    pub latest: Run,
+    /// When its last succeeded run finished, if any ever did.
+    pub last_success: Option<DateTime<Utc>>,
+    /// Runs recorded, all outcomes.
+    pub runs: u64,
+    /// Of which failed.
+    pub failures: u64,
+}
+
+/// Which runs [`History::runs`] returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunFilter {
+    /// Only this connection's.
+    pub connection: Option<String>,
+    /// Only runs that failed.
+    pub failed_only: bool,
+    /// At most this many per (connection, stream), the newest.
+    pub per_stream: u32,
+}
+
+/// Records stored under one connection with one `_type`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TypeCount {
+    /// The connection's name.
+    pub connection: String,
+    /// The `_type`.
+    pub record_type: String,
+    /// How many.
+    pub count: u64,
+}
+
+/// What pictures use of one stored Incident record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncidentFacts {
+    /// The connection it was stored under.
+    pub connection: String,
+    /// `createdAt` (`None` if it cannot be read as a time).
+    pub created_at: Option<DateTime<Utc>>,
+    /// The earliest `acknowledge_log_entry` among its `IncidentLogEntry` records.
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    /// `resolvedAt`.
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// `urgency` (`high`, `low`) if set.
+    pub urgency: Option<String>,
+    /// `service.summary`, else `service.id`, if it has a service.
+    pub service: Option<String>,
+}
+
+/// Why the history cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    /// `--db` names something that keeps no readable history.
+    #[error(
+        "{output} is not a database: the history is read from a SQLite file (.db, .sqlite, .sqlite3) or a \
+         postgres:// URL"
+    )]
+    NotADatabase {
+        /// The output as shown.
+        output: String,
+    },
+    /// The SQLite file does not exist.
+    #[error("no SQLite database at {}: nothing has been synced there yet\nhint: name the database with --db PATH|URL", path.display())]
+    Missing {
+        /// The path.
+        path: PathBuf,
+    },
+    /// The database has no `sync_runs` table.
+    #[error("{target} holds no runner history (no sync_runs table)\nhint: name the database the runner syncs into with --db PATH|URL")]
+    NotRunnerDatabase {
+        /// The file or the masked URL.
+        target: String,
+    },
+    /// Opening or connecting failed.
+    #[error(transparent)]
+    Open(#[from] DestinationError),
+    /// A query failed.
+    #[error("cannot read the history in {target}: {source}")]
+    Read {
+        /// The file or the masked URL.
+        target: String,
+        /// The database's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A stored value cannot be understood.
+    #[error("cannot read the history in {target}: run {run}: {what}")]
+    Corrupt {
+        /// The file or the masked URL.
+        target: String,
+        /// `sync_runs.id`.
+        run: i64,
+        /// What is wrong (the column and the value's problem).
+        what: String,
+    },
+}
+
+impl HistoryError {
+    /// True when the input named the wrong thing (a path with no database, a directory).
+    pub fn is_bad_input(&self) -> bool {
+        matches!(self, HistoryError::NotADatabase { .. } | HistoryError::Missing { .. })
+    }
+}
+
+/// An open history: a SQLite file or a PostgreSQL connection.
+pub enum History {
+    /// A SQLite file, opened read-only.
+    Sqlite(sqlite::SqliteHistory),
+    /// A PostgreSQL database.
+    Postgres(postgres::PostgresHistory),
+}
+
+/// Opens the history of the database `spec` names.
+///
+/// # Errors
+/// [`HistoryError`]: not a database, a missing file, no runner tables, or the database
+/// cannot be opened.
+pub fn open(spec: &OutputSpec) -> Result<History, HistoryError> {
+    match spec {
+        OutputSpec::Sqlite(path) => sqlite::SqliteHistory::open(path).map(History::Sqlite),
+        OutputSpec::Postgres(target) => postgres::PostgresHistory::open(target).map(History::Postgres),
+        OutputSpec::JsonLines(_) | OutputSpec::Stdout => Err(HistoryError::NotADatabase { output: spec.to_string() }),
+    }
+}
+
+impl History {
+    /// The database as people see it (a path, or a URL without its password).
+    pub fn describe(&self) -> &str {
+        match self {
+            History::Sqlite(h) => h.describe(),
+            History::Postgres(h) => h.describe(),
+        }
+    }
+
+    /// The latest run of each (connection, stream), sorted by connection then stream;
+    /// only `connection`'s when given.
+    ///
+    /// # Errors
+    /// The database cannot be read.
+    pub fn latest(&mut self, connection: Option<&str>) -> Result<Vec<StreamStatus>, HistoryError> {
+        match self {
+            History::Sqlite(h) => h.latest(connection),
+            History::Postgres(h) => h.latest(connection),
+        }
+    }
+
+    /// Runs newest first within each (connection, stream), sorted by connection then
+    /// stream.
+    ///
+    /// # Errors
+    /// The database cannot be read.
+    pub fn runs(&mut self, filter: &RunFilter) -> Result<Vec<Run>, HistoryError> {
+        match self {
+            History::Sqlite(h) => h.runs(filter),
+            History::Postgres(h) => h.runs(filter),
+        }
+    }
+
+    /// Records stored per connection and `_type`, sorted.
+    ///
+    /// # Errors
+    /// The database cannot be read.
+    pub fn records_by_type(&mut self) -> Result<Vec<TypeCount>, HistoryError> {
+        match self {
+            History::Sqlite(h) => h.records_by_type(),
+            History::Postgres(h) => h.records_by_type(),
+        }
+    }
+
+    /// Calls `visit` with every stored Incident record's facts, in no particular order.
+    ///
+    /// # Errors
+    /// The database cannot be read.
+    pub fn incidents(&mut self, visit: &mut dyn FnMut(IncidentFacts)) -> Result<(), HistoryError> {
+        match self {
+            History::Sqlite(h) => h.incidents(visit),
+            History::Postgres(h) => h.incidents(visit),
+        }
+    }
+}
+
+/// Whether a stream whose last success ended at `last_success` is stale at `now`: it
+/// never succeeded, or its last success is older than `stale_after`. A last success
+/// "in the future" (another machine's clock ahead) is not stale.
+pub fn is_stale(last_success: Option<DateTime<Utc>>, now: DateTime<Utc>, stale_after: std::time::Duration) -> bool {
+    last_success.is_none_or(|at| (now - at).to_std().is_ok_and(|age| age > stale_after))
+}
+
+/// Seconds since the epoch (as both databases compute them) as an instant.
+fn instant(seconds: Option<f64>) -> Option<DateTime<Utc>> {
+    let seconds = seconds.filter(|s| s.is_finite())?;
+    let millis = (seconds * 1000.0).round();
+    // Outside chrono's range (about ±262,000 years) is no time at all.
+    if millis.abs() > 8.0e15 {
+        return None;
+    }
+    DateTime::from_timestamp_millis(millis as i64)
+}
+
+/// A stored `records_by_type` JSON object; anything else reads as empty.
+fn parse_by_type(text: &str) -> BTreeMap<String, u64> {
+    serde_json::from_str(text).unwrap_or_default()
+}
+
+/// A stored outcome, or why it cannot be read.
+fn parse_state(text: &str, target: &str, run: i64) -> Result<RunState, HistoryError> {
+    RunState::parse(text).ok_or_else(|| HistoryError::Corrupt {
+        target: target.to_owned(),
+        run,
+        what: format!("outcome {text:?} is none of running, succeeded, failed, interrupted"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_headline_is_the_first_line_with_text() {
+        let mut run = Run {
+            id: 1,
+            connection: "c".into(),
+            connector: "x".into(),
+            stream_id: "s".into(),
+            started_at: DateTime::from_timestamp(0, 0).unwrap(),
+            finished_at: DateTime::from_timestamp(90, 0),
+            state: RunState::Failed,
+            records: 0,
+            records_by_type: BTreeMap::new(),
+            rejected: 0,
+            error: Some("\n  connector `x` failed\n---- stderr ----\nboom".into()),
+        };
+        assert_eq!(run.headline(), Some("connector `x` failed"));
+        assert_eq!(run.duration(), Some(std::time::Duration::from_secs(90)));
+        run.error = None;
+        run.finished_at = None;
+        assert_eq!((run.headline(), run.duration()), (None, None));
+    }
+
+    #[test]
+    fn staleness_is_no_success_within_the_window() {
+        let now = DateTime::parse_from_rfc3339("2026-03-10T12:00:00Z").unwrap().to_utc();
+        let day = std::time::Duration::from_secs(86_400);
+        assert!(is_stale(None, now, day), "never succeeded");
+        assert!(!is_stale(Some(now - chrono::Duration::hours(23)), now, day));
+        assert!(is_stale(Some(now - chrono::Duration::hours(25)), now, day));
+        assert!(!is_stale(Some(now + chrono::Duration::hours(1)), now, day), "a clock ahead is not stale");
+    }
+
+    #[test]
+    fn instants_outside_any_calendar_are_none() {
+        assert_eq!(instant(Some(1.5)), DateTime::from_timestamp_millis(1500));
+        assert_eq!(instant(Some(f64::NAN)), None);
+        assert_eq!(instant(Some(1e300)), None);
+        assert_eq!(instant(None), None);
+    }
+
+    #[test]
+    fn every_state_reads_back_as_written() {
+        for state in [RunState::Running, RunState::Succeeded, RunState::Failed, RunState::Interrupted] {
+            assert_eq!(RunState::parse(state.as_str()), Some(state));
+        }
+        assert!(parse_state("exploded", "db", 7).unwrap_err().to_string().contains("run 7: outcome \"exploded\""));
+    }
+}
