@@ -44,7 +44,7 @@ use crate::coverage::Coverage;
 use crate::paging::{later_offsets, listing_cost, Endpoint, Page, OFFSET_CAP};
 use crate::pool::{Pool, Priority, Request};
 use crate::records;
-use crate::state::{Phase, State, VERSION};
+use crate::state::State;
 use crate::windows::{plan_backwards, Window};
 
 /// How far before the high-water mark an incremental sync starts again: covers clock
@@ -811,13 +811,9 @@ impl<'a> Sync<'a> {
         let incremental_done =
             self.incremental.as_ref().is_none_or(|i| i.open == 0 && matches!(i.changed, Changed::Done));
         let high_water_mark = if incremental_done { self.now } else { self.state.high_water_mark };
-        if cursor >= self.state.cursor && high_water_mark == self.state.high_water_mark {
+        if !self.state.advance(cursor, high_water_mark, self.cutoff) {
             return Ok(());
         }
-        let windows_done = self.state.windows_done + u64::from(cursor < self.state.cursor);
-        let phase = if cursor <= self.cutoff { Phase::Incremental } else { Phase::Backfill };
-        self.state =
-            State { version: VERSION, phase, high_water_mark, cursor: cursor.min(self.state.cursor), windows_done };
         self.state_emitted = true;
         Ok(self.out.state(&self.state.to_value())?)
     }
