@@ -63,7 +63,7 @@ fn pagerduty_syncs_the_simulator_and_counts_requests() {
     let stdout = stdout_of(&["pagerduty", "--incidents", "300"]);
     assert!(stdout.contains("| 300 "), "{stdout}");
     assert!(stdout.contains("/incidents") && stdout.contains("/log_entries"), "{stdout}");
-    assert!(stdout.contains("| 429s ") && stdout.contains("| x bound "), "{stdout}");
+    assert!(stdout.contains("| 429s ") && stdout.contains("| x bound ") && stdout.contains("| target s "), "{stdout}");
 }
 
 #[test]
@@ -79,6 +79,8 @@ fn pagerduty_measures_connections_sharing_a_token_against_the_rate_limit_as_json
     assert!(sync["rate_limited"].is_u64() && sync["peak_concurrency"].as_u64() > Some(0), "{sync:#}");
     let bound = sync["bound_seconds"].as_f64().unwrap();
     assert!((bound - requests as f64 / 100.0).abs() < 1e-9, "requests at 6000 a minute: {sync:#}");
+    let target = sync["target_seconds"].as_f64().unwrap();
+    assert!((target - (1.2 * bound + 2.0)).abs() < 1e-9, "two connections: 1.2 x bound + 2 s: {sync:#}");
 }
 
 #[test]
