@@ -63,7 +63,7 @@ fn pagerduty_syncs_the_simulator_and_counts_requests() {
     let stdout = stdout_of(&["pagerduty", "--incidents", "300"]);
     assert!(stdout.contains("| 300 "), "{stdout}");
     assert!(stdout.contains("/incidents") && stdout.contains("/log_entries"), "{stdout}");
-    assert!(stdout.contains("| 429s ") && stdout.contains("| x bound ") && stdout.contains("| target s "), "{stdout}");
+    assert!(stdout.contains("| 429s ") && stdout.contains("| x bound ") && stdout.contains(" target s |"), "{stdout}");
 }
 
 #[test]
