@@ -262,7 +262,7 @@ impl<'a> Bench<'a> {
 }
 
 /// The throwaway PostgreSQL cluster of this process, with `fsync=on` like a real server.
-fn postgres() -> Result<&'static throwaway_postgres::Cluster, &'static throwaway_postgres::ClusterError> {
+pub(crate) fn postgres() -> Result<&'static throwaway_postgres::Cluster, &'static throwaway_postgres::ClusterError> {
     throwaway_postgres::Cluster::shared_with(throwaway_postgres::Options { durable: true, ..Default::default() })
 }
 

@@ -7,11 +7,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::alert::AlertError;
-use crate::cli::{AlertArgs, Cli, Command, ConnectionsCommand, GlobalArgs, Lang, SyncArgs};
+use crate::cli::{
+    AlertArgs, Cli, Command, ConnectionsCommand, GlobalArgs, Lang, SchemaCommand, SchemaDiffArgs, SyncArgs,
+};
 use crate::commands::history::{ReportRequest, RunsRequest};
+use crate::commands::schema::DiffSource;
 use crate::commands::sync::{Alerting, SyncRequest};
 use crate::commands::worker::WorkerRequest;
-use crate::commands::{connections, history, inspect, sync, worker, Settings, Status};
+use crate::commands::{connections, history, inspect, schema, sync, worker, Settings, Status};
 use crate::connections::ConnectionsError;
 use crate::console::Verbosity;
 use crate::engine::destination::history::HistoryError;
@@ -96,6 +99,7 @@ fn dispatch(cli: Cli, settings: &Settings) -> anyhow::Result<Status> {
                 stale_after: args.stale_after,
             },
         ),
+        Command::Schema(SchemaCommand::Diff(args)) => schema::diff(settings, &diff_source(args)?),
         Command::Report(args) => history::report(
             settings,
             &ReportRequest { db: args.db, output: args.output, stale_after: args.stale_after },
@@ -144,6 +148,14 @@ fn sync_request(args: SyncArgs) -> Result<SyncRequest, InputError> {
         wait: args.store.wait,
         alerts: alerting(&args.alerts),
     })
+}
+
+fn diff_source(args: SchemaDiffArgs) -> Result<DiffSource, InputError> {
+    match (args.db, args.connector, args.config) {
+        (Some(db), None, None) => Ok(DiffSource::Stored { db }),
+        (None, Some(connector), Some(config)) => Ok(DiffSource::Sample { connector, config, since: args.since }),
+        _ => Err(InputError::Usage("expected CONNECTOR CONFIG, or --db PATH|URL".into())),
+    }
 }
 
 fn language(lang: Lang) -> Language {

@@ -143,6 +143,9 @@ pub enum Command {
     /// mean time to acknowledge and to resolve by service, the busiest hours and the noisiest services.
     #[command(after_help = "Examples:\n  runner report\n  runner report --db all.db -o /tmp/report.html")]
     Report(ReportArgs),
+    /// Compare records with their schemas.
+    #[command(subcommand)]
+    Schema(SchemaCommand),
 }
 
 /// `runner runs`.
@@ -295,6 +298,39 @@ pub enum ConnectionsCommand {
         #[arg(long, value_name = "URL", env = "RUNNER_DB", hide_env_values = true)]
         db: String,
     },
+}
+
+/// `runner schema ...`.
+#[derive(Debug, Subcommand)]
+pub enum SchemaCommand {
+    /// Show how records drift from their schemas: unnamed fields, fields never seen, missing required fields, type mismatches.
+    ///
+    /// Syncs every stream back to --since into a throwaway SQLite file (invalid records kept), or reads
+    /// the records a store already holds (--db), and prints per record type what differs from its
+    /// schema. Exit 0 without drift, 1 when records carry unnamed fields, miss required fields, have
+    /// values of the wrong type or a _type without a schema (fields never seen alone are no drift).
+    #[command(after_help = "Examples:\n  \
+                            runner schema diff pagerduty pagerduty.json --since 2026-01-01\n  \
+                            runner schema diff --db runner.db --json\n  \
+                            runner schema diff --db out/                        # a directory of JSON lines")]
+    Diff(SchemaDiffArgs),
+}
+
+/// `runner schema diff`.
+#[derive(Debug, Args)]
+pub struct SchemaDiffArgs {
+    /// A slug or a path to an executable (not with --db).
+    #[arg(required_unless_present = "db", conflicts_with = "db")]
+    pub connector: Option<String>,
+    /// The configuration, a JSON object.
+    #[arg(required_unless_present = "db", conflicts_with = "db")]
+    pub config: Option<PathBuf>,
+    /// Earliest-data cutoff of the sample sync, YYYY-MM-DD or RFC 3339 [default: 30 days ago].
+    #[arg(long, value_name = "DATE", conflicts_with = "db")]
+    pub since: Option<String>,
+    /// Compare the records already stored here instead: a .db/.sqlite/.sqlite3 file, a directory of JSON lines, or a postgres:// URL.
+    #[arg(long, value_name = "PATH|URL")]
+    pub db: Option<String>,
 }
 
 /// `runner worker`.

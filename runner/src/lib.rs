@@ -27,6 +27,7 @@ pub mod signals;
 mod commands;
 mod connections;
 mod console;
+mod drift;
 mod html;
 mod human;
 mod kit;

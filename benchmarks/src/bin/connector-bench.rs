@@ -5,6 +5,9 @@
 //! - `records`: how many records a full sync emits (default 100,000);
 //! - `checkpointEvery`: a `state` message after this many records (default 10,000) and
 //!   after the last one;
+//! - `pageDelayMs`: a pause before each checkpoint, as if every page of `checkpointEvery`
+//!   records had to be fetched from an API that takes this long to answer (default 0). It
+//!   makes a sync latency-bound, like a real one, for `runner-bench workers`;
 //! - `apiToken`: a secret that is never used, so that the runner's secret scanning is part
 //!   of what is measured, as it is for every real connector.
 //!
@@ -12,6 +15,7 @@
 //! n. The cutoff is accepted and ignored: every record is emitted whatever its date.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use benchmarks::incident::{Generator, MAX_RECORDS};
 use connector_sdk::{Connector, ConnectorError, Emitter, Spec, Stream, SyncRequest, Verification};
@@ -25,6 +29,8 @@ struct Config {
     records: u64,
     #[serde(default = "default_checkpoint_every")]
     checkpoint_every: u64,
+    #[serde(default)]
+    page_delay_ms: u64,
 }
 
 fn default_records() -> u64 {
@@ -49,6 +55,8 @@ impl Connector for Bench {
                             "description": "Records a full sync emits (default 100000)."},
                 "checkpointEvery": {"type": "integer", "minimum": 1,
                                     "description": "A state message after this many records (default 10000)."},
+                "pageDelayMs": {"type": "integer", "minimum": 0, "maximum": 60000,
+                                "description": "A pause before each checkpoint, like an API's answer time (default 0)."},
                 "apiToken": {"type": "string", "writeOnly": true,
                              "description": "Unused; makes the runner scan records for a secret, as with real connectors."}
             }
@@ -75,6 +83,7 @@ impl Connector for Bench {
             out.record_line(&line)?;
             let emitted = i + 1;
             if emitted % config.checkpoint_every == 0 || emitted == config.records {
+                std::thread::sleep(Duration::from_millis(config.page_delay_ms));
                 out.state(&json!({ "emitted": emitted }))?;
             }
         }

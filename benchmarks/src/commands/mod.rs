@@ -3,6 +3,7 @@
 mod pagerduty;
 mod pipeline;
 mod scaling;
+mod workers;
 
 use std::path::PathBuf;
 
@@ -39,6 +40,8 @@ pub enum Command {
     Scaling(ScalingArgs),
     /// The PagerDuty connector through the runner against the simulator: requests, 429s and time against the rate limit.
     Pagerduty(PagerdutyArgs),
+    /// Latency-bound connections shared by 1, 2, 4… `runner worker`s through PostgreSQL.
+    Workers(WorkersArgs),
     /// The obvious single-threaded loop (stdin to stdout): parse, validate, write each record.
     Baseline,
 }
@@ -106,6 +109,32 @@ pub struct PagerdutyArgs {
     pub connections: u32,
 }
 
+/// `runner-bench workers`.
+#[derive(Debug, Args)]
+pub struct WorkersArgs {
+    /// Connections in the fleet (copies of connector-bench).
+    #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub connections: u32,
+    /// Records each connection's sync emits.
+    #[arg(long, default_value_t = 2_000, value_parser = records_parser())]
+    pub records: u64,
+    /// A checkpoint after this many records: one "page".
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    pub checkpoint_every: u64,
+    /// The connector's pause before each checkpoint, like an API's answer time.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(0..=60_000))]
+    pub page_delay_ms: u64,
+    /// Numbers of workers to compare, comma-separated; the first is the reference of the speedup.
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 2, 4], value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub workers: Vec<u16>,
+    /// Each worker's `--jobs`.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub jobs: u16,
+    /// Runs of each number of workers (the median is reported).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub runs: u32,
+}
+
 fn records_parser() -> clap::builder::RangedU64ValueParser<u64> {
     clap::value_parser!(u64).range(1..=crate::incident::MAX_RECORDS)
 }
@@ -118,6 +147,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Pipeline(args) => output(&pipeline::run(&bins()?, &args)?, cli.json),
         Command::Scaling(args) => output(&scaling::run(&bins()?, &args)?, cli.json),
         Command::Pagerduty(args) => output(&pagerduty::run(&bins()?, &args)?, cli.json),
+        Command::Workers(args) => output(&workers::run(&bins()?, &args)?, cli.json),
     }
 }
 

@@ -105,3 +105,37 @@ fn a_missing_binary_is_named_with_how_to_build_it() {
     assert!(!output.status.success());
     assert!(stderr.contains("`runner` not found") && stderr.contains("cargo build -p runner"), "{stderr}");
 }
+
+#[test]
+fn workers_share_a_fleet_and_every_record_is_verified() {
+    // runner-bench starts its own cluster; this only decides whether there can be one.
+    if throwaway_postgres::server_bin().is_none() && std::env::var_os("CI").is_none() {
+        eprintln!("SKIPPED workers_share_a_fleet_and_every_record_is_verified: no PostgreSQL server is installed");
+        return;
+    }
+    let stdout = stdout_of(&[
+        "workers",
+        "--connections",
+        "5",
+        "--records",
+        "120",
+        "--checkpoint-every",
+        "40",
+        "--page-delay-ms",
+        "0",
+        "--workers",
+        "1,2",
+        "--jobs",
+        "2",
+        "--runs",
+        "1",
+        "--json",
+    ]);
+    let report: Value = serde_json::from_str(&stdout).expect("one JSON document");
+    let rows = report["rows"].as_array().expect("rows");
+    let workers: Vec<u64> = rows.iter().map(|row| row["workers"].as_u64().expect("workers")).collect();
+    assert_eq!(workers, [1, 2], "{report:#}");
+    assert_eq!(rows[0]["speedup"].as_f64(), Some(1.0), "the first row is the reference: {report:#}");
+    // 5 connections of 120 records were verified in the database by runner-bench itself.
+    assert!(rows.iter().all(|row| row["records_per_second"].as_f64().is_some_and(|r| r > 0.0)), "{report:#}");
+}

@@ -2,7 +2,8 @@
 //! runner's modules (nor among the engine's), the engine imports no driver and knows no
 //! terminal, the command line imports nothing of the runner, the exit codes depend on
 //! nothing and are chosen only at the binary's edge, only the supervisor (and the demo's
-//! simulator) starts processes, and the crates depend on each other only as drawn.
+//! simulator) starts processes, `drift` is a pure computation, and the crates depend on
+//! each other only as drawn.
 //!
 //! Imports are read from the text (`crate::a`, `crate::{a, b::c}`, and `super::x` in the
 //! engine's direct children), comments left out, test code included: a test inside the
@@ -214,6 +215,23 @@ fn the_command_line_imports_only_the_duration_parser_and_exit_codes_depend_on_no
     assert_eq!(imported(code("human.rs"), "crate::"), BTreeSet::new(), "human.rs imports from the runner");
     assert!(!code("exit_code.rs").contains("use "), "exit_code.rs imports something");
     assert_eq!(imported(code("exit_code.rs"), "crate::"), BTreeSet::new());
+}
+
+#[test]
+fn drift_is_a_pure_computation_importing_nothing_of_the_runner() {
+    let drift: Vec<_> = sources().into_iter().filter(|s| s.path.starts_with("drift")).collect();
+    assert!(drift.len() >= 2, "drift/ has its modules");
+    for source in drift {
+        assert_eq!(
+            imported(&source.code, "crate::"),
+            BTreeSet::new(),
+            "{} imports from the runner",
+            source.path.display()
+        );
+        for word in TERMINAL_WORDS.iter().chain(&["std::fs", "std::process", "std::io"]) {
+            assert!(!source.code.contains(word), "{} uses `{word}`", source.path.display());
+        }
+    }
 }
 
 /// The code of a file before its `#[cfg(test)]` module.

@@ -38,5 +38,7 @@ mod readme;
 mod report;
 /// `runner runs` on SQLite and PostgreSQL: succeeded, failed, interrupted and stale connections.
 mod runs;
+/// `runner schema diff`: a connector that drifts on purpose, every store, the simulator, bad input.
+mod schema_diff;
 /// `runner connections` and `runner worker`: schedules, leases, fencing, SIGTERM.
 mod workers;

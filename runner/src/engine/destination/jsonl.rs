@@ -298,6 +298,52 @@ fn cut_torn_tail(file: &mut File) -> io::Result<()> {
     Ok(())
 }
 
+/// Calls `visit` with the text of every record in `dir`: each line of every `<Type>.jsonl`,
+/// then the `record` of each `_rejected.jsonl` line (a rejected text that was not JSON is
+/// passed as its JSON string). Blank lines and a rejected line that cannot be read are
+/// passed over; a re-synced record is visited once per line it has.
+///
+/// # Errors
+/// A file cannot be read.
+pub fn read_stored_records(dir: &Path, visit: &mut dyn FnMut(&str)) -> Result<(), DestinationError> {
+    let read_error = |path: &Path, err: io::Error| DestinationError::open("JSON-lines store", path, err);
+    let mut files: Vec<PathBuf> = fs::read_dir(dir)
+        .map_err(|err| read_error(dir, err))?
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .filter(|path| {
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("_");
+            name.ends_with(".jsonl") && !name.starts_with(['_', '.'])
+        })
+        .collect();
+    files.sort();
+    files.push(dir.join(REJECTED_FILE));
+    for path in files {
+        let rejected = path.ends_with(REJECTED_FILE);
+        let file = match File::open(&path) {
+            Err(err) if rejected && err.kind() == io::ErrorKind::NotFound => continue,
+            other => other.map_err(|err| read_error(&path, err))?,
+        };
+        for line in io::BufRead::lines(io::BufReader::new(file)) {
+            let line = line.map_err(|err| read_error(&path, err))?;
+            if !rejected {
+                if !line.trim().is_empty() {
+                    visit(&line);
+                }
+            } else if let Ok(wrapper) = serde_json::from_str::<RejectedRecordOnly<'_>>(&line) {
+                visit(wrapper.record.get());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The `record` of a `_rejected.jsonl` line.
+#[derive(serde::Deserialize)]
+struct RejectedRecordOnly<'a> {
+    #[serde(borrow)]
+    record: &'a RawValue,
+}
+
 /// `<Type>.jsonl`, refusing types that would escape the directory or clash with our files.
 fn file_name_for(record_type: &str, dir: &Path) -> Result<String, DestinationError> {
     let reason = if record_type.is_empty() {

@@ -14,6 +14,9 @@
 //! - [`History::runs`]: runs newest first, at most N per (connection, stream), optionally
 //!   only one connection's and only the failed ones.
 //! - [`History::records_by_type`]: stored records per connection and `_type`.
+//! - [`History::stored_records`]: the JSON text of every record stored or rejected, and
+//!   [`each_stored_record`] the same of any store, a JSON-lines directory too (what
+//!   `runner schema diff --db` compares with the schemas).
 //! - [`History::incidents`]: one [`IncidentFacts`] per stored Incident record (its
 //!   times, urgency, service, and the first acknowledgement found among the
 //!   `IncidentLogEntry` records), streamed to a callback so memory stays flat however many
@@ -275,6 +278,18 @@ impl History {
         }
     }
 
+    /// Calls `visit` with the JSON text of every stored record, then of every rejected
+    /// one (`--skip-invalid`), in no particular order.
+    ///
+    /// # Errors
+    /// The database cannot be read.
+    pub fn stored_records(&mut self, visit: &mut dyn FnMut(&str)) -> Result<(), HistoryError> {
+        match self {
+            History::Sqlite(h) => h.stored_records(visit),
+            History::Postgres(h) => h.stored_records(visit),
+        }
+    }
+
     /// Calls `visit` with every stored Incident record's facts, in no particular order.
     ///
     /// # Errors
@@ -283,6 +298,26 @@ impl History {
         match self {
             History::Sqlite(h) => h.incidents(visit),
             History::Postgres(h) => h.incidents(visit),
+        }
+    }
+}
+
+/// Calls `visit` with the JSON text of every record stored or rejected in a SQLite file,
+/// a PostgreSQL database or a directory of JSON lines; returns where it read.
+///
+/// # Errors
+/// [`HistoryError`]: stdout or a missing SQLite file (bad input), or the store cannot be
+/// read (a directory that does not exist among them: callers check it first).
+pub fn each_stored_record(spec: &OutputSpec, visit: &mut dyn FnMut(&str)) -> Result<String, HistoryError> {
+    match spec {
+        OutputSpec::JsonLines(dir) => {
+            super::jsonl::read_stored_records(dir, visit)?;
+            Ok(dir.display().to_string())
+        }
+        _ => {
+            let mut history = open(spec)?;
+            history.stored_records(visit)?;
+            Ok(history.describe().to_owned())
         }
     }
 }

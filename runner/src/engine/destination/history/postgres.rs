@@ -1,6 +1,6 @@
 //! The history of a PostgreSQL database: one connection of its own (never the writer's),
 //! statements naming the target's schema, times read as seconds since the epoch, and
-//! incidents streamed through a portal a few thousand rows at a time.
+//! incidents and stored records streamed through a portal a few thousand rows at a time.
 
 use tokio::runtime::Runtime;
 use tokio_postgres::types::ToSql;
@@ -11,8 +11,8 @@ use super::{
 };
 use crate::engine::destination::postgres::{connect_for_reading, quote, Target};
 
-/// Incident rows fetched per round trip.
-const INCIDENT_BATCH: i32 = 5_000;
+/// Rows fetched per round trip when rows are streamed (incidents, stored records).
+const BATCH: i32 = 5_000;
 
 /// A history read from a PostgreSQL database.
 pub struct PostgresHistory {
@@ -126,6 +126,15 @@ impl PostgresHistory {
             .collect()
     }
 
+    pub(super) fn stored_records(&mut self, visit: &mut dyn FnMut(&str)) -> Result<(), HistoryError> {
+        let s = &self.schema;
+        let sql = format!("SELECT json::text FROM {s}.records UNION ALL SELECT json FROM {s}.rejected_records");
+        self.stream(&sql, &mut |row| {
+            visit(row.try_get(0)?);
+            Ok(())
+        })
+    }
+
     pub(super) fn incidents(&mut self, visit: &mut dyn FnMut(IncidentFacts)) -> Result<(), HistoryError> {
         let s = &self.schema;
         let sql = format!(
@@ -138,25 +147,38 @@ impl PostgresHistory {
              ON a.connection = i.connection AND a.incident = i.id \
              WHERE i.type = 'Incident'"
         );
+        self.stream(&sql, &mut |row| {
+            visit(IncidentFacts {
+                connection: row.try_get(0)?,
+                created_at: instant(row.try_get(1)?),
+                acknowledged_at: instant(row.try_get(2)?),
+                resolved_at: instant(row.try_get(3)?),
+                urgency: row.try_get(4)?,
+                service: row.try_get(5)?,
+            });
+            Ok(())
+        })
+    }
+
+    /// Calls `visit` with each row of `sql`, fetched through a portal [`BATCH`] rows at a
+    /// time in a read-only transaction, so memory stays flat however many rows there are.
+    fn stream(
+        &mut self,
+        sql: &str,
+        visit: &mut dyn FnMut(&Row) -> Result<(), tokio_postgres::Error>,
+    ) -> Result<(), HistoryError> {
         let client = &mut self.client;
         let result = self.runtime.block_on(async {
             let tx = client.build_transaction().read_only(true).start().await?;
-            let statement = tx.prepare(&sql).await?;
+            let statement = tx.prepare(sql).await?;
             let portal = tx.bind(&statement, &[]).await?;
             loop {
-                let rows = tx.query_portal(&portal, INCIDENT_BATCH).await?;
+                let rows = tx.query_portal(&portal, BATCH).await?;
                 if rows.is_empty() {
                     break;
                 }
                 for row in &rows {
-                    visit(IncidentFacts {
-                        connection: row.try_get(0)?,
-                        created_at: instant(row.try_get(1)?),
-                        acknowledged_at: instant(row.try_get(2)?),
-                        resolved_at: instant(row.try_get(3)?),
-                        urgency: row.try_get(4)?,
-                        service: row.try_get(5)?,
-                    });
+                    visit(row)?;
                 }
             }
             tx.commit().await

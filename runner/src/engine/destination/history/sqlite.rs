@@ -134,6 +134,17 @@ impl SqliteHistory {
         rows.collect::<Result<_, _>>().map_err(self.read_error())
     }
 
+    pub(super) fn stored_records(&mut self, visit: &mut dyn FnMut(&str)) -> Result<(), HistoryError> {
+        for sql in ["SELECT json FROM records", "SELECT json FROM rejected_records"] {
+            let mut statement = self.conn.prepare(sql).map_err(self.read_error())?;
+            let mut rows = statement.query([]).map_err(self.read_error())?;
+            while let Some(row) = rows.next().map_err(self.read_error())? {
+                visit(row.get_ref(0).map_err(self.read_error())?.as_str().unwrap_or_default());
+            }
+        }
+        Ok(())
+    }
+
     pub(super) fn incidents(&mut self, visit: &mut dyn FnMut(IncidentFacts)) -> Result<(), HistoryError> {
         let sql = concat!(
             "SELECT i.connection, ",
