@@ -321,7 +321,11 @@ impl PagerdutyReport {
                 format!("{:.1}", sync.seconds),
                 format!("{:.1}", sync.bound_seconds),
                 optional(Some(sync.over_bound()), 2),
-                format!("{:.1}{}", sync.target_seconds, if sync.seconds <= sync.target_seconds { "" } else { " MISSED" }),
+                format!(
+                    "{:.1}{}",
+                    sync.target_seconds,
+                    if sync.seconds <= sync.target_seconds { "" } else { " MISSED" }
+                ),
                 thousands(sync.records_per_second),
                 format!("{:.1}", sync.peak_rss_mb),
             ]);
