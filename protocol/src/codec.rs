@@ -5,8 +5,13 @@
 //! connector printing a gigantic line cannot take the reader's memory with it.
 //! Line numbers count every physical line (blank ones included) from 1, so they match
 //! what `sed -n Np` shows on a saved copy of the output.
+//!
+//! [`Framer`] applies the same rules to bytes the caller holds, for a reader that owns its
+//! buffers: the runner reads a connector's pipe straight into the chunks its threads
+//! decode, so a line is never copied on its way there.
 
 use std::io::{self, BufRead, Write};
+use std::ops::Range;
 
 use serde::Serialize;
 
@@ -115,14 +120,11 @@ impl<R: BufRead> LineReader<R> {
                 self.line_number -= 1;
                 return Ok(None);
             }
-            if self.buf.last() == Some(&b'\r') {
-                self.buf.pop();
-            }
-            if self.buf.iter().all(u8::is_ascii_whitespace) {
+            let content = without_cr(&self.buf).len();
+            if is_blank(&self.buf[..content]) {
                 continue;
             }
-            let text = std::str::from_utf8(&self.buf)
-                .map_err(|e| CodecError::InvalidUtf8 { line, column: e.valid_up_to() + 1 })?;
+            let text = line_text(line, &self.buf[..content])?;
             return Ok(Some(Line { number: line, text }));
         }
     }
@@ -153,7 +155,7 @@ impl<R: BufRead> LineReader<R> {
             if available.is_empty() {
                 return Ok((false, too_long || self.over_limit()));
             }
-            let (chunk, newline) = match memchr_newline(available) {
+            let (chunk, newline) = match memchr::memchr(b'\n', available) {
                 Some(i) => (&available[..i], Some(i)),
                 None => (available, None),
             };
@@ -178,13 +180,134 @@ impl<R: BufRead> LineReader<R> {
 impl<R> LineReader<R> {
     /// Whether the buffered line, less a trailing `\r`, exceeds the limit.
     fn over_limit(&self) -> bool {
-        let len = self.buf.len() - usize::from(self.buf.last() == Some(&b'\r'));
-        len > self.max_line_bytes
+        without_cr(&self.buf).len() > self.max_line_bytes
     }
 }
 
-fn memchr_newline(bytes: &[u8]) -> Option<usize> {
-    bytes.iter().position(|&b| b == b'\n')
+/// A line's bytes without the `\r` of a `\r\n` terminator.
+fn without_cr(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// Blank lines (whitespace only) are skipped, though counted.
+fn is_blank(line: &[u8]) -> bool {
+    line.iter().all(u8::is_ascii_whitespace)
+}
+
+/// A line's text, or why it is not UTF-8 (with its number and the column of the first bad
+/// byte). For readers of [`Framer`] lines.
+///
+/// # Errors
+/// [`CodecError::InvalidUtf8`].
+pub fn line_text(number: u64, bytes: &[u8]) -> Result<&str, CodecError> {
+    std::str::from_utf8(bytes).map_err(|e| CodecError::InvalidUtf8 { line: number, column: e.valid_up_to() + 1 })
+}
+
+/// Frames bytes the caller holds into bounded, numbered lines by the rules of
+/// [`LineReader`] (limit, `\r\n`, blank lines, line numbers), without copying them.
+///
+/// The caller keeps a buffer of bytes not framed yet, which starts where a line starts
+/// (or inside a line over the limit being skipped), appends what it reads, and calls
+/// [`Framer::next`] until it asks for more. The bytes of a line over the limit are never
+/// needed: a buffer holds at most the limit of an unfinished line.
+#[derive(Debug, Clone)]
+pub struct Framer {
+    max_line_bytes: usize,
+    line_number: u64,
+    /// Inside a line over the limit: its bytes are dropped up to its newline.
+    skipping: bool,
+}
+
+/// What [`Framer::next`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame {
+    /// A non-blank line: its number, and where its bytes are in the buffer given to
+    /// [`Framer::next`] (without the terminator).
+    Line {
+        /// 1-based physical line number.
+        number: u64,
+        /// Its bytes in the buffer.
+        range: Range<usize>,
+    },
+    /// A line longer than the limit ended (at its newline or at the end of input); its
+    /// bytes were dropped.
+    TooLong {
+        /// Its line number.
+        number: u64,
+    },
+}
+
+impl Framer {
+    /// A framer that refuses lines longer than `max_line_bytes` (terminator excluded).
+    pub fn new(max_line_bytes: usize) -> Self {
+        Framer { max_line_bytes, line_number: 0, skipping: false }
+    }
+
+    /// The limit on a line's length.
+    pub fn max_line_bytes(&self) -> usize {
+        self.max_line_bytes
+    }
+
+    /// The number of the last line begun (0 before the first).
+    pub fn line_number(&self) -> u64 {
+        self.line_number
+    }
+
+    /// Whether the bytes at hand belong to a line over the limit: after a `None` from
+    /// [`Framer::next`], the bytes it was given need not be kept.
+    pub fn is_skipping(&self) -> bool {
+        self.skipping
+    }
+
+    /// The next frame in `buf` (the bytes not framed yet), and how many bytes of `buf` are
+    /// done with: the frame's line, blank lines before it, bytes of a line being skipped.
+    /// Those may be dropped once the frame is used.
+    ///
+    /// `None` means `buf` holds no further complete line: keep `buf[done..]`, the start of
+    /// an unfinished line (at most the limit plus one byte), append more and call again.
+    /// With `eof`, an unterminated last line is a line.
+    pub fn next(&mut self, buf: &[u8], eof: bool) -> (Option<Frame>, usize) {
+        let mut at = 0;
+        loop {
+            let rest = &buf[at..];
+            let newline = memchr::memchr(b'\n', rest);
+            if self.skipping {
+                return match newline {
+                    Some(i) => self.end_skipping(at + i + 1),
+                    None if eof => self.end_skipping(buf.len()),
+                    None => (None, buf.len()),
+                };
+            }
+            let (end, after) = match newline {
+                Some(i) => (at + i, at + i + 1),
+                None if rest.is_empty() => return (None, at),
+                // `+ 1` leaves room for a `\r` that is not part of the limit.
+                None if rest.len() > self.max_line_bytes + 1 => {
+                    self.line_number += 1;
+                    self.skipping = true;
+                    continue;
+                }
+                None if eof => (buf.len(), buf.len()),
+                None => return (None, at),
+            };
+            self.line_number += 1;
+            let number = self.line_number;
+            let content = without_cr(&buf[at..end]);
+            if content.len() > self.max_line_bytes {
+                return (Some(Frame::TooLong { number }), after);
+            }
+            if is_blank(content) {
+                at = after;
+                continue;
+            }
+            return (Some(Frame::Line { number, range: at..at + content.len() }), after);
+        }
+    }
+
+    fn end_skipping(&mut self, done: usize) -> (Option<Frame>, usize) {
+        self.skipping = false;
+        (Some(Frame::TooLong { number: self.line_number }), done)
+    }
 }
 
 /// The first `max_chars` characters of `text`, with `…` when cut.
@@ -233,6 +356,71 @@ mod tests {
                 Ok(Some(line)) => out.push(Ok((line.number, line.text.to_owned()))),
                 Ok(None) => return out,
                 Err(e) => out.push(Err(e.to_string())),
+            }
+        }
+    }
+
+    /// What [`Framer`] frames from `input` handed over `step` bytes at a time, into a
+    /// buffer kept as its docs say, in the form of [`lines`].
+    fn framed(input: &[u8], limit: usize, step: usize) -> Vec<Result<(u64, String), String>> {
+        let mut framer = Framer::new(limit);
+        let (mut buf, mut out, mut fed) = (Vec::new(), Vec::new(), 0);
+        loop {
+            let eof = fed == input.len();
+            loop {
+                let (frame, done) = framer.next(&buf, eof);
+                let more = frame.is_some();
+                match frame {
+                    Some(Frame::Line { number, range }) => out.push(
+                        line_text(number, &buf[range]).map(|text| (number, text.to_owned())).map_err(|e| e.to_string()),
+                    ),
+                    Some(Frame::TooLong { number }) => {
+                        out.push(Err(CodecError::LineTooLong { line: number, limit }.to_string()));
+                    }
+                    None => {}
+                }
+                buf.drain(..done);
+                if !more {
+                    break;
+                }
+            }
+            if eof {
+                return out;
+            }
+            assert!(buf.len() <= limit + 1, "kept {} bytes of an unfinished line", buf.len());
+            let next = (fed + step).min(input.len());
+            buf.extend_from_slice(&input[fed..next]);
+            fed = next;
+        }
+    }
+
+    /// Both readers of lines, which must agree.
+    fn both(input: &[u8], limit: usize, step: usize) -> Vec<Result<(u64, String), String>> {
+        let read = lines(input, limit, step);
+        assert_eq!(framed(input, limit, step), read, "Framer and LineReader disagree on {input:?}");
+        read
+    }
+
+    #[test]
+    fn the_framer_frames_as_the_reader_reads() {
+        let mut long = b"short\n".to_vec();
+        long.extend(std::iter::repeat_n(b'x', 50));
+        long.extend_from_slice(b"\r\n\nafter\r\n");
+        long.extend(std::iter::repeat_n(b'y', 30));
+        let inputs: [&[u8]; 9] = [
+            b"{\"a\":1}\n{\"bb\":22}\nlast-without-newline",
+            b"one\r\n\r\n   \ntwo\n\n",
+            b"ok\nab\xffcd\nnext\n",
+            b"0123456789\r\n0123456789\n01234567890\n0123456789\r",
+            b"01234567890\r\n012345678901",
+            b"\n\n\n",
+            b"",
+            b"\r",
+            &long,
+        ];
+        for input in inputs {
+            for step in [1, 2, 3, 7, 11, 100] {
+                both(input, 10, step);
             }
         }
     }

@@ -18,7 +18,7 @@ pub mod registry;
 pub mod secrets;
 pub mod tape;
 
-pub use codec::{CodecError, Line, LineReader, DEFAULT_MAX_LINE_BYTES};
+pub use codec::{CodecError, Frame, Framer, Line, LineReader, DEFAULT_MAX_LINE_BYTES};
 pub use cutoff::{format_instant, parse_cutoff, CutoffError};
 pub use message::*;
 pub use registry::{RecordCheck, RecordError, SchemaRegistry, TapeVerdict, Violation};

@@ -5,16 +5,24 @@
 //! to its stdout. PROTOCOL.md is the normative description; `schemas/protocol/` holds a
 //! JSON Schema per message type.
 //!
-//! Decoding a connector's output is the runner's hot path, so [`ConnectorMessage::decode`]
-//! is written by hand: it scans a line once, keeps a record's JSON as the exact bytes the
-//! connector sent ([`RawValue`]) and never builds an intermediate tree for the envelope.
+//! Decoding a connector's output is the runner's hot path. [`ConnectorMessage::decode`]
+//! scans a line once with serde, keeps a record's JSON as the exact bytes the connector
+//! sent ([`RawValue`]) and never builds an intermediate tree for the envelope.
+//! [`decode_line`] goes further for a sync: one pass over the line builds its [`Tape`],
+//! which gives the envelope's fields and is the record's tape for validation too, and the
+//! record stays a slice of the line. Whatever the tape does not read, or reads as anything
+//! but a well-formed record message, takes [`ConnectorMessage::decode`]'s path, so both
+//! give the same messages and the same errors (`tests/it/decode.rs`).
 
 use std::borrow::Cow;
 use std::fmt;
 
+use jsonschema::json::Node as _;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+
+use crate::tape::{Tape, TapeNode};
 
 /// The protocol major version this crate speaks.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -314,16 +322,80 @@ struct Envelope<'a> {
     extracted_at: Option<Cow<'a, str>>,
 }
 
-impl ConnectorMessage {
-    /// Decodes one line of a connector's stdout (without its line terminator).
-    ///
-    /// Unknown fields are ignored and an unknown `type` gives [`ConnectorMessage::Unknown`],
-    /// so a newer connector keeps working with this runner.
-    ///
-    /// # Errors
-    /// [`MessageError`] when the line is not a JSON object, has no `type`, or a known type
-    /// lacks a field or has one of the wrong type.
-    pub fn decode(line: &str) -> Result<ConnectorMessage, MessageError> {
+/// A line of a connector's stdout decoded by [`decode_line`].
+#[derive(Debug)]
+pub enum LineMessage<'a> {
+    /// A record message, borrowed from the line.
+    Record(RecordLine<'a>),
+    /// Any other message, as [`ConnectorMessage::decode`] gives it.
+    Other(ConnectorMessage),
+}
+
+/// A record message borrowed from its line.
+#[derive(Debug, Clone)]
+pub struct RecordLine<'a> {
+    /// The record object's JSON text exactly as sent: a slice of the line.
+    pub text: &'a str,
+    /// Where `text` starts in the line.
+    pub offset: usize,
+    /// The record on the line's tape, when the tape read the line: validate it there
+    /// ([`crate::SchemaRegistry::validate_record_node`]) rather than parse the text again.
+    pub node: Option<TapeNode<'a>>,
+    /// When the connector read it from the source (RFC 3339), if it said.
+    pub extracted_at: Option<Cow<'a, str>>,
+}
+
+/// Decodes one line of a connector's stdout (without its terminator) in one pass over its
+/// text, and hands the result to `then` (the line's tape lives only during the call).
+///
+/// Gives what [`ConnectorMessage::decode`] gives, a record borrowed rather than copied.
+///
+/// # Errors
+/// As [`ConnectorMessage::decode`], handed to `then`.
+pub fn decode_line<R>(line: &str, then: impl FnOnce(Result<LineMessage<'_>, MessageError>) -> R) -> R {
+    let tape = Tape::parse(line).ok();
+    match tape.as_ref().and_then(|tape| record_on_tape(tape.root())) {
+        Some(record) => then(Ok(LineMessage::Record(record))),
+        None => then(Decoded::from_line(line).map(|decoded| decoded.into_line_message(line))),
+    }
+}
+
+/// The record message at the root of a line's tape, if the line is a well-formed one:
+/// an object with one string `type` that is `record`, one object `record`, at most one
+/// `extracted_at` that is a string or null. Anything else (`None`) is left to serde, for
+/// its messages and errors.
+fn record_on_tape(root: TapeNode<'_>) -> Option<RecordLine<'_>> {
+    let (mut kind, mut record, mut extracted_at) = (None, None, None);
+    for (name, value) in root.members()? {
+        let field = match name.as_ref() {
+            "type" => &mut kind,
+            "record" => &mut record,
+            "extracted_at" => &mut extracted_at,
+            _ => continue,
+        };
+        if field.replace(value).is_some() {
+            return None; // serde refuses a duplicate field
+        }
+    }
+    if kind?.string()? != "record" {
+        return None;
+    }
+    let record = record.filter(TapeNode::is_object)?;
+    let extracted_at = match extracted_at {
+        Some(node) if !node.is_null() => Some(node.string()?),
+        _ => None,
+    };
+    Some(RecordLine { text: record.text(), offset: record.span().start, node: Some(record), extracted_at })
+}
+
+/// A line decoded by serde: a record borrowed from the line, or any other message.
+enum Decoded<'a> {
+    Record { record: &'a RawValue, extracted_at: Option<Cow<'a, str>> },
+    Other(ConnectorMessage),
+}
+
+impl<'a> Decoded<'a> {
+    fn from_line(line: &'a str) -> Result<Decoded<'a>, MessageError> {
         let envelope: Envelope<'_> = serde_json::from_str(line).map_err(MessageError::NotJson)?;
         let kind = envelope.kind.ok_or(MessageError::MissingType)?;
         let invalid = |source| MessageError::InvalidFields { message_type: kind.to_string(), source };
@@ -333,10 +405,7 @@ impl ConnectorMessage {
                 if !record.get().starts_with('{') {
                     return Err(invalid(serde::de::Error::custom("`record` must be a JSON object")));
                 }
-                ConnectorMessage::Record(RecordMessage {
-                    record: record.to_owned(),
-                    extracted_at: envelope.extracted_at.map(Cow::into_owned),
-                })
+                return Ok(Decoded::Record { record, extracted_at: envelope.extracted_at });
             }
             "spec" => ConnectorMessage::Spec(serde_json::from_str(line).map_err(invalid)?),
             "verification" => ConnectorMessage::Verification(serde_json::from_str(line).map_err(invalid)?),
@@ -347,7 +416,40 @@ impl ConnectorMessage {
             "error" => ConnectorMessage::Error(serde_json::from_str(line).map_err(invalid)?),
             other => ConnectorMessage::Unknown(other.to_owned()),
         };
-        Ok(message)
+        Ok(Decoded::Other(message))
+    }
+
+    /// As a [`LineMessage`] of `line`, the text this was decoded from.
+    fn into_line_message(self, line: &'a str) -> LineMessage<'a> {
+        match self {
+            Decoded::Record { record, extracted_at } => {
+                let text = record.get();
+                // serde borrows a RawValue from the input, so the record is a slice of it.
+                let offset = text.as_ptr() as usize - line.as_ptr() as usize;
+                LineMessage::Record(RecordLine { text, offset, node: None, extracted_at })
+            }
+            Decoded::Other(message) => LineMessage::Other(message),
+        }
+    }
+}
+
+impl ConnectorMessage {
+    /// Decodes one line of a connector's stdout (without its line terminator).
+    ///
+    /// Unknown fields are ignored and an unknown `type` gives [`ConnectorMessage::Unknown`],
+    /// so a newer connector keeps working with this runner.
+    ///
+    /// # Errors
+    /// [`MessageError`] when the line is not a JSON object, has no `type`, or a known type
+    /// lacks a field or has one of the wrong type.
+    pub fn decode(line: &str) -> Result<ConnectorMessage, MessageError> {
+        Ok(match Decoded::from_line(line)? {
+            Decoded::Record { record, extracted_at } => ConnectorMessage::Record(RecordMessage {
+                record: record.to_owned(),
+                extracted_at: extracted_at.map(Cow::into_owned),
+            }),
+            Decoded::Other(message) => message,
+        })
     }
 
     /// The wire name of this message's type.

@@ -213,10 +213,16 @@ impl SchemaRegistry {
     /// record, an unknown type, text the tape does not read) takes the `Value` path, so
     /// error messages are exactly those of [`SchemaRegistry::validate_record`].
     pub fn validate_record_json(&self, json: &str) -> RecordCheck {
-        if let Ok(tape) = Tape::parse(json) {
-            if let Some(check) = self.valid_on_tape(tape.root()) {
-                return check;
-            }
+        let tape = Tape::parse(json).ok();
+        self.validate_record_node(json, tape.as_ref().map(Tape::root))
+    }
+
+    /// [`SchemaRegistry::validate_record_json`] for a record whose tape the caller has
+    /// already built: `node` is the record `json` on that tape (a record message's
+    /// [`crate::RecordLine::node`], from the line's tape), or `None` when there is none.
+    pub fn validate_record_node(&self, json: &str, node: Option<TapeNode<'_>>) -> RecordCheck {
+        if let Some(check) = node.and_then(|node| self.valid_on_tape(node)) {
+            return check;
         }
         let value: Value = match serde_json::from_str(json) {
             Ok(value) => value,

@@ -16,6 +16,7 @@
 //! variant, valid and invalid.
 
 use std::borrow::Cow;
+use std::ops::Range;
 
 use jsonschema::json::{Array, Json, JsonNumber, Node, NodeIdentity, Object};
 use jsonschema::JsonType;
@@ -71,7 +72,9 @@ impl<'t> Tape<'t> {
         if u32::try_from(text.len()).is_err() {
             return Err(Unsupported);
         }
-        let mut parser = Parser { bytes: text.as_bytes(), at: 0, slots: Vec::with_capacity(64) };
+        // About one value per 8 bytes of a typical record: one allocation, rarely grown.
+        let slots = Vec::with_capacity(16 + text.len() / 8);
+        let mut parser = Parser { bytes: text.as_bytes(), at: 0, slots };
         parser.value(0)?;
         parser.skip_whitespace();
         if parser.at != text.len() {
@@ -325,6 +328,27 @@ impl<'a> TapeNode<'a> {
     /// The value of member `key`, if this is an object that has it.
     pub fn member(&self, key: &str) -> Option<TapeNode<'a>> {
         TapeObject::of(*self).and_then(|object| object.find(key))
+    }
+
+    /// The members of this object, in document order (`None` for other kinds).
+    pub fn members(&self) -> Option<TapeMembers<'a>> {
+        TapeObject::of(*self).map(|object| object.members_iter())
+    }
+
+    /// Whether this is an object.
+    pub fn is_object(&self) -> bool {
+        self.slot().kind == Kind::Object
+    }
+
+    /// The value's JSON text, exactly as in the document (strings with their quotes).
+    pub fn text(&self) -> &'a str {
+        self.raw()
+    }
+
+    /// Where the value's text is in the document's text.
+    pub fn span(&self) -> Range<usize> {
+        let slot = self.slot();
+        slot.start as usize..slot.end as usize
     }
 }
 

@@ -100,8 +100,9 @@ fn reference(registry: &SchemaRegistry, value: &Value) -> RecordCheck {
     }
 }
 
-/// The same document with spaces everywhere and every `a` written as `\u0061`.
-fn respelled(value: &Value) -> Vec<String> {
+/// The same document compact, with spaces everywhere, and with every `a` written as
+/// `\u0061`.
+pub fn respelled(value: &Value) -> Vec<String> {
     let pretty = serde_json::to_string_pretty(value).unwrap();
     let compact = serde_json::to_string(value).unwrap();
     let escaped = escape_a_in_strings(&compact);

@@ -237,8 +237,8 @@ impl ConnectorClient {
         let outcome = supervisor::run(
             invocation,
             self.stderr_echo(self.name(), redactor),
-            |incoming, _| incoming,
-            |batch| {
+            |line| line.and_then(|line| line.decode()),
+            |_, batch| {
                 for incoming in batch {
                     match incoming {
                         Ok((_, ConnectorMessage::Log(log))) => events.event(Event::ConnectorLog {

@@ -1,21 +1,25 @@
-//! Checking a sync's messages on the supervisor's mapper threads: each record's JSON text
-//! is validated against the compiled shared schema of its `_type`
-//! ([`protocol::SchemaRegistry::validate_record_json`], which reads the text in place
-//! rather than building a `Value`), and kept as the exact text for storage.
+//! Checking a sync's messages on the supervisor's mapper threads: each line is decoded in
+//! one pass ([`protocol::decode_line`]: the line's tape gives the envelope and is the
+//! record's tape too), each record is validated on that tape against the compiled shared
+//! schema of its `_type` ([`protocol::SchemaRegistry::validate_record_node`]) and kept
+//! where it is, as the exact text the connector sent: the store loop finds it in its
+//! batch's text, so the record is never copied before the destination takes it.
 //!
 //! One exception to "exactly as sent": a record or state holding a value of a `writeOnly`
 //! configuration field (a connector bug) is stored with that value masked, because secrets
 //! must never reach storage. The store loop warns when that happens.
 
-use serde_json::value::RawValue;
+use std::ops::Range;
+
 use serde_json::Value;
 
+use protocol::codec::snippet;
 use protocol::{
-    CodecError, ConnectorMessage, ErrorMessage, LogMessage, ProgressMessage, RecordCheck, RecordError, Redactor,
-    SchemaRegistry,
+    decode_line, CodecError, ConnectorMessage, ErrorMessage, LineMessage, LogMessage, ProgressMessage, RecordCheck,
+    RecordError, RecordLine, Redactor, SchemaRegistry,
 };
 
-use super::supervisor::Incoming;
+use super::supervisor::{RawLine, StdoutLine};
 
 /// A sync message, checked and ready for the store loop.
 #[derive(Debug)]
@@ -53,10 +57,8 @@ pub enum Item {
 pub struct CheckedRecord {
     /// Its stdout line.
     pub line: u64,
-    /// The record's JSON text, as sent (secrets masked, see `masked`).
-    pub raw: Box<RawValue>,
-    /// Whether a secret value had to be masked in the text.
-    pub masked: bool,
+    /// The record's JSON text, as sent (secrets masked, see [`RecordText::Masked`]).
+    pub json: RecordText,
     /// The connector's `extracted_at`.
     pub extracted_at: Option<String>,
     /// Its `_type`, if it is a string.
@@ -67,33 +69,77 @@ pub struct CheckedRecord {
     pub verdict: Result<(), RecordError>,
 }
 
-/// The checker the supervisor runs on each decoded line (on its mapper threads), masking
-/// the connection's secrets in records and states.
-pub fn checker(redactor: Redactor) -> impl Fn(Incoming, Option<&str>) -> Item + Send + Sync + 'static {
-    move |incoming, _| check(incoming, &redactor)
+/// A record's JSON text: where it is in its batch's text, or (rarely) a text of its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordText {
+    /// As sent: this range of the batch's text.
+    InBatch(Range<usize>),
+    /// With a secret value masked.
+    Masked(String),
 }
 
-/// Checks one decoded line.
-pub fn check(incoming: Incoming, redactor: &Redactor) -> Item {
-    match incoming {
-        Ok((line, ConnectorMessage::Record(record))) => {
-            Item::Record(mask_record(check_record(line, record.record, record.extracted_at), redactor))
+impl RecordText {
+    /// The text, given the text of the batch the record came in.
+    pub fn get<'a>(&'a self, batch: &'a str) -> &'a str {
+        match self {
+            RecordText::InBatch(range) => &batch[range.clone()],
+            RecordText::Masked(text) => text,
         }
-        Ok((line, ConnectorMessage::State(state))) => {
-            let (state, masked) = mask_state(state.state, redactor);
-            Item::State { line, state, masked }
-        }
-        Ok((_, ConnectorMessage::Progress(progress))) => Item::Progress(progress),
-        Ok((_, ConnectorMessage::Log(log))) => Item::Log(log),
-        Ok((_, ConnectorMessage::Error(error))) => Item::Error(error),
-        Ok((line, other)) => Item::Ignored { line, kind: other.type_name().to_owned() },
-        Err(error) => Item::Bad(error),
+    }
+
+    /// Whether a secret value had to be masked in the text.
+    pub fn is_masked(&self) -> bool {
+        matches!(self, RecordText::Masked(_))
     }
 }
 
-fn check_record(line: u64, raw: Box<RawValue>, extracted_at: Option<String>) -> CheckedRecord {
-    let RecordCheck { record_type, id, verdict } = record_verdict(raw.get());
-    CheckedRecord { line, raw, masked: false, extracted_at, record_type, id, verdict }
+/// The checker the supervisor runs on each line (on its mapper threads), masking the
+/// connection's secrets in records and states.
+pub fn checker(redactor: Redactor) -> impl Fn(RawLine<'_>) -> Item + Send + Sync + 'static {
+    move |line| check(line, &redactor)
+}
+
+/// Decodes and checks one line.
+pub fn check(line: RawLine<'_>, redactor: &Redactor) -> Item {
+    let line = match line {
+        Ok(line) => line,
+        Err(error) => return Item::Bad(error),
+    };
+    decode_line(line.text, |decoded| match decoded {
+        Ok(LineMessage::Record(record)) => Item::Record(check_record(&line, &record, redactor)),
+        Ok(LineMessage::Other(message)) => check_message(line.number, message, redactor),
+        Err(source) => Item::Bad(CodecError::InvalidMessage {
+            line: line.number,
+            snippet: snippet(line.text, 120),
+            source,
+        }),
+    })
+}
+
+fn check_message(line: u64, message: ConnectorMessage, redactor: &Redactor) -> Item {
+    match message {
+        ConnectorMessage::State(state) => {
+            let (state, masked) = mask_state(state.state, redactor);
+            Item::State { line, state, masked }
+        }
+        ConnectorMessage::Progress(progress) => Item::Progress(progress),
+        ConnectorMessage::Log(log) => Item::Log(log),
+        ConnectorMessage::Error(error) => Item::Error(error),
+        // A record reaches here only from ConnectorMessage::decode, never from decode_line.
+        other => Item::Ignored { line, kind: other.type_name().to_owned() },
+    }
+}
+
+fn check_record(line: &StdoutLine<'_>, record: &RecordLine<'_>, redactor: &Redactor) -> CheckedRecord {
+    let RecordCheck { record_type, id, verdict } =
+        SchemaRegistry::global().validate_record_node(record.text, record.node);
+    let start = line.offset + record.offset;
+    let json = match mask(record.text, redactor) {
+        Some(masked) => RecordText::Masked(masked),
+        None => RecordText::InBatch(start..start + record.text.len()),
+    };
+    let extracted_at = record.extracted_at.as_deref().map(str::to_owned);
+    CheckedRecord { line: line.number, json, extracted_at, record_type, id, verdict }
 }
 
 /// Validates a record's JSON text against the shared schema of its `_type`: the one
@@ -102,17 +148,10 @@ pub fn record_verdict(json: &str) -> RecordCheck {
     SchemaRegistry::global().validate_record_json(json)
 }
 
-/// Masks secrets in the record's text. Masking replaces characters inside JSON strings
-/// with `***`, so the text stays valid JSON.
-fn mask_record(mut record: CheckedRecord, redactor: &Redactor) -> CheckedRecord {
-    if redactor.leaks(record.raw.get()) {
-        let masked = redactor.redact(record.raw.get()).into_owned();
-        if let Ok(raw) = RawValue::from_string(masked) {
-            record.raw = raw;
-            record.masked = true;
-        }
-    }
-    record
+/// The record's text with its secrets masked, if it holds any. Masking replaces
+/// characters inside JSON strings with `***`, so the text stays valid JSON.
+fn mask(record: &str, redactor: &Redactor) -> Option<String> {
+    redactor.leaks(record).then(|| redactor.redact(record).into_owned())
 }
 
 fn mask_state(state: Value, redactor: &Redactor) -> (Value, bool) {
@@ -133,8 +172,13 @@ fn mask_state(state: Value, redactor: &Redactor) -> (Value, bool) {
 mod tests {
     use super::*;
 
-    fn record(line: &str) -> CheckedRecord {
-        match check(Ok((7, ConnectorMessage::decode(line).unwrap())), &Redactor::default()) {
+    /// Checks `text` as line `number` of a batch, at `offset` in it.
+    fn line(number: u64, text: &str, offset: usize) -> RawLine<'_> {
+        Ok(StdoutLine { number, text, offset })
+    }
+
+    fn record(text: &str) -> CheckedRecord {
+        match check(line(7, text, 0), &Redactor::default()) {
             Item::Record(record) => record,
             other => panic!("{other:?}"),
         }
@@ -142,10 +186,10 @@ mod tests {
 
     #[test]
     fn a_valid_record_keeps_its_text_type_and_id() {
-        let checked =
-            record(r#"{"type":"record","record":{"_type":"Team","id":"T1","self":"https://x.test/T1","name":"Ops"}}"#);
+        let text = r#"{"type":"record","record":{"_type":"Team","id":"T1","self":"https://x.test/T1","name":"Ops"}}"#;
+        let checked = record(text);
         assert!(checked.verdict.is_ok());
-        assert_eq!(checked.raw.get(), r#"{"_type":"Team","id":"T1","self":"https://x.test/T1","name":"Ops"}"#);
+        assert_eq!(checked.json.get(text), r#"{"_type":"Team","id":"T1","self":"https://x.test/T1","name":"Ops"}"#);
         assert_eq!(
             (checked.record_type.as_deref(), checked.id.as_deref(), checked.line),
             (Some("Team"), Some("T1"), 7)
@@ -164,17 +208,14 @@ mod tests {
     #[test]
     fn secrets_in_records_and_states_are_masked_and_flagged() {
         let redactor = Redactor::new(["s3cr3t-token".to_owned()]);
-        let line =
+        let text =
             r#"{"type":"record","record":{"_type":"Team","id":"T1","self":"https://x.test/T1","name":"s3cr3t-token"}}"#;
-        let Item::Record(checked) = check(Ok((1, ConnectorMessage::decode(line).unwrap())), &redactor) else {
-            panic!("not a record")
-        };
-        assert!(checked.masked && checked.verdict.is_ok());
-        assert_eq!(checked.raw.get(), r#"{"_type":"Team","id":"T1","self":"https://x.test/T1","name":"***"}"#);
+        let Item::Record(checked) = check(line(1, text, 0), &redactor) else { panic!("not a record") };
+        assert!(checked.json.is_masked() && checked.verdict.is_ok());
+        assert_eq!(checked.json.get(""), r#"{"_type":"Team","id":"T1","self":"https://x.test/T1","name":"***"}"#);
 
-        let line = r#"{"type":"state","state":{"token":"s3cr3t-token","cursor":3}}"#;
-        let Item::State { state, masked, .. } = check(Ok((2, ConnectorMessage::decode(line).unwrap())), &redactor)
-        else {
+        let text = r#"{"type":"state","state":{"token":"s3cr3t-token","cursor":3}}"#;
+        let Item::State { state, masked, .. } = check(line(2, text, 0), &redactor) else {
             panic!("not a state")
         };
         assert!(masked);
@@ -184,11 +225,25 @@ mod tests {
     #[test]
     fn records_without_secrets_are_kept_byte_for_byte() {
         let redactor = Redactor::new(["s3cr3t-token".to_owned()]);
-        let line = r#"{"type":"record","record":{"_type":"Team", "id":"T1","self":"https://x.test/T1","name":"Ops"}}"#;
-        let Item::Record(checked) = check(Ok((1, ConnectorMessage::decode(line).unwrap())), &redactor) else {
+        let text = r#"{"type":"record","record":{"_type":"Team", "id":"T1","self":"https://x.test/T1","name":"Ops"}}"#;
+        // The line as the second of its batch: the record's range is in the batch's text.
+        let batch = format!("{{\"type\":\"state\",\"state\":1}}{text}");
+        let offset = batch.len() - text.len();
+        let Item::Record(checked) = check(line(2, &batch[offset..], offset), &redactor) else {
             panic!("not a record")
         };
-        assert!(!checked.masked);
-        assert_eq!(checked.raw.get(), r#"{"_type":"Team", "id":"T1","self":"https://x.test/T1","name":"Ops"}"#);
+        assert!(!checked.json.is_masked());
+        assert_eq!(checked.json.get(&batch), r#"{"_type":"Team", "id":"T1","self":"https://x.test/T1","name":"Ops"}"#);
+    }
+
+    #[test]
+    fn lines_that_are_not_messages_or_not_for_a_sync_say_so() {
+        let redactor = Redactor::default();
+        let bad = check(line(3, "not json", 0), &redactor);
+        assert!(matches!(&bad, Item::Bad(CodecError::InvalidMessage { line: 3, .. })), "{bad:?}");
+        let stream = r#"{"type":"stream","stream":{"_type":"Stream","id":"a","self":"https://x.test","name":"A"}}"#;
+        assert!(matches!(check(line(4, stream, 0), &redactor), Item::Ignored { line: 4, ref kind } if kind == "stream"));
+        let log = r#"{"type":"log","level":"warn","message":"slow"}"#;
+        assert!(matches!(check(line(5, log, 0), &redactor), Item::Log(LogMessage { ref message, .. }) if message == "slow"));
     }
 }

@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use protocol::{ConnectorMessage, ErrorMessage, RecordCheck, SchemaRegistry};
 
 use crate::engine::connector::{describe, describe_error_message};
-use crate::engine::supervisor::{self, Control, Incoming, Limits, Outcome, StderrEcho, Termination};
+use crate::engine::supervisor::{self, Control, Limits, Outcome, RawLine, StderrEcho, Termination};
 use crate::engine::validate;
 use crate::engine::ConnectorClient;
 
@@ -195,8 +195,8 @@ impl<'a> Executor<'a> {
         let result = supervisor::run(
             invocation,
             Some(echo),
-            move |incoming, raw| inspect(incoming, raw, &scanner),
-            |batch| {
+            move |line| inspect(line, &scanner),
+            |_, batch| {
                 for seen in batch {
                     if seen.leak {
                         stdout_leaks.push(seen.line);
@@ -263,11 +263,11 @@ impl Seen {
     }
 }
 
-/// `raw` is the line as the connector wrote it (absent for a line too long to keep):
-/// secrets are searched there, so nothing the connector printed escapes the scan.
-fn inspect(incoming: Incoming, raw: Option<&str>, scanner: &Scanner) -> Seen {
-    let leak = raw.is_some_and(|text| scanner.leaks(text));
-    match incoming {
+/// Secrets are searched in the line as the connector wrote it (when it was read whole),
+/// so nothing the connector printed escapes the scan.
+fn inspect(line: RawLine<'_>, scanner: &Scanner) -> Seen {
+    let leak = line.as_ref().is_ok_and(|line| scanner.leaks(line.text));
+    match line.and_then(|line| line.decode()) {
         Err(error) => {
             let reason = error.to_string();
             Seen { line: error.line(), leak: leak || scanner.leaks(&reason), body: Body::Bad(reason) }
@@ -312,17 +312,14 @@ fn message_violation(message: &Value) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use protocol::codec::snippet;
+    use crate::engine::supervisor::StdoutLine;
 
     fn seen(line: &str) -> Seen {
         let scanner = Scanner::new(
             &serde_json::json!({"properties":{"apiToken":{"type":"string","writeOnly":true}}}),
             &serde_json::json!({"apiToken":"tok-secret-9"}),
         );
-        let incoming = ConnectorMessage::decode(line)
-            .map(|m| (3, m))
-            .map_err(|source| protocol::CodecError::InvalidMessage { line: 3, snippet: snippet(line, 120), source });
-        inspect(incoming, Some(line), &scanner)
+        inspect(Ok(StdoutLine { number: 3, text: line, offset: 0 }), &scanner)
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! One [`Destination`] value serves one stream sync (one run) and is used from one thread.
 //! Parallel syncs (`--jobs N`) call [`open`] once per run; every value it returns is safe
 //! next to the others in the same process:
-//! - SQLite ([`sqlite`]): one connection per run, WAL and a busy timeout. Records are
+//! - SQLite ([`sqlite`]): one connection per run, on its own writer thread
+//!   ([`writer`], as PostgreSQL's), WAL and a busy timeout. Records are
 //!   buffered in memory and written in short `BEGIN IMMEDIATE` transactions (at a
 //!   checkpoint, or every [`Tuning::batch_records`] records), so a slow connector
 //!   never holds the database's write lock while other runs wait.
@@ -48,6 +49,7 @@ pub mod jsonl;
 pub mod postgres;
 pub mod sqlite;
 mod state_file;
+mod writer;
 pub mod stdout;
 #[cfg(test)]
 mod test_support;

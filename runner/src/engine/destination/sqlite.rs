@@ -21,7 +21,10 @@
 //! SELECT at, level, message FROM run_logs WHERE run_id = 7;
 //! ```
 //!
-//! Writing: records are buffered in memory and written in one short `BEGIN IMMEDIATE`
+//! Writing: the connection lives on the destination's writer thread
+//! ([`super::writer`]), so the store loop goes on reading and validating while SQLite
+//! writes (and runs its WAL checkpoints, which happen inside commits). Records are
+//! buffered in memory and written in one short `BEGIN IMMEDIATE`
 //! transaction with a cached prepared statement, at each checkpoint (together with the
 //! state row, so both commit or neither does) or when the buffer reaches
 //! [`Tuning::batch_records`] records or [`Tuning::batch_bytes`] bytes (those
@@ -40,7 +43,8 @@ use serde_json::Value;
 
 use super::batch::Batch;
 use super::host_name;
-use super::{Destination, DestinationError, RejectedRecord, RunStart, RunSummary, Tuning, ValidRecord};
+use super::writer::{Batched, Commit, Store, Writer};
+use super::{DestinationError, RunStart, RunSummary, Tuning};
 
 /// The schema version this runner creates and reads (`PRAGMA user_version`).
 pub const SCHEMA_VERSION: i64 = 2;
@@ -90,35 +94,45 @@ const FINISH_RUN: &str = "UPDATE sync_runs SET finished_at = ?2, outcome = ?3, r
 
 const INSERT_LOG: &str = "INSERT INTO run_logs (run_id, at, level, message) VALUES (?1, ?2, ?3, ?4)";
 
-/// One run's connection to a SQLite file.
-pub struct SqliteDestination {
+/// One run's connection to a SQLite file, on its writer thread.
+pub type SqliteDestination = Batched<SqliteStore>;
+
+/// The connection to a SQLite file, owned by its writer thread.
+pub struct SqliteStore {
     path: PathBuf,
     conn: Connection,
-    tuning: Tuning,
-    run: Option<ActiveRun>,
-    batch: Batch,
 }
 
 /// What begin_run learned, needed by every write.
-struct ActiveRun {
+#[derive(Debug, Clone)]
+pub struct ActiveRun {
     connection: String,
     stream_id: String,
     run_id: i64,
 }
 
 impl SqliteDestination {
-    /// Opens (creating if needed) the database and its schema, in WAL mode.
+    /// Opens (creating if needed) the database and its schema, in WAL mode, on a new
+    /// writer thread.
     ///
     /// # Errors
     /// The file cannot be opened or is not a SQLite database, or its schema is newer.
     pub fn open(path: &Path, tuning: &Tuning) -> Result<Self, DestinationError> {
+        let (opened, synchronous_full) = (path.to_owned(), tuning.sqlite_synchronous_full);
+        let writer = Writer::start("sqlite-writer", move || SqliteStore::open(&opened, synchronous_full))?;
+        Ok(Batched::new(format!("SQLite database {}", path.display()), writer, tuning))
+    }
+}
+
+impl SqliteStore {
+    fn open(path: &Path, synchronous_full: bool) -> Result<Self, DestinationError> {
         let open_error = |err: rusqlite::Error| DestinationError::open("SQLite database", path, err);
         if let Some(parent) = path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|err| DestinationError::open("directory", parent, err))?;
         }
         let mut conn = Connection::open(path).map_err(open_error)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(open_error)?;
-        let synchronous = if tuning.sqlite_synchronous_full { "FULL" } else { "NORMAL" };
+        let synchronous = if synchronous_full { "FULL" } else { "NORMAL" };
         conn.pragma_update(None, "synchronous", synchronous).map_err(open_error)?;
         // Measured on 1M ~1.4 KB records: 16 KiB pages waste less space around such rows than
         // 4 KiB ones (a 27% smaller file; takes effect on new files only), and checkpointing
@@ -126,52 +140,11 @@ impl SqliteDestination {
         conn.pragma_update(None, "page_size", PAGE_SIZE).map_err(open_error)?;
         conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES).map_err(open_error)?;
         prepare_file(&mut conn, path)?;
-        Ok(SqliteDestination {
-            path: path.to_owned(),
-            conn,
-            tuning: tuning.clone(),
-            run: None,
-            batch: Batch::default(),
-        })
+        Ok(SqliteStore { path: path.to_owned(), conn })
     }
 
     fn write_error(&self, err: rusqlite::Error) -> DestinationError {
         DestinationError::write(&self.path, err)
-    }
-
-    fn active_run(&self, operation: &'static str) -> Result<&ActiveRun, DestinationError> {
-        self.run.as_ref().ok_or(DestinationError::Misuse(operation))
-    }
-
-    fn commit_if_full(&mut self) -> Result<(), DestinationError> {
-        if self.batch.is_full(&self.tuning) {
-            self.commit(None, None)?;
-        }
-        Ok(())
-    }
-
-    /// Writes the buffered records, then `state` and `summary` if given, in one transaction.
-    /// The buffer is emptied even on failure: the contract says nothing since the last
-    /// checkpoint may be assumed stored then.
-    fn commit(&mut self, state: Option<&Value>, summary: Option<&RunSummary>) -> Result<(), DestinationError> {
-        let batch = self.batch.take();
-        if batch.is_empty() && state.is_none() && summary.is_none() {
-            return Ok(());
-        }
-        let run = self.run.as_ref().ok_or(DestinationError::Misuse("write before begin_run"))?;
-        let result = (|| {
-            let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let now = timestamp();
-            write_batch(&tx, run, &batch, &now)?;
-            if let Some(state) = state {
-                write_state(&tx, run, state, &now)?;
-            }
-            if let Some(summary) = summary {
-                write_summary(&tx, run, summary)?;
-            }
-            tx.commit()
-        })();
-        result.map_err(|err| self.write_error(err))
     }
 }
 
@@ -380,10 +353,8 @@ fn timestamp() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-impl Destination for SqliteDestination {
-    fn describe(&self) -> String {
-        format!("SQLite database {}", self.path.display())
-    }
+impl Store for SqliteStore {
+    type Run = ActiveRun;
 
     fn load_state(&mut self, connection: &str, stream_id: &str) -> Result<Option<Value>, DestinationError> {
         let stored: Option<String> = self
@@ -401,10 +372,7 @@ impl Destination for SqliteDestination {
         Ok(Some(state).filter(|state| !state.is_null()))
     }
 
-    fn begin_run(&mut self, run: &RunStart) -> Result<(), DestinationError> {
-        if self.run.is_some() {
-            return Err(DestinationError::Misuse("begin_run called twice"));
-        }
+    fn begin_run(&mut self, run: &RunStart) -> Result<ActiveRun, DestinationError> {
         let cutoff = run.cutoff.to_rfc3339_opts(SecondsFormat::Secs, true);
         let started_at = run.started_at.to_rfc3339_opts(SecondsFormat::Millis, true);
         let host = host_name();
@@ -413,39 +381,32 @@ impl Destination for SqliteDestination {
         self.conn
             .execute(INSERT_RUN, params![run.connection, run.connector, run.stream_id, cutoff, started_at, pid, host])
             .map_err(|err| self.write_error(err))?;
-        self.run = Some(ActiveRun {
+        Ok(ActiveRun {
             connection: run.connection.clone(),
             stream_id: run.stream_id.clone(),
             run_id: self.conn.last_insert_rowid(),
-        });
-        Ok(())
+        })
     }
 
-    fn write_record(&mut self, record: &ValidRecord<'_>) -> Result<(), DestinationError> {
-        self.active_run("write_record before begin_run")?;
-        self.batch.push_record(record);
-        self.commit_if_full()
-    }
-
-    fn write_rejected(&mut self, record: &RejectedRecord<'_>) -> Result<(), DestinationError> {
-        self.active_run("write_rejected before begin_run")?;
-        self.batch.push_rejected(record);
-        self.commit_if_full()
-    }
-
-    fn flush(&mut self) -> Result<(), DestinationError> {
-        self.active_run("flush before begin_run")?;
-        self.commit(None, None)
-    }
-
-    fn checkpoint(&mut self, state: &Value) -> Result<(), DestinationError> {
-        self.active_run("checkpoint before begin_run")?;
-        self.commit(Some(state), None)
-    }
-
-    fn finish_run(&mut self, summary: &RunSummary) -> Result<(), DestinationError> {
-        self.active_run("finish_run before begin_run")?;
-        self.commit(None, Some(summary))
+    /// Writes the batch, then the state and the run's end if given, in one transaction
+    /// (the prepared statements are cached on the connection, so each is prepared once).
+    fn commit(&mut self, commit: &Commit<ActiveRun>, records_lost: bool) -> Result<(), DestinationError> {
+        let Commit { run, batch, state, summary } = commit;
+        let result = (|| {
+            let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let now = timestamp();
+            if !records_lost {
+                write_batch(&tx, run, batch, &now)?;
+                if let Some(state) = state {
+                    write_state(&tx, run, state, &now)?;
+                }
+            }
+            if let Some(summary) = summary {
+                write_summary(&tx, run, summary)?;
+            }
+            tx.commit()
+        })();
+        result.map_err(|err| self.write_error(err))
     }
 }
 
@@ -453,7 +414,7 @@ impl Destination for SqliteDestination {
 mod tests {
     use super::*;
     use crate::engine::destination::test_support::{record, run_start, summary};
-    use crate::engine::destination::{RunOutcome, StoredLog};
+    use crate::engine::destination::{Destination, RejectedRecord, RunOutcome, StoredLog};
     use serde_json::json;
 
     #[test]
@@ -574,9 +535,34 @@ mod tests {
         // Buffered, not committed: another connection sees neither records nor state.
         assert_eq!(query_i64(&path, "SELECT count(*) FROM records"), 0);
         dest.checkpoint(&json!({"page": 1})).unwrap();
+        // The checkpoint is handed to the writer thread; flushing waits until it is done.
+        dest.flush().unwrap();
         assert_eq!(query_i64(&path, "SELECT count(*) FROM records"), 3);
         assert_eq!(query_string(&path, "SELECT state FROM stream_state"), r#"{"page":1}"#);
         assert_eq!(query_i64(&path, "SELECT run_id FROM stream_state"), 1);
+    }
+
+    /// The writer thread commits in the background: a commit that fails (here a trigger
+    /// refuses record T2) is reported by a later call, and the commits handed over after it
+    /// store neither records nor a state, which would claim the lost batch.
+    #[test]
+    fn after_a_failed_commit_no_later_state_or_record_is_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("runner.db");
+        let mut dest = SqliteDestination::open(&path, &Tuning::default()).unwrap();
+        let refuse = "CREATE TRIGGER refuse BEFORE INSERT ON records WHEN NEW.id = 'T2' \
+                      BEGIN SELECT RAISE(ABORT, 'T2 refused'); END";
+        Connection::open(&path).unwrap().execute_batch(refuse).unwrap();
+        dest.begin_run(&run_start("acme", "s")).unwrap();
+        let mut reported = None;
+        for (page, id) in ["T1", "T2", "T3"].into_iter().enumerate() {
+            let written = dest.write_record(&record("Team", id, "{}")).and_then(|()| dest.checkpoint(&json!(page)));
+            reported = reported.or(written.err());
+        }
+        let reported = reported.or(dest.flush().err()).expect("the failure is reported").to_string();
+        assert!(reported.contains("T2 refused"), "{reported}");
+        assert_eq!(query_string(&path, "SELECT state FROM stream_state"), "0");
+        assert_eq!(query_string(&path, "SELECT group_concat(id) FROM records"), "T1");
     }
 
     #[test]
@@ -589,6 +575,7 @@ mod tests {
             dest.write_record(&record("Incident", &format!("P{i}"), r#"{"x":1}"#)).unwrap();
         }
         dest.checkpoint(&json!({"after": 500})).unwrap();
+        dest.flush().unwrap(); // the checkpoint's commit is done, not only handed over
         // More records, some committed by the batch limit, then the process "dies":
         // forget runs no destructor, as a kill would not.
         for i in 500..505 {

@@ -29,14 +29,16 @@ use std::time::{Duration, Instant};
 use protocol::{CodecError, ConnectorMessage};
 
 pub use capture::Captured;
+pub use stdout::{RawLine, StdoutLine};
 
 use super::stop::{Stop, StopSignal};
 
 use capture::HeadTail;
 use process::Group;
-use stdout::Reorder;
+use stdout::{Mapped, Reorder};
 
-/// One decoded line of the connector's stdout, or why it could not be decoded.
+/// One line of the connector's stdout decoded into an owned message, or why it could not
+/// be ([`StdoutLine::decode`]).
 pub type Incoming = Result<(u64, ConnectorMessage), CodecError>;
 
 /// Called with each complete stderr line (lossy UTF-8, at most [`ECHO_LINE_BYTES`]).
@@ -169,7 +171,7 @@ pub enum SpawnError {
 
 enum Event<T> {
     /// The mapped lines of one stdout chunk, numbered in reading order.
-    Batch(u64, Vec<T>),
+    Batch(u64, Mapped<T>),
     /// The stdout reader sent this many chunks and stopped.
     StdoutDone {
         chunks: u64,
@@ -181,11 +183,12 @@ enum Event<T> {
 
 /// Runs one connector to the end.
 ///
-/// `map` runs on the mapper threads for every line, with the line's raw text when it was
-/// read whole (keep the expensive per-message work, such as schema validation, there;
-/// the conformance kit scans the raw text for secrets); `handle` runs on the calling
-/// thread for each batch of mapped items, in stdout order, and may stop the connector.
-/// `echo` receives stderr lines as they come.
+/// `map` runs on the mapper threads for every line: its text when it was read whole
+/// (decode it there, and keep the expensive per-message work, such as schema validation,
+/// there too; the conformance kit scans the text for secrets), or why it could not be read.
+/// `handle` runs on the calling thread for each batch of mapped items, in stdout order,
+/// with the text of the batch's lines (which [`StdoutLine::offset`] points into), and may
+/// stop the connector. `echo` receives stderr lines as they come.
 ///
 /// # Errors
 /// [`SpawnError`] when the process cannot be started; every later failure is an
@@ -193,8 +196,8 @@ enum Event<T> {
 pub fn run<T, M, H>(invocation: Invocation, echo: Option<StderrEcho>, map: M, handle: H) -> Result<Outcome, SpawnError>
 where
     T: Send + 'static,
-    M: Fn(Incoming, Option<&str>) -> T + Send + Sync + 'static,
-    H: FnMut(Vec<T>) -> Control,
+    M: Fn(RawLine<'_>) -> T + Send + Sync + 'static,
+    H: FnMut(&str, Vec<T>) -> Control,
 {
     let program = invocation.program.clone();
     let mut child = process::spawn(&program, &invocation.args, invocation.stdin.is_some())
@@ -334,7 +337,12 @@ impl EventLoop {
         }
     }
 
-    fn run<T>(&mut self, rx: &Receiver<Event<T>>, mut reorder: Reorder<T>, mut handle: impl FnMut(Vec<T>) -> Control) {
+    fn run<T>(
+        &mut self,
+        rx: &Receiver<Event<T>>,
+        mut reorder: Reorder<T>,
+        mut handle: impl FnMut(&str, Vec<T>) -> Control,
+    ) {
         loop {
             self.check_stop_requests();
             if self.finished() {
@@ -361,20 +369,25 @@ impl EventLoop {
         matches!(self.process, Process::Running)
     }
 
-    fn on_batch<T>(&mut self, items: Vec<T>, handle: &mut impl FnMut(Vec<T>) -> Control) {
+    fn on_batch<T>(&mut self, text: &str, items: Vec<T>, handle: &mut impl FnMut(&str, Vec<T>) -> Control) {
         self.last_message = Instant::now();
         if self.delivery == Delivery::Refused {
             return;
         }
-        if let Control::Stop(reason) = handle(items) {
+        if let Control::Stop(reason) = handle(text, items) {
             self.delivery = Delivery::Refused;
             self.begin_stop(Termination::Stopped(reason));
         }
     }
 
-    fn on_event<T>(&mut self, event: Event<T>, reorder: &mut Reorder<T>, handle: &mut impl FnMut(Vec<T>) -> Control) {
+    fn on_event<T>(
+        &mut self,
+        event: Event<T>,
+        reorder: &mut Reorder<T>,
+        handle: &mut impl FnMut(&str, Vec<T>) -> Control,
+    ) {
         match event {
-            Event::Batch(seq, items) => reorder.accept(seq, items, |items| self.on_batch(items, handle)),
+            Event::Batch(seq, mapped) => reorder.accept(seq, mapped, |text, items| self.on_batch(text, items, handle)),
             Event::StdoutDone { chunks } => reorder.end_after(chunks),
             Event::StderrDone => self.stderr = Pipe::Closed,
             Event::Exited(status) => self.process = Process::Exited { status, at: Instant::now() },
@@ -557,11 +570,11 @@ mod tests {
             stop: Stop::new(),
         };
         let mut seen = Vec::new();
-        let map = |incoming: Incoming, _: Option<&str>| match incoming {
+        let map = |line: RawLine<'_>| match line.and_then(|line| line.decode()) {
             Ok((line, message)) => format!("{line}:{}", message.type_name()),
             Err(error) => format!("error:{error}"),
         };
-        let outcome = run(invocation, None, map, |batch| {
+        let outcome = run(invocation, None, map, |_, batch| {
             seen.extend(batch);
             Control::Continue
         })
@@ -586,6 +599,25 @@ mod tests {
         assert!(outcome.success(), "{outcome:?}");
         let numbers: Vec<u64> = seen.iter().map(|s| s.split(':').next().unwrap().parse().unwrap()).collect();
         assert_eq!(numbers, (1..=60000).collect::<Vec<u64>>());
+    }
+
+    #[test]
+    fn many_lines_longer_than_a_chunk_all_arrive_and_one_over_the_limit_is_refused() {
+        // Twelve 1.5 MB lines: each grows a chunk buffer past twice its size, more times than
+        // there are buffers; every buffer must still go back to the reader. Then a line over
+        // the 4 MB limit is refused without ending the stream.
+        let line = r#"printf '{"type":"state","state":"%s"}\n' "$(head -c 1500000 /dev/zero | tr '\0' x)""#;
+        let script = format!(
+            "for i in 1 2 3 4 5 6 7 8 9 10 11 12; do {line}; done; head -c 5000000 /dev/zero | tr '\\0' y; echo; {line}"
+        );
+        let limits = Limits { max_message_bytes: 4_000_000, ..Limits::default() };
+        let (outcome, seen) = sh(&script, None, limits);
+        assert!(outcome.success(), "{outcome:?}");
+        assert_eq!(seen.len(), 14, "{seen:?}");
+        let states: Vec<&str> = seen.iter().filter(|s| s.ends_with(":state")).map(String::as_str).collect();
+        let expected: Vec<String> = (1..=12).chain([14]).map(|n| format!("{n}:state")).collect();
+        assert_eq!(states, expected);
+        assert!(seen[12].starts_with("error:line 13 "), "{}", seen[12]);
     }
 
     #[test]
@@ -624,7 +656,7 @@ mod tests {
             limits,
             stop: Stop::new(),
         };
-        let outcome = run(invocation, None, |_, _| (), |_| Control::Stop("ready".into())).unwrap();
+        let outcome = run(invocation, None, |_| (), |_, _| Control::Stop("ready".into())).unwrap();
         assert_eq!(outcome.termination, Termination::Stopped("ready".into()));
         assert!(outcome.killed, "SIGTERM was ignored, so SIGKILL ended it");
         assert_eq!(outcome.status.and_then(|s| s.signal()), Some(libc::SIGKILL));
@@ -648,8 +680,8 @@ mod tests {
         let outcome = run(
             invocation,
             None,
-            |_, _| (),
-            |_| {
+            |_| (),
+            |_, _| {
                 // First line: the trap is in place. Ask twice, as a user pressing Ctrl-C twice.
                 if requests == 0 {
                     stop.request(StopSignal::Interrupt);
@@ -676,7 +708,7 @@ mod tests {
             limits: Limits::default(),
             stop,
         };
-        let outcome = run(invocation, None, |_, _| (), |_: Vec<()>| Control::Continue).unwrap();
+        let outcome = run(invocation, None, |_| (), |_, _: Vec<()>| Control::Continue).unwrap();
         assert_eq!(outcome.termination, Termination::Interrupted(StopSignal::Terminate));
         assert!(!outcome.killed, "sleep dies on SIGTERM");
     }
@@ -700,7 +732,7 @@ mod tests {
             limits: Limits::default(),
             stop: Stop::new(),
         };
-        let err = run(invocation, None, |_, _| (), |_| Control::Continue).unwrap_err();
+        let err = run(invocation, None, |_| (), |_, _| Control::Continue).unwrap_err();
         assert!(matches!(err, SpawnError::NotFound { .. }), "{err}");
     }
 

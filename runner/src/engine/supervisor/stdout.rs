@@ -2,84 +2,169 @@
 //!
 //! ```text
 //!  pipe ──▶ reader ──chunks──▶ mappers (one per core, ≤ 4) ──batches──▶ event loop
-//!           (framing,            (decode + the caller's map,             (puts batches back
-//!            numbering)           e.g. schema validation)                 in order, hands
-//!                                                                         them to `handle`)
+//!           (reads into          (UTF-8, the caller's map,               (puts batches back
+//!            chunks, frames       e.g. decode + schema validation)        in order, hands
+//!            numbered lines)                                              them to `handle`)
 //! ```
 //!
-//! - The **reader** frames the pipe into bounded, numbered lines ([`LineReader`]) and packs
-//!   them into chunks of up to [`CHUNK_BYTES`]. A chunk is also sent as soon as the pipe
-//!   has nothing more to read, so a slow connector's messages are not held back.
-//! - **Mappers** take whole chunks from a shared queue, decode every line and apply the
-//!   caller's `map` (which must therefore be `Fn + Sync`). Decoding and validating are by
-//!   far the most expensive steps, and independent per line, so they run in parallel.
+//! - The **reader** reads the pipe straight into a chunk's buffer and frames it into
+//!   bounded, numbered lines ([`Framer`]): a line is never copied on its way to the
+//!   mappers, only the unfinished line at a chunk's end moves to the next chunk. A chunk is
+//!   sent once it holds [`CHUNK_BYTES`], or as soon as the pipe is empty, so a slow
+//!   connector's messages are not held back.
+//! - **Mappers** take whole chunks from a shared queue, check that the text is UTF-8 and
+//!   apply the caller's `map` to every line (which must therefore be `Fn + Sync`).
+//!   Decoding and validating are by far the most expensive steps, and independent per
+//!   line, so they run in parallel. A line reaches `map` as a slice of its chunk's text,
+//!   with its offset there, so what `map` returns can point into that text.
 //! - The **event loop** receives numbered batches in any order and delivers them in
-//!   chunk order ([`Reorder`]), so the caller sees lines exactly in the order the
-//!   connector wrote them.
+//!   chunk order ([`Reorder`]), each with its chunk's text, so the caller sees lines exactly
+//!   in the order the connector wrote them. The text's buffer then goes back to the reader.
 //!
-//! Memory stays bounded whatever the volume: the reader needs a permit per chunk and at
-//! most [`CHUNKS_IN_FLIGHT`] chunks exist between the reader and delivery.
+//! Memory stays bounded whatever the volume: at most [`CHUNKS_IN_FLIGHT`] buffers exist,
+//! and the reader waits for one to come back before it starts another chunk.
 
 use std::collections::BTreeMap;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io;
+use std::ops::Range;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::process::ChildStdout;
-use std::rc::Rc;
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 
-use protocol::{codec, CodecError, ConnectorMessage, LineReader};
+use protocol::codec::{self, Frame, Framer};
+use protocol::{CodecError, ConnectorMessage};
 
 use super::{spawn_thread, Event, Incoming};
 
-/// Text bytes per chunk, at most (about: a chunk ends after the line that reaches it).
+/// Text bytes per chunk, at least (a chunk is sent once it holds this much, or when the
+/// pipe is empty).
 const CHUNK_BYTES: usize = 512 * 1024;
-/// Chunks between the reader and delivery to the caller, at most.
+/// Chunk buffers between the reader and delivery to the caller, at most.
 const CHUNKS_IN_FLIGHT: usize = 8;
 /// Mapper threads, at most.
 const MAX_MAPPERS: usize = 4;
-/// Read buffer on the pipe.
-const PIPE_BUFFER: usize = 256 * 1024;
+/// The pipe's capacity asked of the kernel: a connector writing faster than the runner
+/// reads then blocks (and wakes the reader) 16 times less often than with the default 64 KiB.
+const PIPE_BYTES: libc::c_int = 1024 * 1024;
+
+/// One line of the connector's stdout, as `map` sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct StdoutLine<'a> {
+    /// 1-based physical line number.
+    pub number: u64,
+    /// The line, without its terminator: a slice of its batch's text.
+    pub text: &'a str,
+    /// Where `text` starts in its batch's text.
+    pub offset: usize,
+}
+
+/// A line as `map` receives it: read whole, or why it could not be.
+pub type RawLine<'a> = Result<StdoutLine<'a>, CodecError>;
+
+impl StdoutLine<'_> {
+    /// The line decoded into an owned message (for callers that keep messages).
+    pub fn decode(&self) -> Incoming {
+        ConnectorMessage::decode(self.text).map(|message| (self.number, message)).map_err(|source| {
+            CodecError::InvalidMessage { line: self.number, snippet: codec::snippet(self.text, 120), source }
+        })
+    }
+}
 
 /// Numbered lines read from the pipe, ready to map.
 struct Chunk {
     seq: u64,
-    /// The lines' text, concatenated.
-    text: String,
+    /// The bytes read; `bytes[..framed]` is framed into `entries`, the rest is the start of
+    /// a line not complete yet.
+    bytes: Vec<u8>,
+    framed: usize,
     entries: Vec<Entry>,
 }
 
 /// One line of a chunk: its number and where its text is, or why it could not be read.
 enum Entry {
-    Line { number: u64, start: usize, end: usize },
+    Line { number: u64, range: Range<usize> },
     Unreadable(CodecError),
 }
 
 impl Chunk {
-    fn new(seq: u64) -> Self {
-        Chunk { seq, text: String::new(), entries: Vec::new() }
+    fn new(seq: u64, mut bytes: Vec<u8>) -> Self {
+        bytes.clear();
+        // A buffer that came back small (the text of a chunk rebuilt around bad UTF-8)
+        // must still have room: a read into no spare room would look like end of file.
+        bytes.reserve(CHUNK_BYTES);
+        Chunk { seq, bytes, framed: 0, entries: Vec::new() }
     }
 
-    fn map<T>(self, map: &impl Fn(Incoming, Option<&str>) -> T) -> Vec<T> {
-        let text = self.text;
-        self.entries
+    /// Frames what was read since the last call.
+    fn frame(&mut self, framer: &mut Framer, eof: bool) {
+        loop {
+            let at = self.framed;
+            let (frame, done) = framer.next(&self.bytes[at..], eof);
+            let entry = match frame {
+                Some(Frame::Line { number, range }) => Entry::Line { number, range: at + range.start..at + range.end },
+                Some(Frame::TooLong { number }) => {
+                    Entry::Unreadable(CodecError::LineTooLong { line: number, limit: framer.max_line_bytes() })
+                }
+                // A line over the limit: what was read of it is dropped at once.
+                None if framer.is_skipping() => return self.bytes.truncate(at),
+                None => return self.framed += done,
+            };
+            self.entries.push(entry);
+            self.framed += done;
+        }
+    }
+
+    /// Moves the unfinished line at the end into `next`, leaving only framed lines.
+    fn split_into(&mut self, next: &mut Chunk) {
+        next.bytes.extend_from_slice(&self.bytes[self.framed..]);
+        self.bytes.truncate(self.framed);
+    }
+
+    /// Checks the text is UTF-8 (the chunk's, at once, in the usual case) and maps every line.
+    fn map<T>(self, map: &impl Fn(RawLine<'_>) -> T) -> Mapped<T> {
+        let (text, entries) = match String::from_utf8(self.bytes) {
+            Ok(text) => (text, self.entries),
+            Err(error) => utf8_lines_only(&error.into_bytes(), self.entries),
+        };
+        let items = entries
             .into_iter()
             .map(|entry| match entry {
-                Entry::Line { number, start, end } => {
-                    let line = &text[start..end];
-                    map(decode(number, line), Some(line))
+                Entry::Line { number, range } => {
+                    map(Ok(StdoutLine { number, text: &text[range.clone()], offset: range.start }))
                 }
-                Entry::Unreadable(error) => map(Err(error), None),
+                Entry::Unreadable(error) => map(Err(error)),
             })
-            .collect()
+            .collect();
+        Mapped { text, items }
     }
 }
 
-fn decode(number: u64, text: &str) -> Incoming {
-    ConnectorMessage::decode(text).map(|message| (number, message)).map_err(|source| CodecError::InvalidMessage {
-        line: number,
-        snippet: codec::snippet(text, 120),
-        source,
-    })
+/// A chunk that is not all UTF-8: its lines that are, in a text of their own, and an error
+/// for each line that is not. Valid lines end at newlines, so they stay valid apart.
+fn utf8_lines_only(bytes: &[u8], entries: Vec<Entry>) -> (String, Vec<Entry>) {
+    let mut text = String::new();
+    let entries = entries
+        .into_iter()
+        .map(|entry| match entry {
+            Entry::Line { number, range } => match codec::line_text(number, &bytes[range]) {
+                Ok(line) => {
+                    let start = text.len();
+                    text.push_str(line);
+                    Entry::Line { number, range: start..text.len() }
+                }
+                Err(error) => Entry::Unreadable(error),
+            },
+            unreadable @ Entry::Unreadable(_) => unreadable,
+        })
+        .collect();
+    (text, entries)
+}
+
+/// The mapped lines of one chunk, with the chunk's text.
+pub(super) struct Mapped<T> {
+    text: String,
+    items: Vec<T>,
 }
 
 /// Starts the reader and the mappers; their batches and a final
@@ -88,9 +173,9 @@ fn decode(number: u64, text: &str) -> Incoming {
 pub(super) fn start<T, M>(stdout: ChildStdout, max_line: usize, map: M, events: &SyncSender<Event<T>>) -> Reorder<T>
 where
     T: Send + 'static,
-    M: Fn(Incoming, Option<&str>) -> T + Send + Sync + 'static,
+    M: Fn(RawLine<'_>) -> T + Send + Sync + 'static,
 {
-    let (permit_tx, permit_rx) = mpsc::sync_channel(CHUNKS_IN_FLIGHT);
+    let (returned_tx, returned) = mpsc::sync_channel(CHUNKS_IN_FLIGHT);
     let mappers = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, MAX_MAPPERS);
     let (chunk_tx, chunk_rx) = mpsc::sync_channel::<Chunk>(mappers);
     let chunk_rx = Arc::new(Mutex::new(chunk_rx));
@@ -101,18 +186,15 @@ where
     }
     let done_tx = events.clone();
     spawn_thread("connector-stdout", move || {
-        let chunks = read_chunks(stdout, max_line, &chunk_tx, &permit_tx);
+        let mut buffers = Buffers { returned, made: 0 };
+        let chunks = read_chunks(Pipe::new(stdout.into()), max_line, &chunk_tx, &mut buffers);
         drop(chunk_tx); // the mappers stop once the queue is empty
         let _ = done_tx.send(Event::StdoutDone { chunks });
     });
-    Reorder { next: 0, waiting: BTreeMap::new(), permits: permit_rx, last: None }
+    Reorder { next: 0, waiting: BTreeMap::new(), returns: returned_tx, last: None }
 }
 
-fn run_mapper<T>(
-    chunks: &Mutex<Receiver<Chunk>>,
-    map: &impl Fn(Incoming, Option<&str>) -> T,
-    events: &SyncSender<Event<T>>,
-) {
+fn run_mapper<T>(chunks: &Mutex<Receiver<Chunk>>, map: &impl Fn(RawLine<'_>) -> T, events: &SyncSender<Event<T>>) {
     loop {
         // The lock is held only while waiting for the next chunk, never while mapping.
         let next = chunks.lock().unwrap_or_else(std::sync::PoisonError::into_inner).recv();
@@ -124,91 +206,144 @@ fn run_mapper<T>(
     }
 }
 
-/// A `BufRead` that tells whether its buffer is drained, i.e. whether the next read may
-/// block on the pipe: the moment to send the current chunk.
-struct Watched<R> {
-    inner: BufReader<R>,
-    drained: Rc<std::cell::Cell<bool>>,
+/// The chunk buffers: at most [`CHUNKS_IN_FLIGHT`] are made; then the reader waits for
+/// the event loop to hand one back.
+struct Buffers {
+    returned: Receiver<Vec<u8>>,
+    made: usize,
 }
 
-impl<R: Read> Read for Watched<R> {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        self.inner.read(out)
+impl Buffers {
+    /// An empty chunk; `None` once the event loop is gone.
+    fn chunk(&mut self, seq: u64) -> Option<Chunk> {
+        let bytes = match self.returned.try_recv() {
+            Ok(bytes) => bytes,
+            Err(_) if self.made < CHUNKS_IN_FLIGHT => {
+                self.made += 1;
+                Vec::with_capacity(CHUNK_BYTES)
+            }
+            Err(_) => self.returned.recv().ok()?,
+        };
+        Some(Chunk::new(seq, bytes))
     }
 }
 
-impl<R: Read> BufRead for Watched<R> {
-    fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        self.inner.fill_buf()
+/// The read end of the connector's stdout, non-blocking so that the reader knows when the
+/// pipe is empty.
+struct Pipe(OwnedFd);
+
+impl Pipe {
+    fn new(fd: OwnedFd) -> Self {
+        let raw = fd.as_raw_fd();
+        // SAFETY: fcntl on a descriptor we own. A failure leaves a blocking pipe of the
+        // default size: slower, never wrong, as `read` then never reports an empty pipe.
+        unsafe {
+            let flags = libc::fcntl(raw, libc::F_GETFL);
+            if flags >= 0 {
+                libc::fcntl(raw, libc::F_SETFL, flags | libc::O_NONBLOCK);
+            }
+            libc::fcntl(raw, libc::F_SETPIPE_SZ, PIPE_BYTES);
+        }
+        Pipe(fd)
     }
 
-    fn consume(&mut self, amount: usize) {
-        self.inner.consume(amount);
-        self.drained.set(self.inner.buffer().is_empty());
+    /// Reads into the spare capacity of `bytes` (so a chunk's buffer is never zeroed first).
+    fn read(&self, bytes: &mut Vec<u8>) -> io::Result<usize> {
+        let spare = bytes.spare_capacity_mut();
+        // SAFETY: `spare` is valid for writes of `spare.len()` bytes.
+        let n = unsafe { libc::read(self.0.as_raw_fd(), spare.as_mut_ptr().cast(), spare.len()) };
+        let n = usize::try_from(n).map_err(|_| io::Error::last_os_error())?;
+        // SAFETY: read(2) initialised the `n` bytes it reports, within the spare capacity.
+        unsafe { bytes.set_len(bytes.len() + n) };
+        Ok(n)
+    }
+
+    /// Waits until the pipe has bytes, or is closed.
+    fn wait(&self) {
+        let mut poll = libc::pollfd { fd: self.0.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        // SAFETY: one valid pollfd. An interrupted or failed poll returns early, and the
+        // next read tells.
+        unsafe { libc::poll(&mut poll, 1, -1) };
     }
 }
 
 /// Frames the pipe into chunks until end of file, a read error, or nobody listening.
 /// Returns how many chunks were sent.
-fn read_chunks(stdout: ChildStdout, max_line: usize, chunks: &SyncSender<Chunk>, permits: &SyncSender<()>) -> u64 {
-    let drained = Rc::new(std::cell::Cell::new(true));
-    let reader = Watched { inner: BufReader::with_capacity(PIPE_BUFFER, stdout), drained: Rc::clone(&drained) };
-    let mut lines = LineReader::new(reader, max_line);
+fn read_chunks(pipe: Pipe, max_line: usize, chunks: &SyncSender<Chunk>, buffers: &mut Buffers) -> u64 {
+    let mut framer = Framer::new(max_line);
     let mut sent = 0;
-    let mut chunk = Chunk::new(sent);
+    let Some(mut chunk) = buffers.chunk(sent) else { return sent };
     loop {
-        let fatal = match lines.next_line() {
-            Ok(None) => break,
-            Ok(Some(line)) => {
-                let start = chunk.text.len();
-                chunk.text.push_str(line.text);
-                chunk.entries.push(Entry::Line { number: line.number, start, end: chunk.text.len() });
+        let end = match pipe.read(&mut chunk.bytes) {
+            Ok(0) => {
+                chunk.frame(&mut framer, true);
+                true
+            }
+            Ok(_) => {
+                chunk.frame(&mut framer, false);
+                if chunk.bytes.len() < CHUNK_BYTES && chunk.bytes.len() < chunk.bytes.capacity() {
+                    continue;
+                }
                 false
             }
-            Err(error) => {
-                let fatal = matches!(error, CodecError::Io { .. });
-                chunk.entries.push(Entry::Unreadable(error));
-                fatal
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                if chunk.entries.is_empty() {
+                    pipe.wait();
+                    continue;
+                }
+                false
+            }
+            Err(source) => {
+                chunk.entries.push(Entry::Unreadable(CodecError::Io { line: framer.line_number() + 1, source }));
+                true
             }
         };
-        if fatal || chunk.text.len() >= CHUNK_BYTES || drained.get() {
-            if !send(std::mem::replace(&mut chunk, Chunk::new(sent + 1)), chunks, permits) {
-                return sent;
-            }
-            sent += 1;
-        }
-        if fatal {
+        if end {
             break;
         }
+        if chunk.entries.is_empty() {
+            // One unfinished line fills the buffer: the framer bounds it to the limit.
+            chunk.bytes.reserve(chunk.bytes.len());
+            continue;
+        }
+        let Some(mut next) = buffers.chunk(sent + 1) else { return sent };
+        chunk.split_into(&mut next);
+        if chunks.send(std::mem::replace(&mut chunk, next)).is_err() {
+            return sent;
+        }
+        sent += 1;
     }
-    if !chunk.entries.is_empty() && send(chunk, chunks, permits) {
+    if !chunk.entries.is_empty() && chunks.send(chunk).is_ok() {
         sent += 1;
     }
     sent
 }
 
-fn send(chunk: Chunk, chunks: &SyncSender<Chunk>, permits: &SyncSender<()>) -> bool {
-    permits.send(()).is_ok() && chunks.send(chunk).is_ok()
-}
-
 /// Puts mapped batches back in chunk order, on the event loop.
 pub(super) struct Reorder<T> {
     next: u64,
-    waiting: BTreeMap<u64, Vec<T>>,
-    /// One token per chunk in flight; taking one back lets the reader send another chunk.
-    permits: Receiver<()>,
+    waiting: BTreeMap<u64, Mapped<T>>,
+    /// Where delivered chunks' buffers go back to the reader.
+    returns: SyncSender<Vec<u8>>,
     /// How many chunks the reader sent in all, once it has stopped.
     last: Option<u64>,
 }
 
 impl<T> Reorder<T> {
-    /// Accepts batch `seq` and calls `deliver` for every batch that is now in order.
-    pub(super) fn accept(&mut self, seq: u64, items: Vec<T>, mut deliver: impl FnMut(Vec<T>)) {
-        self.waiting.insert(seq, items);
-        while let Some(items) = self.waiting.remove(&self.next) {
+    /// Accepts batch `seq` and calls `deliver` with every batch that is now in order, then
+    /// hands its buffer back to the reader.
+    pub(super) fn accept(&mut self, seq: u64, mapped: Mapped<T>, mut deliver: impl FnMut(&str, Vec<T>)) {
+        self.waiting.insert(seq, mapped);
+        while let Some(Mapped { text, items }) = self.waiting.remove(&self.next) {
             self.next += 1;
-            let _ = self.permits.try_recv();
-            deliver(items);
+            deliver(&text, items);
+            // Every buffer goes back, or the reader would wait for it forever; one grown
+            // for a very long line is shrunk first, so memory stays bounded.
+            let mut bytes = text.into_bytes();
+            bytes.clear();
+            bytes.shrink_to(CHUNK_BYTES);
+            let _ = self.returns.try_send(bytes);
         }
     }
 
@@ -227,22 +362,42 @@ impl<T> Reorder<T> {
 mod tests {
     use super::*;
 
+    fn mapped(text: &str, items: Vec<&'static str>) -> Mapped<&'static str> {
+        Mapped { text: text.to_owned(), items }
+    }
+
     #[test]
-    fn reorder_delivers_in_sequence_and_returns_permits() {
-        let (permit_tx, permit_rx) = mpsc::sync_channel(3);
-        for _ in 0..3 {
-            permit_tx.send(()).unwrap();
-        }
-        let mut reorder = Reorder { next: 0, waiting: BTreeMap::new(), permits: permit_rx, last: None };
+    fn reorder_delivers_in_sequence_and_hands_buffers_back() {
+        let (returns, returned) = mpsc::sync_channel(3);
+        let mut reorder = Reorder { next: 0, waiting: BTreeMap::new(), returns, last: None };
         let mut seen = Vec::new();
-        reorder.accept(2, vec!["c"], |batch| seen.extend(batch));
-        reorder.accept(1, vec!["b"], |batch| seen.extend(batch));
+        reorder.accept(2, mapped("C", vec!["c"]), |text, batch| seen.push((text.to_owned(), batch)));
+        reorder.accept(1, mapped("B", vec!["b"]), |text, batch| seen.push((text.to_owned(), batch)));
         assert!(seen.is_empty());
-        assert!(permit_tx.try_send(()).is_err(), "no permit is back before delivery");
-        reorder.accept(0, vec!["a"], |batch| seen.extend(batch));
-        assert_eq!(seen, ["a", "b", "c"]);
+        assert!(returned.try_recv().is_err(), "no buffer is back before delivery");
+        reorder.accept(0, mapped("A", vec!["a"]), |text, batch| seen.push((text.to_owned(), batch)));
+        let texts: Vec<&str> = seen.iter().map(|(text, _)| text.as_str()).collect();
+        assert_eq!(texts, ["A", "B", "C"]);
+        assert_eq!(seen.iter().flat_map(|(_, items)| items.clone()).collect::<Vec<_>>(), ["a", "b", "c"]);
         reorder.end_after(3);
         assert!(reorder.complete());
-        assert!(permit_tx.try_send(()).is_ok(), "permits are back after delivery");
+        assert_eq!(returned.try_iter().count(), 3, "every buffer is back after delivery");
+    }
+
+    #[test]
+    fn a_chunk_that_is_not_all_utf8_keeps_its_good_lines() {
+        let bytes = b"{\"a\":1}\nab\xffcd\n{\"b\":2}\n".to_vec();
+        let entries = vec![
+            Entry::Line { number: 1, range: 0..7 },
+            Entry::Line { number: 2, range: 8..13 },
+            Entry::Line { number: 4, range: 14..21 },
+        ];
+        let chunk = Chunk { seq: 0, bytes, framed: 22, entries };
+        let Mapped { text, items } = chunk.map(&|line: RawLine<'_>| match line {
+            Ok(line) => format!("{}:{}@{}", line.number, line.text, line.offset),
+            Err(error) => error.to_string(),
+        });
+        assert_eq!(text, "{\"a\":1}{\"b\":2}");
+        assert_eq!(items, ["1:{\"a\":1}@0", "line 2 is not valid UTF-8 (first bad byte at column 3)", "4:{\"b\":2}@7"]);
     }
 }

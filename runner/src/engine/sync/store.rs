@@ -124,7 +124,7 @@ impl<'a> Store<'a> {
         let invocation = client.invocation(vec!["sync".into()], Some(stdin_for(&plan.config, Some(&sync))));
         let echo = client.stderr_echo(&self.context.connection, &self.context.redactor);
         let checker = validate::checker(self.context.redactor.clone());
-        let outcome = supervisor::run(invocation, echo, checker, |batch| self.handle(batch));
+        let outcome = supervisor::run(invocation, echo, checker, |text, batch| self.handle(text, batch));
         // Everything written is made durable before the run's end is decided: a
         // destination that writes in the background reports a late failure here.
         if self.stopped.is_none() {
@@ -195,11 +195,11 @@ impl<'a> Store<'a> {
         result.error = error;
     }
 
-    /// Handles one batch from the stdout pipeline.
-    fn handle(&mut self, batch: Vec<Item>) -> Control {
+    /// Handles one batch from the stdout pipeline; its records are ranges of `text`.
+    fn handle(&mut self, text: &str, batch: Vec<Item>) -> Control {
         let received_at = format_instant(Utc::now());
         for item in batch {
-            if let Err(stopped) = self.item(item, &received_at) {
+            if let Err(stopped) = self.item(item, text, &received_at) {
                 let reason = match &stopped {
                     Stopped::Connector { cause, .. } => cause.clone(),
                     Stopped::Storage(error) => format!("could not store its output: {error}"),
@@ -217,9 +217,9 @@ impl<'a> Store<'a> {
         Control::Continue
     }
 
-    fn item(&mut self, item: Item, received_at: &str) -> Result<(), Stopped> {
+    fn item(&mut self, item: Item, text: &str, received_at: &str) -> Result<(), Stopped> {
         match item {
-            Item::Record(record) => self.record(record, received_at),
+            Item::Record(record) => self.record(record, text, received_at),
             Item::State { line, state, masked } => {
                 if masked {
                     self.warn_masked(&format!("the state on line {line}"));
@@ -263,9 +263,9 @@ impl<'a> Store<'a> {
         }
     }
 
-    fn record(&mut self, record: CheckedRecord, received_at: &str) -> Result<(), Stopped> {
-        let CheckedRecord { line, raw, masked, extracted_at, record_type, id, verdict } = record;
-        if masked {
+    fn record(&mut self, record: CheckedRecord, text: &str, received_at: &str) -> Result<(), Stopped> {
+        let CheckedRecord { line, json, extracted_at, record_type, id, verdict } = record;
+        if json.is_masked() {
             let what = format!(
                 "record {} `{}` (line {line})",
                 record_type.as_deref().unwrap_or("?"),
@@ -279,7 +279,7 @@ impl<'a> Store<'a> {
                 let valid = ValidRecord {
                     record_type: &record_type,
                     id: id.as_deref().unwrap_or(""),
-                    json: raw.get(),
+                    json: json.get(text),
                     extracted_at: extracted_at.as_deref().unwrap_or(received_at),
                 };
                 self.destination.write_record(&valid).map_err(Stopped::Storage)?;
@@ -295,7 +295,7 @@ impl<'a> Store<'a> {
                 let rejected = RejectedRecord {
                     record_type: record_type.as_deref(),
                     id: id.as_deref(),
-                    json: raw.get(),
+                    json: json.get(text),
                     errors: &errors,
                     line,
                 };

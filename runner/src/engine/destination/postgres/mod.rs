@@ -20,7 +20,7 @@
 //! started). A later run, on any machine, marks `failed` the runs still `running` whose
 //! session is gone: that works across hosts, unlike a process id.
 //!
-//! The destination owns its connection on a writer thread ([`writer`]): the store loop
+//! The destination owns its connection on a writer thread ([`super::writer`]): the store loop
 //! hands each commit over and goes on reading and validating while the server works. A
 //! commit's failure is reported by the next call, and nothing written after it can
 //! advance the state. [`session`] says everything that is said over the connection.
@@ -29,9 +29,7 @@ mod schema;
 mod session;
 pub mod target;
 mod tls;
-mod writer;
 
-use serde_json::Value;
 use tokio_postgres::error::SqlState;
 
 pub(crate) use schema::quote;
@@ -39,20 +37,13 @@ pub use schema::{MIGRATIONS, SCHEMA, SCHEMA_VERSION};
 pub(crate) use session::{close_abandoned_runs, connect_for_reading};
 pub use target::{is_url, Target, TargetError, TlsMode};
 
-use super::batch::Batch;
-use super::{Destination, DestinationError, RejectedRecord, RunStart, RunSummary, Tuning, ValidRecord};
-use session::{ActiveRun, Commit};
+use super::writer::{Batched, Writer};
+use super::{DestinationError, Tuning};
 pub use session::{Database, Fence};
-use writer::Writer;
+use session::Session;
 
-/// One run's connection to a PostgreSQL database.
-pub struct PostgresDestination {
-    target: String,
-    writer: Writer,
-    tuning: Tuning,
-    run: Option<ActiveRun>,
-    batch: Batch,
-}
+/// One run's connection to a PostgreSQL database: its session on a writer thread.
+pub type PostgresDestination = Batched<Session>;
 
 impl PostgresDestination {
     /// Connects, creates or upgrades the schema, and starts the writer thread.
@@ -61,14 +52,9 @@ impl PostgresDestination {
     /// The server cannot be reached or refuses the user, the database is missing, the
     /// user may not create the tables, or the schema is newer than this runner.
     pub fn open(target: &Target, tuning: &Tuning, fence: Option<Fence>) -> Result<Self, DestinationError> {
-        let writer = Writer::start(target, fence)?;
-        Ok(PostgresDestination {
-            target: target.to_string(),
-            writer,
-            tuning: tuning.clone(),
-            run: None,
-            batch: Batch::default(),
-        })
+        let opened = target.clone();
+        let writer = Writer::start("postgres-writer", move || Session::open(&opened, fence))?;
+        Ok(Batched::new(format!("PostgreSQL database {target}"), writer, tuning))
     }
 
     /// Removes everything stored under `connection` (records, rejected records, states,
@@ -79,7 +65,7 @@ impl PostgresDestination {
     /// The database cannot be used or written.
     pub fn forget_connection(&mut self, connection: &str) -> Result<u64, DestinationError> {
         let connection = connection.to_owned();
-        self.writer.call(move |session| session.forget_connection(&connection))
+        self.writer().call(move |session| session.forget_connection(&connection))
     }
 
     /// The stored records of `connection` by `_type`, sorted by type.
@@ -88,80 +74,7 @@ impl PostgresDestination {
     /// The database cannot be read.
     pub fn records_by_type(&mut self, connection: &str) -> Result<Vec<(String, u64)>, DestinationError> {
         let connection = connection.to_owned();
-        self.writer.call(move |session| session.records_by_type(&connection))
-    }
-
-    fn active_run(&self, operation: &'static str) -> Result<&ActiveRun, DestinationError> {
-        self.run.as_ref().ok_or(DestinationError::Misuse(operation))
-    }
-
-    /// Hands the buffered records over, with `state` and `summary` if given, as one
-    /// transaction.
-    fn commit(&mut self, state: Option<&Value>, summary: Option<&RunSummary>) -> Result<(), DestinationError> {
-        let batch = self.batch.take();
-        if batch.is_empty() && state.is_none() && summary.is_none() {
-            return Ok(());
-        }
-        let run = self.active_run("write before begin_run")?.clone();
-        self.writer.commit(Commit { run, batch, state: state.cloned(), summary: summary.cloned() })
-    }
-
-    fn commit_if_full(&mut self) -> Result<(), DestinationError> {
-        if self.batch.is_full(&self.tuning) {
-            self.commit(None, None)?;
-        }
-        Ok(())
-    }
-}
-
-impl Destination for PostgresDestination {
-    fn describe(&self) -> String {
-        format!("PostgreSQL database {}", self.target)
-    }
-
-    fn load_state(&mut self, connection: &str, stream_id: &str) -> Result<Option<Value>, DestinationError> {
-        let (connection, stream_id) = (connection.to_owned(), stream_id.to_owned());
-        self.writer.call(move |session| session.load_state(&connection, &stream_id))
-    }
-
-    fn begin_run(&mut self, run: &RunStart) -> Result<(), DestinationError> {
-        if self.run.is_some() {
-            return Err(DestinationError::Misuse("begin_run called twice"));
-        }
-        let start = run.clone();
-        self.run = Some(self.writer.call(move |session| session.begin_run(&start))?);
-        Ok(())
-    }
-
-    fn write_record(&mut self, record: &ValidRecord<'_>) -> Result<(), DestinationError> {
-        self.active_run("write_record before begin_run")?;
-        self.batch.push_record(record);
-        self.commit_if_full()
-    }
-
-    fn write_rejected(&mut self, record: &RejectedRecord<'_>) -> Result<(), DestinationError> {
-        self.active_run("write_rejected before begin_run")?;
-        self.batch.push_rejected(record);
-        self.commit_if_full()
-    }
-
-    fn flush(&mut self) -> Result<(), DestinationError> {
-        self.active_run("flush before begin_run")?;
-        self.commit(None, None)?;
-        self.writer.wait()
-    }
-
-    /// Hands the checkpoint over: the records before it and the state are committed in
-    /// one transaction on the writer thread, and a failure is reported by the next call.
-    fn checkpoint(&mut self, state: &Value) -> Result<(), DestinationError> {
-        self.active_run("checkpoint before begin_run")?;
-        self.commit(Some(state), None)
-    }
-
-    fn finish_run(&mut self, summary: &RunSummary) -> Result<(), DestinationError> {
-        self.active_run("finish_run before begin_run")?;
-        self.commit(None, Some(summary))?;
-        self.writer.wait()
+        self.writer().call(move |session| session.records_by_type(&connection))
     }
 }
 

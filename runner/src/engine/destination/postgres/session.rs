@@ -1,6 +1,6 @@
 //! One connection to the database and everything said over it: the statements (with the
 //! schema's name in them), reading the state, starting a run, and the transaction of a
-//! commit. A session lives on its destination's writer thread ([`super::writer`]).
+//! commit. A session lives on its destination's writer thread ([`crate::engine::destination::writer`]).
 
 use bytes::BytesMut;
 use chrono::SecondsFormat;
@@ -15,6 +15,7 @@ use super::schema::{self, SCHEMA_VERSION};
 use super::target::Target;
 use super::tls;
 use crate::engine::destination::batch::{Batch, PendingRecord};
+use crate::engine::destination::writer::{self, Store};
 use crate::engine::destination::{host_name, DestinationError, RunStart, RunSummary};
 
 /// The run a session writes for: what every commit names.
@@ -28,18 +29,8 @@ pub struct ActiveRun {
     pub run_id: i64,
 }
 
-/// One transaction: the batch, then the state and the run's end if given.
-#[derive(Debug)]
-pub struct Commit {
-    /// For whom.
-    pub run: ActiveRun,
-    /// The records and rejected records since the last commit.
-    pub batch: Batch,
-    /// The checkpoint that covers them, if this commit is one.
-    pub state: Option<Value>,
-    /// The run's end, if this is its last commit.
-    pub summary: Option<RunSummary>,
-}
+/// One transaction of a PostgreSQL run.
+pub type Commit = writer::Commit<ActiveRun>;
 
 /// A connection to the runner's database with its schema ready, and the one-thread
 /// runtime it runs on: what the destination's session and the workers' fleet share.
@@ -107,6 +98,23 @@ pub struct Session {
     database: Database,
     sql: Statements,
     fence: Option<Fence>,
+}
+
+/// The destination's writer thread says everything through the session.
+impl Store for Session {
+    type Run = ActiveRun;
+
+    fn load_state(&mut self, connection: &str, stream_id: &str) -> Result<Option<Value>, DestinationError> {
+        Session::load_state(self, connection, stream_id)
+    }
+
+    fn begin_run(&mut self, run: &RunStart) -> Result<ActiveRun, DestinationError> {
+        Session::begin_run(self, run)
+    }
+
+    fn commit(&mut self, commit: &Commit, records_lost: bool) -> Result<(), DestinationError> {
+        Session::commit(self, commit, records_lost)
+    }
 }
 
 impl Session {
@@ -498,4 +506,53 @@ impl ToSql for RawJson<'_> {
     }
 
     to_sql_checked!();
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use serde_json::json;
+
+    use super::*;
+    use crate::engine::destination::writer::Writer;
+    use crate::engine::destination::ValidRecord;
+
+    fn batch(records: &[(&str, &str)]) -> Batch {
+        let mut batch = Batch::default();
+        for (id, json) in records {
+            batch.push_record(&ValidRecord { record_type: "Team", id, json, extracted_at: "2026-01-01T00:00:00Z" });
+        }
+        batch
+    }
+
+    /// A commit that fails (here: a text the server refuses as JSON) loses its batch and
+    /// its state; a later commit handed over before anyone noticed must not store its
+    /// records or state either, or the stored state would claim the lost batch.
+    #[test]
+    fn after_a_failed_commit_no_later_state_or_record_is_stored() {
+        let Some(cluster) = throwaway_postgres::require("after_a_failed_commit_no_later_state") else { return };
+        cluster.create_database("writer_failure").unwrap();
+        let target = Target::parse(&cluster.url("writer_failure")).unwrap();
+        let writer = Writer::start("postgres-writer", move || Session::open(&target, None)).unwrap();
+        let start = RunStart {
+            connection: "c".into(),
+            connector: "x".into(),
+            stream_id: "s".into(),
+            cutoff: Utc::now(),
+            started_at: Utc::now(),
+        };
+        let run = writer.call(move |session| session.begin_run(&start)).unwrap();
+        let commit = |batch, state| Commit { run: run.clone(), batch, state: Some(state), summary: None };
+        writer.commit(commit(batch(&[("T1", "{}")]), json!(1))).unwrap();
+        writer.commit(commit(batch(&[("T2", "{not json")]), json!(2))).unwrap();
+        // The failure is reported by whichever call comes first after the writer met it:
+        // this hand-over if the writer was quicker, else the wait. Either way, once.
+        let handed_over = writer.commit(commit(batch(&[("T3", "{}")]), json!(3)));
+        let error = handed_over.and_then(|()| writer.wait()).unwrap_err().to_string();
+        assert!(error.contains("invalid input syntax for type json"), "{error}");
+        assert_eq!(writer.wait().map_err(|e| e.to_string()), Ok(()), "a failure is reported once");
+        let stored = |sql| cluster.psql("writer_failure", sql).unwrap();
+        assert_eq!(stored("SELECT state::text FROM stream_state"), "1");
+        assert_eq!(stored("SELECT string_agg(id, ',') FROM records"), "T1");
+    }
 }
