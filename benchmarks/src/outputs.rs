@@ -150,6 +150,23 @@ pub fn sqlite_records_by_type(path: &Path) -> Result<BTreeMap<String, u64>> {
     query().with_context(|| format!("cannot count the records by type in {}", path.display()))
 }
 
+/// The runner's SQLite database: records by connection, then by `_type`.
+pub fn sqlite_records_by_connection(path: &Path) -> Result<BTreeMap<String, BTreeMap<String, u64>>> {
+    let conn = open_read_only(path)?;
+    let query = || -> rusqlite::Result<BTreeMap<String, BTreeMap<String, u64>>> {
+        let mut statement = conn.prepare("SELECT connection, type, count(*) FROM records GROUP BY connection, type")?;
+        let rows = statement
+            .query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, i64>(2)?)))?;
+        let mut counts: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+        for row in rows {
+            let (connection, kind, n) = row?;
+            counts.entry(connection).or_default().insert(kind, u64::try_from(n).unwrap_or(0));
+        }
+        Ok(counts)
+    };
+    query().with_context(|| format!("cannot count the records by connection in {}", path.display()))
+}
+
 fn open_read_only(path: &Path) -> Result<rusqlite::Connection> {
     if !path.is_file() {
         bail!("{} does not exist", path.display());
@@ -204,12 +221,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.db");
         let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch("CREATE TABLE records (type TEXT); INSERT INTO records VALUES ('A'), ('A'), ('B');")
-            .unwrap();
+        conn.execute_batch(
+            "CREATE TABLE records (connection TEXT, type TEXT); \
+             INSERT INTO records VALUES ('x', 'A'), ('y', 'A'), ('x', 'B');",
+        )
+        .unwrap();
         drop(conn);
         let output = Output::Sqlite(path.clone());
         output.verify(Expected { lines: 3, bytes: None }).unwrap();
         assert_eq!(sqlite_records_by_type(&path).unwrap(), BTreeMap::from([("A".into(), 2), ("B".into(), 1)]));
+        let by_connection = sqlite_records_by_connection(&path).unwrap();
+        assert_eq!(by_connection["x"], BTreeMap::from([("A".into(), 1), ("B".into(), 1)]));
+        assert_eq!(by_connection["y"], BTreeMap::from([("A".into(), 1)]));
         assert!(output.verify(Expected { lines: 4, bytes: None }).is_err());
         output.remove().unwrap();
         assert!(!path.exists());

@@ -1,9 +1,11 @@
-//! The PagerDuty REST client: authentication, headers, the request ceiling, retries, and
-//! turning failures into errors a person can act on.
+//! The PagerDuty REST client: authentication, headers, pacing within the rate limit,
+//! retries, and turning failures into errors a person can act on.
 //!
 //! Every request is a `GET` returning JSON. The token travels only in the
 //! `Authorization` header (marked sensitive) and never appears in an error: errors name
-//! the path, the host, PagerDuty's own message and code.
+//! the path, the host, PagerDuty's own message and code. A `Client` is shared by the
+//! request threads of a sync (`pool`): every request waits for its turn at the
+//! [`Pacer`], and every answer tells the pacer what the `ratelimit-*` headers say.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -16,7 +18,7 @@ use reqwest::{StatusCode, Url};
 use serde_json::Value;
 
 use crate::config::Config;
-use crate::ratelimit::Ceiling;
+use crate::ratelimit::{Headers, Pacer};
 use crate::retry::{rate_limit_hint, Jitter, RetryPolicy};
 
 /// PagerDuty's versioned media type.
@@ -61,11 +63,11 @@ pub enum ApiError {
         errors: Vec<String>,
     },
     /// 429 after every wait the policy allows.
-    #[error("GET {path}: still rate limited (HTTP 429) after {attempts} attempts; lower maxRequestsPerMinute or share the token less")]
+    #[error("GET {path}: still rate limited (HTTP 429) after {attempts} refusals in a row; lower maxRequestsPerMinute or share the token less")]
     RateLimited {
         /// The request path.
         path: String,
-        /// Requests made.
+        /// Requests refused in a row (this one's and others').
         attempts: u32,
     },
     /// Retryable failures until the policy gave up.
@@ -135,9 +137,10 @@ pub struct Client {
     base: String,
     host: String,
     policy: RetryPolicy,
-    ceiling: Mutex<Ceiling>,
+    pacer: Pacer,
     jitter: Mutex<Jitter>,
     requests: AtomicU64,
+    rate_limited: AtomicU64,
 }
 
 impl Client {
@@ -175,9 +178,10 @@ impl Client {
             base: config.api_base_url.trim_end_matches('/').to_owned(),
             host,
             policy,
-            ceiling: Mutex::new(Ceiling::new(config.max_requests_per_minute)),
+            pacer: Pacer::new(config.max_requests_per_minute),
             jitter: Mutex::new(Jitter::from_entropy()),
             requests: AtomicU64::new(0),
+            rate_limited: AtomicU64::new(0),
         })
     }
 
@@ -196,6 +200,16 @@ impl Client {
         self.requests.load(Ordering::Relaxed)
     }
 
+    /// Answers so far that were 429 (too many requests).
+    pub fn rate_limited(&self) -> u64 {
+        self.rate_limited.load(Ordering::Relaxed)
+    }
+
+    /// The pacer every request of this client waits at.
+    pub fn pacer(&self) -> &Pacer {
+        &self.pacer
+    }
+
     /// `GET path?query`, retried per the policy, parsed as JSON.
     ///
     /// # Errors
@@ -204,16 +218,17 @@ impl Client {
         let mut failures = 0;
         let mut rate_limited = 0;
         loop {
-            let error = match self.attempt(path, query) {
+            let error = match self.attempt(path, query, rate_limited + 1) {
                 Attempt::Done(value) => return Ok(value),
                 Attempt::Fatal(error) => return Err(error),
-                Attempt::RateLimited(hint) => {
+                Attempt::RateLimited { in_a_row } => {
+                    // The pacer holds every request back until the wait is over. Refusals
+                    // count in a row across requests: with several in flight, a token that
+                    // stays refused is given up on after as many as for one.
                     rate_limited += 1;
-                    if rate_limited >= self.policy.max_rate_limited {
-                        return Err(ApiError::RateLimited { path: path.to_owned(), attempts: rate_limited });
+                    if in_a_row >= self.policy.max_rate_limited {
+                        return Err(ApiError::RateLimited { path: path.to_owned(), attempts: in_a_row });
                     }
-                    let wait = self.policy.rate_limit_wait(hint, rate_limited, &mut self.jitter());
-                    std::thread::sleep(wait);
                     continue;
                 }
                 Attempt::Retry(error) => error,
@@ -230,18 +245,28 @@ impl Client {
         self.jitter.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn attempt(&self, path: &str, query: &Query) -> Attempt {
-        self.ceiling.lock().unwrap_or_else(|e| e.into_inner()).acquire();
+    /// One request: wait for the pacer, send, tell the pacer what the answer said.
+    /// `refusal` numbers the 429 this would be in a row, for the wait without a hint.
+    fn attempt(&self, path: &str, query: &Query, refusal: u32) -> Attempt {
+        self.pacer.acquire();
         self.requests.fetch_add(1, Ordering::Relaxed);
         let url = format!("{}{path}", self.base);
         let response = match self.http.get(&url).query(query).send() {
             Ok(response) => response,
-            Err(e) => return Attempt::Retry(ApiError::Unreachable { host: self.host.clone(), cause: innermost(&e) }),
+            Err(e) => {
+                self.pacer.unanswered();
+                return Attempt::Retry(ApiError::Unreachable { host: self.host.clone(), cause: innermost(&e) });
+            }
         };
         let status = response.status();
+        let budget = Headers::parse(response.headers());
         if status == StatusCode::TOO_MANY_REQUESTS {
-            return Attempt::RateLimited(rate_limit_hint(response.headers()));
+            self.rate_limited.fetch_add(1, Ordering::Relaxed);
+            let hint = rate_limit_hint(response.headers());
+            let wait = self.policy.rate_limit_wait(hint, refusal, &mut self.jitter());
+            return Attempt::RateLimited { in_a_row: self.pacer.refused(budget, wait) };
         }
+        self.pacer.answered(budget);
         if status.is_success() {
             return match response.json::<Value>() {
                 Ok(value) => Attempt::Done(value),
@@ -263,7 +288,7 @@ impl Client {
 
 enum Attempt {
     Done(Value),
-    RateLimited(Option<Duration>),
+    RateLimited { in_a_row: u32 },
     Retry(ApiError),
     Fatal(ApiError),
 }

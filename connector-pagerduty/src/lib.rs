@@ -2,17 +2,21 @@
 //! on the toolkit's Rust connector SDK (`connector-sdk`).
 //!
 //! - [`config`]: settings and the JSON Schema `spec` publishes.
-//! - [`client`]: HTTP (auth, headers, ceiling, retries, errors); [`retry`] and
-//!   [`ratelimit`] are its policies.
+//! - [`client`]: HTTP (auth, headers, pacing, retries, errors); [`retry`] and
+//!   [`ratelimit`] (the ceiling and the account's budget from `ratelimit-*`) are its
+//!   policies; [`pool`]: requests in parallel on `maxConcurrency` threads.
 //! - [`paging`]: offset pagination and the 10,000 cap; [`windows`]: since/until ranges.
 //! - [`records`]: PagerDuty objects to shared records.
-//! - [`state`]: the checkpoint; [`sync`]: the order of work.
+//! - [`state`]: the checkpoint; [`coverage`]: which windows a checkpoint may claim when
+//!   they finish in any order; [`sync`]: the order of work.
 //! - [`account`]: `verify` and `discover`.
 
 pub mod account;
 pub mod client;
 pub mod config;
+pub mod coverage;
 pub mod paging;
+pub mod pool;
 pub mod ratelimit;
 pub mod records;
 pub mod retry;

@@ -77,11 +77,19 @@ impl State {
         self.cursor <= cutoff
     }
 
-    /// The state after the window starting at `since` is done.
-    pub fn window_done(&mut self, since: DateTime<Utc>, cutoff: DateTime<Utc>) {
-        self.cursor = self.cursor.min(since);
-        self.windows_done += 1;
+    /// The state once everything created in `[cursor, high_water_mark)` is emitted: the
+    /// cursor only ever moves down (each move counts as a window done), and the phase
+    /// follows the cutoff, which may have moved since the state was written. Returns
+    /// whether anything changed.
+    pub fn advance(&mut self, cursor: DateTime<Utc>, high_water_mark: DateTime<Utc>, cutoff: DateTime<Utc>) -> bool {
+        let before = self.clone();
+        if cursor < self.cursor {
+            self.cursor = cursor;
+            self.windows_done += 1;
+        }
+        self.high_water_mark = high_water_mark;
         self.phase = if self.reaches(cutoff) { Phase::Incremental } else { Phase::Backfill };
+        *self != before
     }
 
     /// The JSON form.
@@ -101,15 +109,27 @@ mod tests {
 
     #[test]
     fn round_trips_and_tracks_the_phase() {
-        let cutoff = at("2025-01-01");
-        let mut state = State::start(at("2026-01-01"));
-        state.window_done(at("2025-07-05"), cutoff);
+        let (cutoff, start) = (at("2025-01-01"), at("2026-01-01"));
+        let mut state = State::start(start);
+        assert!(state.advance(at("2025-07-05"), start, cutoff));
         assert_eq!(state.phase, Phase::Backfill);
-        state.window_done(at("2025-01-01"), cutoff);
+        assert!(!state.advance(at("2025-09-01"), start, cutoff), "the cursor never moves up");
+        assert!(state.advance(at("2025-01-01"), start, cutoff));
         assert_eq!((state.phase, state.windows_done), (Phase::Incremental, 2));
         let value = state.to_value();
         assert_eq!(value["highWaterMark"], "2026-01-01T00:00:00Z");
         assert_eq!(State::parse(Some(&value)).unwrap(), Some(state));
+    }
+
+    #[test]
+    fn a_new_high_water_mark_alone_is_a_change_and_the_phase_follows_a_later_cutoff() {
+        let mut state = State::start(at("2026-01-01"));
+        state.advance(at("2025-06-01"), at("2026-01-01"), at("2025-01-01"));
+        assert_eq!(state.phase, Phase::Backfill);
+        // The next sync, with the cutoff moved after the cursor: nothing is owed any more.
+        assert!(state.advance(at("2025-06-01"), at("2026-02-01"), at("2025-09-01")));
+        assert_eq!((state.phase, state.windows_done), (Phase::Incremental, 1));
+        assert_eq!(state.high_water_mark, at("2026-02-01"));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use protocol::codec::write_message;
 use protocol::cutoff::format_instant;
-use protocol::message::{LogLevel, Stream};
+use protocol::message::{LogLevel, ProgressMessage, Stream};
 use protocol::secrets::Redactor;
 
 /// Buffered output is flushed at least this often, so a runner watching for idle
@@ -47,6 +47,7 @@ struct RecordOut<'a, T: ?Sized> {
 enum Out<'a> {
     Stream { stream: &'a Stream },
     State { state: &'a Value },
+    Progress(&'a ProgressMessage),
     Log { level: LogLevel, message: &'a str },
 }
 
@@ -110,6 +111,16 @@ impl Emitter {
     /// I/O errors.
     pub fn state(&mut self, state: &Value) -> io::Result<()> {
         write_message(&mut self.out, &Out::State { state })?;
+        self.flush()
+    }
+
+    /// Emits a `progress` message (how much of the sync is done and expected), and
+    /// flushes. Optional: emit it when the numbers change, at most a few times a second.
+    ///
+    /// # Errors
+    /// I/O errors.
+    pub fn progress(&mut self, progress: &ProgressMessage) -> io::Result<()> {
+        write_message(&mut self.out, &Out::Progress(progress))?;
         self.flush()
     }
 
@@ -203,13 +214,17 @@ mod tests {
         let (mut emitter, captured) = Emitter::in_memory();
         emitter.record(&serde_json::json!({"_type":"Team","id":"T1","self":"https://x.test/T1","name":"A"})).unwrap();
         emitter.state(&serde_json::json!({"cursor": 1})).unwrap();
+        emitter.progress(&ProgressMessage::items(1, Some(3))).unwrap();
+        emitter.progress(&ProgressMessage { done: 2, total: None, unit: Some("pages".into()) }).unwrap();
         emitter.log(LogLevel::Info, "done").unwrap();
         let messages = captured.messages().unwrap();
         let registry = protocol::SchemaRegistry::global();
         for message in &messages {
             registry.validate_message(message).unwrap_or_else(|e| panic!("{message}: {e:?}"));
         }
-        assert_eq!(messages.len(), 3);
+        assert_eq!(messages.len(), 5);
+        assert_eq!(messages[2], serde_json::json!({"type": "progress", "done": 1, "total": 3}));
+        assert_eq!(messages[3], serde_json::json!({"type": "progress", "done": 2, "unit": "pages"}));
         assert_eq!(emitter.records_emitted(), 1);
     }
 }

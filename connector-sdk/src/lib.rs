@@ -12,7 +12,7 @@
 //! A connector depends on this crate alone. The wire contract it is built on, the
 //! [`protocol`] crate, is re-exported whole as [`connector_sdk::protocol`](protocol), and
 //! the message types that appear in the SDK's own signatures ([`Spec`], [`Stream`],
-//! [`Verification`], [`ErrorKind`], [`LogLevel`], [`Redactor`]) are re-exported at the root
+//! [`Verification`], [`ErrorKind`], [`LogLevel`], [`ProgressMessage`], [`Redactor`]) are re-exported at the root
 //! as well, so the common imports are one line. Everything else of the contract (cutoff
 //! dates, the schema registry a connector's tests check records with) is reached through
 //! `connector_sdk::protocol`, which is the same crate the runner uses, not a copy.
@@ -82,7 +82,7 @@ use serde_json::Value;
 pub use cli::run;
 pub use emitter::{Captured, Emitter};
 pub use protocol;
-pub use protocol::{ErrorKind, LogLevel, Redactor, Spec, Stream, Verification};
+pub use protocol::{ErrorKind, LogLevel, ProgressMessage, Redactor, Spec, Stream, Verification};
 
 use protocol::PROTOCOL_VERSION;
 

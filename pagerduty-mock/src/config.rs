@@ -7,6 +7,9 @@ use crate::error::MockError;
 /// Most incidents one instance generates (IDs and the compact index stay small below it).
 pub const MAX_INCIDENTS: u64 = 10_000_000;
 
+/// Abilities an account may lack, each with the endpoints it gates.
+pub const OPTIONAL_ABILITIES: [&str; 2] = ["teams", "priorities"];
+
 /// Configuration of one simulator instance. Same configuration (with `now` set) means
 /// byte-identical answers.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,6 +34,12 @@ pub struct MockConfig {
     pub fail_rate: f64,
     /// Delay added to every API answer, in milliseconds.
     pub latency_ms: u64,
+    /// Spread of that delay: each answer waits `latency_ms` plus or minus up to this many
+    /// milliseconds (uniformly, from the seed and the request's sequence number).
+    pub latency_jitter_ms: u64,
+    /// Abilities the account lacks (`teams`, `priorities`): `/abilities` leaves them out
+    /// and their endpoints answer 402, as PagerDuty does for a feature not on the plan.
+    pub missing_abilities: Vec<String>,
     /// Reference "now" of the generated data; `None` means the current time truncated to
     /// the start of the hour (so two runs within the same hour agree).
     pub now: Option<DateTime<Utc>>,
@@ -52,6 +61,8 @@ impl Default for MockConfig {
             rate_limit_window_secs: 60,
             fail_rate: 0.0,
             latency_ms: 0,
+            latency_jitter_ms: 0,
+            missing_abilities: Vec::new(),
             now: None,
             burst_incidents: 0,
             burst_at: None,
@@ -121,6 +132,15 @@ impl MockConfig {
         if self.rate_limit_window_secs == 0 {
             return bad("rate_limit_window_secs is 0, expected at least 1".to_string());
         }
+        if self.latency_jitter_ms > self.latency_ms {
+            return bad(format!(
+                "latency_jitter_ms is {}, expected at most latency_ms ({})",
+                self.latency_jitter_ms, self.latency_ms
+            ));
+        }
+        if let Some(unknown) = self.missing_abilities.iter().find(|a| !OPTIONAL_ABILITIES.contains(&a.as_str())) {
+            return bad(format!("missing ability `{unknown}` is not one of {}", OPTIONAL_ABILITIES.join(", ")));
+        }
         Ok(())
     }
 }
@@ -151,6 +171,8 @@ mod tests {
             MockConfig { account_token: "mock-user-token".into(), ..Default::default() },
             MockConfig { rate_limit_rpm: Some(0), ..Default::default() },
             MockConfig { rate_limit_window_secs: 0, ..Default::default() },
+            MockConfig { latency_ms: 10, latency_jitter_ms: 11, ..Default::default() },
+            MockConfig { missing_abilities: vec!["incidents".into()], ..Default::default() },
             MockConfig { burst_incidents: 10, burst_at: Some(Utc::now() + Duration::days(9)), ..Default::default() },
         ];
         for c in cases {

@@ -65,6 +65,13 @@ impl ApiError {
         Self::new(StatusCode::UNAUTHORIZED, "Authentication failed", Some(2006))
     }
 
+    /// 402: the account lacks the ability (a feature of a higher plan) the endpoint
+    /// needs; PagerDuty's advice is to look at `/abilities`.
+    pub(crate) fn ability_missing(ability: &str) -> Self {
+        Self::new(StatusCode::PAYMENT_REQUIRED, "Account does not have the abilities to perform the action", None)
+            .with(format!("the account lacks the `{ability}` ability (see GET /abilities)"))
+    }
+
     /// 404, code 2100.
     pub(crate) fn not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "Not Found", Some(2100))

@@ -28,7 +28,7 @@ mod server;
 mod stats;
 mod truth;
 
-pub use config::{MockConfig, MAX_INCIDENTS};
+pub use config::{MockConfig, MAX_INCIDENTS, OPTIONAL_ABILITIES};
 pub use error::MockError;
 pub use server::{start, start_blocking, start_on_port, ChurnReport, MockServer};
 pub use stats::Stats;

@@ -45,6 +45,14 @@ struct Args {
     /// Delay added to every answer, in milliseconds.
     #[arg(long, default_value_t = 0)]
     latency_ms: u64,
+    /// Spread of that delay: each answer waits --latency-ms plus or minus up to this many
+    /// milliseconds (at most --latency-ms).
+    #[arg(long, default_value_t = 0)]
+    latency_jitter_ms: u64,
+    /// An ability the account lacks (teams, priorities): its endpoints answer 402.
+    /// Repeatable.
+    #[arg(long, value_name = "ABILITY")]
+    without_ability: Vec<String>,
     /// Reference "now" of the data (RFC 3339); default: the current hour.
     #[arg(long)]
     now: Option<DateTime<Utc>>,
@@ -79,6 +87,8 @@ fn run() -> anyhow::Result<()> {
         rate_limit_window_secs: args.rate_limit_window_secs,
         fail_rate: args.fail_rate,
         latency_ms: args.latency_ms,
+        latency_jitter_ms: args.latency_jitter_ms,
+        missing_abilities: args.without_ability,
         now: args.now,
         burst_incidents: args.burst_incidents,
         burst_at: args.burst_at,

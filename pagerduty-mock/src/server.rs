@@ -9,7 +9,7 @@ use tokio::sync::oneshot;
 use crate::config::MockConfig;
 use crate::data::World;
 use crate::error::MockError;
-use crate::faults::Faults;
+use crate::faults::{Faults, Latency};
 use crate::ids::Kind;
 use crate::ratelimit::RateLimiter;
 use crate::render::time;
@@ -67,7 +67,12 @@ pub async fn start_on_port(config: MockConfig, port: u16) -> Result<MockServer, 
         base_url: base_url.clone(),
         token: config.token.clone(),
         account_token: config.account_token.clone(),
-        latency: Duration::from_millis(config.latency_ms),
+        latency: Latency::new(
+            config.seed,
+            Duration::from_millis(config.latency_ms),
+            Duration::from_millis(config.latency_jitter_ms),
+        ),
+        missing_abilities: config.missing_abilities.clone(),
         limiter: RateLimiter::new(config.rate_limit_rpm, Duration::from_secs(config.rate_limit_window_secs)),
         faults: Faults::new(config.seed, config.fail_rate),
         stats: Recorder::default(),

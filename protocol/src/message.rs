@@ -73,6 +73,8 @@ pub enum ConnectorMessage {
     Record(RecordMessage),
     /// A checkpoint covering every record emitted before it.
     State(StateMessage),
+    /// How far a sync has got: work done and expected. Optional; never changes the outcome.
+    Progress(ProgressMessage),
     /// A diagnostic for humans.
     Log(LogMessage),
     /// A fatal error; the connector exits non-zero after it.
@@ -188,6 +190,28 @@ impl PartialEq for RecordMessage {
 pub struct StateMessage {
     /// Opaque to the runner; handed back on the next sync of the same stream.
     pub state: Value,
+}
+
+/// `{"type":"progress","done":1200,"total":59000,"unit":"items"}`: how far a sync has
+/// got, so a runner can show a percentage and an estimated time left.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProgressMessage {
+    /// Units of work done so far in this sync.
+    pub done: u64,
+    /// Units the whole sync needs, as far as the connector knows yet; absent when it does
+    /// not know. It may change while the connector learns more.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<u64>,
+    /// What is counted (`items`, `pages`, ...), for people; absent means items.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+}
+
+impl ProgressMessage {
+    /// `done` of `total` items.
+    pub fn items(done: u64, total: Option<u64>) -> Self {
+        ProgressMessage { done, total, unit: None }
+    }
 }
 
 /// `{"type":"log","level":"info","message":"..."}`
@@ -392,6 +416,7 @@ impl<'a> Decoded<'a> {
             "verification" => ConnectorMessage::Verification(serde_json::from_str(line).map_err(invalid)?),
             "stream" => ConnectorMessage::Stream(serde_json::from_str(line).map_err(invalid)?),
             "state" => ConnectorMessage::State(serde_json::from_str(line).map_err(invalid)?),
+            "progress" => ConnectorMessage::Progress(serde_json::from_str(line).map_err(invalid)?),
             "log" => ConnectorMessage::Log(serde_json::from_str(line).map_err(invalid)?),
             "error" => ConnectorMessage::Error(serde_json::from_str(line).map_err(invalid)?),
             other => ConnectorMessage::Unknown(other.to_owned()),
@@ -440,6 +465,7 @@ impl ConnectorMessage {
             ConnectorMessage::Stream(_) => "stream",
             ConnectorMessage::Record(_) => "record",
             ConnectorMessage::State(_) => "state",
+            ConnectorMessage::Progress(_) => "progress",
             ConnectorMessage::Log(_) => "log",
             ConnectorMessage::Error(_) => "error",
             ConnectorMessage::Unknown(name) => name,
@@ -481,7 +507,7 @@ mod tests {
     fn unknown_fields_are_ignored_and_unknown_types_are_reported_as_unknown() {
         let message = decode(r#"{"type":"log","level":"info","message":"hi","colour":"blue"}"#);
         assert_eq!(message, ConnectorMessage::Log(LogMessage { level: LogLevel::Info, message: "hi".into() }));
-        assert_eq!(decode(r#"{"type":"progress","done":3}"#), ConnectorMessage::Unknown("progress".into()));
+        assert_eq!(decode(r#"{"type":"heartbeat","at":3}"#), ConnectorMessage::Unknown("heartbeat".into()));
     }
 
     #[test]
@@ -498,12 +524,26 @@ mod tests {
             ConnectorMessage::Verification(Verification::invalid(["apiToken must be present"])),
             ConnectorMessage::Stream(StreamMessage { stream: Stream::new("a", "https://x.test", "A") }),
             ConnectorMessage::State(StateMessage { state: json!({"cursor": 3}) }),
+            ConnectorMessage::Progress(ProgressMessage::items(40, Some(900))),
+            ConnectorMessage::Progress(ProgressMessage { done: 2, total: None, unit: Some("pages".into()) }),
             ConnectorMessage::Error(ErrorMessage { message: "boom".into(), kind: ErrorKind::RateLimited }),
         ];
         for message in messages {
             let line = serde_json::to_string(&message).unwrap();
             assert_eq!(decode(&line), message, "{line}");
         }
+    }
+
+    #[test]
+    fn progress_needs_done_and_takes_total_and_unit_when_given() {
+        let message = decode(r#"{"type":"progress","done":3,"total":null,"eta":"soon"}"#);
+        assert_eq!(message, ConnectorMessage::Progress(ProgressMessage::items(3, None)));
+        let line = serde_json::to_string(&ProgressMessage::items(3, None)).unwrap();
+        assert_eq!(line, r#"{"done":3}"#, "unknown parts are left out, not null");
+        let err = ConnectorMessage::decode(r#"{"type":"progress","total":10}"#).unwrap_err();
+        assert!(err.to_string().contains("missing field `done`"), "{err}");
+        let err = ConnectorMessage::decode(r#"{"type":"progress","done":-1}"#).unwrap_err();
+        assert!(err.to_string().starts_with("invalid \"progress\" message"), "{err}");
     }
 
     #[test]

@@ -559,7 +559,9 @@ mod tests {
             assert!(types.contains(&expected), "missing record schema {expected}: {types:?}");
         }
         let messages: Vec<_> = registry.message_types().collect();
-        for expected in ["config", "sync", "spec", "verification", "stream", "record", "state", "log", "error"] {
+        for expected in
+            ["config", "sync", "spec", "verification", "stream", "record", "state", "progress", "log", "error"]
+        {
             assert!(messages.contains(&expected), "missing message schema {expected}: {messages:?}");
         }
     }

@@ -39,6 +39,11 @@ fn stream_json(s: &StreamResult) -> Value {
         "rejected": s.rejected,
         "checkpoints": s.checkpoints,
         "state_saved": s.state_saved(),
+        "progress": s.progress.as_ref().map(|p| json!({
+            "done": p.done,
+            "total": p.total,
+            "unit": p.unit.as_deref().unwrap_or("items"),
+        })),
         "duration_ms": s.duration.as_millis() as u64,
         "error": s.error.as_ref().map(ToString::to_string),
     })
@@ -111,5 +116,15 @@ mod tests {
         assert_eq!(json["connections"][1]["outcome"], "interrupted");
         assert_eq!(json["connections"][0]["streams"][0]["records_by_type"]["Incident"], 3);
         assert_eq!(json["connections"][0]["streams"][0]["state_saved"], true);
+        assert_eq!(json["connections"][0]["streams"][0]["progress"], Value::Null, "the connector said nothing");
+    }
+
+    #[test]
+    fn the_json_document_has_the_last_progress_a_connector_sent() {
+        let mut said = connection(&[RunOutcome::Succeeded]);
+        said.streams[0].progress = Some(protocol::ProgressMessage::items(590, Some(600)));
+        let json = to_json(&[said], Duration::from_secs(1));
+        let progress = &json["connections"][0]["streams"][0]["progress"];
+        assert_eq!(progress, &json!({"done": 590, "total": 600, "unit": "items"}));
     }
 }

@@ -38,7 +38,7 @@ pub enum Command {
     Pipeline(PipelineArgs),
     /// The runner into each destination at several volumes: records/s, MB/s and peak RSS.
     Scaling(ScalingArgs),
-    /// The PagerDuty connector through the runner against the simulator: requests and time.
+    /// The PagerDuty connector through the runner against the simulator: requests, 429s and time against the rate limit.
     Pagerduty(PagerdutyArgs),
     /// Latency-bound connections shared by 1, 2, 4… `runner worker`s through PostgreSQL.
     Workers(WorkersArgs),
@@ -90,6 +90,23 @@ pub struct PagerdutyArgs {
     /// client-side ceiling (900 against the real API) does not dominate the time.
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub max_requests_per_minute: u32,
+    /// The connector's `maxConcurrency` (default: the connector's own default).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=32))]
+    pub max_concurrency: Option<u32>,
+    /// Delay of every simulator answer, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Spread of that delay: each answer waits latency ± this (default: a quarter of the latency).
+    #[arg(long)]
+    pub latency_jitter_ms: Option<u64>,
+    /// The simulator's rate limit per token and minute, with its `ratelimit-*` headers
+    /// (PagerDuty's is 900); off by default.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate_limit_rpm: Option<u32>,
+    /// Connections syncing the same account with the same token at once, through one
+    /// `runner sync-all --jobs N` (1: `runner sync`).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=8))]
+    pub connections: u32,
 }
 
 /// `runner-bench workers`.

@@ -63,6 +63,24 @@ fn pagerduty_syncs_the_simulator_and_counts_requests() {
     let stdout = stdout_of(&["pagerduty", "--incidents", "300"]);
     assert!(stdout.contains("| 300 "), "{stdout}");
     assert!(stdout.contains("/incidents") && stdout.contains("/log_entries"), "{stdout}");
+    assert!(stdout.contains("| 429s ") && stdout.contains("| x bound ") && stdout.contains(" target s |"), "{stdout}");
+}
+
+#[test]
+fn pagerduty_measures_connections_sharing_a_token_against_the_rate_limit_as_json() {
+    let args = ["pagerduty", "--incidents", "300", "--connections", "2", "--latency-ms", "4"];
+    let stdout = stdout_of(&[&args[..], &["--rate-limit-rpm", "6000", "--json"]].concat());
+    let report: Value = serde_json::from_str(&stdout).expect("one JSON document");
+    assert_eq!((report["connections"].as_u64(), report["latency_jitter_ms"].as_u64()), (Some(2), Some(1)));
+    let sync = &report["syncs"][0];
+    assert_eq!(sync["records_by_type"]["Incident"], 300, "{sync:#}");
+    let (requests, minimal) = (sync["requests"].as_u64().unwrap(), sync["minimal_requests"].as_u64().unwrap());
+    assert!(requests >= minimal && minimal > 2 * 7, "{sync:#}");
+    assert!(sync["rate_limited"].is_u64() && sync["peak_concurrency"].as_u64() > Some(0), "{sync:#}");
+    let bound = sync["bound_seconds"].as_f64().unwrap();
+    assert!((bound - requests as f64 / 100.0).abs() < 1e-9, "requests at 6000 a minute: {sync:#}");
+    let target = sync["target_seconds"].as_f64().unwrap();
+    assert!((target - (1.2 * bound + 2.0)).abs() < 1e-9, "two connections: 1.2 x bound + 2 s: {sync:#}");
 }
 
 #[test]

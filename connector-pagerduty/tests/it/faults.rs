@@ -1,5 +1,5 @@
-//! Rate limits and server errors: waited out or retried without changing what is synced,
-//! or reported with the right kind once the retries are used up.
+//! Server errors and plans without a feature: retried or skipped without changing what is
+//! synced, or reported with the right kind once the retries are used up.
 
 use chrono::Duration;
 use pagerduty_mock::MockConfig;
@@ -7,59 +7,20 @@ use serde_json::json;
 
 use crate::util::*;
 
-/// The simulator's budget per window. A sync of [`small`] needs about a dozen requests:
-/// it uses a window's budget up within milliseconds and is refused mid-sync.
-const LIMIT: u32 = 8;
-/// PagerDuty's window is a minute; two seconds keep each wait short. The connector's
-/// client-side ceiling counts per minute, so it cannot keep a sync this short under a
-/// limit this tight: the 429s are certain.
-const WINDOW_SECS: u64 = 2;
-
-/// One window of incidents and log entries (cutoff at the start of the data).
-fn small(seed: u64) -> MockConfig {
-    MockConfig { seed, incidents: 50, days: 10, ..Default::default() }
-}
-
 #[test]
-fn a_sync_over_the_rate_limit_with_failing_requests_stores_the_same_records() {
-    let data = small(26);
+fn a_sync_with_failing_requests_stores_the_same_records() {
+    let data = MockConfig { seed: 26, incidents: 50, days: 10, ..Default::default() };
     let clean = start(data.clone());
-    let faulty =
-        start(MockConfig { rate_limit_rpm: Some(LIMIT), rate_limit_window_secs: WINDOW_SECS, fail_rate: 0.2, ..data });
+    let faulty = start(MockConfig { fail_rate: 0.2, ..data });
     let expected = full_sync_records(&clean);
     let got = full_sync_records(&faulty);
-
     let stats = faulty.stats();
-    assert!(answered(&stats, 429) > 0, "the sync ran into the rate limit: {:?}", stats.by_status);
     assert!(
         answered(&stats, 500) + answered(&stats, 503) > 0,
         "the simulator injected failures: {:?}",
         stats.by_status
     );
     assert_same_records(&got, &expected);
-}
-
-#[test]
-fn a_429_in_the_middle_of_a_sync_is_waited_out_for_ratelimit_reset_seconds() {
-    let data = small(23);
-    let clean = start(data.clone());
-    let limited = start(MockConfig { rate_limit_rpm: Some(LIMIT), rate_limit_window_secs: WINDOW_SECS, ..data });
-    let expected = full_sync_records(&clean);
-    let got = full_sync_records(&limited);
-    assert_same_records(&got, &expected);
-
-    let stats = limited.stats();
-    let refused = answered(&stats, 429);
-    let charged = stats.total - refused;
-    assert!(refused >= 1, "the budget ran out mid-sync: {charged} requests, {LIMIT} per window");
-    // Waiting `ratelimit-reset` seconds lands in a fresh window, so every window used up
-    // refuses one request at most; a connector that guessed a shorter wait would be
-    // refused again within the same window.
-    assert!(
-        refused <= charged / u64::from(LIMIT),
-        "{refused} refusals for {charged} requests in windows of {LIMIT}: {:?}",
-        stats.by_path
-    );
 }
 
 #[test]
@@ -83,7 +44,9 @@ fn a_sync_still_refused_after_its_retries_fails_with_kind_rate_limited_and_no_se
     let error = lines.iter().find(|l| l["type"] == "error").expect("an error message");
     assert_eq!(error["kind"], "rate_limited", "{error}");
     assert!(error["message"].as_str().unwrap().contains("HTTP 429"), "{error}");
-    assert_eq!(server.refused(), 10, "one request, refused the 10 times in a row the README allows");
+    // Several requests are ready to go at once, but after a 429 only one goes out at a
+    // time: the token is refused the 10 times in a row the README allows, no more.
+    assert_eq!(server.refused(), 10, "refused 10 times in a row, whichever requests they were");
     let all = String::from_utf8_lossy(&output.stdout).to_string() + &String::from_utf8_lossy(&output.stderr);
     assert!(!all.contains(token), "the token never appears: {all}");
 }
@@ -100,4 +63,27 @@ fn a_sync_that_keeps_failing_ends_with_a_transient_error_and_no_secret() {
     assert!(error["message"].as_str().unwrap().contains("gave up after 6 attempts"), "{error}");
     let all = String::from_utf8_lossy(&output.stdout).to_string() + &String::from_utf8_lossy(&output.stderr);
     assert!(!all.contains(USER_TOKEN), "the token never appears");
+}
+
+#[test]
+fn lists_the_accounts_plan_lacks_are_skipped_with_a_warning() {
+    let data = MockConfig { seed: 27, incidents: 50, days: 10, ..Default::default() };
+    let full = start(data.clone());
+    let lacking = start(MockConfig { missing_abilities: vec!["teams".into(), "priorities".into()], ..data });
+    let mut expected = full_sync_records(&full);
+    let output = sync(&setup(&lacking, json!({})), lacking.dataset().start(), None);
+    assert_success(&output);
+    let lines = lines(&output);
+    let warnings = logs(&lines, "warn");
+    for list in ["teams", "priorities"] {
+        assert!(
+            warnings.iter().any(|w| w.starts_with(&format!("skipping {list}: ")) && w.contains("HTTP 402")),
+            "{warnings:?}"
+        );
+    }
+    let got = without_base(records(&lines), &lacking.base_url);
+    expected.remove("Team");
+    expected.remove("Priority");
+    assert_same_records(&got, &expected);
+    assert_eq!(states(&lines).pop().unwrap()["phase"], "incremental", "the sync completed");
 }

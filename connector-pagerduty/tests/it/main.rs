@@ -4,10 +4,14 @@
 
 // spec, verify and discover.
 mod commands;
-// Rate limits and server errors: waited out or reported, never a changed result.
+// Server errors and lists the plan lacks: retried, skipped or reported, never a changed result.
 mod faults;
-// A sync from a previous state fetches only what changed.
+// A sync from a previous state fetches only what changed; changed incidents the cheaper way.
 mod incremental;
+// Requests in parallel up to maxConcurrency; checkpoints after all they cover; progress.
+mod parallel;
+// Pacing within the token's budget, shared with other clients; a 429 waited out.
+mod ratelimit;
 // A killed sync resumes from its last checkpoint.
 mod resume;
 // Completeness and request budget of a full sync.

@@ -175,6 +175,42 @@ pub fn states(lines: &[Value]) -> Vec<Value> {
     lines.iter().filter(|l| l["type"] == "state").map(|l| l["state"].clone()).collect()
 }
 
+/// The `progress` messages, in order.
+pub fn progress(lines: &[Value]) -> Vec<Value> {
+    lines.iter().filter(|l| l["type"] == "progress").cloned().collect()
+}
+
+/// The text of the `log` messages of `level`.
+pub fn logs(lines: &[Value], level: &str) -> Vec<String> {
+    lines
+        .iter()
+        .filter(|l| l["type"] == "log" && l["level"] == level)
+        .map(|l| l["message"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// Spends `count` requests of the user token's budget, as another tool on the same key
+/// would (on `/abilities`, which a sync never asks for, so its requests stay apart in the
+/// stats). Returns how many were answered 200.
+pub fn spend_budget(server: &MockServer, count: u32) -> u32 {
+    let client = reqwest::blocking::Client::new();
+    let mut served = 0;
+    for _ in 0..count {
+        let answer = client
+            .get(format!("{}/abilities", server.base_url))
+            .header("Authorization", format!("Token token={USER_TOKEN}"))
+            .send()
+            .expect("the simulator answers");
+        served += u32::from(answer.status().is_success());
+    }
+    served
+}
+
+/// A simulator's `now` as an RFC 3339 instant.
+pub fn instant(value: &Value) -> DateTime<Utc> {
+    protocol::parse_cutoff(value.as_str().expect("an instant")).expect("RFC 3339")
+}
+
 pub fn ids(records: &Records, kind: &str) -> std::collections::BTreeSet<String> {
     records.get(kind).map(|m| m.keys().cloned().collect()).unwrap_or_default()
 }

@@ -11,7 +11,7 @@ mod log_entries;
 mod oncalls;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::extract::{MatchedPath, Path, RawQuery, Request, State};
 use axum::http::{HeaderValue, StatusCode};
@@ -30,7 +30,7 @@ use crate::auth::{self, Identity};
 use crate::collection::Collection;
 use crate::data::World;
 use crate::error::ApiError;
-use crate::faults::Faults;
+use crate::faults::{Faults, Latency};
 use crate::query::Params;
 use crate::ratelimit::{RateInfo, RateLimiter};
 use crate::render::Render;
@@ -42,7 +42,8 @@ pub(crate) struct AppState {
     pub(crate) base_url: String,
     pub(crate) token: String,
     pub(crate) account_token: String,
-    pub(crate) latency: Duration,
+    pub(crate) latency: Latency,
+    pub(crate) missing_abilities: Vec<String>,
     pub(crate) limiter: RateLimiter,
     pub(crate) faults: Faults,
     pub(crate) stats: Recorder,
@@ -109,12 +110,14 @@ async fn gate(State(server): ServerState, mut request: Request, next: Next) -> R
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| request.uri().path().to_string(), |matched| matched.as_str().to_string());
-    if !server.latency.is_zero() {
-        tokio::time::sleep(server.latency).await;
+    let _in_progress = server.stats.arrived();
+    let latency = server.latency.next();
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
     }
     let token = auth::presented_token(request.headers());
     let budget = server.limiter.check(token.as_deref().unwrap_or(""), Instant::now());
-    let mut response = match admit(&server, budget, token.as_deref()) {
+    let mut response = match admit(&server, budget, token.as_deref(), &path) {
         Ok(identity) => {
             request.extensions_mut().insert(identity);
             next.run(request).await
@@ -124,20 +127,26 @@ async fn gate(State(server): ServerState, mut request: Request, next: Next) -> R
     if let Some(budget) = budget {
         add_rate_headers(&mut response, budget);
     }
-    server.stats.record(&path, response.status().as_u16());
+    server.stats.record(&path, token.as_deref(), response.status().as_u16());
     response
 }
 
 /// Who may go on to the handler. A request over its rate limit is refused first (and
-/// draws no fault), then an injected fault answers, then the token is checked.
-fn admit(server: &AppState, budget: Option<RateInfo>, token: Option<&str>) -> Result<Identity, ApiError> {
+/// draws no fault), then an injected fault answers, then the token is checked, then
+/// whether the account has the ability the endpoint needs.
+fn admit(server: &AppState, budget: Option<RateInfo>, token: Option<&str>, path: &str) -> Result<Identity, ApiError> {
     if budget.is_some_and(|budget| !budget.allowed) {
         return Err(ApiError::rate_limited());
     }
     if let Some(fault) = server.faults.roll() {
         return Err(fault);
     }
-    auth::identify(token, &server.token, &server.account_token).ok_or_else(ApiError::unauthorized)
+    let identity = auth::identify(token, &server.token, &server.account_token).ok_or_else(ApiError::unauthorized)?;
+    let needed = path.trim_start_matches('/').split('/').next().unwrap_or_default();
+    if server.missing_abilities.iter().any(|ability| ability == needed) {
+        return Err(ApiError::ability_missing(needed));
+    }
+    Ok(identity)
 }
 
 fn add_rate_headers(response: &mut Response, budget: RateInfo) {
@@ -147,8 +156,10 @@ fn add_rate_headers(response: &mut Response, budget: RateInfo) {
     headers.insert("ratelimit-reset", HeaderValue::from(budget.reset_secs));
 }
 
-async fn abilities() -> Json<Value> {
-    Json(json!({ "abilities": ["teams", "urgencies", "priorities", "read_only_users", "service_support_hours"] }))
+async fn abilities(State(server): ServerState) -> Json<Value> {
+    let all = ["teams", "urgencies", "priorities", "read_only_users", "service_support_hours"];
+    let abilities: Vec<&str> = all.into_iter().filter(|a| !server.missing_abilities.iter().any(|m| m == a)).collect();
+    Json(json!({ "abilities": abilities }))
 }
 
 async fn users_me(

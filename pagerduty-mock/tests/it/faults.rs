@@ -1,5 +1,6 @@
 //! Rule: `--fail-rate` answers that share of requests with 500 or 503, `--latency-ms`
-//! delays each answer.
+//! delays each answer (`--latency-jitter-ms` spreads the delay; its range and
+//! reproducibility are unit-tested in `faults.rs`).
 
 use std::time::{Duration, Instant};
 
@@ -26,4 +27,15 @@ fn latency_delays_answers() {
     let t = Instant::now();
     assert_eq!(get(&s, "/abilities").status, 200);
     assert!(t.elapsed() >= Duration::from_millis(150));
+}
+
+#[test]
+fn jitter_larger_than_the_latency_is_refused() {
+    let refused = pagerduty_mock::start_blocking(pagerduty_mock::MockConfig {
+        latency_ms: 100,
+        latency_jitter_ms: 150,
+        ..config()
+    });
+    let error = refused.expect_err("a negative delay is no delay").to_string();
+    assert!(error.contains("latency_jitter_ms is 150, expected at most latency_ms (100)"), "{error}");
 }

@@ -3,6 +3,8 @@
 
 mod util;
 
+// An account without an ability: left out of `/abilities`, its endpoints answer 402.
+mod abilities;
 // Tokens: the `Authorization` header forms, 401, and `/users/me` per token kind.
 mod auth;
 // The binary: prints its address first, serves, and refuses bad flags.
@@ -25,11 +27,11 @@ mod library;
 mod log_entries;
 // Classic pagination, the offset cap, and bad paging values.
 mod pagination;
-// Per-token rate limits, the `ratelimit-*` headers and 429.
+// Per-token rate limits, the `ratelimit-*` headers and 429, counted per token.
 mod ratelimit;
 // A million incidents: 4 bytes each at start, and deep pages answer.
 mod scale;
-// `/__mock/stats`: counts by path and status, and reset.
+// `/__mock/stats`: counts by path, status and token, peak concurrency, and reset.
 mod stats;
 // since/until windows, `date_range=all`, `sort_by`, filters and repeated keys.
 mod windows;

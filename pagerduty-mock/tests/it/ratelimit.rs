@@ -37,3 +37,19 @@ fn no_headers_without_a_limit() {
     assert_eq!(a.status, 200);
     assert!(a.header("ratelimit-limit").is_none());
 }
+
+#[test]
+fn refusals_are_counted_per_token_in_the_stats() {
+    let s = start(pagerduty_mock::MockConfig { rate_limit_rpm: Some(2), ..config() });
+    for _ in 0..4 {
+        get(&s, "/abilities");
+    }
+    let account = format!("Token token={ACCOUNT_TOKEN}");
+    for _ in 0..3 {
+        get_with(&s, "/abilities", Some(&account));
+    }
+    let stats = control(&s, "/__mock/stats").body;
+    assert_eq!(stats["by_token"][USER_TOKEN], json!({"200": 2, "429": 2}));
+    assert_eq!(stats["by_token"][ACCOUNT_TOKEN], json!({"200": 2, "429": 1}));
+    assert_eq!((s.stats().rate_limited(USER_TOKEN), s.stats().rate_limited(ACCOUNT_TOKEN)), (2, 1));
+}

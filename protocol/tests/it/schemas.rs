@@ -53,6 +53,37 @@ fn connector_examples_in_protocol_md_decode() {
 }
 
 #[test]
+fn the_progress_schema_takes_done_with_an_optional_total_and_unit_and_agrees_with_the_decoder() {
+    let registry = SchemaRegistry::global();
+    let valid = [
+        r#"{"type":"progress","done":0}"#,
+        r#"{"type":"progress","done":12,"total":null}"#,
+        r#"{"type":"progress","done":120,"total":100,"unit":"pages"}"#,
+        r#"{"type":"progress","done":1,"total":5,"eta_s":3}"#,
+    ];
+    for text in valid {
+        let message: Value = serde_json::from_str(text).unwrap();
+        registry.validate_message(&message).unwrap_or_else(|e| panic!("{text}: {e:?}"));
+        assert!(matches!(ConnectorMessage::decode(text), Ok(ConnectorMessage::Progress(_))), "{text}");
+    }
+    let invalid = [
+        (r#"{"type":"progress"}"#, ""),
+        (r#"{"type":"progress","done":-1}"#, "/done"),
+        (r#"{"type":"progress","done":1.5}"#, "/done"),
+        (r#"{"type":"progress","done":1,"total":"10"}"#, "/total"),
+        (r#"{"type":"progress","done":1,"unit":""}"#, "/unit"),
+    ];
+    for (text, path) in invalid {
+        let message: Value = serde_json::from_str(text).unwrap();
+        let violations = registry.validate_message(&message).expect_err(text);
+        assert!(violations.iter().any(|v| v.path == path), "{text}: expected a violation at {path:?}: {violations:?}");
+    }
+    for (text, _) in &invalid[..4] {
+        assert!(ConnectorMessage::decode(text).is_err(), "the decoder refuses {text} too");
+    }
+}
+
+#[test]
 fn valid_record_fixtures_validate() {
     let registry = SchemaRegistry::global();
     let mut types = BTreeSet::new();

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use protocol::LogLevel;
+use protocol::{LogLevel, ProgressMessage};
 
 use super::result::StreamResult;
 
@@ -69,6 +69,16 @@ pub enum Event<'a> {
         /// Records rejected (`--skip-invalid`).
         rejected: u64,
     },
+    /// A connector said how far its sync has got (a `progress` message): work done and,
+    /// when it knows, expected. Sent for every such message, in the order received.
+    ConnectorProgress {
+        /// The connection.
+        connection: &'a str,
+        /// The stream's id.
+        stream: &'a str,
+        /// What the connector said.
+        progress: &'a ProgressMessage,
+    },
     /// A stream sync finished and its run was recorded.
     StreamFinished {
         /// The connection.
@@ -122,6 +132,10 @@ pub(crate) mod recording {
                 Event::WaitingForConnection { connection, holder } => format!("waiting {connection}: {holder}"),
                 Event::StreamStarted { connection, stream } => format!("started {connection}/{stream}"),
                 Event::Progress { .. } => return,
+                Event::ConnectorProgress { connection, stream, progress } => {
+                    let total = progress.total.map_or_else(|| "?".to_owned(), |t| t.to_string());
+                    format!("progress {connection}/{stream} {}/{total}", progress.done)
+                }
                 Event::StreamFinished { connection, result } => {
                     format!("finished {connection}/{} {}", result.stream, result.outcome.as_str())
                 }

@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use protocol::ProgressMessage;
+
 use super::destination::RunOutcome;
 use super::error::{FailureKind, RunError};
 
@@ -20,6 +22,8 @@ pub struct StreamResult {
     pub rejected: u64,
     /// Checkpoints stored.
     pub checkpoints: u64,
+    /// The last `progress` the connector sent, if it sent any.
+    pub progress: Option<ProgressMessage>,
     /// How long it took.
     pub duration: Duration,
     /// Why it failed.
@@ -35,6 +39,7 @@ impl StreamResult {
             records_by_type: BTreeMap::new(),
             rejected: 0,
             checkpoints: 0,
+            progress: None,
             duration: Duration::ZERO,
             error: None,
         }

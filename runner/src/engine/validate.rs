@@ -17,8 +17,8 @@ use serde_json::Value;
 
 use protocol::codec::snippet;
 use protocol::{
-    decode_line, CodecError, ConnectorMessage, ErrorMessage, LineMessage, LogMessage, RecordCheck, RecordError,
-    RecordLine, Redactor, SchemaRegistry,
+    decode_line, CodecError, ConnectorMessage, ErrorMessage, LineMessage, LogMessage, ProgressMessage, RecordCheck,
+    RecordError, RecordLine, Redactor, SchemaRegistry,
 };
 
 use super::supervisor::{RawLine, StdoutLine};
@@ -37,6 +37,8 @@ pub enum Item {
         /// Whether a secret value had to be masked in it.
         masked: bool,
     },
+    /// How far the connector says it has got.
+    Progress(ProgressMessage),
     /// A log message.
     Log(LogMessage),
     /// A fatal error message.
@@ -124,6 +126,7 @@ fn check_message(line: u64, message: ConnectorMessage, redactor: &Redactor) -> I
             let (state, masked) = mask_state(state.state, redactor);
             Item::State { line, state, masked }
         }
+        ConnectorMessage::Progress(progress) => Item::Progress(progress),
         ConnectorMessage::Log(log) => Item::Log(log),
         ConnectorMessage::Error(error) => Item::Error(error),
         // A record reaches here only from ConnectorMessage::decode, never from decode_line.

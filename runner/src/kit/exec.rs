@@ -335,7 +335,7 @@ mod tests {
         // Fields the runner ignores, message types it does not know, and the tail of a long
         // garbage line are all part of what the connector printed.
         assert!(seen(r#"{"type":"log","level":"info","message":"ok","debug":"tok-secret-9"}"#).leak);
-        assert!(seen(r#"{"type":"progress","token":"tok-secret-9"}"#).leak);
+        assert!(seen(r#"{"type":"heartbeat","token":"tok-secret-9"}"#).leak);
         assert!(seen(&format!("{} tok-secret-9", "x".repeat(300))).leak);
         assert!(!seen(r#"{"type":"log","level":"info","message":"clean"}"#).leak);
     }

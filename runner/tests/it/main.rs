@@ -32,6 +32,8 @@ mod new;
 mod pagerduty;
 /// The PostgreSQL destination: credentials, refusals, schema, timeouts, TLS, concurrency.
 mod postgres;
+/// A connector's `progress` messages in the summary, and connectors that send none.
+mod progress;
 /// Every command of README.md runs.
 mod readme;
 /// RELIABILITY.md: killed at any instant, a full disk, damaged stores, deep input.

@@ -177,7 +177,7 @@ mod engine_tests {
     use crate::engine::{Limits, Stop};
 
     /// A connector in sh: a spec with a secret, one stream, and a sync that logs, leaks the
-    /// secret into a record, and checkpoints.
+    /// secret into a record, says how far it got, and checkpoints.
     const CONNECTOR: &str = r#"#!/bin/sh
 case "$1" in
 spec) echo '{"type":"spec","protocol":1,"name":"tiny","version":"0.1.0","config_schema":{"type":"object","properties":{"token":{"type":"string","writeOnly":true}}},"record_types":["Team"]}' ;;
@@ -185,6 +185,7 @@ discover) cat >/dev/null; echo '{"type":"stream","stream":{"_type":"Stream","id"
 sync) cat >/dev/null
   echo '{"type":"log","level":"info","message":"using s3cr3t-value"}'
   echo '{"type":"record","record":{"_type":"Team","id":"T1","self":"https://x.test/T1","name":"s3cr3t-value"}}'
+  echo '{"type":"progress","done":1,"total":1}'
   echo '{"type":"state","state":{"page":1}}' ;;
 esac
 "#;
@@ -224,8 +225,10 @@ esac
         assert_eq!(lines[0], "started tiny/all");
         assert_eq!(lines[1], "log tiny info: using ***");
         assert!(lines[2].starts_with("masked tiny: record Team `T1` (line 2) contained the value of a writeOnly"));
-        assert_eq!(lines[3], "finished tiny/all succeeded");
-        assert_eq!(lines.len(), 4, "{lines:?}");
+        assert_eq!(lines[3], "progress tiny/all 1/1");
+        assert_eq!(lines[4], "finished tiny/all succeeded");
+        assert_eq!(lines.len(), 5, "{lines:?}");
+        assert_eq!(result.streams[0].progress, Some(protocol::ProgressMessage::items(1, Some(1))));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::time::Instant;
 use chrono::Utc;
 use serde_json::Value;
 
-use protocol::{format_instant, ErrorMessage, RecordError, RunnerMessage, Stream, SyncMessage};
+use protocol::{format_instant, ErrorMessage, ProgressMessage, RecordError, RunnerMessage, Stream, SyncMessage};
 
 use super::StreamContext;
 use crate::engine::connector::{describe, kind_of, stdin_for};
@@ -83,6 +83,7 @@ struct Store<'a> {
     records_by_type: BTreeMap<String, u64>,
     rejected: u64,
     checkpoints: u64,
+    progress: Option<ProgressMessage>,
     error_message: Option<ErrorMessage>,
     stopped: Option<Stopped>,
     logs: VecDeque<StoredLog>,
@@ -113,6 +114,7 @@ impl<'a> Store<'a> {
             records_by_type: BTreeMap::new(),
             rejected: 0,
             checkpoints: 0,
+            progress: None,
             error_message: None,
             stopped: None,
             logs: VecDeque::new(),
@@ -205,6 +207,7 @@ impl<'a> Store<'a> {
         result.records_by_type = summary.records_by_type;
         result.rejected = self.rejected;
         result.checkpoints = self.checkpoints;
+        result.progress = self.progress.take();
         result.error = error;
     }
 
@@ -239,6 +242,16 @@ impl<'a> Store<'a> {
                 }
                 self.destination.checkpoint(&state).map_err(Stopped::Storage)?;
                 self.checkpoints += 1;
+                Ok(())
+            }
+            Item::Progress(progress) => {
+                let (connection, stream) = (&self.context.connection, self.stream_id);
+                self.context.engine().events.event(Event::ConnectorProgress {
+                    connection,
+                    stream,
+                    progress: &progress,
+                });
+                self.progress = Some(progress);
                 Ok(())
             }
             Item::Log(log) => {

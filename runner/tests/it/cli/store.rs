@@ -71,7 +71,7 @@ fn skip_invalid_keeps_rejected_records_with_their_errors() {
 #[test]
 fn messages_of_unknown_types_are_ignored_and_every_record_stored() {
     // PROTOCOL.md: a runner MUST ignore message types it does not know. `future` sends a
-    // `progress`, a `some-future-thing` and a `checkpoint` (with a state inside) between
+    // `heartbeat`, a `some-future-thing` and a `checkpoint` (with a state inside) between
     // its records.
     let sandbox = Sandbox::new();
     let output = sandbox.sync(r#"{"mode":"future","count":4}"#, &["-v"]).output().unwrap();
@@ -82,7 +82,7 @@ fn messages_of_unknown_types_are_ignored_and_every_record_stored() {
     let runs = sandbox.strings("SELECT outcome || ' ' || records || ' ' || checkpoints FROM sync_runs");
     assert_eq!(runs, ["succeeded 4 1"]);
     let stderr = stderr_of(&output);
-    for (line, kind) in [(3, "progress"), (4, "some-future-thing"), (5, "checkpoint")] {
+    for (line, kind) in [(3, "heartbeat"), (4, "some-future-thing"), (5, "checkpoint")] {
         let note = format!("debug: ignoring a \"{kind}\" message on line {line} during sync");
         assert!(stderr.contains(&note), "-v notes what it ignores: {stderr}");
     }
