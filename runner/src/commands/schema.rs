@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
@@ -17,7 +17,7 @@ use crate::console::Verbosity;
 use crate::drift::{Observer, Resolver, Schemas, TypeDrift};
 use crate::engine::destination::{history, OutputSpec};
 use crate::engine::sync::ConnectionPlan;
-use crate::engine::StreamChoice;
+use crate::engine::{ConnectorProgram, StreamChoice};
 use crate::human;
 use crate::resolve::{self, InputError};
 use crate::style::Style;
@@ -50,15 +50,18 @@ pub enum DiffSource {
 /// Bad input (connector, config, date, store), a sample sync that failed, a store that
 /// cannot be read, or stdout closed.
 pub fn diff(settings: &Settings, source: &DiffSource) -> anyhow::Result<Status> {
-    let schemas = Schemas::shared();
-    let mut comparison = Comparison::new(&schemas);
-    let described = match source {
+    let report = match source {
         DiffSource::Sample { connector, config, since } => {
-            sample(settings, connector, config, since.as_deref(), &mut |json| comparison.add(json))?
+            // Bad input is refused before the connector runs.
+            let (program, config) = (resolve::connector(connector)?, resolve::config_file(config)?);
+            let cutoff = sample_cutoff(since.as_deref())?;
+            // The connector's own types too: a sample is compared with what its spec declares.
+            let client = settings.engine.connector(program.clone());
+            let schemas = Schemas::of(&client.spec().and_then(|spec| client.record_schemas(&spec))?);
+            compare(&schemas, |visit| sample(settings, connector, program, config, cutoff, visit))?
         }
-        DiffSource::Stored { db } => stored(db, &mut |json| comparison.add(json))?,
+        DiffSource::Stored { db } => compare(&Schemas::shared(), |visit| stored(db, visit))?,
     };
-    let report = comparison.finish(described);
     let text = if settings.json {
         format!("{}\n", report.to_json())
     } else if settings.verbosity() > Verbosity::Quiet {
@@ -70,22 +73,36 @@ pub fn diff(settings: &Settings, source: &DiffSource) -> anyhow::Result<Status> 
     Ok(if report.drifted() { Status::Failed } else { Status::Success })
 }
 
+/// Compares every record `read` visits with `schemas`; `read` returns what it read, for
+/// the report's first line.
+fn compare(
+    schemas: &Schemas,
+    read: impl FnOnce(&mut dyn FnMut(&str)) -> anyhow::Result<String>,
+) -> anyhow::Result<Report> {
+    let mut comparison = Comparison::new(schemas);
+    let described = read(&mut |json| comparison.add(json))?;
+    Ok(comparison.finish(described))
+}
+
+/// `--since`, or [`DEFAULT_SINCE_DAYS`] before now.
+fn sample_cutoff(since: Option<&str>) -> Result<DateTime<Utc>, InputError> {
+    match since {
+        Some(since) => resolve::cutoff(since),
+        None => Ok(Utc::now() - chrono::Duration::days(DEFAULT_SINCE_DAYS)),
+    }
+}
+
 /// Syncs every stream of the connector back to `since` into a temporary SQLite file that
 /// keeps invalid records, then visits every record stored or rejected. Returns what was
 /// compared, for the report's first line.
 fn sample(
     settings: &Settings,
     connector: &str,
-    config: &Path,
-    since: Option<&str>,
+    program: ConnectorProgram,
+    config: Value,
+    cutoff: DateTime<Utc>,
     visit: &mut dyn FnMut(&str),
 ) -> anyhow::Result<String> {
-    let cutoff: DateTime<Utc> = match since {
-        Some(since) => resolve::cutoff(since)?,
-        None => Utc::now() - chrono::Duration::days(DEFAULT_SINCE_DAYS),
-    };
-    let program = resolve::connector(connector)?;
-    let config = resolve::config_file(config)?;
     let dir = tempfile::tempdir().context("creating a temporary directory for the sample")?;
     let output = OutputSpec::Sqlite(dir.path().join("sample.db"));
     let plan = ConnectionPlan {

@@ -37,30 +37,39 @@ use schema::{Facet, Facets, Node, Others, Types};
 /// The schemas records are compared with: each record type's schema, and every schema
 /// document by its `$id` for the `$ref`s between them ([`Resolver`]).
 pub struct Schemas {
-    by_type: BTreeMap<String, &'static Value>,
-    by_id: HashMap<String, &'static Value>,
+    by_type: BTreeMap<String, Value>,
+    /// A schema's `$id` to its record type.
+    by_id: HashMap<String, String>,
 }
 
 impl Schemas {
     /// Every shared record schema of [`protocol::SchemaRegistry::global`].
     pub fn shared() -> Self {
-        let registry = protocol::SchemaRegistry::global();
-        let by_type: BTreeMap<String, &'static Value> =
-            registry.record_types().filter_map(|name| Some((name.to_owned(), registry.record_schema(name)?))).collect();
-        let by_id =
-            by_type.values().filter_map(|schema| Some((schema.get("$id")?.as_str()?.to_owned(), *schema))).collect();
+        Schemas::of(protocol::SchemaRegistry::global())
+    }
+
+    /// Every record schema of `registry`: the shared ones and those its connector declared
+    /// (a declared schema may `$ref` a shared one by its `$id`).
+    pub fn of(registry: &protocol::SchemaRegistry) -> Self {
+        let names = registry.record_types().chain(registry.declared_types());
+        let by_type: BTreeMap<String, Value> =
+            names.filter_map(|name| Some((name.to_owned(), registry.record_schema(name)?.clone()))).collect();
+        let by_id = by_type
+            .iter()
+            .filter_map(|(name, schema)| Some((schema.get("$id")?.as_str()?.to_owned(), name.clone())))
+            .collect();
         Schemas { by_type, by_id }
     }
 
     /// The schema of a record type.
-    pub fn of_type(&self, record_type: &str) -> Option<&'static Value> {
-        self.by_type.get(record_type).copied()
+    pub fn of_type(&self, record_type: &str) -> Option<&Value> {
+        self.by_type.get(record_type)
     }
 }
 
 impl Resolver for Schemas {
     fn document(&self, uri: &str) -> Option<&Value> {
-        self.by_id.get(uri).copied()
+        self.by_type.get(self.by_id.get(uri)?)
     }
 }
 

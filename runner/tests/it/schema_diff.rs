@@ -229,3 +229,17 @@ fn a_connector_that_fails_fails_the_diff_with_its_error() {
     assert!(stderr.starts_with("error: the sample sync failed, so nothing was compared: connector `"), "{stderr}");
     assert!(stdout_of(&output).is_empty());
 }
+
+#[test]
+fn a_sample_is_compared_with_the_types_its_connector_declares() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("widgets.json"), r#"{"invalid": "w2"}"#).unwrap();
+    let connector = crate::declared::widget_connector();
+    let (document, code) = diff_json(dir.path(), &[&connector, "widgets.json"]);
+    assert_eq!(code, 1, "{document:#}");
+    assert_eq!(document["without_schema"], serde_json::json!([]), "AcmeWidget has its declared schema: {document:#}");
+    let widget = of_type(&document, "AcmeWidget");
+    assert_eq!(widget["records"], 3);
+    assert_eq!(findings(widget, "type_mismatches", &["expected", "found", "count"]), ["sprockets integer string 1"]);
+    assert_eq!(widget["unnamed_fields"], serde_json::json!([]));
+}
