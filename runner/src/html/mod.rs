@@ -453,6 +453,24 @@ pub fn hours(seconds: f64) -> String {
     format!("{:.1}", seconds / 3600.0)
 }
 
+/// One service's bar of a mean time (`mean`, in seconds; drawn in minutes so both means
+/// share an axis) and its text, shown in `unit`; `none` when there is no mean.
+fn mean_bar(
+    service: &str,
+    class: &'static str,
+    mean: Option<f64>,
+    (show, unit): (fn(f64) -> String, &str),
+    to: &str,
+    incidents: u64,
+    none: &str,
+) -> (Segment, String) {
+    let shown = mean.map(show);
+    let tip =
+        format!("{service}: mean time to {to} {} {unit} over {incidents} incidents", shown.as_deref().unwrap_or("-"));
+    let bar = Segment { class, value: mean.unwrap_or(0.0) / 60.0, tip };
+    (bar, shown.map_or_else(|| none.to_owned(), |m| format!("{m} {unit}")))
+}
+
 fn incident_part(out: &mut String, id: &str, connection: &str, stats: &IncidentStats) {
     let _ = write!(out, "<h3>Incidents</h3><p>{} incidents stored, {} not resolved.</p>", stats.total, stats.open);
     // Incidents per week by urgency.
@@ -510,30 +528,12 @@ fn incident_part(out: &mut String, id: &str, connection: &str, stats: &IncidentS
     let rows: Vec<Row> = services
         .iter()
         .map(|(name, s)| {
-            let mut bars = Vec::new();
-            let mut texts = Vec::new();
-            let mtta = s.mtta();
-            bars.push(Segment {
-                class: "mtta",
-                value: mtta.unwrap_or(0.0) / 60.0,
-                tip: format!(
-                    "{name}: mean time to acknowledge {} min over {} incidents",
-                    mtta.map_or("-".into(), minutes),
-                    s.acknowledged
-                ),
-            });
-            texts.push(mtta.map_or_else(|| "no ack".to_owned(), |m| format!("{} min", minutes(m))));
-            let mttr = s.mttr();
-            bars.push(Segment {
-                class: "mttr",
-                value: mttr.unwrap_or(0.0) / 60.0,
-                tip: format!(
-                    "{name}: mean time to resolve {} h over {} incidents",
-                    mttr.map_or("-".into(), hours),
-                    s.resolved
-                ),
-            });
-            texts.push(mttr.map_or_else(|| "none resolved".to_owned(), |m| format!("{} h", hours(m))));
+            let (mtta, mttr) = (s.mtta(), s.mttr());
+            let (ack_bar, ack_text) =
+                mean_bar(name, "mtta", mtta, (minutes, "min"), "acknowledge", s.acknowledged, "no ack");
+            let (resolve_bar, resolve_text) =
+                mean_bar(name, "mttr", mttr, (hours, "h"), "resolve", s.resolved, "none resolved");
+            let (bars, texts) = (vec![ack_bar, resolve_bar], vec![ack_text, resolve_text]);
             Row { label: (*name).to_owned(), bars, value_text: texts }
         })
         .collect();
