@@ -148,6 +148,12 @@ pub struct Stream {
     pub self_url: String,
     /// Human-readable name.
     pub name: String,
+    /// Record types this stream declares (`recordSchemas`): a JSON Schema per `_type`,
+    /// under the same rules as the spec's `record_schemas`. For connectors whose types
+    /// are known only once they have their configuration, such as an adapter that learns
+    /// them from a Singer tap's catalog at `discover`.
+    #[serde(rename = "recordSchemas", default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub record_schemas: BTreeMap<String, Value>,
     /// Any further fields the connector sent, kept so a Stream round-trips unchanged.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -161,8 +167,15 @@ impl Stream {
             id: id.into(),
             self_url: self_url.into(),
             name: name.into(),
+            record_schemas: BTreeMap::new(),
             extra: Map::new(),
         }
+    }
+
+    /// This Stream, declaring `record_type` with `schema` (see [`Stream::record_schemas`]).
+    pub fn declaring(mut self, record_type: impl Into<String>, schema: Value) -> Self {
+        self.record_schemas.insert(record_type.into(), schema);
+        self
     }
 }
 

@@ -15,7 +15,7 @@
 
 mod declared;
 
-pub use declared::DeclaredSchemaError;
+pub use declared::{declared_for_stream, DeclaredSchemaError};
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};

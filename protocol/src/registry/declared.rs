@@ -12,10 +12,13 @@
 //! schema does not require `_type` and `id` (what every destination keys a record by), or
 //! when the schema does not compile.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde_json::Value;
+
+use crate::Stream;
 
 use super::{shared_resources, Entry, RecordTable, SchemaRegistry};
 
@@ -57,6 +60,17 @@ pub enum DeclaredSchemaError {
         /// The members missing from `required`, e.g. `` `id` ``.
         missing: String,
     },
+    /// A stream declares a type its connector's spec declares too.
+    #[error(
+        "stream `{stream}` declares `{record_type}` in recordSchemas, which the spec's record_schemas declares \
+         already: declare each type once, in the spec or on the stream"
+    )]
+    DeclaredTwice {
+        /// The declared `_type`.
+        record_type: String,
+        /// The Stream's id.
+        stream: String,
+    },
     /// The schema is not a valid JSON Schema (draft 2020-12), or `$ref`s what is not a
     /// shared record schema.
     #[error("the declared schema of `{record_type}` does not compile: {reason}")]
@@ -95,6 +109,29 @@ impl SchemaRegistry {
         }
         Ok(SchemaRegistry { shared: Arc::clone(&self.shared), declared: compiled })
     }
+}
+
+/// Every record type a sync of `stream` may declare: the spec's (`spec_declared`) and the
+/// stream's own `recordSchemas`, which a connector sets at `discover` when its types
+/// depend on its configuration (an adapter learns them from a tap's catalog). Borrowed
+/// when the stream declares nothing, the common case.
+///
+/// # Errors
+/// The stream declares a type the spec declares too.
+pub fn declared_for_stream<'a>(
+    spec_declared: &'a BTreeMap<String, Value>,
+    stream: &Stream,
+) -> Result<Cow<'a, BTreeMap<String, Value>>, DeclaredSchemaError> {
+    if stream.record_schemas.is_empty() {
+        return Ok(Cow::Borrowed(spec_declared));
+    }
+    let mut all = spec_declared.clone();
+    for (record_type, schema) in &stream.record_schemas {
+        if all.insert(record_type.clone(), schema.clone()).is_some() {
+            return Err(DeclaredSchemaError::DeclaredTwice { record_type: record_type.clone(), stream: stream.id.clone() });
+        }
+    }
+    Ok(Cow::Owned(all))
 }
 
 /// The rules a declared type must follow before it is compiled.
@@ -240,6 +277,28 @@ mod tests {
         }
         assert!(is_type_name("AcmeWidget2"));
         assert!(!is_type_name(&"A".repeat(MAX_NAME_CHARS + 1)));
+    }
+
+    #[test]
+    fn a_stream_adds_its_declared_types_to_the_spec_s() {
+        let spec = BTreeMap::from([("AcmeWidget".to_owned(), widget_schema())]);
+        let plain = Stream::new("all", "https://acme.test", "All");
+        assert!(matches!(declared_for_stream(&spec, &plain).unwrap(), Cow::Borrowed(_)));
+        let gadget = widget_schema().to_string().replace("AcmeWidget", "AcmeGadget");
+        let declaring = plain.clone().declaring("AcmeGadget", serde_json::from_str(&gadget).unwrap());
+        let all = declared_for_stream(&spec, &declaring).unwrap();
+        assert_eq!(all.keys().collect::<Vec<_>>(), ["AcmeGadget", "AcmeWidget"]);
+        let registry = SchemaRegistry::global().with_declared(&all).unwrap();
+        assert_eq!(registry.validate_record_json(&WIDGET.replace("AcmeWidget", "AcmeGadget")).verdict, Ok(()));
+    }
+
+    #[test]
+    fn a_stream_may_not_declare_what_the_spec_declares() {
+        let spec = BTreeMap::from([("AcmeWidget".to_owned(), widget_schema())]);
+        let stream = Stream::new("all", "https://acme.test", "All").declaring("AcmeWidget", widget_schema());
+        let err = declared_for_stream(&spec, &stream).unwrap_err();
+        assert_eq!(err, DeclaredSchemaError::DeclaredTwice { record_type: "AcmeWidget".into(), stream: "all".into() });
+        assert!(err.to_string().contains("stream `all` declares `AcmeWidget`"), "{err}");
     }
 
     #[test]

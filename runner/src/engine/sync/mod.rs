@@ -8,6 +8,7 @@
 
 mod store;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{mpsc, Arc};
 use std::time::Instant;
@@ -15,7 +16,8 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use protocol::{Redactor, SchemaRegistry, Stream};
+use protocol::registry::declared_for_stream;
+use protocol::{DeclaredSchemaError, Redactor, SchemaRegistry, Stream};
 
 use super::result::ConnectionResult;
 
@@ -63,11 +65,34 @@ struct StreamContext<'a> {
     redactor: Redactor,
     /// The shared schemas and the connector's declared ones, compiled once for the run.
     schemas: Arc<SchemaRegistry>,
+    /// The record types the spec declares, to which a stream may add its own.
+    declared: BTreeMap<String, Value>,
 }
 
 impl StreamContext<'_> {
     fn engine(&self) -> &Engine {
         self.client.engine()
+    }
+
+    /// What records of `stream` are validated with: the run's schemas, or, when the
+    /// stream declares types of its own (`recordSchemas`), those added to the spec's.
+    fn schemas_for(&self, stream: &Stream) -> Result<Arc<SchemaRegistry>, RunError> {
+        if stream.record_schemas.is_empty() {
+            return Ok(Arc::clone(&self.schemas));
+        }
+        let refused = |reason: DeclaredSchemaError| {
+            let hint = format!(
+                "fix `recordSchemas` of the Stream `{}` the connector's discover sent (see PROTOCOL.md, \
+                 \"Declared record types\")",
+                stream.id
+            );
+            self.client
+                .failure(ConnectorCommand::Sync, &self.redactor)
+                .hint(Some(hint))
+                .build(FailureKind::Failed, &format!("cannot sync stream `{}`: {reason}", stream.id))
+        };
+        let declared = declared_for_stream(&self.declared, stream).map_err(refused)?;
+        Ok(Arc::new(SchemaRegistry::global().with_declared(&declared).map_err(refused)?))
     }
 }
 
@@ -164,7 +189,8 @@ fn prepare(plan: &ConnectionPlan, client: ConnectorClient) -> Result<(StreamCont
             })?
         }
     };
-    Ok((StreamContext { plan, client, connection, redactor, schemas }, streams))
+    let declared = spec.record_schemas;
+    Ok((StreamContext { plan, client, connection, redactor, schemas, declared }, streams))
 }
 
 #[cfg(test)]
@@ -239,8 +265,8 @@ esac
         let plan = plan(tiny(dir.path()), dir.path());
         let client = engine.connector(plan.connector.clone());
         let schemas = Arc::new(SchemaRegistry::global().with_declared(&Default::default()).unwrap());
-        let context =
-            StreamContext { plan: &plan, client, connection: "tiny".into(), redactor: Redactor::default(), schemas };
+        let (connection, redactor, declared) = ("tiny".into(), Redactor::default(), BTreeMap::new());
+        let context = StreamContext { plan: &plan, client, connection, redactor, schemas, declared };
         stop.request(crate::engine::StopSignal::Interrupt);
         let result = store::sync_stream(&context, &Stream::new("all", "https://x.test/all", "All"));
         assert_eq!(result.outcome, crate::engine::destination::RunOutcome::Interrupted);

@@ -9,7 +9,9 @@ use std::time::Instant;
 use chrono::Utc;
 use serde_json::Value;
 
-use protocol::{format_instant, ErrorMessage, ProgressMessage, RecordError, RunnerMessage, Stream, SyncMessage};
+use protocol::{
+    format_instant, ErrorMessage, ProgressMessage, RecordError, RunnerMessage, SchemaRegistry, Stream, SyncMessage,
+};
 
 use super::StreamContext;
 use crate::engine::connector::{describe, kind_of, stdin_for};
@@ -37,20 +39,27 @@ pub(super) fn sync_stream(context: &StreamContext<'_>, stream: &Stream) -> Strea
         let cause = format!("was not started: {} received", signal.name());
         result.error = Some(failure(context).build(FailureKind::Failed, &cause));
     } else {
-        let plan = context.plan;
-        let opened = match &plan.fence {
-            Some(fence) => destination::open_fenced(&plan.output, fence.clone()),
-            None => destination::open(&plan.output, plan.state_file.as_deref()),
-        };
-        let opened = opened.and_then(|destination| Store::begin(context, destination, stream));
-        match opened {
-            Ok(store) => store.run(stream, &mut result),
-            Err(error) => result.error = Some(RunError::storage(failure(context), error)),
+        match context.schemas_for(stream) {
+            Ok(schemas) => open_and_run(context, stream, schemas, &mut result),
+            Err(refused) => result.error = Some(refused),
         }
     }
     result.duration = started.elapsed();
     events.event(Event::StreamFinished { connection: &context.connection, result: &result });
     result
+}
+
+/// Opens the destination, loads the stream's state and runs the connector.
+fn open_and_run(context: &StreamContext<'_>, stream: &Stream, schemas: Arc<SchemaRegistry>, result: &mut StreamResult) {
+    let plan = context.plan;
+    let opened = match &plan.fence {
+        Some(fence) => destination::open_fenced(&plan.output, fence.clone()),
+        None => destination::open(&plan.output, plan.state_file.as_deref()),
+    };
+    match opened.and_then(|destination| Store::begin(context, destination, stream)) {
+        Ok(store) => store.run(stream, schemas, result),
+        Err(error) => result.error = Some(RunError::storage(failure(context), error)),
+    }
 }
 
 /// The signal that killed the connector when the runner did not send it: the runner sends
@@ -123,7 +132,7 @@ impl<'a> Store<'a> {
     }
 
     /// Runs the connector and records the run; fills `result`.
-    fn run(mut self, stream: &Stream, result: &mut StreamResult) {
+    fn run(mut self, stream: &Stream, schemas: Arc<SchemaRegistry>, result: &mut StreamResult) {
         let (plan, client) = (self.context.plan, &self.context.client);
         let sync = RunnerMessage::Sync(SyncMessage {
             stream: stream.clone(),
@@ -132,7 +141,7 @@ impl<'a> Store<'a> {
         });
         let invocation = client.invocation(vec!["sync".into()], Some(stdin_for(&plan.config, Some(&sync))));
         let echo = client.stderr_echo(&self.context.connection, &self.context.redactor);
-        let checker = validate::checker(self.context.redactor.clone(), Arc::clone(&self.context.schemas));
+        let checker = validate::checker(self.context.redactor.clone(), schemas);
         let outcome = supervisor::run(invocation, echo, checker, |text, batch| self.handle(text, batch));
         // Everything written is made durable before the run's end is decided: a
         // destination that writes in the background reports a late failure here.
