@@ -92,7 +92,7 @@ impl StreamContext<'_> {
                 .build(FailureKind::Failed, &format!("cannot sync stream `{}`: {reason}", stream.id))
         };
         let declared = declared_for_stream(&self.declared, stream).map_err(refused)?;
-        Ok(Arc::new(SchemaRegistry::global().with_declared(&*declared).map_err(refused)?))
+        Ok(Arc::new(SchemaRegistry::global().with_declared(&declared).map_err(refused)?))
     }
 }
 
