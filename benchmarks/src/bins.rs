@@ -42,10 +42,12 @@ pub struct BinDir {
 }
 
 impl BinDir {
-    /// `dir`, or the directory of the running executable when `None`.
+    /// `dir`, or the directory of the running executable when `None`. A relative `dir` is
+    /// made absolute: the binaries' paths go into files (a connections file) that resolve
+    /// relative paths against their own directory, not ours.
     pub fn new(dir: Option<PathBuf>) -> Result<BinDir> {
         let dir = match dir {
-            Some(dir) => dir,
+            Some(dir) => std::path::absolute(&dir).with_context(|| format!("bin dir {}", dir.display()))?,
             None => own_dir()?,
         };
         Ok(BinDir { dir })

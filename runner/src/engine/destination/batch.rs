@@ -128,9 +128,12 @@ impl Batch {
         self.records.is_empty() && self.rejected.is_empty()
     }
 
-    /// Takes everything, leaving it empty.
-    pub fn take(&mut self) -> Batch {
-        std::mem::take(self)
+    /// Empties it, keeping its buffers' capacity for the next records.
+    pub fn clear(&mut self) {
+        self.text.clear();
+        self.records.clear();
+        self.rejected.clear();
+        self.bytes = 0;
     }
 
     /// The last record of each (`_type`, `id`), in their order: what an upsert of the
@@ -161,10 +164,13 @@ mod tests {
         assert!(!batch.is_full(&tuning), "exactly the limit: the state may still join it");
         batch.push_rejected(&RejectedRecord { record_type: None, id: None, json: "{}", errors: "e", line: 3 });
         assert!(batch.is_full(&tuning));
-        let taken = batch.take();
+        let taken = std::mem::take(&mut batch);
         assert_eq!((taken.record_count(), taken.rejected.len()), (2, 1));
         let ids: Vec<&str> = taken.records().map(|r| r.id).collect();
         assert_eq!(ids, ["T1", "T2"]);
+        let mut reused = taken;
+        reused.clear();
+        assert!(reused.is_empty() && reused.records().next().is_none() && reused.text.capacity() > 0);
         assert!(batch.is_empty() && !batch.is_full(&tuning));
         batch.push_record(&record("Team", "T3", &"x".repeat(101)));
         assert!(batch.is_full(&tuning), "bytes count too");

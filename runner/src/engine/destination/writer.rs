@@ -5,7 +5,9 @@
 //!
 //! Jobs run in the order given, one at a time. Handing over waits while the writer is
 //! busy (a rendezvous channel), so at most two batches exist: the one being written and
-//! the one being handed over. A failed commit is kept and reported by the next call;
+//! the one being handed over. A written batch goes back, emptied, to be filled again:
+//! its buffers keep their size, so a long sync allocates nothing per batch, and memory
+//! does not creep up with the allocator's fragments of ever-regrown buffers. A failed commit is kept and reported by the next call;
 //! after it, later commits of the run write only the run's end, never records or a state
 //! that would claim a batch that was lost.
 
@@ -69,6 +71,8 @@ pub struct Writer<S: Store> {
     jobs: Option<SyncSender<Job<S>>>,
     thread: Option<JoinHandle<()>>,
     failure: Arc<Mutex<Option<DestinationError>>>,
+    /// Written batches, emptied, for the next ones to reuse.
+    written: Receiver<Batch>,
 }
 
 impl<S: Store> Writer<S> {
@@ -82,6 +86,7 @@ impl<S: Store> Writer<S> {
     ) -> Result<Writer<S>, DestinationError> {
         let (jobs, inbox) = mpsc::sync_channel::<Job<S>>(0);
         let (opened_tx, opened) = mpsc::sync_channel(1);
+        let (recycle, written) = mpsc::sync_channel(1);
         let failure = Arc::new(Mutex::new(None));
         let kept = Arc::clone(&failure);
         let thread = std::thread::Builder::new()
@@ -89,14 +94,14 @@ impl<S: Store> Writer<S> {
             .spawn(move || match open() {
                 Ok(store) => {
                     let _ = opened_tx.send(Ok(()));
-                    work(store, &inbox, &kept);
+                    work(store, &inbox, &kept, &recycle);
                 }
                 Err(error) => {
                     let _ = opened_tx.send(Err(error));
                 }
             })
             .map_err(|_| DestinationError::Misuse("no thread for the database writer"))?;
-        let writer = Writer { jobs: Some(jobs), thread: Some(thread), failure };
+        let writer = Writer { jobs: Some(jobs), thread: Some(thread), failure, written };
         match opened.recv() {
             Ok(Ok(())) => Ok(writer),
             Ok(Err(error)) => Err(error),
@@ -128,6 +133,11 @@ impl<S: Store> Writer<S> {
     pub fn commit(&self, commit: Commit<S::Run>) -> Result<(), DestinationError> {
         self.reported()?;
         self.send(Job::Commit(Box::new(commit)))
+    }
+
+    /// An empty batch to fill: a written one with its buffers, when one is back.
+    pub fn empty_batch(&self) -> Batch {
+        self.written.try_recv().unwrap_or_default()
     }
 
     /// Waits until every job handed over is done.
@@ -163,7 +173,12 @@ impl<S: Store> Drop for Writer<S> {
 }
 
 /// The writer thread: every job in order until the queue closes.
-fn work<S: Store>(mut store: S, inbox: &Receiver<Job<S>>, failure: &Mutex<Option<DestinationError>>) {
+fn work<S: Store>(
+    mut store: S,
+    inbox: &Receiver<Job<S>>,
+    failure: &Mutex<Option<DestinationError>>,
+    recycle: &SyncSender<Batch>,
+) {
     let mut records_lost = false;
     for job in inbox {
         match job {
@@ -176,6 +191,10 @@ fn work<S: Store>(mut store: S, inbox: &Receiver<Job<S>>, failure: &Mutex<Option
                     // A run's end closes it; the next run of this destination starts clean.
                     records_lost = false;
                 }
+                let mut batch = commit.batch;
+                batch.clear();
+                // One spare is enough: the store loop fills one batch while this one is written.
+                let _ = recycle.try_send(batch);
             }
         }
     }
@@ -210,11 +229,11 @@ impl<S: Store> Batched<S> {
     /// Hands the buffered records over, with `state` and `summary` if given, as one
     /// transaction.
     fn commit(&mut self, state: Option<&Value>, summary: Option<&RunSummary>) -> Result<(), DestinationError> {
-        let batch = self.batch.take();
-        if batch.is_empty() && state.is_none() && summary.is_none() {
+        if self.batch.is_empty() && state.is_none() && summary.is_none() {
             return Ok(());
         }
         let run = self.active_run("write before begin_run")?.clone();
+        let batch = std::mem::replace(&mut self.batch, self.writer.empty_batch());
         self.writer.commit(Commit { run, batch, state: state.cloned(), summary: summary.cloned() })
     }
 
