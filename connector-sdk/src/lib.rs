@@ -63,6 +63,10 @@
 //! assert_eq!(registry.validate_record_json(widget).verdict, Ok(()));
 //! ```
 //!
+//! When the types depend on the configuration (an adapter learns them from the source it
+//! wraps), declare them at `discover` instead, on the Stream:
+//! `Stream::new(..).declaring("AcmeWidget", schema)` (PROTOCOL.md, "Declared record types").
+//!
 //! Modules: `cli` (the command line and the dispatch to [`Connector`]), `config`
 //! (checking a configuration against `config_schema`), `emitter` ([`Emitter`]).
 

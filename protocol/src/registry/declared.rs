@@ -128,7 +128,10 @@ pub fn declared_for_stream<'a>(
     let mut all = spec_declared.clone();
     for (record_type, schema) in &stream.record_schemas {
         if all.insert(record_type.clone(), schema.clone()).is_some() {
-            return Err(DeclaredSchemaError::DeclaredTwice { record_type: record_type.clone(), stream: stream.id.clone() });
+            return Err(DeclaredSchemaError::DeclaredTwice {
+                record_type: record_type.clone(),
+                stream: stream.id.clone(),
+            });
         }
     }
     Ok(Cow::Owned(all))

@@ -6,12 +6,14 @@
 //! supervisor's mapper threads, and records are validated by the same function as in
 //! `runner sync` ([`validate::record_verdict`]).
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 
-use protocol::{ConnectorMessage, ErrorMessage, RecordCheck, SchemaRegistry};
+use protocol::registry::declared_for_stream;
+use protocol::{ConnectorMessage, DeclaredSchemaError, ErrorMessage, RecordCheck, SchemaRegistry, Stream};
 
 use crate::engine::connector::{describe, describe_error_message};
 use crate::engine::supervisor::{self, Control, Limits, Outcome, RawLine, StderrEcho, Termination};
@@ -148,6 +150,8 @@ pub struct Executor<'a> {
     /// What records are validated with once the spec's declared types are known to
     /// compile; the shared schemas until then.
     schemas: Option<Arc<SchemaRegistry>>,
+    /// The spec's declared types, once they compile: a stream adds its own to them.
+    declared: BTreeMap<String, Value>,
     leaks: Vec<Leak>,
 }
 
@@ -155,7 +159,8 @@ impl<'a> Executor<'a> {
     /// An executor whose runs each get `check_timeout` as overall timeout.
     pub fn new(connector: &'a ConnectorClient, check_timeout: Duration) -> Self {
         let limits = Limits { overall_timeout: Some(check_timeout), ..connector.engine().limits.clone() };
-        Executor { connector, limits, scanner: Scanner::default(), schemas: None, leaks: Vec::new() }
+        let (scanner, declared) = (Scanner::default(), BTreeMap::new());
+        Executor { connector, limits, scanner, schemas: None, declared, leaks: Vec::new() }
     }
 
     /// The limits every run gets unless it overrides them.
@@ -168,9 +173,27 @@ impl<'a> Executor<'a> {
         self.scanner = scanner;
     }
 
-    /// From now on, validate records with `schemas` (the spec's declared types included).
-    pub fn set_schemas(&mut self, schemas: SchemaRegistry) {
+    /// From now on, validate records with `schemas`: the shared ones and `declared`, the
+    /// spec's declared types, which compiled into `schemas`.
+    pub fn set_schemas(&mut self, declared: &BTreeMap<String, Value>, schemas: SchemaRegistry) {
         self.schemas = Some(Arc::new(schemas));
+        self.declared.clone_from(declared);
+    }
+
+    /// The schemas a sync of `stream` validates with, as the runner's `sync` builds them:
+    /// the spec's declared types plus the stream's own (`recordSchemas`).
+    ///
+    /// # Errors
+    /// A declaration of the stream is refused, as a sync would refuse it.
+    pub fn schemas_for(&self, stream: &Stream) -> Result<SchemaRegistry, DeclaredSchemaError> {
+        SchemaRegistry::global().with_declared(&*declared_for_stream(&self.declared, stream)?)
+    }
+
+    /// From now on, validate records as a sync of `stream` does (see [`Executor::schemas_for`]).
+    pub fn use_stream(&mut self, stream: &Stream) {
+        if !stream.record_schemas.is_empty() {
+            self.schemas = self.schemas_for(stream).ok().map(Arc::new);
+        }
     }
 
     /// The secrets being looked for.

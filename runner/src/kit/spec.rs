@@ -72,7 +72,7 @@ fn declared_check(executor: &mut Executor<'_>, spec: &Spec) -> Check {
     match SchemaRegistry::global().with_declared(&spec.record_schemas) {
         Err(refused) => Check::fail(name, refused.to_string()),
         Ok(schemas) => {
-            executor.set_schemas(schemas);
+            executor.set_schemas(&spec.record_schemas, schemas);
             let types: Vec<&str> = spec.record_schemas.keys().map(String::as_str).collect();
             let unlisted: Vec<&str> =
                 types.iter().copied().filter(|t| !spec.record_types.iter().any(|listed| listed == t)).collect();

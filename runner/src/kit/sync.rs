@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use protocol::{format_instant, ConnectorMessage, RunnerMessage, Stream, SyncMessage};
+use protocol::{format_instant, ConnectorMessage, DeclaredSchemaError, RunnerMessage, Stream, SyncMessage};
 
 use crate::engine::connector::{check_stream, stdin_for};
 
@@ -61,12 +61,20 @@ fn discover(executor: &mut Executor<'_>, config: &Value) -> (Check, Option<Strea
             _ => None,
         })
         .collect();
-    let outcome = check_streams(&transcript, &streams);
+    let outcome = check_streams(&transcript, &streams, |stream| executor.schemas_for(stream).map(drop));
     let first = outcome.is_ok().then(|| streams[0].1.clone());
+    if let Some(stream) = &first {
+        executor.use_stream(stream);
+    }
     (verdict(check::DISCOVER_STREAMS, outcome), first)
 }
 
-fn check_streams(transcript: &Transcript, streams: &[(u64, &Stream)]) -> Result<String, Problem> {
+/// Checks discover's streams; `declarations` compiles a stream's declared types as a sync would.
+fn check_streams(
+    transcript: &Transcript,
+    streams: &[(u64, &Stream)],
+    declarations: impl Fn(&Stream) -> Result<(), DeclaredSchemaError>,
+) -> Result<String, Problem> {
     if let Some(problem) = transcript.problem() {
         return Err(problem);
     }
@@ -77,6 +85,9 @@ fn check_streams(transcript: &Transcript, streams: &[(u64, &Stream)]) -> Result<
     for (line, stream) in streams {
         if let Err(e) = check_stream(stream) {
             return Err(Problem::at(*line, format!("invalid Stream: {e}")));
+        }
+        if let Err(refused) = declarations(stream) {
+            return Err(Problem::at(*line, format!("unusable recordSchemas: {refused}")));
         }
         if let Some(first) = seen.insert(stream.id.as_str(), *line) {
             return Err(Problem::at(*line, format!("stream id `{}` repeats the one of line {first}", stream.id)));

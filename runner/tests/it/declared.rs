@@ -14,11 +14,23 @@ pub fn widget_connector() -> String {
 /// `runner -q sync widget-connector c.json s1 2026-01-01 ARGS` with `config`, the spec
 /// declaring `declares` instead of AcmeWidget when given.
 fn sync(sandbox: &Sandbox, config: &str, declares: Option<&str>, extra: &[&str]) -> std::process::Output {
+    sync_declaring_on("spec", sandbox, config, declares, extra)
+}
+
+/// [`sync`], the type declared `on` the spec, the stream or both (`WIDGET_DECLARE_ON`).
+fn sync_declaring_on(
+    on: &str,
+    sandbox: &Sandbox,
+    config: &str,
+    declares: Option<&str>,
+    extra: &[&str],
+) -> std::process::Output {
     let config = sandbox.config(config);
     let connector = widget_connector();
     let mut args = vec!["-q", "sync", connector.as_str(), config.as_str(), "s1", "2026-01-01"];
     args.extend_from_slice(extra);
     let mut command = sandbox.runner(&args);
+    command.env("WIDGET_DECLARE_ON", on);
     if let Some(declares) = declares {
         command.env("WIDGET_DECLARES", declares);
     }
@@ -113,4 +125,65 @@ fn the_kit_fails_a_declared_schema_that_redefines_a_shared_type() {
     let check = util::check(&report, "spec.record_schemas_valid");
     assert_eq!(check["status"], "fail", "{report:#}");
     assert!(check["reason"].as_str().unwrap().contains("`Incident`, a shared type"), "{check}");
+}
+
+#[test]
+fn a_type_declared_on_the_stream_is_validated_and_stored_like_a_spec_s() {
+    let sandbox = Sandbox::new();
+    let output = sync_declaring_on("stream", &sandbox, r#"{"widgets": 2}"#, None, &[]);
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    assert_eq!(sandbox.strings("SELECT id FROM records WHERE type = 'AcmeWidget' ORDER BY id"), ["w1", "w2"]);
+
+    let output = sync_declaring_on("stream", &sandbox, r#"{"invalid": "w2"}"#, None, &[]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = stderr_of(&output);
+    assert!(stderr.contains("record AcmeWidget `w2` does not match its schema: at /sprockets:"), "{stderr}");
+}
+
+#[test]
+fn a_stream_declaring_a_shared_type_or_the_spec_s_is_refused_by_name() {
+    let sandbox = Sandbox::new();
+    let output = sync_declaring_on("stream", &sandbox, "{}", Some("Incident"), &[]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = stderr_of(&output);
+    assert!(stderr.contains("cannot sync stream `s1`: record_schemas declares `Incident`, a shared type"), "{stderr}");
+    assert!(stderr.contains("fix `recordSchemas` of the Stream `s1`"), "{stderr}");
+
+    let output = sync_declaring_on("both", &sandbox, "{}", None, &[]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = stderr_of(&output);
+    assert!(stderr.contains("stream `s1` declares `AcmeWidget` in recordSchemas, which the spec's"), "{stderr}");
+    assert!(
+        !sandbox.path("runner.db").exists() || sandbox.count("SELECT count(*) FROM records") == 0,
+        "nothing synced"
+    );
+}
+
+#[test]
+fn the_kit_validates_records_of_a_type_the_stream_declares() {
+    let sandbox = Sandbox::new();
+    let invalid = sandbox.write("invalid.json", r#"{"invalid": "w1"}"#);
+    let kit = |on: &str, config: &str| {
+        let output = sandbox
+            .runner(&["--json", "test-connector", &widget_connector(), config])
+            .env("WIDGET_DECLARE_ON", on)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap()
+    };
+    let report = kit("stream", &sandbox.config("{}"));
+    assert_eq!(util::status(&report, "discover.streams"), "pass", "{report:#}");
+    assert_eq!(util::status(&report, "sync.records_valid"), "pass", "{report:#}");
+
+    let records = util::check(&kit("stream", &invalid), "sync.records_valid").clone();
+    assert_eq!(records["status"], "fail", "{records}");
+    assert!(records["reason"].as_str().unwrap().contains("/sprockets"), "{records}");
+
+    let discover = util::check(&kit("both", &invalid), "discover.streams").clone();
+    assert_eq!(discover["status"], "fail", "{discover}");
+    assert!(
+        discover["reason"].as_str().unwrap().contains("unusable recordSchemas: stream `s1` declares"),
+        "{discover}"
+    );
 }
