@@ -80,7 +80,14 @@ impl Options {
 
     /// The Stream of a tap stream: `id`, a name for people, its record type declared with
     /// the translated schema, and `extra` fields the adapter reads back at sync.
-    pub fn stream(&self, shaper: &Shaper, id: &str, name: String, source_schema: &Value, extra: Map<String, Value>) -> Stream {
+    pub fn stream(
+        &self,
+        shaper: &Shaper,
+        id: &str,
+        name: String,
+        source_schema: &Value,
+        extra: Map<String, Value>,
+    ) -> Stream {
         let declared = schema::declared_schema(source_schema, shaper.type_name(), self.formats);
         let mut stream = Stream::new(id, shaper.stream_uri(), name).declaring(shaper.type_name(), declared);
         stream.extra = extra;
@@ -188,7 +195,10 @@ impl RecordWriter {
         line: u64,
     ) -> Result<(), ConnectorError> {
         let shaped = self.shaper.shape(data).map_err(|e| {
-            ConnectorError::internal(format!("line {line} of the tap's output, a {} record: {e}", self.shaper.type_name()))
+            ConnectorError::internal(format!(
+                "line {line} of the tap's output, a {} record: {e}",
+                self.shaper.type_name()
+            ))
         })?;
         let record = Value::Object(shaped).to_string();
         self.line.clear();
@@ -247,7 +257,12 @@ mod tests {
         writer.write(&mut out, data, rfc3339("2024-01-01T10:00:00.123+02:00").as_deref(), 3).unwrap();
         let missing = json!({"name": "x"}).as_object().cloned().unwrap();
         let error = writer.write(&mut out, missing, None, 4).unwrap_err();
-        assert!(error.message.starts_with("line 4 of the tap's output, a XUsers record: record has no value for key field `id`"), "{error}");
+        assert!(
+            error
+                .message
+                .starts_with("line 4 of the tap's output, a XUsers record: record has no value for key field `id`"),
+            "{error}"
+        );
         out.flush().unwrap();
         let messages = captured.messages().unwrap();
         assert_eq!(

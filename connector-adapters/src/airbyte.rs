@@ -135,7 +135,10 @@ impl AirbyteConfig {
             Ok(())
         })?;
         let specification = specification.ok_or_else(|| {
-            ConnectorError::internal(format!("`{} spec` printed no SPEC message with a connectionSpecification", self.source))
+            ConnectorError::internal(format!(
+                "`{} spec` printed no SPEC message with a connectionSpecification",
+                self.source
+            ))
         })?;
         let redactor = self.options.redactor(&secrets::airbyte_write_only(&specification), &self.source_config);
         out.set_redactor(redactor.clone());
@@ -258,12 +261,17 @@ impl Connector for Airbyte {
             let workdir = Workdir::new("connector-airbyte-")?;
             let path = workdir.write_json("config.json", &config.source_config)?;
             let mut status = None;
-            config.run(vec!["check".into(), "--config".into(), path.into()], redactor, out, |kind, message, _, _| {
-                if kind == "CONNECTION_STATUS" {
-                    status = message.get("connectionStatus").cloned();
-                }
-                Ok(())
-            })?;
+            config.run(
+                vec!["check".into(), "--config".into(), path.into()],
+                redactor,
+                out,
+                |kind, message, _, _| {
+                    if kind == "CONNECTION_STATUS" {
+                        status = message.get("connectionStatus").cloned();
+                    }
+                    Ok(())
+                },
+            )?;
             let status = status.ok_or_else(|| {
                 ConnectorError::internal(format!("`{} check` printed no CONNECTION_STATUS", config.source))
             })?;
@@ -380,7 +388,8 @@ mod tests {
 
     #[test]
     fn states_go_back_as_the_state_file_airbyte_reads() {
-        let stream = json!({"type": "STREAM", "stream": {"stream_descriptor": {"name": "users"}, "stream_state": {"n": 5}}});
+        let stream =
+            json!({"type": "STREAM", "stream": {"stream_descriptor": {"name": "users"}, "stream_state": {"n": 5}}});
         assert_eq!(state_file(&stream), json!([stream]));
         let global = json!({"type": "GLOBAL", "global": {"shared_state": {"lsn": 1}, "stream_states": []}});
         assert_eq!(state_file(&global), json!([global]));

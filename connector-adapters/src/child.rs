@@ -170,7 +170,16 @@ impl TapProcess {
             std::thread::spawn(move || pass_on_stderr(stderr, &tail, &redactor))
         });
         let stdout = child.stdout.take().map(|stdout| BufReader::with_capacity(256 * 1024, stdout));
-        Ok(TapProcess { program: program.to_owned(), child, stdout, line: 0, buffer: Vec::new(), stderr, tail, redactor })
+        Ok(TapProcess {
+            program: program.to_owned(),
+            child,
+            stdout,
+            line: 0,
+            buffer: Vec::new(),
+            stderr,
+            tail,
+            redactor,
+        })
     }
 
     /// The program as configured.
@@ -279,8 +288,7 @@ impl TapProcess {
         if let Some(mut stdout) = self.stdout.take() {
             let _ = io::copy(&mut stdout, &mut io::sink());
         }
-        let status =
-            self.child.wait().map_err(|source| TapError::Read { program: self.program.clone(), source })?;
+        let status = self.child.wait().map_err(|source| TapError::Read { program: self.program.clone(), source })?;
         if let Some(stderr) = self.stderr.take() {
             let _ = stderr.join();
         }
@@ -337,7 +345,10 @@ mod tests {
 
     #[test]
     fn lines_are_numbered_blank_ones_skipped_and_the_exit_status_checked() {
-        let mut tap = sh("printf 'a\\n\\n b\\r\\n'; echo 'oops s3cret-value' >&2; exit 3", Redactor::new(["s3cret-value".to_owned()]));
+        let mut tap = sh(
+            "printf 'a\\n\\n b\\r\\n'; echo 'oops s3cret-value' >&2; exit 3",
+            Redactor::new(["s3cret-value".to_owned()]),
+        );
         assert_eq!(tap.next_line().unwrap(), Some((1, "a")));
         assert_eq!(tap.next_line().unwrap(), Some((3, " b")));
         assert_eq!(tap.next_line().unwrap(), None);

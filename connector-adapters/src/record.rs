@@ -178,14 +178,16 @@ impl Shaper {
         }
         let mut parts = Vec::with_capacity(self.key.len());
         for path in &self.key {
-            let value = lookup(record, path).filter(|value| !value.is_null()).ok_or_else(|| {
-                RecordError::MissingKey { field: path.join("."), key: self.describe_key() }
-            })?;
+            let value = lookup(record, path)
+                .filter(|value| !value.is_null())
+                .ok_or_else(|| RecordError::MissingKey { field: path.join("."), key: self.describe_key() })?;
             parts.push(key_text(value));
         }
         Ok(match parts.as_slice() {
             [single] => single.clone(),
-            compound => compound.iter().map(|part| part.replace('%', "%25").replace('/', "%2F")).collect::<Vec<_>>().join("/"),
+            compound => {
+                compound.iter().map(|part| part.replace('%', "%25").replace('/', "%2F")).collect::<Vec<_>>().join("/")
+            }
         })
     }
 
@@ -273,7 +275,10 @@ mod tests {
     #[test]
     fn a_missing_or_null_key_is_an_error_naming_the_field() {
         let error = shaper(&[&["id"]]).id(&map(json!({"id": null}))).unwrap_err();
-        assert_eq!(error.to_string(), "record has no value for key field `id` (the stream's key is `id`): it cannot be given an id");
+        assert_eq!(
+            error.to_string(),
+            "record has no value for key field `id` (the stream's key is `id`): it cannot be given an id"
+        );
         assert!(shaper(&[&["org"], &["n"]]).id(&map(json!({"org": "x"}))).is_err());
     }
 
@@ -287,7 +292,10 @@ mod tests {
         assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
         assert_ne!(a, shaper.id(&map(json!({"x": 2, "y": {"a": [1, "z"], "b": 2}}))).unwrap());
         // Pinned: the hash must not change between versions, or a resumed sync duplicates.
-        assert_eq!(canonical_json(&json!({"b": [1, {"d": null, "c": "é"}], "a": 1.5})), r#"{"a":1.5,"b":[1,{"c":"é","d":null}]}"#);
+        assert_eq!(
+            canonical_json(&json!({"b": [1, {"d": null, "c": "é"}], "a": 1.5})),
+            r#"{"a":1.5,"b":[1,{"c":"é","d":null}]}"#
+        );
         assert_eq!(content_id(&map(json!({"a": 1}))), "015abd7f5cc57a2dd94b7590f04ad808");
     }
 

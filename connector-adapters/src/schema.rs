@@ -167,7 +167,8 @@ mod tests {
         assert_eq!(schema["type"], "object");
         assert!(schema.get("$schema").is_none());
         let registry = compile("JsonlOrders", &schema);
-        let ok = json!({"_type": "JsonlOrders", "id": "1", "self": "singer://tap-jsonl/orders/1", "name": null, "n": 3});
+        let ok =
+            json!({"_type": "JsonlOrders", "id": "1", "self": "singer://tap-jsonl/orders/1", "name": null, "n": 3});
         assert_eq!(verdict(&registry, ok.clone()), Ok(()));
         let mut wrong = ok;
         wrong["n"] = json!("three");
@@ -227,12 +228,13 @@ mod tests {
                 "any": {"anyOf": [{"type": "null"}, {"type": "string", "format": "time"}]}}});
         let schema = declared_schema(&source, "T", Formats::Enforce);
         assert_eq!(schema["definitions"]["money"], json!({"type": "number", "exclusiveMinimum": 0}));
-        assert_eq!(schema["properties"]["pair"], json!({"type": "array", "prefixItems": [{"type": "string"}, {"type": "integer"}], "items": false}));
+        assert_eq!(
+            schema["properties"]["pair"],
+            json!({"type": "array", "prefixItems": [{"type": "string"}, {"type": "integer"}], "items": false})
+        );
         assert_eq!(schema["properties"]["any"]["anyOf"][1], json!({"type": "string"}));
         let registry = compile("T", &schema);
-        let record = |price: f64, qty: Value, pair: Value| {
-            json!({"_type": "T", "id": "x", "self": "singer://t/s/x", "price": price, "lines": [{"qty": qty}], "pair": pair})
-        };
+        let record = |price: f64, qty: Value, pair: Value| json!({"_type": "T", "id": "x", "self": "singer://t/s/x", "price": price, "lines": [{"qty": qty}], "pair": pair});
         assert_eq!(verdict(&registry, record(1.0, json!(2), json!(["a", 1]))), Ok(()));
         assert!(verdict(&registry, record(0.0, json!(2), json!(["a", 1]))).is_err(), "$ref to definitions works");
         assert!(verdict(&registry, record(1.0, json!("2"), json!(["a", 1]))).is_err(), "nested items checked");

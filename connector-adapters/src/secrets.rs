@@ -131,7 +131,8 @@ mod tests {
 
     #[test]
     fn secret_keys_name_keys_at_any_depth_and_everything_under_them() {
-        let config = json!({"user": "me", "db": {"password": "pw-1", "host": "h"}, "auth": {"keys": ["k-1", {"x": "k-2"}]}});
+        let config =
+            json!({"user": "me", "db": {"password": "pw-1", "host": "h"}, "auth": {"keys": ["k-1", {"x": "k-2"}]}});
         let mut found = named_values(&config, &["password".into(), "keys".into()]);
         found.sort();
         assert_eq!(found, ["k-1", "k-2", "pw-1"]);
@@ -147,7 +148,10 @@ mod tests {
                 {"properties": {"method": {"const": "password"}, "password": {"type": "string", "airbyte_secret": true}}}]},
             "replicas": {"type": "array", "items": {"properties": {"dsn": {"type": "string", "airbyte_secret": true}}}}}});
         let schema = airbyte_write_only(&spec);
-        assert_eq!(schema["properties"]["api_key"], json!({"type": "string", "airbyte_secret": true, "writeOnly": true}));
+        assert_eq!(
+            schema["properties"]["api_key"],
+            json!({"type": "string", "airbyte_secret": true, "writeOnly": true})
+        );
         assert_eq!(schema["properties"]["start"], json!({"type": "string"}));
         assert_eq!(schema["properties"]["credentials"]["oneOf"][0]["properties"]["client_secret"]["writeOnly"], true);
         let config = json!({"api_key": "key-1", "start": "2024", "credentials": {"method": "password", "password": "pw-2"},

@@ -90,7 +90,13 @@ fn tap_config_schema() -> Value {
 
 /// The `metadata` entry of a catalog stream for `breadcrumb`.
 fn metadata<'a>(entry: &'a Value, breadcrumb: &Value) -> Option<&'a Map<String, Value>> {
-    entry.get("metadata")?.as_array()?.iter().find(|m| m.get("breadcrumb") == Some(breadcrumb))?.get("metadata")?.as_object()
+    entry
+        .get("metadata")?
+        .as_array()?
+        .iter()
+        .find(|m| m.get("breadcrumb") == Some(breadcrumb))?
+        .get("metadata")?
+        .as_object()
 }
 
 /// The key fields of a catalog stream: its metadata's `table-key-properties`, else
@@ -166,10 +172,12 @@ impl Connector for Singer {
             json!({"type": "array", "items": {"type": "string"}, "description": "Extra arguments for every run of the tap"}),
         );
         properties.extend(Options::schema_properties());
-        let schema = json!({"type": "object", "required": ["tap"], "additionalProperties": false, "properties": properties});
+        let schema =
+            json!({"type": "object", "required": ["tap"], "additionalProperties": false, "properties": properties});
         let mut spec = connector_sdk::spec("singer", env!("CARGO_PKG_VERSION"), schema, Vec::<String>::new());
         spec.description = Some(
-            "Runs a Singer tap: one stream per catalog stream, each declaring its record type from the tap's schema".into(),
+            "Runs a Singer tap: one stream per catalog stream, each declaring its record type from the tap's schema"
+                .into(),
         );
         spec
     }
@@ -195,7 +203,10 @@ impl Connector for Singer {
         }
         for entry in catalog {
             let Some(id) = stream_id(&entry).map(str::to_owned) else {
-                return Err(ConnectorError::internal(format!("a catalog stream of `{}` has no tap_stream_id", config.tap)));
+                return Err(ConnectorError::internal(format!(
+                    "a catalog stream of `{}` has no tap_stream_id",
+                    config.tap
+                )));
             };
             let keys = key_properties(&entry);
             let shaper = Singer::shaper(config, &id, keys.clone());

@@ -76,7 +76,8 @@ echo '{{"type":"STATE","value":{{"bookmarks":{{"orders":{{"id":2}}}}}}}}'
     let extracted = sandbox.query("SELECT extracted_at FROM records WHERE id = '1'");
     assert_eq!(extracted[0][0], "2024-03-02T00:00:00Z", "time_extracted is the extraction time");
     assert_eq!(sandbox.state("fake", "orders"), Some(json!({"bookmarks": {"orders": {"id": 2}}})));
-    let catalog: Value = serde_json::from_str(&std::fs::read_to_string(sandbox.path("catalog-seen.json")).unwrap()).unwrap();
+    let catalog: Value =
+        serde_json::from_str(&std::fs::read_to_string(sandbox.path("catalog-seen.json")).unwrap()).unwrap();
     assert_eq!(catalog["streams"][0]["selected"], true);
     assert!(!sandbox.path("state-seen.json").exists(), "a first sync has no state");
 
@@ -100,7 +101,8 @@ echo '{"type":"STATE","value":{}}'
     let text = assert_failed("sync", &output);
     assert!(text.contains("FakeOrders") && text.contains("/amount"), "names the type and the field:\n{text}");
     let logs = sandbox.query("SELECT level, message FROM run_logs");
-    let warned = logs.iter().any(|row| row[0] == "warn" && row[1].as_str().unwrap().contains("differs from the one discovered"));
+    let warned =
+        logs.iter().any(|row| row[0] == "warn" && row[1].as_str().unwrap().contains("differs from the one discovered"));
     assert!(warned, "{logs:?}");
 }
 
@@ -136,7 +138,8 @@ sleep 5
     );
     let text = assert_failed("sync", &sandbox.sync("singer", &singer_config(&tap), "fake", &[]));
     assert!(
-        text.contains("wrote something that is not a Singer message on line 3: not JSON") && text.contains("Traceback (most"),
+        text.contains("wrote something that is not a Singer message on line 3: not JSON")
+            && text.contains("Traceback (most"),
         "{text}"
     );
 }
@@ -179,11 +182,13 @@ exit 1
 "#
         ),
     );
-    let config = json!({"tap": tap, "tapConfig": {"db": {"db_pass": named}, "token": conventional}, "secretKeys": ["db_pass"]});
+    let config =
+        json!({"tap": tap, "tapConfig": {"db": {"db_pass": named}, "token": conventional}, "secretKeys": ["db_pass"]});
     let path = sandbox.write("secret.json", &config.to_string());
     let verify = sandbox.runner(&["-v", "verify", "singer", &path]).output().unwrap();
     let verified = assert_ok("verify", &verify);
-    let output = sandbox.runner(&["-v", "sync", "singer", &path, "2024-01-01", "--output", "runner.db"]).output().unwrap();
+    let output =
+        sandbox.runner(&["-v", "sync", "singer", &path, "2024-01-01", "--output", "runner.db"]).output().unwrap();
     let text = assert_failed("sync", &output);
     let stored = sandbox.everything_stored();
     for secret in [named, conventional] {
@@ -286,9 +291,11 @@ echo '{"type":"STATE","state":{"type":"STREAM","stream":{"stream_descriptor":{"n
     let logs = sandbox.query("SELECT level, message FROM run_logs ORDER BY rowid");
     assert!(logs.contains(&vec![json!("warn"), json!("slow region")]), "{logs:?}");
     assert!(logs.contains(&vec![json!("error"), json!("not really fatal")]), "{logs:?}");
-    let state = json!({"type": "STREAM", "stream": {"stream_descriptor": {"name": "users"}, "stream_state": {"id": 7}}});
+    let state =
+        json!({"type": "STREAM", "stream": {"stream_descriptor": {"name": "users"}, "stream_state": {"id": 7}}});
     assert_eq!(sandbox.state("fake", "users"), Some(state.clone()));
-    let catalog: Value = serde_json::from_str(&std::fs::read_to_string(sandbox.path("catalog-seen.json")).unwrap()).unwrap();
+    let catalog: Value =
+        serde_json::from_str(&std::fs::read_to_string(sandbox.path("catalog-seen.json")).unwrap()).unwrap();
     assert_eq!(catalog["streams"][0]["sync_mode"], "incremental");
 
     assert_ok("second sync", &sandbox.sync("airbyte", &config, "fake", &[]));
@@ -308,7 +315,10 @@ exit 1
     );
     let config = json!({"source": source, "sourceConfig": {"api_key": "k3y-k3y-k3y", "region": "mars"}});
     let path = sandbox.write("c.json", &config.to_string());
-    let output = sandbox.runner(&["--json", "sync", "airbyte", &path, "2024-01-01", "--output", "runner.db", "--connection", "fake"]).output().unwrap();
+    let output = sandbox
+        .runner(&["--json", "sync", "airbyte", &path, "2024-01-01", "--output", "runner.db", "--connection", "fake"])
+        .output()
+        .unwrap();
     let text = assert_failed("sync", &output);
     assert!(text.contains("the source failed: Invalid region"), "{text}");
     assert!(text.contains("failed (config error)"), "the kind is config:\n{text}");

@@ -17,7 +17,11 @@ fn discover(sandbox: &Sandbox, connector: &str, config: &Value) -> Vec<Value> {
     let path = sandbox.write("discover.json", &config.to_string());
     let output = sandbox.runner(&["--json", "discover", connector, &path]).output().unwrap();
     let stdout = assert_ok("discover", &output);
-    stdout.lines().filter_map(|line| serde_json::from_str::<Value>(line).ok()).filter(|v| v["_type"] == "Stream").collect()
+    stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|v| v["_type"] == "Stream")
+        .collect()
 }
 
 /// Checks every stored record of `stream`'s declared type against the declaration.
@@ -69,7 +73,8 @@ fn tap_jsonl_passes_the_kit_syncs_validated_into_sqlite_and_resumes_from_its_sta
     assert_eq!(records["1"]["self"], "singer://tap-jsonl/orders/1");
     assert_eq!(records["1"]["lines"], json!([{"sku": "a", "qty": 2}]));
     let state = sandbox.state("jsonl", "orders").expect("a stored state");
-    let bookmark = state["bookmarks"]["orders"]["replication_key_value"].as_str().expect("a Singer bookmark").to_owned();
+    let bookmark =
+        state["bookmarks"]["orders"]["replication_key_value"].as_str().expect("a Singer bookmark").to_owned();
 
     let again = sandbox.sync("singer", &config, "jsonl", &["-v"]);
     let text = assert_ok("second sync", &again);
@@ -108,7 +113,12 @@ fn a_tap_killed_mid_sync_loses_nothing_before_its_last_state_and_the_resumed_syn
     assert!(state["bookmarks"]["orders"].is_object(), "the Singer state itself: {state}");
     let stored = sandbox.records("JsonlOrders");
     let missing: Vec<usize> = (0..10_000).filter(|i| !stored.contains_key(&i.to_string())).collect();
-    assert!(missing.is_empty(), "records before the last STATE lost: {} of them, first {:?}", missing.len(), &missing[..missing.len().min(5)]);
+    assert!(
+        missing.is_empty(),
+        "records before the last STATE lost: {} of them, first {:?}",
+        missing.len(),
+        &missing[..missing.len().min(5)]
+    );
 
     config["tap"] = json!(real);
     assert_ok("the resumed sync", &sandbox.sync("singer", &config, "killed", &[]));
@@ -139,7 +149,8 @@ fn source_faker_passes_the_kit_syncs_validated_into_sqlite_and_resumes_from_its_
 
     let path = sandbox.write("faker.json", &config.to_string());
     let sync = |extra: &[&str]| {
-        let mut args = vec!["sync", "airbyte", &path, &users, "2024-01-01", "--output", "runner.db", "--connection", "faker"];
+        let mut args =
+            vec!["sync", "airbyte", &path, &users, "2024-01-01", "--output", "runner.db", "--connection", "faker"];
         args.extend_from_slice(extra);
         sandbox.runner(&args).output().unwrap()
     };
@@ -153,7 +164,7 @@ fn source_faker_passes_the_kit_syncs_validated_into_sqlite_and_resumes_from_its_
 
     // With always_updated false, a source resumed from its state has nothing more to send.
     let again = sync(&["--json"]);
-    let summary: Value = serde_json::from_str(&assert_ok("second sync", &again).lines().next().unwrap().to_owned()).unwrap();
+    let summary: Value = serde_json::from_str(assert_ok("second sync", &again).lines().next().unwrap()).unwrap();
     assert_eq!(summary["records"], 0, "resumed from the stored state: {summary:#}");
     assert_eq!(sandbox.records("FakerUsers").len(), 10);
 }

@@ -67,7 +67,11 @@ fn make_venv() -> Result<PathBuf, String> {
             return Ok(());
         }
         let stderr = String::from_utf8_lossy(&output.stderr);
-        Err(format!("{what} failed ({}):\n{}", output.status, stderr.lines().rev().take(15).collect::<Vec<_>>().join("\n")))
+        Err(format!(
+            "{what} failed ({}):\n{}",
+            output.status,
+            stderr.lines().rev().take(15).collect::<Vec<_>>().join("\n")
+        ))
     };
     eprintln!("installing {} into {} (once)", PACKAGES.join(", "), venv.display());
     run("python3 -m venv", Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
@@ -117,7 +121,8 @@ impl Sandbox {
     /// `runner sync CONNECTOR c.json 2024-01-01 --output runner.db --connection NAME EXTRA`.
     pub fn sync(&self, connector: &str, config: &Value, connection: &str, extra: &[&str]) -> Output {
         let config = self.write(&format!("{connection}.json"), &config.to_string());
-        let mut args = vec!["sync", connector, &config, "2024-01-01", "--output", "runner.db", "--connection", connection];
+        let mut args =
+            vec!["sync", connector, &config, "2024-01-01", "--output", "runner.db", "--connection", connection];
         args.extend_from_slice(extra);
         self.runner(&args).output().unwrap()
     }
@@ -179,7 +184,8 @@ impl Sandbox {
 /// exit code.
 pub fn kit(sandbox: &Sandbox, connector: &str, config: &Value) -> (Value, i32) {
     let config = sandbox.write("kit.json", &config.to_string());
-    let output = sandbox.runner(&["--json", "test-connector", connector, &config, "--since", "2024-01-01"]).output().unwrap();
+    let output =
+        sandbox.runner(&["--json", "test-connector", connector, &config, "--since", "2024-01-01"]).output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let report = serde_json::from_str(&stdout).unwrap_or_else(|e| {
         panic!("not one JSON document ({e}):\n{stdout}\nstderr:\n{}", String::from_utf8_lossy(&output.stderr))
