@@ -1,7 +1,9 @@
 //! `connector-airbyte`: an Airbyte source, run as a local executable, as a connector.
 //!
-//! Every command first runs `source spec`: the fields its `connectionSpecification` marks
-//! `airbyte_secret` are the secrets of `sourceConfig` (masked in all the adapter writes).
+//! `verify` and `discover` first run `source spec`: the fields its
+//! `connectionSpecification` marks `airbyte_secret` are the secrets of `sourceConfig`
+//! (masked in all the adapter writes). `discover` keeps that specification on each Stream
+//! (`connectionSpecification`), so `sync` does not run `spec` again.
 //! - `verify` runs `source check --config C`: CONNECTION_STATUS SUCCEEDED is valid,
 //!   FAILED (or a TRACE error) invalid with the source's message.
 //! - `discover` runs `source discover --config C`: one Stream per catalog stream,
@@ -123,9 +125,8 @@ impl AirbyteConfig {
         Ok(TapProcess::spawn(&self.source, &all, redactor)?)
     }
 
-    /// Runs `source spec` and returns a redactor for `sourceConfig` (its `airbyte_secret`
-    /// fields, and `secretKeys`).
-    fn redactor(&self, out: &mut Emitter) -> Result<Redactor, ConnectorError> {
+    /// Runs `source spec` and returns its `connectionSpecification`.
+    fn specification(&self, out: &mut Emitter) -> Result<Value, ConnectorError> {
         let by_name = self.options.redactor(&json!({}), &self.source_config);
         let mut specification = None;
         self.run(vec!["spec".into()], by_name, out, |kind, message, _, _| {
@@ -134,15 +135,20 @@ impl AirbyteConfig {
             }
             Ok(())
         })?;
-        let specification = specification.ok_or_else(|| {
+        specification.ok_or_else(|| {
             ConnectorError::internal(format!(
                 "`{} spec` printed no SPEC message with a connectionSpecification",
                 self.source
             ))
-        })?;
-        let redactor = self.options.redactor(&secrets::airbyte_write_only(&specification), &self.source_config);
+        })
+    }
+
+    /// A redactor for `sourceConfig` (the fields `specification` marks `airbyte_secret`,
+    /// and `secretKeys`), set on `out` too.
+    fn redactor(&self, specification: &Value, out: &mut Emitter) -> Redactor {
+        let redactor = self.options.redactor(&secrets::airbyte_write_only(specification), &self.source_config);
         out.set_redactor(redactor.clone());
-        Ok(redactor)
+        redactor
     }
 
     /// Runs the source with `args`, passing LOG messages on, turning a TRACE error into the
@@ -257,7 +263,8 @@ impl Connector for Airbyte {
 
     fn verify(&self, config: &AirbyteConfig, out: &mut Emitter) -> Result<Verification, ConnectorError> {
         let checked = (|| -> Result<Verification, ConnectorError> {
-            let redactor = config.redactor(out)?;
+            let specification = config.specification(out)?;
+            let redactor = config.redactor(&specification, out);
             let workdir = Workdir::new("connector-airbyte-")?;
             let path = workdir.write_json("config.json", &config.source_config)?;
             let mut status = None;
@@ -285,7 +292,8 @@ impl Connector for Airbyte {
     }
 
     fn discover(&self, config: &AirbyteConfig, out: &mut Emitter) -> Result<(), ConnectorError> {
-        let redactor = config.redactor(out)?;
+        let specification = config.specification(out)?;
+        let redactor = config.redactor(&specification, out);
         let workdir = Workdir::new("connector-airbyte-")?;
         let path = workdir.write_json("config.json", &config.source_config)?;
         let mut streams = Vec::new();
@@ -308,13 +316,20 @@ impl Connector for Airbyte {
             let schema = stream.get("json_schema").cloned().unwrap_or_else(|| json!({}));
             let mut extra = Map::new();
             extra.insert("airbyteStream".into(), stream);
+            extra.insert("connectionSpecification".into(), specification.clone());
             out.stream(&config.options.stream(&shaper, &id, name, &schema, extra))?;
         }
         Ok(())
     }
 
     fn sync(&self, config: &AirbyteConfig, request: &SyncRequest, out: &mut Emitter) -> Result<(), ConnectorError> {
-        let redactor = config.redactor(out)?;
+        // The source's spec as discover saw it saves a run of `source spec` (a Python
+        // start-up, seconds for some sources); a Stream without it gets a fresh one.
+        let specification = match request.stream.extra.get("connectionSpecification") {
+            Some(specification) => specification.clone(),
+            None => config.specification(out)?,
+        };
+        let redactor = config.redactor(&specification, out);
         let stream = request.stream.extra.get("airbyteStream").ok_or_else(|| {
             ConnectorError::config(format!(
                 "the Stream `{}` has no airbyteStream: sync a Stream that connector-airbyte's discover emitted",
