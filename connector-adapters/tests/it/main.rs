@@ -7,6 +7,8 @@
 
 /// Fake taps: exact translation, BATCH, garbage, crashes, secrets, a hang, Airbyte TRACE and LOG.
 mod fakes;
+/// The README's sections on the adapters, run as written.
+mod readme;
 /// The real taps from PyPI: the conformance kit, SQLite, resuming, a kill.
 mod real;
 /// The binaries, the virtual environment, a sandbox with SQLite queries.
