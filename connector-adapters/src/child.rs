@@ -7,13 +7,20 @@
 //! signals the connector's whole group, SIGTERM then SIGKILL) the tap gets the same signals.
 //! On Linux the tap is also started with a parent-death signal (SIGKILL): an adapter killed
 //! on its own takes its tap with it, so no tap survives its adapter.
+//!
+//! While a tap runs, SIGTERM and SIGINT to the adapter are passed on to the tap instead of
+//! ending the adapter at once: the tap stops, the adapter sees the end of its output and
+//! returns through its normal path, removing the private files that hold the tap's
+//! configuration (a SIGKILL leaves them, in a 0700 directory under `$TMPDIR`). With no tap
+//! running, the signals end the adapter as usual.
 
 use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Arc, Mutex, Once};
 use std::thread::JoinHandle;
 
 use connector_sdk::protocol::codec::snippet;
@@ -25,6 +32,34 @@ pub const MAX_LINE_BYTES: usize = connector_sdk::protocol::codec::DEFAULT_MAX_LI
 
 /// How much of the tap's stderr is kept for error messages (its end).
 const STDERR_TAIL_BYTES: usize = 4 * 1024;
+
+/// The running tap's pid, for the signal handler; 0 when none runs.
+static TAP_PID: AtomicI32 = AtomicI32::new(0);
+
+/// Passes SIGTERM and SIGINT on to the running tap, or ends the adapter when none runs.
+extern "C" fn pass_on(signal: libc::c_int) {
+    let pid = TAP_PID.load(Ordering::SeqCst);
+    // SAFETY: kill, signal and raise are async-signal-safe.
+    unsafe {
+        if pid > 0 {
+            libc::kill(pid, signal);
+        } else {
+            libc::signal(signal, libc::SIG_DFL);
+            libc::raise(signal);
+        }
+    }
+}
+
+/// Installs [`pass_on`] for SIGTERM and SIGINT, once.
+fn pass_signals_on() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        for signal in [libc::SIGTERM, libc::SIGINT] {
+            // SAFETY: the handler only calls async-signal-safe functions.
+            unsafe { libc::signal(signal, pass_on as extern "C" fn(libc::c_int) as libc::sighandler_t) };
+        }
+    });
+}
 
 /// Why running or reading a tap failed. Every variant names the tap.
 #[derive(Debug, thiserror::Error)]
@@ -151,6 +186,7 @@ impl TapProcess {
     /// # Errors
     /// [`TapError::Spawn`] when it cannot be started.
     pub fn spawn(program: &str, args: &[OsString], redactor: Redactor) -> Result<TapProcess, TapError> {
+        pass_signals_on();
         let mut command = Command::new(program);
         command.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         #[cfg(target_os = "linux")]
@@ -160,10 +196,14 @@ impl TapProcess {
                 if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
                     return Err(io::Error::last_os_error());
                 }
+                // The tap gets the default actions back, not the adapter's handler.
+                libc::signal(libc::SIGTERM, libc::SIG_DFL);
+                libc::signal(libc::SIGINT, libc::SIG_DFL);
                 Ok(())
             });
         }
         let mut child = command.spawn().map_err(|source| TapError::Spawn { program: program.to_owned(), source })?;
+        TAP_PID.store(i32::try_from(child.id()).unwrap_or(0), Ordering::SeqCst);
         let tail = Arc::new(Mutex::new(Tail::default()));
         let stderr = child.stderr.take().map(|stderr| {
             let (tail, redactor) = (Arc::clone(&tail), redactor.clone());
@@ -283,11 +323,19 @@ impl TapProcess {
         format!("\n---- stderr (end) ----\n{}\n----------------------", self.redactor.redact(&text))
     }
 
+    fn forget_pid(&self) {
+        let pid = i32::try_from(self.child.id()).unwrap_or(0);
+        let _ = TAP_PID.compare_exchange(pid, 0, Ordering::SeqCst, Ordering::SeqCst);
+    }
+
     fn wait(&mut self) -> Result<ExitStatus, TapError> {
         // Whatever is left on stdout is drained so the tap never blocks on a full pipe.
         if let Some(mut stdout) = self.stdout.take() {
             let _ = io::copy(&mut stdout, &mut io::sink());
         }
+        // Its output has ended: from here a stop request ends the adapter as usual (and the
+        // pid, once reaped, may be another process's).
+        self.forget_pid();
         let status = self.child.wait().map_err(|source| TapError::Read { program: self.program.clone(), source })?;
         if let Some(stderr) = self.stderr.take() {
             let _ = stderr.join();
@@ -299,6 +347,7 @@ impl TapProcess {
 impl Drop for TapProcess {
     fn drop(&mut self) {
         if self.stdout.is_some() || self.stderr.is_some() {
+            self.forget_pid();
             let _ = self.child.kill();
             let _ = self.child.wait();
         }

@@ -201,7 +201,7 @@ exit 1
 }
 
 #[test]
-fn a_hanging_tap_is_stopped_by_the_runners_timeout_and_does_not_survive() {
+fn a_hanging_tap_is_stopped_by_the_runners_timeout_does_not_survive_and_leaves_no_files() {
     let sandbox = Sandbox::new();
     let pid_file = sandbox.path("tap.pid");
     let tap = singer_tap(
@@ -215,8 +215,13 @@ exec sleep 600
             pid_file.display()
         ),
     );
+    let config = sandbox.write("hang.json", &singer_config(&tap).to_string());
+    let tmp = sandbox.path("tmp");
+    std::fs::create_dir(&tmp).unwrap();
     let started = std::time::Instant::now();
-    let output = sandbox.sync("singer", &singer_config(&tap), "fake", &["--idle-timeout", "2", "--grace", "1"]);
+    let args =
+        ["sync", "singer", &config, "2024-01-01", "--output", "runner.db", "--idle-timeout", "2", "--grace", "1"];
+    let output = sandbox.runner(&args).env("TMPDIR", &tmp).output().unwrap();
     let text = assert_failed("sync", &output);
     assert!(started.elapsed().as_secs() < 60, "stopped by the idle timeout");
     assert!(text.to_lowercase().contains("idle") || text.contains("silent"), "{text}");
@@ -228,6 +233,9 @@ exec sleep 600
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     assert!(!running(pid), "the tap (pid {pid}) survived its adapter");
+    // The adapter passed SIGTERM on to its tap and returned normally, removing the private
+    // directory that held the tap's configuration.
+    assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0, "the adapter's temporary files are gone");
 }
 
 /// Whether `pid` runs: it exists and is not a zombie waiting for its new parent to reap it.

@@ -181,11 +181,15 @@ impl Sandbox {
 }
 
 /// Runs `runner --json test-connector CONNECTOR CONFIG` in `sandbox`: the report and the
-/// exit code.
+/// exit code. Each connector run may take 5 minutes instead of the kit's 60 s: a Python
+/// source starts in seconds, several times per command, and CI's 2 cores are shared by
+/// parallel tests.
 pub fn kit(sandbox: &Sandbox, connector: &str, config: &Value) -> (Value, i32) {
     let config = sandbox.write("kit.json", &config.to_string());
-    let output =
-        sandbox.runner(&["--json", "test-connector", connector, &config, "--since", "2024-01-01"]).output().unwrap();
+    let output = sandbox
+        .runner(&["--json", "test-connector", connector, &config, "--since", "2024-01-01", "--check-timeout", "300"])
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let report = serde_json::from_str(&stdout).unwrap_or_else(|e| {
         panic!("not one JSON document ({e}):\n{stdout}\nstderr:\n{}", String::from_utf8_lossy(&output.stderr))
