@@ -3,6 +3,7 @@
 //! redactor, and writing a translated record.
 
 use std::borrow::Cow;
+use std::ffi::OsString;
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -10,11 +11,11 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 use connector_sdk::protocol::format_instant;
-use connector_sdk::{ConnectorError, Emitter, Redactor, Stream};
+use connector_sdk::{ConnectorError, Emitter, Redactor, Spec, Stream};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use crate::child::TapError;
+use crate::child::{TapError, TapProcess};
 use crate::record::{self, Shaper};
 use crate::schema::{self, Formats};
 use crate::secrets;
@@ -93,6 +94,54 @@ impl Options {
         stream.extra = extra;
         stream
     }
+}
+
+/// How an adapter's configuration names the tap, its configuration and its arguments, for
+/// its `config_schema`: (key, description) each.
+#[derive(Debug, Clone, Copy)]
+pub struct TapKeys {
+    /// `tap` / `source`.
+    pub program: (&'static str, &'static str),
+    /// `tapConfig` / `sourceConfig`.
+    pub config: (&'static str, &'static str),
+    /// `tapArgs` / `sourceArgs`.
+    pub args: (&'static str, &'static str),
+}
+
+/// The spec of an adapter named `name`: its configuration is the tap, the tap's
+/// configuration (any object, the conventional secret keys `writeOnly`), its arguments and
+/// the [`Options`]. It declares no record type: those come with each Stream.
+pub fn spec(name: &str, keys: TapKeys, description: &str) -> Spec {
+    let mut properties = Map::new();
+    properties.insert(keys.program.0.into(), json!({"type": "string", "minLength": 1, "description": keys.program.1}));
+    properties.insert(keys.config.0.into(), secrets::conventional_schema(keys.config.1));
+    properties
+        .insert(keys.args.0.into(), json!({"type": "array", "items": {"type": "string"}, "description": keys.args.1}));
+    properties.extend(Options::schema_properties());
+    let schema = json!({"type": "object", "required": [keys.program.0], "additionalProperties": false, "properties": properties});
+    let mut spec = connector_sdk::spec(name, env!("CARGO_PKG_VERSION"), schema, Vec::<String>::new());
+    spec.description = Some(description.to_owned());
+    spec
+}
+
+/// The default of a tap's configuration: an empty object.
+pub fn empty_object() -> Value {
+    json!({})
+}
+
+/// Starts `program` with the configured `configured` arguments, then `args`.
+///
+/// # Errors
+/// A configuration error when it cannot be started.
+pub fn spawn(
+    program: &str,
+    configured: &[String],
+    args: Vec<OsString>,
+    redactor: Redactor,
+) -> Result<TapProcess, ConnectorError> {
+    let mut all: Vec<OsString> = configured.iter().map(OsString::from).collect();
+    all.extend(args);
+    Ok(TapProcess::spawn(program, &all, redactor)?)
 }
 
 /// A private directory (mode 0700) for the files a tap reads, removed when dropped.

@@ -36,7 +36,7 @@ pub struct AirbyteConfig {
     /// The source: an executable on PATH (`source-faker`) or a path.
     pub source: String,
     /// The source's own configuration (its `--config` file).
-    #[serde(default = "empty_object")]
+    #[serde(default = "adapter::empty_object")]
     pub source_config: Value,
     /// Extra arguments before the command, for every run of the source.
     #[serde(default)]
@@ -44,10 +44,6 @@ pub struct AirbyteConfig {
     /// The options every adapter takes.
     #[serde(flatten)]
     pub options: Options,
-}
-
-fn empty_object() -> Value {
-    json!({})
 }
 
 /// An Airbyte `TRACE` error's `failure_type` as the protocol's error kind.
@@ -120,9 +116,7 @@ struct Trace {
 
 impl AirbyteConfig {
     fn spawn(&self, args: Vec<OsString>, redactor: Redactor) -> Result<TapProcess, ConnectorError> {
-        let mut all: Vec<OsString> = self.source_args.iter().map(OsString::from).collect();
-        all.extend(args);
-        Ok(TapProcess::spawn(&self.source, &all, redactor)?)
+        adapter::spawn(&self.source, &self.source_args, args, redactor)
     }
 
     /// Runs `source spec` and returns its `connectionSpecification`.
@@ -235,30 +229,20 @@ impl Connector for Airbyte {
     type Config = AirbyteConfig;
 
     fn spec(&self) -> Spec {
-        let mut properties = Map::new();
-        properties.insert(
-            "source".into(),
-            json!({"type": "string", "minLength": 1, "description": "The Airbyte source: an executable on PATH (source-faker) or a path"}),
-        );
-        properties.insert(
-            "sourceConfig".into(),
-            secrets::conventional_schema(
+        let keys = adapter::TapKeys {
+            program: ("source", "The Airbyte source: an executable on PATH (source-faker) or a path"),
+            config: (
+                "sourceConfig",
                 "The source's own configuration, written to a private file passed as --config; the fields its spec \
                  marks airbyte_secret are secrets",
             ),
-        );
-        properties.insert(
-            "sourceArgs".into(),
-            json!({"type": "array", "items": {"type": "string"}, "description": "Extra arguments before the command, for every run of the source"}),
-        );
-        properties.extend(Options::schema_properties());
-        let schema =
-            json!({"type": "object", "required": ["source"], "additionalProperties": false, "properties": properties});
-        let mut spec = connector_sdk::spec("airbyte", env!("CARGO_PKG_VERSION"), schema, Vec::<String>::new());
-        spec.description = Some(
-            "Runs an Airbyte source executable: one stream per catalog stream, each declaring its record type".into(),
-        );
-        spec
+            args: ("sourceArgs", "Extra arguments before the command, for every run of the source"),
+        };
+        adapter::spec(
+            "airbyte",
+            keys,
+            "Runs an Airbyte source executable: one stream per catalog stream, each declaring its record type",
+        )
     }
 
     fn verify(&self, config: &AirbyteConfig, out: &mut Emitter) -> Result<Verification, ConnectorError> {

@@ -33,7 +33,7 @@ pub struct SingerConfig {
     /// The tap: an executable on PATH or a path.
     pub tap: String,
     /// The tap's own configuration (its `--config` file).
-    #[serde(default = "empty_object")]
+    #[serde(default = "adapter::empty_object")]
     pub tap_config: Value,
     /// Extra arguments for every run of the tap.
     #[serde(default)]
@@ -43,10 +43,6 @@ pub struct SingerConfig {
     pub options: Options,
 }
 
-fn empty_object() -> Value {
-    json!({})
-}
-
 impl SingerConfig {
     fn redactor(&self) -> connector_sdk::Redactor {
         self.options.redactor(&tap_config_schema(), &self.tap_config)
@@ -54,9 +50,7 @@ impl SingerConfig {
 
     /// Runs the tap with `args` after the configured `tapArgs`.
     fn spawn(&self, args: Vec<OsString>, redactor: connector_sdk::Redactor) -> Result<TapProcess, ConnectorError> {
-        let mut all: Vec<OsString> = self.tap_args.iter().map(OsString::from).collect();
-        all.extend(args);
-        Ok(TapProcess::spawn(&self.tap, &all, redactor)?)
+        adapter::spawn(&self.tap, &self.tap_args, args, redactor)
     }
 
     /// Runs the tap's discovery and parses its catalog.
@@ -80,12 +74,13 @@ impl SingerConfig {
     }
 }
 
+/// The description of `tapConfig` in the spec.
+const TAP_CONFIG: &str = "The tap's own configuration, written to a private file passed as --config. Keys named \
+                          password, token, api_key and the like are secrets; name others in secretKeys.";
+
 /// The schema of `tapConfig` in the spec: any object, the conventional secret keys `writeOnly`.
 fn tap_config_schema() -> Value {
-    secrets::conventional_schema(
-        "The tap's own configuration, written to a private file passed as --config. Keys named password, token, \
-         api_key and the like are secrets; name others in secretKeys.",
-    )
+    secrets::conventional_schema(TAP_CONFIG)
 }
 
 /// The `metadata` entry of a catalog stream for `breadcrumb`.
@@ -161,25 +156,16 @@ impl Connector for Singer {
     type Config = SingerConfig;
 
     fn spec(&self) -> Spec {
-        let mut properties = Map::new();
-        properties.insert(
-            "tap".into(),
-            json!({"type": "string", "minLength": 1, "description": "The Singer tap: an executable on PATH (tap-jsonl) or a path"}),
-        );
-        properties.insert("tapConfig".into(), tap_config_schema());
-        properties.insert(
-            "tapArgs".into(),
-            json!({"type": "array", "items": {"type": "string"}, "description": "Extra arguments for every run of the tap"}),
-        );
-        properties.extend(Options::schema_properties());
-        let schema =
-            json!({"type": "object", "required": ["tap"], "additionalProperties": false, "properties": properties});
-        let mut spec = connector_sdk::spec("singer", env!("CARGO_PKG_VERSION"), schema, Vec::<String>::new());
-        spec.description = Some(
-            "Runs a Singer tap: one stream per catalog stream, each declaring its record type from the tap's schema"
-                .into(),
-        );
-        spec
+        let keys = adapter::TapKeys {
+            program: ("tap", "The Singer tap: an executable on PATH (tap-jsonl) or a path"),
+            config: ("tapConfig", TAP_CONFIG),
+            args: ("tapArgs", "Extra arguments for every run of the tap"),
+        };
+        adapter::spec(
+            "singer",
+            keys,
+            "Runs a Singer tap: one stream per catalog stream, each declaring its record type from the tap's schema",
+        )
     }
 
     fn verify(&self, config: &SingerConfig, out: &mut Emitter) -> Result<Verification, ConnectorError> {
