@@ -359,6 +359,21 @@ mod tests {
     }
 
     #[test]
+    fn every_key_of_the_configuration_is_read() {
+        let config: SingerConfig = serde_json::from_value(json!({"tap": "tap-x", "tapConfig": {"a": 1},
+            "tapArgs": ["--quiet"], "secretKeys": ["a"], "typePrefix": "Acme", "formats": "ignore", "cutoffField": "start_date"}))
+        .unwrap();
+        assert_eq!((config.tap.as_str(), config.tap_args.as_slice()), ("tap-x", ["--quiet".to_owned()].as_slice()));
+        assert_eq!(config.options.formats, crate::schema::Formats::Ignore);
+        assert_eq!(config.options.prefix(&config.tap), "Acme");
+        assert_eq!(config.options.cutoff_field.as_deref(), Some("start_date"));
+        let defaults: SingerConfig = serde_json::from_value(json!({"tap": "/opt/tap-x"})).unwrap();
+        assert_eq!(defaults.tap_config, json!({}));
+        assert_eq!(defaults.options.formats, crate::schema::Formats::Enforce);
+        assert_eq!(defaults.options.prefix(&defaults.tap), "X");
+    }
+
+    #[test]
     fn the_spec_marks_conventional_secret_keys_write_only_and_compiles() {
         let spec = Singer.spec();
         assert_eq!(spec.config_schema["properties"]["tapConfig"]["properties"]["password"]["writeOnly"], true);
