@@ -11,6 +11,10 @@
 //! - `_runs.jsonl`: one line per finished run (outcome, counts, error, logs). A run killed
 //!   before it finished leaves no line.
 //!
+//! Like the databases, the directory is written on a thread of its own ([`Batched`] over
+//! [`JsonlStore`]): the store loop hands a batch over and goes on reading and validating
+//! while the lines are appended and, at a checkpoint, fsynced.
+//!
 //! All runs in one process writing the same directory share one buffered writer per file
 //! (a process-wide registry keyed by the canonical path), taken a whole line at a time, so
 //! lines never interleave. If the process dies mid-line, the torn tail is cut off the next
@@ -29,9 +33,8 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
-use super::{
-    atomic, Destination, DestinationError, RejectedRecord, RunStart, RunSummary, StateFile, Tuning, ValidRecord,
-};
+use super::writer::{Batched, Commit, Store, Writer};
+use super::{atomic, DestinationError, RejectedRecord, RunStart, RunSummary, StateFile, Tuning};
 
 const REJECTED_FILE: &str = "_rejected.jsonl";
 const RUNS_FILE: &str = "_runs.jsonl";
@@ -39,11 +42,26 @@ const STATE_FILE: &str = "_state.json";
 /// Where the torn tails cut off the files are kept.
 const TORN_DIR: &str = "_torn";
 
-/// One run's handle on a JSON-lines directory.
-pub struct JsonlDestination {
+/// One run's handle on a JSON-lines directory: batches written on the directory's writer
+/// thread.
+pub type JsonlDestination = Batched<JsonlStore>;
+
+/// Opens (creating if needed) the directory, sharing its files with other runs of this
+/// process, and starts the thread that writes to it.
+///
+/// # Errors
+/// The directory cannot be created.
+pub fn open(dir: &Path, tuning: &Tuning) -> Result<JsonlDestination, DestinationError> {
+    let store = JsonlStore::open(dir, tuning)?;
+    let described = format!("directory {}", store.shared.dir.display());
+    let writer = Writer::start("jsonl-writer", move || Ok(store))?;
+    Ok(Batched::new(described, writer, tuning))
+}
+
+/// One run's files in a JSON-lines directory, on the writer thread.
+pub struct JsonlStore {
     shared: Arc<SharedDir>,
     state: StateFile,
-    run: Option<RunStart>,
     /// This run's handles, by `_type`, so the shared map is locked once per type.
     by_type: HashMap<String, RunFile>,
     rejected: Option<RunFile>,
@@ -77,20 +95,24 @@ struct LineFile {
 /// Bytes appended between requests to start writeback early (see [`LineFile::append`]).
 const WRITEBACK_EVERY: usize = 8 * 1024 * 1024;
 
-impl JsonlDestination {
-    /// Opens (creating if needed) the directory, sharing its files with other runs of this
-    /// process.
-    ///
-    /// # Errors
-    /// The directory cannot be created.
-    pub fn open(dir: &Path, tuning: &Tuning) -> Result<Self, DestinationError> {
+impl JsonlStore {
+    fn open(dir: &Path, tuning: &Tuning) -> Result<Self, DestinationError> {
         let shared = SharedDir::get(dir, tuning.buffer_bytes)?;
         let state = StateFile::new(shared.dir.join(STATE_FILE));
-        Ok(JsonlDestination { shared, state, run: None, by_type: HashMap::new(), rejected: None })
+        Ok(JsonlStore { shared, state, by_type: HashMap::new(), rejected: None })
     }
 
-    fn active_run(&self, operation: &'static str) -> Result<&RunStart, DestinationError> {
-        self.run.as_ref().ok_or(DestinationError::Misuse(operation))
+    fn write_record(&mut self, record_type: &str, json: &str) -> Result<(), DestinationError> {
+        let run_file = self.record_file(record_type)?;
+        run_file.dirty = true;
+        lock(&run_file.file).append(json.as_bytes())
+    }
+
+    fn write_rejected(&mut self, run: &RunStart, record: &RejectedRecord<'_>) -> Result<(), DestinationError> {
+        let line = rejected_line(run, record);
+        let run_file = self.rejected_file()?;
+        run_file.dirty = true;
+        lock(&run_file.file).append(&line)
     }
 
     fn record_file(&mut self, record_type: &str) -> Result<&mut RunFile, DestinationError> {
@@ -153,10 +175,8 @@ impl JsonlDestination {
     }
 }
 
-impl Destination for JsonlDestination {
-    fn describe(&self) -> String {
-        format!("directory {}", self.shared.dir.display())
-    }
+impl Store for JsonlStore {
+    type Run = RunStart;
 
     fn load_state(&mut self, connection: &str, stream_id: &str) -> Result<Option<Value>, DestinationError> {
         let Some(streams) = self.state.load()?.remove(connection) else { return Ok(None) };
@@ -166,44 +186,30 @@ impl Destination for JsonlDestination {
         Ok(streams.remove(stream_id).filter(|state| !state.is_null()))
     }
 
-    fn begin_run(&mut self, run: &RunStart) -> Result<(), DestinationError> {
-        if self.run.is_some() {
-            return Err(DestinationError::Misuse("begin_run called twice"));
+    fn begin_run(&mut self, run: &RunStart) -> Result<RunStart, DestinationError> {
+        Ok(run.clone())
+    }
+
+    /// Appends the batch's lines and makes them durable (as a database commits a
+    /// transaction), then saves the state or appends the run's line, if given.
+    fn commit(&mut self, commit: &Commit<RunStart>, records_lost: bool) -> Result<(), DestinationError> {
+        let run = &commit.run;
+        if !records_lost {
+            for record in commit.batch.records() {
+                self.write_record(record.record_type, record.json)?;
+            }
+            for rejected in &commit.batch.rejected {
+                self.write_rejected(run, &rejected.as_record())?;
+            }
+            self.make_durable()?;
+            if let Some(state) = &commit.state {
+                self.save_state(run, state)?;
+            }
         }
-        self.run = Some(run.clone());
-        Ok(())
-    }
-
-    fn write_record(&mut self, record: &ValidRecord<'_>) -> Result<(), DestinationError> {
-        self.active_run("write_record before begin_run")?;
-        let run_file = self.record_file(record.record_type)?;
-        run_file.dirty = true;
-        lock(&run_file.file).append(record.json.as_bytes())
-    }
-
-    fn write_rejected(&mut self, record: &RejectedRecord<'_>) -> Result<(), DestinationError> {
-        let run = self.active_run("write_rejected before begin_run")?;
-        let line = rejected_line(run, record);
-        let run_file = self.rejected_file()?;
-        run_file.dirty = true;
-        lock(&run_file.file).append(&line)
-    }
-
-    fn flush(&mut self) -> Result<(), DestinationError> {
-        self.active_run("flush before begin_run")?;
-        self.make_durable()
-    }
-
-    fn checkpoint(&mut self, state: &Value) -> Result<(), DestinationError> {
-        let run = self.active_run("checkpoint before begin_run")?.clone();
-        self.make_durable()?;
-        self.save_state(&run, state)
-    }
-
-    fn finish_run(&mut self, summary: &RunSummary) -> Result<(), DestinationError> {
-        let run = self.active_run("finish_run before begin_run")?.clone();
-        self.make_durable()?;
-        self.append_run_line(&run, summary)
+        match &commit.summary {
+            Some(summary) => self.append_run_line(run, summary),
+            None => Ok(()),
+        }
     }
 }
 
@@ -486,10 +492,10 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 mod tests {
     use super::*;
     use crate::engine::destination::test_support::{record, run_start, summary};
-    use crate::engine::destination::{RunOutcome, StoredLog};
+    use crate::engine::destination::{Destination, RunOutcome, StoredLog};
 
     fn open(dir: &Path) -> JsonlDestination {
-        JsonlDestination::open(dir, &Tuning::default()).unwrap()
+        super::open(dir, &Tuning::default()).unwrap()
     }
 
     fn lines(path: &Path) -> Vec<String> {
@@ -523,6 +529,7 @@ mod tests {
         dest.begin_run(&run_start("acme", "account")).unwrap();
         dest.write_record(&record("Incident", "P1", "{}")).unwrap();
         dest.checkpoint(&json!({"page": 1})).unwrap();
+        dest.flush().unwrap(); // the checkpoint is written on the writer thread: wait for it
         dest.write_record(&record("Incident", "P2", "{}")).unwrap();
         // The run dies here: the state stays at page 1 and covers the first record.
         std::mem::forget(dest);
@@ -611,11 +618,14 @@ mod tests {
     #[test]
     fn a_type_that_would_escape_the_directory_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let mut dest = open(dir.path());
-        dest.begin_run(&run_start("acme", "s")).unwrap();
         for bad in ["../evil", "", "_state", ".hidden"] {
-            let err = dest.write_record(&record(bad, "P1", "{}")).unwrap_err();
+            let mut dest = open(dir.path());
+            dest.begin_run(&run_start("acme", "s")).unwrap();
+            // Handed over with its batch; the writer's refusal comes back at the next call.
+            dest.write_record(&record(bad, "P1", "{}")).unwrap();
+            let err = dest.checkpoint(&json!({"page": 1})).and_then(|()| dest.flush()).unwrap_err();
             assert!(matches!(err, DestinationError::BadTypeName { .. }), "{bad}: {err}");
+            assert_eq!(open(dir.path()).load_state("acme", "s").unwrap(), None, "no state claims the lost record");
         }
     }
 
@@ -638,7 +648,7 @@ mod tests {
             for t in 0..4 {
                 let (dir, tuning, padding) = (dir.path(), &tuning, &padding);
                 scope.spawn(move || {
-                    let mut dest = JsonlDestination::open(dir, tuning).unwrap();
+                    let mut dest = super::open(dir, tuning).unwrap();
                     dest.begin_run(&run_start(&format!("c{t}"), "s")).unwrap();
                     for i in 0..1_000 {
                         let json = format!(r#"{{"id":"{t}-{i}","pad":"{padding}"}}"#);

@@ -175,7 +175,7 @@ pub struct RunSummary {
 }
 
 /// A record that passed validation, exactly as the connector sent it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ValidRecord<'a> {
     /// Its `_type`.
     pub record_type: &'a str,
@@ -406,7 +406,7 @@ pub fn open_tuned(
     let inner: Box<dyn Destination> = match spec {
         OutputSpec::Sqlite(path) => Box::new(sqlite::SqliteDestination::open(path, &tuning)?),
         OutputSpec::Postgres(target) => Box::new(postgres::PostgresDestination::open(target, &tuning, None)?),
-        OutputSpec::JsonLines(dir) => Box::new(jsonl::JsonlDestination::open(dir, &tuning)?),
+        OutputSpec::JsonLines(dir) => Box::new(jsonl::open(dir, &tuning)?),
         OutputSpec::Stdout => Box::new(stdout::StdoutDestination::new(&tuning)),
     };
     Ok(match state_file {

@@ -305,7 +305,7 @@ fn close_abandoned_runs(conn: &Connection, host: &str) -> rusqlite::Result<()> {
 
 fn write_batch(tx: &Transaction<'_>, run: &ActiveRun, batch: &Batch, now: &str) -> rusqlite::Result<()> {
     let mut upsert = tx.prepare_cached(UPSERT_RECORD)?;
-    for r in &batch.records {
+    for r in batch.records() {
         upsert.execute(params![run.connection, r.record_type, r.id, r.json, r.extracted_at, now, run.run_id])?;
     }
     let mut insert_rejected = tx.prepare_cached(INSERT_REJECTED)?;

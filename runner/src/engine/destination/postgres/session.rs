@@ -14,9 +14,9 @@ use tokio_postgres::{Client, Transaction};
 use super::schema::{self, SCHEMA_VERSION};
 use super::target::Target;
 use super::tls;
-use crate::engine::destination::batch::{Batch, PendingRecord};
+use crate::engine::destination::batch::Batch;
 use crate::engine::destination::writer::{self, Store};
-use crate::engine::destination::{host_name, DestinationError, RunStart, RunSummary};
+use crate::engine::destination::{host_name, DestinationError, RunStart, RunSummary, ValidRecord};
 
 /// The run a session writes for: what every commit names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -404,7 +404,7 @@ async fn write_batch(
     run: &ActiveRun,
     batch: &Batch,
 ) -> Result<(), tokio_postgres::Error> {
-    if !batch.records.is_empty() {
+    if batch.record_count() > 0 {
         let latest = batch.last_of_each_key();
         tx.batch_execute("SAVEPOINT runner_copy").await?;
         match copy_rows(tx, &sql.copy_records, Some(run), &latest).await {
@@ -432,7 +432,7 @@ async fn copy_rows(
     tx: &Transaction<'_>,
     copy: &str,
     run: Option<&ActiveRun>,
-    records: &[&PendingRecord],
+    records: &[ValidRecord<'_>],
 ) -> Result<(), tokio_postgres::Error> {
     let sink = tx.copy_in(copy).await?;
     let (into_records, into_staging) = (
@@ -442,7 +442,7 @@ async fn copy_rows(
     let types: &[Type] = if run.is_some() { &into_records } else { &into_staging };
     let mut writer = std::pin::pin!(BinaryCopyInWriter::new(sink, types));
     for record in records {
-        let json = RawJson(&record.json);
+        let json = RawJson(record.json);
         match run {
             Some(run) => {
                 let row: [&(dyn ToSql + Sync); 6] =
