@@ -47,21 +47,27 @@ fn singer_config(tap: &str) -> Value {
     json!({"tap": tap, "tapConfig": {"path": "x"}})
 }
 
+/// A fake tap whose sync prints [`SCHEMA`], then runs the shell lines `after`.
+fn tap_after_schema(sandbox: &Sandbox, after: &str) -> String {
+    singer_tap(sandbox, None, &format!("echo '{SCHEMA}'\n{after}"))
+}
+
+/// The output of a sync of the fake `tap` that must fail.
+fn failing_sync(sandbox: &Sandbox, tap: &str) -> String {
+    assert_failed("sync", &sandbox.sync("singer", &singer_config(tap), "fake", &[]))
+}
+
 #[test]
 fn a_singer_stream_is_synced_translated_validated_and_resumed_from_the_singer_state() {
     let sandbox = Sandbox::new();
-    let tap = singer_tap(
+    let tap = tap_after_schema(
         &sandbox,
-        None,
-        &format!(
-            r#"echo '{SCHEMA}'
-echo '{{"type":"RECORD","stream":"orders","record":{{"id":1,"amount":2.5,"at":"2024-03-01T10:00:00+01:00"}},"time_extracted":"2024-03-02T00:00:00Z"}}'
-echo '{{"type":"ACTIVATE_VERSION","stream":"orders","version":1}}'
-echo '{{"type":"RECORD","stream":"orders","record":{{"id":2,"amount":null,"at":null}}}}'
-echo '{{"type":"RECORD","stream":"other","record":{{"id":3}}}}'
-echo '{{"type":"STATE","value":{{"bookmarks":{{"orders":{{"id":2}}}}}}}}'
-"#
-        ),
+        r#"echo '{"type":"RECORD","stream":"orders","record":{"id":1,"amount":2.5,"at":"2024-03-01T10:00:00+01:00"},"time_extracted":"2024-03-02T00:00:00Z"}'
+echo '{"type":"ACTIVATE_VERSION","stream":"orders","version":1}'
+echo '{"type":"RECORD","stream":"orders","record":{"id":2,"amount":null,"at":null}}'
+echo '{"type":"RECORD","stream":"other","record":{"id":3}}'
+echo '{"type":"STATE","value":{"bookmarks":{"orders":{"id":2}}}}'
+"#,
     );
     let config = singer_config(&tap);
     assert_ok("first sync", &sandbox.sync("singer", &config, "fake", &[]));
@@ -97,8 +103,7 @@ echo '{"type":"RECORD","stream":"orders","record":{"id":1,"amount":0}}'
 echo '{"type":"STATE","value":{}}'
 "#,
     );
-    let output = sandbox.sync("singer", &singer_config(&tap), "fake", &[]);
-    let text = assert_failed("sync", &output);
+    let text = failing_sync(&sandbox, &tap);
     assert!(text.contains("FakeOrders") && text.contains("/amount"), "names the type and the field:\n{text}");
     let logs = sandbox.query("SELECT level, message FROM run_logs");
     let warned =
@@ -109,34 +114,19 @@ echo '{"type":"STATE","value":{}}'
 #[test]
 fn a_batch_message_is_refused_clearly() {
     let sandbox = Sandbox::new();
-    let tap = singer_tap(
+    let tap = tap_after_schema(
         &sandbox,
-        None,
-        &format!(
-            r#"echo '{SCHEMA}'
-echo '{{"type":"BATCH","stream":"orders","encoding":{{"format":"jsonl"}},"manifest":["file:///tmp/x.jsonl"]}}'
-"#
-        ),
+        r#"echo '{"type":"BATCH","stream":"orders","encoding":{"format":"jsonl"},"manifest":["file:///tmp/x.jsonl"]}'"#,
     );
-    let text = assert_failed("sync", &sandbox.sync("singer", &singer_config(&tap), "fake", &[]));
+    let text = failing_sync(&sandbox, &tap);
     assert!(text.contains("sent a BATCH message (line 2)") && text.contains("remove `batch_config`"), "{text}");
 }
 
 #[test]
 fn a_garbage_line_fails_the_sync_naming_its_number_and_start() {
     let sandbox = Sandbox::new();
-    let tap = singer_tap(
-        &sandbox,
-        None,
-        &format!(
-            r#"echo '{SCHEMA}'
-echo
-echo 'Traceback (most recent call last):'
-sleep 5
-"#
-        ),
-    );
-    let text = assert_failed("sync", &sandbox.sync("singer", &singer_config(&tap), "fake", &[]));
+    let tap = tap_after_schema(&sandbox, "echo\necho 'Traceback (most recent call last):'\nsleep 5\n");
+    let text = failing_sync(&sandbox, &tap);
     assert!(
         text.contains("wrote something that is not a Singer message on line 3: not JSON")
             && text.contains("Traceback (most"),
@@ -145,21 +135,17 @@ sleep 5
 }
 
 #[test]
-fn a_tap_crashing_without_a_key_or_exiting_non_zero_fails_with_the_end_of_its_stderr() {
+fn a_tap_exiting_non_zero_fails_with_the_end_of_its_stderr_and_keeps_what_it_checkpointed() {
     let sandbox = Sandbox::new();
-    let tap = singer_tap(
+    let tap = tap_after_schema(
         &sandbox,
-        None,
-        &format!(
-            r#"echo '{SCHEMA}'
-echo '{{"type":"RECORD","stream":"orders","record":{{"id":1}}}}'
-echo '{{"type":"STATE","value":{{"done":1}}}}'
+        r#"echo '{"type":"RECORD","stream":"orders","record":{"id":1}}'
+echo '{"type":"STATE","value":{"done":1}}'
 echo 'KeyError: quota exhausted' >&2
 exit 3
-"#
-        ),
+"#,
     );
-    let text = assert_failed("sync", &sandbox.sync("singer", &singer_config(&tap), "fake", &[]));
+    let text = failing_sync(&sandbox, &tap);
     assert!(text.contains("exited with status 3") && text.contains("KeyError: quota exhausted"), "{text}");
     assert_eq!(sandbox.records("FakeOrders").len(), 1, "what came before the STATE is stored");
     assert_eq!(sandbox.state("fake", "orders"), Some(json!({"done": 1})));
@@ -204,17 +190,7 @@ exit 1
 fn a_hanging_tap_is_stopped_by_the_runners_timeout_does_not_survive_and_leaves_no_files() {
     let sandbox = Sandbox::new();
     let pid_file = sandbox.path("tap.pid");
-    let tap = singer_tap(
-        &sandbox,
-        None,
-        &format!(
-            r#"echo '{SCHEMA}'
-echo $$ > "{}"
-exec sleep 600
-"#,
-            pid_file.display()
-        ),
-    );
+    let tap = tap_after_schema(&sandbox, &format!("echo $$ > \"{}\"\nexec sleep 600\n", pid_file.display()));
     let config = sandbox.write("hang.json", &singer_config(&tap).to_string());
     let tmp = sandbox.path("tmp");
     std::fs::create_dir(&tmp).unwrap();
