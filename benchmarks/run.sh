@@ -3,7 +3,7 @@
 # arguments: `pipeline` when there are none. See benchmarks/README.md.
 set -eu
 cd "$(dirname "$0")/.."
-cargo build --release --locked -p runner -p benchmarks -p connector-pagerduty
+cargo build --release --locked -p runner -p benchmarks -p connector-pagerduty -p connector-adapters
 if [ "$#" -eq 0 ]; then
     set -- pipeline
 fi

@@ -14,6 +14,10 @@ pub enum Binary {
     ConnectorBench,
     /// The PagerDuty connector.
     ConnectorPagerduty,
+    /// The Singer adapter.
+    ConnectorSinger,
+    /// The Airbyte adapter.
+    ConnectorAirbyte,
 }
 
 impl Binary {
@@ -23,6 +27,8 @@ impl Binary {
             Binary::Runner => "runner",
             Binary::ConnectorBench => "connector-bench",
             Binary::ConnectorPagerduty => "connector-pagerduty",
+            Binary::ConnectorSinger => "connector-singer",
+            Binary::ConnectorAirbyte => "connector-airbyte",
         }
     }
 
@@ -31,6 +37,7 @@ impl Binary {
             Binary::Runner => "runner",
             Binary::ConnectorBench => "benchmarks",
             Binary::ConnectorPagerduty => "connector-pagerduty",
+            Binary::ConnectorSinger | Binary::ConnectorAirbyte => "connector-adapters",
         }
     }
 }

@@ -1,5 +1,6 @@
 //! `runner-bench`'s command line and its subcommands.
 
+mod adapters;
 mod pagerduty;
 mod pipeline;
 mod scaling;
@@ -17,7 +18,7 @@ use crate::report::print_json;
 #[derive(Debug, Parser)]
 #[command(name = "runner-bench", version)]
 pub struct Cli {
-    /// Directory of `runner`, `connector-bench` and `connector-pagerduty` (default: the
+    /// Directory of `runner`, `connector-bench`, `connector-pagerduty` and the adapters (default: the
     /// directory of runner-bench itself, e.g. target/release).
     #[arg(long, global = true, value_name = "DIR")]
     pub bin_dir: Option<PathBuf>,
@@ -42,6 +43,8 @@ pub enum Command {
     Pagerduty(PagerdutyArgs),
     /// Latency-bound connections shared by 1, 2, 4… `runner worker`s through PostgreSQL.
     Workers(WorkersArgs),
+    /// A Singer tap and an Airbyte source alone, and through their adapters and the runner into SQLite.
+    Adapters(AdaptersArgs),
     /// The obvious single-threaded loop (stdin to stdout): parse, validate, write each record.
     Baseline,
 }
@@ -135,6 +138,24 @@ pub struct WorkersArgs {
     pub runs: u32,
 }
 
+/// `runner-bench adapters`.
+#[derive(Debug, Args)]
+pub struct AdaptersArgs {
+    /// Records tap-jsonl reads (a generated JSON-lines file).
+    #[arg(long, default_value_t = 50_000, value_parser = records_parser())]
+    pub records: u64,
+    /// Users source-faker generates; 0 leaves it out.
+    #[arg(long, default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
+    pub faker_records: u64,
+    /// Runs of each case (the median is reported).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub runs: u32,
+    /// Directory with `tap-jsonl` and `source-faker` (default: target/adapter-venv/bin,
+    /// where the adapters' tests install them).
+    #[arg(long, value_name = "DIR")]
+    pub taps: Option<PathBuf>,
+}
+
 fn records_parser() -> clap::builder::RangedU64ValueParser<u64> {
     clap::value_parser!(u64).range(1..=crate::incident::MAX_RECORDS)
 }
@@ -148,6 +169,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Scaling(args) => output(&scaling::run(&bins()?, &args)?, cli.json),
         Command::Pagerduty(args) => output(&pagerduty::run(&bins()?, &args)?, cli.json),
         Command::Workers(args) => output(&workers::run(&bins()?, &args)?, cli.json),
+        Command::Adapters(args) => output(&adapters::run(&bins()?, &args)?, cli.json),
     }
 }
 

@@ -139,3 +139,23 @@ fn workers_share_a_fleet_and_every_record_is_verified() {
     // 5 connections of 120 records were verified in the database by runner-bench itself.
     assert!(rows.iter().all(|row| row["records_per_second"].as_f64().is_some_and(|r| r > 0.0)), "{report:#}");
 }
+
+#[test]
+fn adapters_time_tap_jsonl_alone_and_through_its_adapter_and_verify_both() {
+    // The taps are the ones connector-adapters' tests install; this test does not install
+    // them (one installer is enough), so it skips, loudly, where they are not there yet.
+    let taps = bin_dir().parent().expect("target/debug has a parent").join("adapter-venv/bin");
+    if !taps.join("tap-jsonl").is_file() {
+        eprintln!(
+            "SKIP adapters smoke test: no tap-jsonl in {} (`cargo test -p connector-adapters` installs it)",
+            taps.display()
+        );
+        return;
+    }
+    let stdout = stdout_of(&["adapters", "--records", "500", "--faker-records", "0", "--runs", "1", "--json"]);
+    let report: Value = serde_json::from_str(&stdout).expect("one JSON document");
+    let tap = &report["taps"][0];
+    assert_eq!((tap["tap"].as_str(), tap["records"].as_u64()), (Some("tap-jsonl"), Some(500)), "{report:#}");
+    assert!(tap["overhead_ratio"].as_f64().is_some_and(|r| r > 0.0), "{report:#}");
+    assert_eq!(report["taps"].as_array().map(Vec::len), Some(1), "--faker-records 0 leaves source-faker out");
+}

@@ -281,9 +281,10 @@ fn the_crates_depend_on_each_other_only_as_drawn() {
     assert!(!dependencies("connector-pagerduty").contains("pagerduty-mock"), "the connector links the simulator");
     assert!(!dependencies("pagerduty-mock").contains("connector-pagerduty"), "the simulator links the connector");
     let runner = dependencies("runner");
-    for forbidden in ["connector-sdk", "connector-pagerduty", "pagerduty-mock"] {
+    for forbidden in ["connector-sdk", "connector-pagerduty", "connector-adapters", "pagerduty-mock"] {
         assert!(!runner.contains(forbidden), "the runner links {forbidden}: connectors are processes to it");
     }
+    assert!(!dependencies("connector-adapters").contains("runner"), "the adapters link the runner");
     assert!(dependencies("connector-sdk").contains("protocol"));
 }
 
