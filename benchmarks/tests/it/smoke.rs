@@ -142,10 +142,12 @@ fn workers_share_a_fleet_and_every_record_is_verified() {
 
 #[test]
 fn adapters_time_tap_jsonl_alone_and_through_its_adapter_and_verify_both() {
-    // The taps are the ones connector-adapters' tests install; this test does not install
-    // them (one installer is enough), so it skips, loudly, where they are not there yet.
+    // The taps are the ones connector-adapters' tests install (and .ci/run, before any
+    // test); this test does not install them (one installer is enough), so outside CI it
+    // skips, loudly, where they are not there yet.
     let taps = bin_dir().parent().expect("target/debug has a parent").join("adapter-venv/bin");
     if !taps.join("tap-jsonl").is_file() {
+        assert!(std::env::var_os("CI").is_none(), "CI: no tap-jsonl in {} (.ci/run installs it)", taps.display());
         eprintln!(
             "SKIP adapters smoke test: no tap-jsonl in {} (`cargo test -p connector-adapters` installs it)",
             taps.display()

@@ -10,8 +10,18 @@ use std::sync::OnceLock;
 use serde_json::Value;
 use tempfile::TempDir;
 
-/// The taps the tests install, pinned.
-pub const PACKAGES: [&str; 2] = ["tap-jsonl==0.3.1", "airbyte-source-faker==7.2.1"];
+/// The taps the tests install, pinned: `connector-adapters/tests/taps.txt`, a pip
+/// requirements file that `.ci/run` installs from too.
+pub const REQUIREMENTS: &str = include_str!("../taps.txt");
+
+/// The packages of [`REQUIREMENTS`], e.g. `tap-jsonl==0.3.1`.
+pub fn packages() -> Vec<&'static str> {
+    REQUIREMENTS.lines().map(str::trim).filter(|line| !line.is_empty() && !line.starts_with('#')).collect()
+}
+
+/// The file a complete install leaves in the environment, holding [`REQUIREMENTS`]: an
+/// environment with other pins (or a half-done install) is installed again.
+pub const MARKER: &str = "installed-taps.txt";
 
 /// The directory of the binaries under test (target/debug), with the runner in it.
 pub fn bin_dir() -> PathBuf {
@@ -35,7 +45,7 @@ pub fn taps() -> Option<PathBuf> {
         Ok(bin) => Some(bin.clone()),
         Err(why) if std::env::var_os("CI").is_some() => panic!("CI: the taps could not be installed: {why}"),
         Err(why) => {
-            eprintln!("\n{0}\nSKIP: the real taps (PyPI: {1}) could not be installed, so this test does not run:\n{why}\n{0}\n", "=".repeat(78), PACKAGES.join(", "));
+            eprintln!("\n{0}\nSKIP: the real taps (PyPI: {1}) could not be installed, so this test does not run:\n{why}\n{0}\n", "=".repeat(78), packages().join(", "));
             None
         }
     }
@@ -44,7 +54,7 @@ pub fn taps() -> Option<PathBuf> {
 fn make_venv() -> Result<PathBuf, String> {
     let target = Path::new(env!("CARGO_TARGET_TMPDIR")).parent().ok_or("no target directory")?.to_owned();
     let venv = target.join("adapter-venv");
-    let marker = venv.join(format!("installed {}", PACKAGES.join(" ")));
+    let marker = venv.join(MARKER);
     let lock_path = target.join("adapter-venv.lock");
     let lock = fs::OpenOptions::new()
         .create(true)
@@ -58,7 +68,7 @@ fn make_venv() -> Result<PathBuf, String> {
         return Err(format!("cannot lock {}: {}", lock_path.display(), std::io::Error::last_os_error()));
     }
     let bin = venv.join("bin");
-    if marker.is_file() {
+    if fs::read_to_string(&marker).is_ok_and(|installed| installed == REQUIREMENTS) {
         return Ok(bin);
     }
     let run = |what: &str, command: &mut Command| -> Result<(), String> {
@@ -73,13 +83,13 @@ fn make_venv() -> Result<PathBuf, String> {
             stderr.lines().rev().take(15).collect::<Vec<_>>().join("\n")
         ))
     };
-    eprintln!("installing {} into {} (once)", PACKAGES.join(", "), venv.display());
+    eprintln!("installing {} into {} (once)", packages().join(", "), venv.display());
     run("python3 -m venv", Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
     run(
         "pip install",
-        Command::new(bin.join("pip")).args(["install", "--quiet", "--disable-pip-version-check"]).args(PACKAGES),
+        Command::new(bin.join("pip")).args(["install", "--quiet", "--disable-pip-version-check"]).args(packages()),
     )?;
-    fs::write(&marker, "").map_err(|e| format!("{}: {e}", marker.display()))?;
+    fs::write(&marker, REQUIREMENTS).map_err(|e| format!("{}: {e}", marker.display()))?;
     Ok(bin)
 }
 

@@ -537,6 +537,7 @@ mod tests {
         let mut other = open(dir.path());
         other.begin_run(&run_start("globex", "account")).unwrap();
         other.checkpoint(&json!({"page": 9})).unwrap();
+        other.flush().unwrap();
 
         let mut reopened = open(dir.path());
         assert_eq!(reopened.load_state("acme", "account").unwrap(), Some(json!({"page": 1})));

@@ -336,11 +336,13 @@ impl DestinationError {
 /// Knobs for throughput; [`Tuning::default`] is what the runner uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tuning {
-    /// SQLite and PostgreSQL: commit after this many buffered records even without a
-    /// checkpoint (the state does not advance with these commits). Bounds memory and
-    /// transaction size.
+    /// SQLite, PostgreSQL and JSON lines: commit after this many buffered records even
+    /// without a checkpoint (the state does not advance with these commits). Bounds memory
+    /// and transaction size.
     pub batch_records: usize,
-    /// SQLite and PostgreSQL: commit once the buffered record JSON reaches this many bytes.
+    /// The same, once the buffered record JSON reaches this many bytes. Two batches exist
+    /// at once (one written, one filled), so this bounds the runner's memory: 8 MiB keeps
+    /// a sync of 1.4 KB records under 64 MB of RSS, where 32 MiB took it to 68 MB.
     pub batch_bytes: usize,
     /// SQLite: `PRAGMA synchronous=FULL` instead of `NORMAL`. In WAL mode `NORMAL` loses
     /// nothing committed when the process is killed, and a power loss can only roll back
@@ -357,7 +359,7 @@ impl Default for Tuning {
     fn default() -> Self {
         Tuning {
             batch_records: 10_000,
-            batch_bytes: 32 * 1024 * 1024,
+            batch_bytes: 8 * 1024 * 1024,
             sqlite_synchronous_full: false,
             buffer_bytes: 256 * 1024,
         }

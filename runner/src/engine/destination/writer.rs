@@ -233,8 +233,13 @@ impl<S: Store> Batched<S> {
             return Ok(());
         }
         let run = self.active_run("write before begin_run")?.clone();
-        let batch = std::mem::replace(&mut self.batch, self.writer.empty_batch());
-        self.writer.commit(Commit { run, batch, state: state.cloned(), summary: summary.cloned() })
+        let batch = std::mem::take(&mut self.batch);
+        let handed = self.writer.commit(Commit { run, batch, state: state.cloned(), summary: summary.cloned() });
+        // Taken only once the writer has taken this batch, which it does after giving the
+        // previous one back: so two batches exist at most, never a third allocated while
+        // the writer is still busy.
+        self.batch = self.writer.empty_batch();
+        handed
     }
 
     fn commit_if_full(&mut self) -> Result<(), DestinationError> {
