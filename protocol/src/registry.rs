@@ -15,7 +15,7 @@
 
 mod declared;
 
-pub use declared::{declared_for_stream, DeclaredSchemaError};
+pub use declared::DeclaredSchemaError;
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};

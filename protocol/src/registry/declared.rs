@@ -109,6 +109,22 @@ impl SchemaRegistry {
         }
         Ok(SchemaRegistry { shared: Arc::clone(&self.shared), declared: compiled })
     }
+
+    /// The registry a sync of `stream` validates with: the shared schemas, the spec's
+    /// declared types (`spec_declared`) and the stream's own (`recordSchemas`), checked
+    /// and compiled as [`SchemaRegistry::with_declared`] does. Used by `runner sync` and
+    /// by the conformance kit alike, so both refuse the same declarations.
+    ///
+    /// # Errors
+    /// The stream declares a type the spec declares too, or a declared type is refused.
+    pub fn for_stream(
+        &self,
+        spec_declared: &BTreeMap<String, Value>,
+        stream: &Stream,
+    ) -> Result<SchemaRegistry, DeclaredSchemaError> {
+        let declared = declared_for_stream(spec_declared, stream)?;
+        self.with_declared(&declared)
+    }
 }
 
 /// Every record type a sync of `stream` may declare: the spec's (`spec_declared`) and the
@@ -118,7 +134,7 @@ impl SchemaRegistry {
 ///
 /// # Errors
 /// The stream declares a type the spec declares too.
-pub fn declared_for_stream<'a>(
+fn declared_for_stream<'a>(
     spec_declared: &'a BTreeMap<String, Value>,
     stream: &Stream,
 ) -> Result<Cow<'a, BTreeMap<String, Value>>, DeclaredSchemaError> {

@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 
-use protocol::registry::declared_for_stream;
 use protocol::{ConnectorMessage, DeclaredSchemaError, ErrorMessage, RecordCheck, SchemaRegistry, Stream};
 
 use crate::engine::connector::{describe, describe_error_message};
@@ -186,7 +185,7 @@ impl<'a> Executor<'a> {
     /// # Errors
     /// A declaration of the stream is refused, as a sync would refuse it.
     pub fn schemas_for(&self, stream: &Stream) -> Result<SchemaRegistry, DeclaredSchemaError> {
-        SchemaRegistry::global().with_declared(&*declared_for_stream(&self.declared, stream)?)
+        SchemaRegistry::global().for_stream(&self.declared, stream)
     }
 
     /// From now on, validate records as a sync of `stream` does (see [`Executor::schemas_for`]).

@@ -111,17 +111,17 @@ fn the_kit_checks_declared_schemas_and_validates_declared_records() {
     assert!(records["reason"].as_str().unwrap().contains("/sprockets"), "{records}");
 }
 
+/// The kit's JSON report of the widget connector with `config`, under `env`.
+fn kit_report(sandbox: &Sandbox, config: &str, env: &[(&str, &str)]) -> serde_json::Value {
+    let mut command = sandbox.runner(&["--json", "test-connector", &widget_connector(), config]);
+    command.env("NO_COLOR", "1").envs(env.iter().copied());
+    serde_json::from_slice(&command.output().unwrap().stdout).unwrap()
+}
+
 #[test]
 fn the_kit_fails_a_declared_schema_that_redefines_a_shared_type() {
     let sandbox = Sandbox::new();
-    let config = sandbox.config("{}");
-    let output = sandbox
-        .runner(&["--json", "test-connector", &widget_connector(), &config])
-        .env("WIDGET_DECLARES", "Incident")
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let report = kit_report(&sandbox, &sandbox.config("{}"), &[("WIDGET_DECLARES", "Incident")]);
     let check = util::check(&report, "spec.record_schemas_valid");
     assert_eq!(check["status"], "fail", "{report:#}");
     assert!(check["reason"].as_str().unwrap().contains("`Incident`, a shared type"), "{check}");
@@ -163,15 +163,7 @@ fn a_stream_declaring_a_shared_type_or_the_spec_s_is_refused_by_name() {
 fn the_kit_validates_records_of_a_type_the_stream_declares() {
     let sandbox = Sandbox::new();
     let invalid = sandbox.write("invalid.json", r#"{"invalid": "w1"}"#);
-    let kit = |on: &str, config: &str| {
-        let output = sandbox
-            .runner(&["--json", "test-connector", &widget_connector(), config])
-            .env("WIDGET_DECLARE_ON", on)
-            .env("NO_COLOR", "1")
-            .output()
-            .unwrap();
-        serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap()
-    };
+    let kit = |on: &str, config: &str| kit_report(&sandbox, config, &[("WIDGET_DECLARE_ON", on)]);
     let report = kit("stream", &sandbox.config("{}"));
     assert_eq!(util::status(&report, "discover.streams"), "pass", "{report:#}");
     assert_eq!(util::status(&report, "sync.records_valid"), "pass", "{report:#}");

@@ -16,7 +16,6 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use protocol::registry::declared_for_stream;
 use protocol::{DeclaredSchemaError, Redactor, SchemaRegistry, Stream};
 
 use super::result::ConnectionResult;
@@ -91,8 +90,7 @@ impl StreamContext<'_> {
                 .hint(Some(hint))
                 .build(FailureKind::Failed, &format!("cannot sync stream `{}`: {reason}", stream.id))
         };
-        let declared = declared_for_stream(&self.declared, stream).map_err(refused)?;
-        Ok(Arc::new(SchemaRegistry::global().with_declared(&declared).map_err(refused)?))
+        Ok(Arc::new(SchemaRegistry::global().for_stream(&self.declared, stream).map_err(refused)?))
     }
 }
 
