@@ -76,7 +76,7 @@ impl<'t> Tape<'t> {
         }
         // About one value per 8 bytes of a typical record: one allocation, rarely grown.
         let slots = Vec::with_capacity(16 + text.len() / 8);
-        let mut parser = Parser { bytes: text.as_bytes(), at: 0, slots };
+        let mut parser = Parser { bytes: text.as_bytes(), at: 0, slots, names: Vec::new() };
         parser.value(0)?;
         parser.skip_whitespace();
         if parser.at != text.len() {
@@ -95,6 +95,8 @@ struct Parser<'b> {
     bytes: &'b [u8],
     at: usize,
     slots: Vec<Slot>,
+    /// Scratch space of the duplicate-name check: each name's fingerprint and span.
+    names: Vec<(u64, (u32, u32))>,
 }
 
 impl Parser<'_> {
@@ -196,6 +198,7 @@ impl Parser<'_> {
         let mut escaped = false;
         let mut at = self.at + 1;
         loop {
+            at = skip_plain_string_bytes(self.bytes, at);
             match self.bytes.get(at).copied().ok_or(Unsupported)? {
                 b'"' => break,
                 b'\\' => {
@@ -263,10 +266,13 @@ impl Parser<'_> {
     /// unescaped). `serde_json` keeps the last of them, the tape would find the first: the
     /// tape and `Value` validators would judge different values, so such objects are left
     /// to `serde_json` (found by `tests/it/fuzz.rs`).
-    fn has_duplicate_names(&self, index: usize) -> bool {
+    fn has_duplicate_names(&mut self, index: usize) -> bool {
         let len = self.slots[index].len as usize;
         if len < 2 {
             return false;
+        }
+        if let Some(duplicate) = self.small_object_has_duplicate_names(index, len) {
+            return duplicate;
         }
         let mut names: Vec<Cow<'_, [u8]>> = Vec::with_capacity(len);
         let mut key = index + 1;
@@ -287,6 +293,106 @@ impl Parser<'_> {
         names.sort_unstable();
         names.windows(2).any(|pair| pair[0] == pair[1])
     }
+
+    /// [`Self::has_duplicate_names`] for the common object, of at most [`SMALL_OBJECT`]
+    /// members whose names have no escapes, without sorting: each name against those
+    /// before it, by a fingerprint (its length and first bytes) and only when that matches
+    /// by its bytes. `None` for any other object.
+    fn small_object_has_duplicate_names(&mut self, index: usize, len: usize) -> Option<bool> {
+        if len > SMALL_OBJECT {
+            return None;
+        }
+        let mut names = std::mem::take(&mut self.names);
+        names.clear();
+        let mut key = index + 1;
+        let mut duplicate = Some(false);
+        for _ in 0..len {
+            let slot = self.slots[key];
+            if slot.kind != Kind::String(false) {
+                duplicate = None;
+                break;
+            }
+            let name = &self.bytes[slot.start as usize + 1..slot.end as usize - 1];
+            let fingerprint = name_fingerprint(name);
+            let name_of = |(start, end): (u32, u32)| &self.bytes[start as usize..end as usize];
+            if names.iter().any(|&(other, span)| other == fingerprint && name_of(span) == name) {
+                duplicate = Some(true);
+                break;
+            }
+            names.push((fingerprint, (slot.start + 1, slot.end - 1)));
+            key = self.slots[key + 1].next as usize;
+        }
+        self.names = names;
+        duplicate
+    }
+}
+
+/// Objects up to this many members are checked for duplicate names pairwise.
+const SMALL_OBJECT: usize = 32;
+
+/// A name's length and its first six bytes in one word: equal names have equal
+/// fingerprints.
+fn name_fingerprint(name: &[u8]) -> u64 {
+    let mut head = [0u8; 8];
+    let take = name.len().min(6);
+    head[..take].copy_from_slice(&name[..take]);
+    head[6..].copy_from_slice(&(name.len() as u16).to_le_bytes());
+    u64::from_le_bytes(head)
+}
+
+/// The first position from `at` on where `bytes` may hold a quote, a backslash or a
+/// control character, skipping plain bytes many at a time. The string scan was the
+/// runner's largest single cost, at one branchy step per byte. The caller still checks
+/// every byte it stops at, so stopping early costs a step, never a wrong answer.
+fn skip_plain_string_bytes(bytes: &[u8], at: usize) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    let at = skip_plain_string_bytes_sse2(bytes, at);
+    skip_plain_string_bytes_swar(bytes, at)
+}
+
+/// Sixteen bytes at a time, and exactly to the first special byte: SSE2 is part of every
+/// x86-64 processor.
+#[cfg(target_arch = "x86_64")]
+fn skip_plain_string_bytes_sse2(bytes: &[u8], mut at: usize) -> usize {
+    use std::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+    };
+    while let Some(chunk) = bytes.get(at..at + 16) {
+        // SAFETY: the load reads the 16 bytes of `chunk` (unaligned loads are allowed), and
+        // SSE2 is always enabled on x86_64.
+        let special = unsafe {
+            let word = _mm_loadu_si128(chunk.as_ptr().cast());
+            let quote = _mm_cmpeq_epi8(word, _mm_set1_epi8(b'"' as i8));
+            let backslash = _mm_cmpeq_epi8(word, _mm_set1_epi8(b'\\' as i8));
+            // Unsigned `byte <= 0x1f`: the smaller of the two is the byte itself.
+            let control = _mm_cmpeq_epi8(_mm_min_epu8(word, _mm_set1_epi8(0x1f)), word);
+            _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control))
+        };
+        if special != 0 {
+            return at + special.trailing_zeros() as usize;
+        }
+        at += 16;
+    }
+    at
+}
+
+/// Eight bytes at a time on any processor ("SWAR": each test sets a byte's high bit when
+/// that byte may be special); stops at the first word that may hold one.
+fn skip_plain_string_bytes_swar(bytes: &[u8], mut at: usize) -> usize {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    let has_zero_byte = |word: u64| word.wrapping_sub(ONES) & !word & HIGHS;
+    while let Some(chunk) = bytes.get(at..at + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+        let quote = has_zero_byte(word ^ (ONES * u64::from(b'"')));
+        let backslash = has_zero_byte(word ^ (ONES * u64::from(b'\\')));
+        let control = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
+        if quote | backslash | control != 0 {
+            break;
+        }
+        at += 8;
+    }
+    at
 }
 
 /// The length of the escape at the start of `bytes` (which starts with a backslash).
@@ -339,6 +445,7 @@ pub struct TapeNode<'a> {
 }
 
 impl<'a> TapeNode<'a> {
+    #[inline]
     fn slot(&self) -> Slot {
         self.tape.slots[self.index as usize]
     }
@@ -353,12 +460,29 @@ impl<'a> TapeNode<'a> {
     }
 
     /// The string's contents, unescaped if needed; `None` for other kinds.
+    #[inline]
     pub fn string(&self) -> Option<Cow<'a, str>> {
         let slot = self.slot();
         match slot.kind {
             Kind::String(false) => Some(Cow::Borrowed(&self.tape.text[slot.start as usize + 1..slot.end as usize - 1])),
             Kind::String(true) => serde_json::from_str::<String>(self.raw()).ok().map(Cow::Owned),
             _ => None,
+        }
+    }
+
+    /// Whether this is the string `expected`: compared in place, without unescaping or
+    /// slicing a `str`, unless it has escapes (member lookups compare every name).
+    #[inline]
+    fn is_string(&self, expected: &str) -> bool {
+        let slot = self.slot();
+        let (start, end) = (slot.start as usize, slot.end as usize);
+        match slot.kind {
+            Kind::String(false) => {
+                end - start == expected.len() + 2
+                    && &self.tape.text.as_bytes()[start + 1..end - 1] == expected.as_bytes()
+            }
+            Kind::String(true) => self.string().is_some_and(|string| string == expected),
+            _ => false,
         }
     }
 
@@ -483,7 +607,7 @@ impl<'a> TapeObject<'a> {
         let (mut next, mut left) = (self.0.index + 1, self.0.slot().len);
         while left > 0 {
             let value = self.0.at(next + 1);
-            if self.0.at(next).string().is_some_and(|name| name == key) {
+            if self.0.at(next).is_string(key) {
                 return Some(value);
             }
             next = value.slot().next;
@@ -650,6 +774,57 @@ mod tests {
             let serde = serde_json::from_str::<Value>(&nested).is_ok();
             assert_eq!(Tape::parse(&nested).is_ok(), serde, "{depth} levels");
             assert_eq!(serde, depth < 128, "{depth} levels");
+        }
+    }
+
+    #[test]
+    fn the_eight_byte_string_scan_stops_at_every_special_byte_wherever_it_lies() {
+        // Each special byte at each offset in and around an eight-byte word, after plain
+        // ASCII and after multi-byte UTF-8 (whose bytes are all >= 0x80).
+        for prefix in ["", "abcdefg", "ééé", "abcdefghijklmnopq"] {
+            for pad in 0..17 {
+                let plain = format!("{prefix}{}", "x".repeat(pad));
+                let quoted = format!("\"{plain}\"");
+                let tape = Tape::parse(&quoted).unwrap();
+                assert_eq!(tape.root().string().unwrap(), plain);
+                let escaped = format!("\"{plain}\\n{plain}\"");
+                assert_eq!(Tape::parse(&escaped).unwrap().root().string().unwrap(), format!("{plain}\n{plain}"));
+                for control in ["\u{0}", "\u{1f}", "\n", "\t"] {
+                    let raw = format!("\"{plain}{control}{plain}\"");
+                    assert_eq!(Tape::parse(&raw).map(|_| ()), Err(Unsupported), "{raw:?}");
+                }
+                let unterminated = format!("\"{plain}");
+                assert_eq!(Tape::parse(&unterminated).map(|_| ()), Err(Unsupported));
+            }
+        }
+        let swar = skip_plain_string_bytes_swar;
+        assert_eq!(swar(b"abcdefgh\"", 0), 8);
+        assert_eq!(swar(b"abcdefg\"h", 0), 0, "the word holding the quote is not skipped");
+        assert_eq!(swar("\u{7f}ÿabcdef.".as_bytes(), 0), 8, "DEL and UTF-8 are plain");
+        #[cfg(target_arch = "x86_64")]
+        {
+            let sse2 = skip_plain_string_bytes_sse2;
+            assert_eq!(sse2(b"abcdefghijklmnopqrstuvwx\"yz0123456789", 0), 24, "exactly at the quote");
+            assert_eq!(sse2(b"abcdefghijklmnopqrstuvwx\\yz0123456789", 3), 24, "exactly at the backslash");
+            assert_eq!(sse2("ÿÿÿÿÿÿÿÿ\u{1f}xxxxxxxxxxxxxxxxx".as_bytes(), 0), 16, "UTF-8 is plain, 0x1f is not");
+            assert_eq!(sse2("\u{7f} xxxxxxxxxxxxxxxxxxxxxxxxx".as_bytes(), 0), 16, "DEL and space are plain");
+            assert_eq!(sse2(b"short\"", 0), 0, "fewer than sixteen bytes are left to the caller");
+        }
+    }
+
+    #[test]
+    fn duplicate_names_are_found_in_small_and_large_objects() {
+        let object = |names: &[String]| {
+            let members: Vec<String> = names.iter().map(|name| format!("\"{name}\":1")).collect();
+            format!("{{{}}}", members.join(","))
+        };
+        for len in [2, 15, 16, 17, 32, 33, 40] {
+            let mut names: Vec<String> = (0..len).map(|i| format!("n{i}")).collect();
+            assert!(Tape::parse(&object(&names)).is_ok(), "{len} distinct names");
+            names[len - 1] = "n0".to_owned();
+            assert_eq!(Tape::parse(&object(&names)).map(|_| ()), Err(Unsupported), "{len} names, last repeats first");
+            names[len - 1] = "n\\u0030".to_owned();
+            assert_eq!(Tape::parse(&object(&names)).map(|_| ()), Err(Unsupported), "{len} names, escaped repeat");
         }
     }
 
