@@ -330,14 +330,14 @@ impl Parser<'_> {
 /// Objects up to this many members are checked for duplicate names pairwise.
 const SMALL_OBJECT: usize = 32;
 
-/// A name's length and its first six bytes in one word: equal names have equal
-/// fingerprints.
+/// A word of a name's first bytes and its length: equal names have equal fingerprints.
+/// Read straight from the name (no copy into a buffer, which stalled the load after it).
 fn name_fingerprint(name: &[u8]) -> u64 {
-    let mut head = [0u8; 8];
-    let take = name.len().min(6);
-    head[..take].copy_from_slice(&name[..take]);
-    head[6..].copy_from_slice(&(name.len() as u16).to_le_bytes());
-    u64::from_le_bytes(head)
+    let head = match name.get(..8) {
+        Some(head) => u64::from_le_bytes(head.try_into().expect("eight bytes")),
+        None => name.iter().fold(0, |word, &byte| word << 8 | u64::from(byte)),
+    };
+    head ^ (name.len() as u64).rotate_right(8)
 }
 
 /// The first position from `at` on where `bytes` may hold a quote, a backslash or a
