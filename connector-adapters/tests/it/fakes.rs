@@ -288,6 +288,34 @@ echo '{"type":"STATE","state":{"type":"STREAM","stream":{"stream_descriptor":{"n
 }
 
 #[test]
+fn an_airbyte_estimate_becomes_progress_counting_the_records_sent_so_far() {
+    let sandbox = Sandbox::new();
+    let record = |id: u32| {
+        format!(
+            r#"echo '{{"type":"RECORD","record":{{"stream":"users","data":{{"id":{id}}},"emitted_at":1704103200000}}}}'"#
+        )
+    };
+    let estimate = r#"echo '{"type":"TRACE","trace":{"type":"ESTIMATE","estimate":{"name":"users","type":"STREAM","row_estimate":5}}}'"#;
+    let source = airbyte_source(&sandbox, &[record(1), record(2), estimate.to_owned(), record(3)].join("\n"));
+    let config = json!({"source": source, "sourceConfig": {"api_key": "k3y-k3y-k3y", "region": "eu"}});
+    let config = sandbox.write("by-hand.json", &config.to_string());
+    // By hand, as someone debugging the adapter would run it: the protocol lines on stdout.
+    let output = std::process::Command::new(bin_dir().join("connector-airbyte"))
+        .args(["sync", "--config", &config, "--since", "2024-01-01"])
+        .output()
+        .unwrap();
+    let stdout = assert_ok("connector-airbyte sync", &output);
+    let messages: Vec<Value> = stdout.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    let kinds: Vec<&str> =
+        messages.iter().filter_map(|m| m["type"].as_str()).filter(|k| ["record", "progress"].contains(k)).collect();
+    assert_eq!(kinds, ["record", "record", "progress", "record"], "in the source's order: {stdout}");
+    let progress = messages.iter().find(|m| m["type"] == "progress").unwrap();
+    assert_eq!(progress["done"], 2, "{progress}");
+    assert_eq!(progress["total"], 5, "{progress}");
+    assert!(progress.get("unit").is_none_or(|unit| unit == "items"), "absent means items: {progress}");
+}
+
+#[test]
 fn an_airbyte_trace_error_fails_the_sync_with_its_kind_and_its_secret_masked() {
     let sandbox = Sandbox::new();
     let source = airbyte_source(
