@@ -53,6 +53,13 @@ struct Slot {
     len: u32,
 }
 
+impl Slot {
+    /// A string's span without its quotes.
+    fn unquoted(&self) -> Range<usize> {
+        self.start as usize + 1..self.end as usize - 1
+    }
+}
+
 /// A JSON document as a flat list of slots; objects store each member as a key slot
 /// followed by the value's slots.
 #[derive(Debug)]
@@ -95,8 +102,8 @@ struct Parser<'b> {
     bytes: &'b [u8],
     at: usize,
     slots: Vec<Slot>,
-    /// Scratch space of the duplicate-name check: each name's fingerprint and span.
-    names: Vec<(u64, (u32, u32))>,
+    /// Scratch space of the duplicate-name check: each name's fingerprint and bytes.
+    names: Vec<(u64, &'b [u8])>,
 }
 
 impl Parser<'_> {
@@ -261,7 +268,17 @@ impl Parser<'_> {
     }
 }
 
-impl Parser<'_> {
+impl<'b> Parser<'b> {
+    /// The name slots of the finished object at `index`, in order.
+    fn member_names(&self, index: usize) -> impl Iterator<Item = Slot> + '_ {
+        let mut key = index + 1;
+        (0..self.slots[index].len).map(move |_| {
+            let slot = self.slots[key];
+            key = self.slots[key + 1].next as usize;
+            slot
+        })
+    }
+
     /// Whether two members of the finished object at `index` have the same name (once
     /// unescaped). `serde_json` keeps the last of them, the tape would find the first: the
     /// tape and `Value` validators would judge different values, so such objects are left
@@ -275,20 +292,16 @@ impl Parser<'_> {
             return duplicate;
         }
         let mut names: Vec<Cow<'_, [u8]>> = Vec::with_capacity(len);
-        let mut key = index + 1;
-        for _ in 0..len {
-            let slot = self.slots[key];
-            let quoted = &self.bytes[slot.start as usize..slot.end as usize];
+        for slot in self.member_names(index) {
             names.push(match slot.kind {
-                Kind::String(false) => Cow::Borrowed(&quoted[1..quoted.len() - 1]),
+                Kind::String(false) => Cow::Borrowed(&self.bytes[slot.unquoted()]),
                 // An escape the tape accepted always unescapes; if not, a name that matches
                 // none is the cautious answer's opposite, so say "duplicate".
-                _ => match serde_json::from_slice::<String>(quoted) {
+                _ => match serde_json::from_slice::<String>(&self.bytes[slot.start as usize..slot.end as usize]) {
                     Ok(name) => Cow::Owned(name.into_bytes()),
                     Err(_) => return true,
                 },
             });
-            key = self.slots[key + 1].next as usize;
         }
         names.sort_unstable();
         names.windows(2).any(|pair| pair[0] == pair[1])
@@ -302,25 +315,22 @@ impl Parser<'_> {
         if len > SMALL_OBJECT {
             return None;
         }
+        let bytes = self.bytes;
         let mut names = std::mem::take(&mut self.names);
         names.clear();
-        let mut key = index + 1;
         let mut duplicate = Some(false);
-        for _ in 0..len {
-            let slot = self.slots[key];
+        for slot in self.member_names(index) {
             if slot.kind != Kind::String(false) {
                 duplicate = None;
                 break;
             }
-            let name = &self.bytes[slot.start as usize + 1..slot.end as usize - 1];
+            let name = &bytes[slot.unquoted()];
             let fingerprint = name_fingerprint(name);
-            let name_of = |(start, end): (u32, u32)| &self.bytes[start as usize..end as usize];
-            if names.iter().any(|&(other, span)| other == fingerprint && name_of(span) == name) {
+            if names.iter().any(|&(other, earlier)| other == fingerprint && earlier == name) {
                 duplicate = Some(true);
                 break;
             }
-            names.push((fingerprint, (slot.start + 1, slot.end - 1)));
-            key = self.slots[key + 1].next as usize;
+            names.push((fingerprint, name));
         }
         self.names = names;
         duplicate
@@ -464,7 +474,7 @@ impl<'a> TapeNode<'a> {
     pub fn string(&self) -> Option<Cow<'a, str>> {
         let slot = self.slot();
         match slot.kind {
-            Kind::String(false) => Some(Cow::Borrowed(&self.tape.text[slot.start as usize + 1..slot.end as usize - 1])),
+            Kind::String(false) => Some(Cow::Borrowed(&self.tape.text[slot.unquoted()])),
             Kind::String(true) => serde_json::from_str::<String>(self.raw()).ok().map(Cow::Owned),
             _ => None,
         }
@@ -475,11 +485,10 @@ impl<'a> TapeNode<'a> {
     #[inline]
     fn is_string(&self, expected: &str) -> bool {
         let slot = self.slot();
-        let (start, end) = (slot.start as usize, slot.end as usize);
         match slot.kind {
             Kind::String(false) => {
-                end - start == expected.len() + 2
-                    && &self.tape.text.as_bytes()[start + 1..end - 1] == expected.as_bytes()
+                let unquoted = slot.unquoted();
+                unquoted.len() == expected.len() && &self.tape.text.as_bytes()[unquoted] == expected.as_bytes()
             }
             Kind::String(true) => self.string().is_some_and(|string| string == expected),
             _ => false,
