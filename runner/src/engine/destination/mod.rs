@@ -50,6 +50,7 @@ pub mod postgres;
 pub mod sqlite;
 mod state_file;
 pub mod stdout;
+mod wal_checkpointer;
 #[cfg(test)]
 mod test_support;
 mod writer;
