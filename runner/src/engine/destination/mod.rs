@@ -50,9 +50,9 @@ pub mod postgres;
 pub mod sqlite;
 mod state_file;
 pub mod stdout;
-mod wal_checkpointer;
 #[cfg(test)]
 mod test_support;
+mod wal_checkpointer;
 mod writer;
 
 pub use state_file::StateFile;

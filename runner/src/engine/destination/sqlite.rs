@@ -144,7 +144,9 @@ impl SqliteStore {
         // 4 KiB ones (a 27% smaller file; takes effect on new files only).
         conn.pragma_update(None, "page_size", PAGE_SIZE).map_err(open_error)?;
         prepare_file(&mut conn, path)?;
-        let wal = WalCheckpointer::start(&conn, path, synchronous, WAL_LIMITS)?;
+        let copier = Connection::open(path).map_err(open_error)?;
+        copier.pragma_update(None, "synchronous", synchronous).map_err(open_error)?;
+        let wal = WalCheckpointer::start(&conn, copier, WAL_LIMITS)?;
         Ok(SqliteStore { path: path.to_owned(), wal, conn })
     }
 
@@ -159,7 +161,7 @@ impl SqliteStore {
 /// Why the operating system refused SQLite's last read or write, when that is what
 /// failed: SQLite itself only says "disk I/O error", not "File too large" or "No space
 /// left on device", which tell the user what to do.
-fn os_cause(conn: &Connection, err: &rusqlite::Error) -> Option<std::io::Error> {
+pub(super) fn os_cause(conn: &Connection, err: &rusqlite::Error) -> Option<std::io::Error> {
     use rusqlite::ErrorCode::{DiskFull, SystemIoFailure};
     if !matches!(err.sqlite_error_code(), Some(SystemIoFailure | DiskFull)) {
         return None;
@@ -418,8 +420,12 @@ impl Store for SqliteStore {
             tx.commit()
         })();
         result.map_err(|err| self.write_error(err))?;
-        self.wal.after_commit();
-        Ok(())
+        match self.wal.after_commit() {
+            Ok(_) => Ok(()),
+            Err(failure) => {
+                Err(DestinationError::write(&self.path, format!("copying the WAL into the file: {failure}")))
+            }
+        }
     }
 }
 

@@ -21,17 +21,19 @@
 //!   log afresh. The log therefore stays under about `catch_up_from` frames plus one batch,
 //!   as long as no reader holds an old snapshot (a reader's snapshot keeps its frames, as
 //!   with SQLite's own checkpoints; the copy still never waits for it).
-//! - A copy that fails (a full disk, say) loses nothing: the pages stay in the log, the
-//!   next copy or the last connection's close copies them, and the writer's own next
-//!   write meets the same error and reports it.
+//! - A copy that fails (a full disk, say) loses nothing: the pages stay in the log, and
+//!   the next copy or the last connection's close copies them. The writer reports the
+//!   failure after its next commit, with the operating system's reason, so the sync fails
+//!   as it did when SQLite copied inside the commit, instead of growing the log until
+//!   its own writes fail too.
 
 use std::cell::Cell;
-use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 
 use rusqlite::Connection;
 
+use super::sqlite::os_cause;
 use super::DestinationError;
 
 /// When the writer asks for a copy, and when it waits for one.
@@ -67,6 +69,8 @@ struct Progress {
     finished: u64,
     /// The writer is gone: finish and close.
     closing: bool,
+    /// Why a copy failed, until the writer reports it.
+    failure: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -90,21 +94,18 @@ pub struct WalCheckpointer {
 }
 
 impl WalCheckpointer {
-    /// Opens a second connection to `path` on a new thread, and takes over the WAL
-    /// checkpoints of `writer` (the connection that commits, on the calling thread).
+    /// Takes over the WAL checkpoints of `writer` (the connection that commits, on the
+    /// calling thread): `copier`, a second connection to the same file, makes them on a
+    /// new thread. The copy's fsyncs follow `copier`'s `synchronous` setting, which should
+    /// be the writer's.
     ///
     /// # Errors
-    /// The second connection cannot be opened or configured, or no thread can be started.
+    /// No thread can be started.
     pub fn start(
         writer: &Connection,
-        path: &Path,
-        synchronous: &str,
+        copier: Connection,
         limits: WalLimits,
     ) -> Result<WalCheckpointer, DestinationError> {
-        let open_error = |err: rusqlite::Error| DestinationError::open("SQLite database", path, err);
-        let copier = Connection::open(path).map_err(open_error)?;
-        // The copy's fsyncs follow the connection's setting: the same as the writer's.
-        copier.pragma_update(None, "synchronous", synchronous).map_err(open_error)?;
         let shared = Arc::new(Shared::default());
         let thread = std::thread::Builder::new()
             .name("sqlite-wal-copy".into())
@@ -120,7 +121,10 @@ impl WalCheckpointer {
 
     /// Called by the writer after each commit: asks for a copy, or waits for one, as the
     /// log's size requires. Returns the frames the commit left in the log.
-    pub fn after_commit(&self) -> u32 {
+    ///
+    /// # Errors
+    /// A copy failed since the last call: why (said once).
+    pub fn after_commit(&self) -> Result<u32, String> {
         // Taken, so that a commit that wrote nothing (and called no hook) reads 0.
         let frames = FRAMES_AFTER_COMMIT.with(|cell| cell.replace(0));
         if frames >= self.limits.catch_up_from {
@@ -129,7 +133,10 @@ impl WalCheckpointer {
         } else if frames >= self.limits.copy_from {
             self.ask();
         }
-        frames
+        match self.shared.lock().failure.take() {
+            Some(failure) => Err(failure),
+            None => Ok(frames),
+        }
     }
 
     /// Asks for a copy that starts after this call; returns its number.
@@ -172,9 +179,19 @@ fn copy_when_asked(copier: &Connection, shared: &Shared) {
             progress.started = progress.asked;
             progress.started
         };
-        // Errors lose nothing (see the module's documentation): the next copy tries again.
-        let _ = copier.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
-        shared.lock().finished = copy;
+        // A failure loses nothing (see the module's documentation): the writer reports it.
+        let failure =
+            copier.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())).err().map(|err| {
+                match os_cause(copier, &err) {
+                    Some(os) => format!("{err}: {os}"),
+                    None => err.to_string(),
+                }
+            });
+        let mut progress = shared.lock();
+        progress.finished = copy;
+        if progress.failure.is_none() {
+            progress.failure = failure;
+        }
         shared.changed.notify_all();
     }
 }
@@ -185,14 +202,23 @@ mod tests {
 
     const LIMITS: WalLimits = WalLimits { copy_from: 8, catch_up_from: 32 };
 
-    /// A new WAL database with a table, and its checkpointer.
-    fn database(dir: &Path) -> (Connection, WalCheckpointer) {
+    use rusqlite::OpenFlags;
+    use std::path::Path;
+
+    /// A new WAL database with a table, and its checkpointer, whose connection is opened
+    /// with `copier_flags`.
+    fn database_with(dir: &Path, copier_flags: OpenFlags) -> (Connection, WalCheckpointer) {
         let path = dir.join("t.db");
         let conn = Connection::open(&path).unwrap();
         conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(())).unwrap();
         conn.execute_batch("CREATE TABLE t (x TEXT)").unwrap();
-        let checkpointer = WalCheckpointer::start(&conn, &path, "NORMAL", LIMITS).unwrap();
+        let copier = Connection::open_with_flags(&path, copier_flags).unwrap();
+        let checkpointer = WalCheckpointer::start(&conn, copier, LIMITS).unwrap();
         (conn, checkpointer)
+    }
+
+    fn database(dir: &Path) -> (Connection, WalCheckpointer) {
+        database_with(dir, OpenFlags::default())
     }
 
     /// Commits six rows of 1000 bytes (about four 4 KiB pages); returns the frames left in the log.
@@ -203,7 +229,7 @@ mod tests {
             [],
         )
         .unwrap();
-        checkpointer.after_commit()
+        checkpointer.after_commit().unwrap()
     }
 
     #[test]
@@ -235,5 +261,26 @@ mod tests {
         reader.execute_batch("COMMIT").unwrap();
         let after: Vec<u32> = (0..3).map(|_| commit_rows(&conn, &checkpointer)).collect();
         assert!(after[2] < LIMITS.catch_up_from, "the log starts again once the reader is gone: {after:?}");
+    }
+
+    #[test]
+    fn a_failed_copy_is_reported_after_the_next_commit_and_loses_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (conn, checkpointer) = database_with(dir.path(), OpenFlags::SQLITE_OPEN_READ_ONLY);
+        let failure = (1..=20)
+            .find_map(|committed| {
+                conn.execute("INSERT INTO t VALUES (printf('%.4000c', 'x'))", []).unwrap();
+                checkpointer.after_commit().err().map(|failure| (committed, failure))
+            })
+            .expect("a read-only connection cannot copy the log into the file");
+        let (committed, failure) = failure;
+        // Its write into the file fails (EBADF): SQLite says "disk I/O error", and the
+        // failure carries the operating system's reason.
+        assert!(failure.starts_with("disk I/O error: ") && failure.contains("(os error "), "{failure}");
+        drop(checkpointer);
+        drop(conn);
+        let reopened = Connection::open(dir.path().join("t.db")).unwrap();
+        let rows: i64 = reopened.query_row("SELECT count(*) FROM t", [], |row| row.get(0)).unwrap();
+        assert_eq!(rows, committed, "every committed row is kept");
     }
 }
