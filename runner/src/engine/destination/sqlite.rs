@@ -61,11 +61,18 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE sync_runs ADD COLUMN pid INTEGER; ALTER TABLE sync_runs ADD COLUMN host TEXT;",
 ];
 
-/// Page size of new database files.
-const PAGE_SIZE: i64 = 16 * 1024;
-/// When the log is copied into the file (pages of [`PAGE_SIZE`]): in the background from
-/// 16 MiB, and the writer waits for a full copy from 64 MiB, so the log stays near that.
-const WAL_LIMITS: WalLimits = WalLimits { copy_from: 1024, catch_up_from: 4096 };
+/// Page size of new database files (SQLite's largest). Measured on 1M ~1.4 KB records:
+/// 16 KiB pages made the file 27% smaller than 4 KiB ones (less space wasted around such
+/// rows), and 64 KiB pages cut the writes' system time by a third again (four times fewer
+/// writes to the log and the file): 1M records in 0.72 of the time of 16 KiB pages.
+const PAGE_SIZE: i64 = 64 * 1024;
+/// SQLite's page cache of each connection, in KiB. Set explicitly: with 64 KiB pages and
+/// SQLite's default, the runner's peak RSS was 79 MB, against 51 MB with this.
+const CACHE_KIB: i64 = 4096;
+/// Bytes of log from which it is copied into the file in the background, and from which
+/// the writer waits for a full copy (so the log stays near that size).
+const WAL_COPY_FROM: i64 = 16 * 1024 * 1024;
+const WAL_CATCH_UP_FROM: i64 = 64 * 1024 * 1024;
 
 /// How long a run waits for another run's write transaction before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -140,13 +147,16 @@ impl SqliteStore {
         conn.busy_timeout(BUSY_TIMEOUT).map_err(open_error)?;
         let synchronous = if synchronous_full { "FULL" } else { "NORMAL" };
         conn.pragma_update(None, "synchronous", synchronous).map_err(open_error)?;
-        // Measured on 1M ~1.4 KB records: 16 KiB pages waste less space around such rows than
-        // 4 KiB ones (a 27% smaller file; takes effect on new files only).
+        // Takes effect on new files only; an existing file keeps its page size.
         conn.pragma_update(None, "page_size", PAGE_SIZE).map_err(open_error)?;
+        conn.pragma_update(None, "cache_size", -CACHE_KIB).map_err(open_error)?;
         prepare_file(&mut conn, path)?;
+        let page_size: i64 = conn.query_row("PRAGMA page_size", [], |row| row.get(0)).map_err(open_error)?;
+        let limits = WalLimits::in_pages(WAL_COPY_FROM, WAL_CATCH_UP_FROM, page_size);
         let copier = Connection::open(path).map_err(open_error)?;
         copier.pragma_update(None, "synchronous", synchronous).map_err(open_error)?;
-        let wal = WalCheckpointer::start(&conn, copier, WAL_LIMITS)?;
+        copier.pragma_update(None, "cache_size", -CACHE_KIB).map_err(open_error)?;
+        let wal = WalCheckpointer::start(&conn, copier, limits)?;
         Ok(SqliteStore { path: path.to_owned(), wal, conn })
     }
 

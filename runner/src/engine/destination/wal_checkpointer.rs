@@ -46,6 +46,14 @@ pub struct WalLimits {
     pub catch_up_from: u32,
 }
 
+impl WalLimits {
+    /// The limits for a file of `page_size` bytes per page, given in bytes of log.
+    pub fn in_pages(copy_from_bytes: i64, catch_up_from_bytes: i64, page_size: i64) -> WalLimits {
+        let pages = |bytes: i64| u32::try_from(bytes / page_size.max(512)).unwrap_or(u32::MAX).max(1);
+        WalLimits { copy_from: pages(copy_from_bytes), catch_up_from: pages(catch_up_from_bytes) }
+    }
+}
+
 thread_local! {
     /// The frames in the log after this thread's last commit, told by SQLite's WAL hook.
     static FRAMES_AFTER_COMMIT: Cell<u32> = const { Cell::new(0) };
@@ -282,5 +290,13 @@ mod tests {
         let reopened = Connection::open(dir.path().join("t.db")).unwrap();
         let rows: i64 = reopened.query_row("SELECT count(*) FROM t", [], |row| row.get(0)).unwrap();
         assert_eq!(rows, committed, "every committed row is kept");
+    }
+
+    #[test]
+    fn limits_in_bytes_become_pages_of_the_file() {
+        let mib = 1024 * 1024;
+        assert_eq!(WalLimits::in_pages(16 * mib, 64 * mib, 65536), WalLimits { copy_from: 256, catch_up_from: 1024 });
+        assert_eq!(WalLimits::in_pages(16 * mib, 64 * mib, 4096), WalLimits { copy_from: 4096, catch_up_from: 16384 });
+        assert_eq!(WalLimits::in_pages(1000, 1000, 0), WalLimits { copy_from: 1, catch_up_from: 1 }, "never 0");
     }
 }
