@@ -6,10 +6,10 @@
 //! In WAL mode every commit appends its pages to the log, and the log must be copied
 //! into the database file now and then, or it grows without end. SQLite does that copy
 //! inside the commit that crosses `wal_autocheckpoint`, on the committing thread: the
-//! writer thread then spends about 40% of its time copying pages and waiting for the two
-//! fsyncs (log, then file) while the store loop waits for it. Here the writer only
-//! *asks*; a second connection on this thread does the copy while the writer appends the
-//! next batches:
+//! runner's writer thread spent about 40% of its time there, copying pages and waiting
+//! for the two fsyncs (log, then file), while the store loop waited for it. Here the
+//! writer only *asks*; a second connection, on a thread of its own, does the copy while
+//! the writer appends the next batches:
 //!
 //! - After a commit that leaves [`WalLimits::copy_from`] frames or more in the log, the
 //!   writer asks for a copy and goes on ([`WalCheckpointer::after_commit`]). Copies are
