@@ -143,43 +143,48 @@ impl SqliteStore {
         if let Some(parent) = path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|err| DestinationError::open("directory", parent, err))?;
         }
-        let mut conn = Connection::open(path).map_err(open_error)?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_error)?;
         let synchronous = if synchronous_full { "FULL" } else { "NORMAL" };
-        conn.pragma_update(None, "synchronous", synchronous).map_err(open_error)?;
-        // Takes effect on new files only; an existing file keeps its page size.
-        conn.pragma_update(None, "page_size", PAGE_SIZE).map_err(open_error)?;
-        conn.pragma_update(None, "cache_size", -CACHE_KIB).map_err(open_error)?;
+        let mut conn = connect(path, synchronous).map_err(open_error)?;
         prepare_file(&mut conn, path)?;
         let page_size: i64 = conn.query_row("PRAGMA page_size", [], |row| row.get(0)).map_err(open_error)?;
         let limits = WalLimits::in_pages(WAL_COPY_FROM, WAL_CATCH_UP_FROM, page_size);
-        let copier = Connection::open(path).map_err(open_error)?;
-        copier.pragma_update(None, "synchronous", synchronous).map_err(open_error)?;
-        copier.pragma_update(None, "cache_size", -CACHE_KIB).map_err(open_error)?;
+        let copier = connect(path, synchronous).map_err(open_error)?;
         let wal = WalCheckpointer::start(&conn, copier, limits)?;
         Ok(SqliteStore { path: path.to_owned(), wal, conn })
     }
 
     fn write_error(&self, err: rusqlite::Error) -> DestinationError {
-        match os_cause(&self.conn, &err) {
-            Some(os) => DestinationError::write(&self.path, format!("{err}: {os}")),
-            None => DestinationError::write(&self.path, err),
-        }
+        DestinationError::write(&self.path, explain(&self.conn, &err))
     }
 }
 
-/// Why the operating system refused SQLite's last read or write, when that is what
+/// A connection to `path` set up as both of a run's connections are: the busy timeout,
+/// `synchronous`, the page size of a new file, and the page cache.
+fn connect(path: &Path, synchronous: &str) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "synchronous", synchronous)?;
+    // Takes effect on new files only; an existing file keeps its page size.
+    conn.pragma_update(None, "page_size", PAGE_SIZE)?;
+    conn.pragma_update(None, "cache_size", -CACHE_KIB)?;
+    Ok(conn)
+}
+
+/// SQLite's error, with the operating system's reason when a read or write of `conn`
 /// failed: SQLite itself only says "disk I/O error", not "File too large" or "No space
 /// left on device", which tell the user what to do.
-pub(super) fn os_cause(conn: &Connection, err: &rusqlite::Error) -> Option<std::io::Error> {
+pub(super) fn explain(conn: &Connection, err: &rusqlite::Error) -> String {
     use rusqlite::ErrorCode::{DiskFull, SystemIoFailure};
     if !matches!(err.sqlite_error_code(), Some(SystemIoFailure | DiskFull)) {
-        return None;
+        return err.to_string();
     }
     // SAFETY: the handle is this open connection's, used on this thread only, and
     // sqlite3_system_errno only reads the errno it kept from its last system call.
     let errno = unsafe { rusqlite::ffi::sqlite3_system_errno(conn.handle()) };
-    (errno != 0).then(|| std::io::Error::from_raw_os_error(errno))
+    match errno {
+        0 => err.to_string(),
+        errno => format!("{err}: {}", std::io::Error::from_raw_os_error(errno)),
+    }
 }
 
 /// Tables with a `connection` column; `sync_runs` last, as `run_logs` rows refer to it.

@@ -33,7 +33,7 @@ use std::thread::JoinHandle;
 
 use rusqlite::Connection;
 
-use super::sqlite::os_cause;
+use super::sqlite::explain;
 use super::DestinationError;
 
 /// When the writer asks for a copy, and when it waits for one.
@@ -188,13 +188,8 @@ fn copy_when_asked(copier: &Connection, shared: &Shared) {
             progress.started
         };
         // A failure loses nothing (see the module's documentation): the writer reports it.
-        let failure =
-            copier.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())).err().map(|err| {
-                match os_cause(copier, &err) {
-                    Some(os) => format!("{err}: {os}"),
-                    None => err.to_string(),
-                }
-            });
+        let copied = copier.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+        let failure = copied.err().map(|err| explain(copier, &err));
         let mut progress = shared.lock();
         progress.finished = copy;
         if progress.failure.is_none() {
