@@ -189,13 +189,10 @@ impl TapProcess {
         pass_signals_on();
         let mut command = Command::new(program);
         command.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        #[cfg(target_os = "linux")]
-        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+        process_guard::die_with_parent(&mut command);
+        // SAFETY: signal(2) is async-signal-safe; nothing else runs between fork and exec.
         unsafe {
             command.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                    return Err(io::Error::last_os_error());
-                }
                 // The tap gets the default actions back, not the adapter's handler.
                 libc::signal(libc::SIGTERM, libc::SIG_DFL);
                 libc::signal(libc::SIGINT, libc::SIG_DFL);

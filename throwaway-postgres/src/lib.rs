@@ -395,7 +395,8 @@ fn start_server(bin: &Path, dir: &Path, port: u16, owner: &Owner, options: Optio
             .arg(format!("ssl_key_file={}", dir.join("server.key").display()));
     }
     command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
-    die_with_parent(&mut command);
+    // The kernel kills the server when the thread that started it ends.
+    process_guard::die_with_parent(&mut command);
     let mut server = command.spawn().map_err(|e| failed("run postgres", e))?;
     let stderr = server.stderr.take().expect("stderr is piped");
     let (tx, rx) = mpsc::channel();
@@ -425,28 +426,6 @@ fn start_server(bin: &Path, dir: &Path, port: u16, owner: &Owner, options: Optio
         }
     }
 }
-
-/// Linux: the kernel kills the server when the thread that started it ends.
-#[cfg(target_os = "linux")]
-fn die_with_parent(command: &mut Command) {
-    // SAFETY: the closure runs in the forked child before exec and only makes
-    // async-signal-safe calls (prctl, getppid, _exit).
-    unsafe {
-        let parent = libc::getpid();
-        command.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            if libc::getppid() != parent {
-                libc::_exit(1);
-            }
-            Ok(())
-        });
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn die_with_parent(_command: &mut Command) {}
 
 fn succeeded(tool: &str, output: Output) -> Result<String, ClusterError> {
     if output.status.success() {

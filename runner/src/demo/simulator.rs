@@ -223,32 +223,10 @@ fn command(config: &SimulatorConfig) -> Command {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
-    die_with_parent(&mut command);
+    // The kernel kills the simulator when the runner dies, even by SIGKILL.
+    process_guard::die_with_parent(&mut command);
     command
 }
-
-/// Linux: the kernel sends SIGKILL to the simulator when the runner dies, even by SIGKILL.
-#[cfg(target_os = "linux")]
-fn die_with_parent(command: &mut Command) {
-    // SAFETY: the closure runs in the forked child before exec and only makes
-    // async-signal-safe calls (prctl, getppid, _exit).
-    unsafe {
-        let parent = libc::getpid();
-        command.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            // The runner may have died between fork and prctl: then nobody would stop us.
-            if libc::getppid() != parent {
-                libc::_exit(1);
-            }
-            Ok(())
-        });
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn die_with_parent(_command: &mut Command) {}
 
 /// Reads stderr into a bounded buffer until the simulator closes it.
 fn drain_stderr(mut stderr: ChildStderr) -> (Arc<Mutex<HeadTail>>, JoinHandle<()>) {
