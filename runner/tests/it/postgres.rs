@@ -322,8 +322,9 @@ fn sslmode_is_honoured_with_rustls() {
         (format!("{}?sslmode=verify-full&sslrootcert={root}", base("localhost")), true),
         // The certificate names localhost, not 127.0.0.1.
         (format!("{}?sslmode=verify-full&sslrootcert={root}", base("127.0.0.1")), false),
-        // A private authority: not among the default roots.
+        // A private authority: not among the default roots, whether the name is checked or not.
         (format!("{}?sslmode=verify-full", base("localhost")), false),
+        (format!("{}?sslmode=verify-ca", base("127.0.0.1")), false),
         (format!("{}?sslmode=disable", base("127.0.0.1")), true),
     ] {
         let output = sync(&url);
