@@ -4,11 +4,19 @@
 //! priority, assignee and the whole log-entry timeline from the seed, the index and the
 //! creation time, then cuts the timeline at the reference "now". The status follows from
 //! the entries that already happened, so data and log entries always agree.
+//!
+//! A P1 or P2 incident also has a conference bridge ([`Facts::conference_bridge`]),
+//! hashed from its incident number rather than drawn from the generator, so adding it
+//! left every other generated value as it was.
 
 use crate::catalog::Catalog;
-use crate::rng::Rng;
+use crate::rng::{splitmix64, Rng};
 
 const SALT_INCIDENT: u64 = 0x1C1D;
+/// Salt of the conference bridge hash (of the incident number; no generator draw).
+const SALT_BRIDGE: u64 = 0xB21D;
+/// Host of every conference bridge URL (a reserved, fictional domain).
+pub(crate) const MEETING_HOST: &str = "https://meet.example.com";
 /// Most entries a timeline holds: 8 generated plus acknowledge and resolve from churn.
 pub(crate) const MAX_ENTRIES: usize = 10;
 
@@ -111,6 +119,17 @@ pub(crate) struct Facts {
     pub(crate) assignee: usize,
     entries: [Option<Entry>; MAX_ENTRIES],
     len: usize,
+}
+
+/// The conference bridge of an incident, as PagerDuty's `conference_bridge` holds it:
+/// a dial-in number, a web link, or both (an unset one is `None`, rendered as null).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Bridge {
+    /// `+1 41555501XX,,CODE#`: a fictional 555-01XX number, two one-second pauses and
+    /// a nine-digit access code completed by `#`, the format PagerDuty documents.
+    pub(crate) number: Option<String>,
+    /// `https://meet.example.com/j/CODE`, the same meeting as the number's access code.
+    pub(crate) url: Option<String>,
 }
 
 /// Incident titles; `{}` is the service name.
@@ -254,6 +273,26 @@ impl Facts {
             "low"
         }
     }
+
+    /// The conference bridge responders join: major incidents (priority P1 or P2, about
+    /// 9% of all) have one, the others none. Which fields are set and their values are
+    /// a hash of the incident number, never a draw from the incident's generator (which
+    /// would shift every later draw): 70% of bridges have a number and a URL, 20% only a
+    /// URL, 10% only a number.
+    pub(crate) fn conference_bridge(&self) -> Option<Bridge> {
+        if !matches!(self.priority, Some(0 | 1)) {
+            return None;
+        }
+        let h = splitmix64(SALT_BRIDGE ^ splitmix64(self.n + 1));
+        let (shape, line, code) = (h % 10, 100 + h / 10 % 100, 100_000_000 + h / 1000 % 900_000_000);
+        let number = format!("+1 415555{line:04},,{code}#");
+        let url = format!("{MEETING_HOST}/j/{code}");
+        Some(match shape {
+            0..=6 => Bridge { number: Some(number), url: Some(url) },
+            7 | 8 => Bridge { number: None, url: Some(url) },
+            _ => Bridge { number: Some(number), url: None },
+        })
+    }
 }
 
 fn entry(kind: EntryKind, at: i64, agent: Actor, target: Option<usize>, channel: &'static str) -> Entry {
@@ -387,6 +426,44 @@ mod tests {
         // About 2% are never resolved (the two-entry template, 5%, always resolves).
         let open = share(&old, |f| f.status() != Status::Resolved);
         assert!(near(open, 0.019, 0.005), "open for good {open}");
+    }
+
+    #[test]
+    fn major_incidents_have_a_conference_bridge_of_every_shape() {
+        let c = catalog();
+        let now = 1_700_000_000;
+        let incidents: Vec<Facts> =
+            (0..20_000).map(|n| Facts::generate(9, &c, n, now - 30 * 86_400 - n as i64 * 60, now)).collect();
+        for f in &incidents {
+            let major = matches!(f.priority, Some(0 | 1));
+            assert_eq!(f.conference_bridge().is_some(), major, "incident {} priority {:?}", f.n, f.priority);
+        }
+        // 45% have a priority, a fifth of those P1 or P2.
+        let bridged: Vec<Bridge> = incidents.iter().filter_map(Facts::conference_bridge).collect();
+        let share = bridged.len() as f64 / incidents.len() as f64;
+        assert!((share - 0.09).abs() <= 0.01, "with a bridge {share}");
+        let of_shape = |number: bool, url: bool| {
+            let count = bridged.iter().filter(|b| (b.number.is_some(), b.url.is_some()) == (number, url)).count();
+            count as f64 / bridged.len() as f64
+        };
+        assert!((of_shape(true, true) - 0.7).abs() <= 0.05, "both {}", of_shape(true, true));
+        assert!((of_shape(false, true) - 0.2).abs() <= 0.05, "URL only {}", of_shape(false, true));
+        assert!((of_shape(true, false) - 0.1).abs() <= 0.04, "number only {}", of_shape(true, false));
+        assert_eq!(of_shape(false, false), 0.0);
+        // The number's access code is the URL's meeting; both come from the number alone.
+        for b in &bridged {
+            if let (Some(number), Some(url)) = (&b.number, &b.url) {
+                let code = number.trim_end_matches('#').rsplit(',').next().unwrap();
+                assert_eq!(url, &format!("{MEETING_HOST}/j/{code}"));
+            }
+        }
+        let first = incidents.iter().find(|f| f.conference_bridge().is_some()).unwrap();
+        let fresh = Facts::fresh(9, &c, first.n, first.created);
+        assert_eq!(
+            fresh.conference_bridge(),
+            first.conference_bridge(),
+            "an incident churn adds follows the same rule"
+        );
     }
 
     #[test]

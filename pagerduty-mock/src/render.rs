@@ -299,7 +299,10 @@ impl Render<'_> {
                 "alert_grouping": null,
                 "priority": f.priority.map(|p| self.priority_ref(p)),
                 "resolve_reason": null,
-                "conference_bridge": null,
+                "conference_bridge": f.conference_bridge().map(|b| json!({
+                    "conference_number": b.number,
+                    "conference_url": b.url,
+                })),
                 "incidents_responders": [],
                 "responder_requests": [],
                 "urgency": f.urgency(),

@@ -13,6 +13,8 @@ mod binary;
 mod burst;
 // `/__mock/churn`: new and resolved incidents, visible to an incremental sync.
 mod churn;
+// Conference bridges: on P1 and P2 incidents, in PagerDuty's format, always the same.
+mod conference_bridge;
 // The same flags give byte-identical answers; another seed gives other data.
 mod determinism;
 // Every endpoint answers with PagerDuty's envelope; references resolve.
