@@ -13,14 +13,21 @@ use std::sync::Arc;
 
 /// Spawns `program args` with piped stdout and stderr, stdin piped or `/dev/null`, in a
 /// new process group. The runner's own stdin is never inherited.
+///
+/// On Linux the kernel kills the connector (SIGKILL) if the calling thread ends first,
+/// which is how a runner killed by SIGKILL, or dead of an OOM kill, leaves no connector
+/// calling an API on its behalf. The calling thread cannot end early on its own: it runs
+/// [`super::run`]'s event loop, which returns only once the connector has been reaped.
 pub fn spawn(program: &Path, args: &[String], piped_stdin: bool) -> io::Result<Child> {
-    Command::new(program)
+    let mut command = Command::new(program);
+    command
         .args(args)
         .stdin(if piped_stdin { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
+        .process_group(0);
+    process_guard::die_with_parent(&mut command);
+    command.spawn()
 }
 
 /// Sends signals to a child's process group, until the child has been reaped.

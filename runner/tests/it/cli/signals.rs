@@ -122,3 +122,22 @@ fn a_run_whose_runner_was_killed_is_marked_failed_by_the_next_sync() {
     assert_eq!(runs[1], "succeeded: ");
     assert_eq!(sandbox.count("SELECT count(*) FROM records"), 500, "the killed run's checkpoint stays");
 }
+
+#[test]
+fn a_runner_killed_by_sigkill_takes_its_connector_with_it() {
+    // `hang`: left alone, the connector would wait two minutes for its child.
+    let sandbox = Sandbox::new();
+    let mut runner = sandbox.spawn_sync(r#"{"mode":"hang","count":5}"#, &[]);
+    sandbox.wait_for_checkpoint();
+    let connector = sandbox.wait_for_connector_pid();
+    let _guard = GroupGuard(connector);
+
+    signal(runner.id(), libc::SIGKILL);
+    runner.wait().unwrap();
+    wait_for("the kernel to kill the orphaned connector", || (!alive(connector)).then_some(()));
+    assert!(sandbox.signals_seen().is_empty(), "SIGKILL, not a SIGTERM it could trap");
+    // Only the connector gets that signal; what it started is not the runner's to reach.
+    // SAFETY: as in `util::signal`; the group id is reserved while its members live.
+    unsafe { libc::kill(-connector, libc::SIGKILL) };
+    wait_until_group_gone(connector);
+}
