@@ -10,8 +10,9 @@
 //!   database cannot be reached for a whole TTL, every sync is stopped: the leases can
 //!   no longer be proven, and their commits would be refused anyway. Once per TTL it
 //!   also marks `failed` the runs whose runner's session is gone (a killed worker's).
-//! - A lost database session is opened again: the worker outlives a database restart
-//!   or failover, and exits 1 only when the database failed for two minutes.
+//! - A lost database session is opened again, at once, by the call that found it lost
+//!   (which then runs again): the worker outlives a database restart or failover, and
+//!   exits 1 only when the database failed for two minutes.
 //! - Every commit of a sync is fenced by its lease's epoch (`Fence`), so a worker that
 //!   was paused or cut off past its lease never writes after another took over.
 //! - A sync that ends releases its lease; the connection is due again `every` later. On
@@ -175,14 +176,25 @@ impl Reconnecting {
 
     /// Runs `operation` on the session (opening one if the last failed); `None` when the
     /// database failed, said once per outage.
-    fn call<T>(&mut self, what: &str, operation: impl FnOnce(&mut Fleet) -> Result<T, DestinationError>) -> Option<T> {
-        let fleet = match self.fleet.take() {
-            Some(fleet) => Ok(fleet),
-            None => Fleet::open(&self.target),
-        };
-        match fleet.and_then(|mut fleet| operation(&mut fleet).map(|value| (fleet, value))) {
-            Ok((fleet, value)) => {
-                self.fleet = Some(fleet);
+    ///
+    /// When it fails on a session that was already open, it runs once more at once on a
+    /// new session: the old one may have been ended meanwhile (a failover, a proxy's idle
+    /// timeout, `pg_terminate_backend`), and a lease release that waited for the next
+    /// call would hold the connection back for a whole TTL. Every operation is safe to
+    /// repeat: releases and finishes match their epoch, a claim whose answer was lost
+    /// only leaves leases that run out, and the rest read.
+    fn call<T>(
+        &mut self,
+        what: &str,
+        mut operation: impl FnMut(&mut Fleet) -> Result<T, DestinationError>,
+    ) -> Option<T> {
+        let reused = self.fleet.is_some();
+        let mut result = self.attempt(&mut operation);
+        if result.is_err() && reused {
+            result = self.attempt(&mut operation);
+        }
+        match result {
+            Ok(value) => {
                 if let Some((since, _)) = self.outage.take() {
                     let took = crate::human::duration(since.elapsed());
                     self.console.note(&format!("the database answers again (after {took})"));
@@ -199,6 +211,21 @@ impl Reconnecting {
                 None
             }
         }
+    }
+
+    /// `operation` on the session, opened first if there is none; a session that failed
+    /// is dropped.
+    fn attempt<T>(
+        &mut self,
+        operation: &mut impl FnMut(&mut Fleet) -> Result<T, DestinationError>,
+    ) -> Result<T, DestinationError> {
+        let mut fleet = match self.fleet.take() {
+            Some(fleet) => fleet,
+            None => Fleet::open(&self.target)?,
+        };
+        let value = operation(&mut fleet)?;
+        self.fleet = Some(fleet);
+        Ok(value)
     }
 
     /// Why the worker gives up, once the database has failed for [`DATABASE_PATIENCE`].
@@ -382,6 +409,24 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A session ended under the worker costs no call: the same call runs again at once on
+    /// a new session, so a lease release is never left to run out.
+    #[test]
+    fn a_session_ended_meanwhile_is_replaced_within_the_same_call() {
+        let Some(cluster) = throwaway_postgres::require("a_session_ended_meanwhile") else { return };
+        cluster.create_database("worker_session").unwrap();
+        let target = Target::parse(&cluster.url("worker_session")).unwrap();
+        let console = Arc::new(Console::new(crate::console::Verbosity::Quiet));
+        let mut fleet = Reconnecting::open(&target, console).unwrap();
+        assert_eq!(fleet.call("read the schedule", Fleet::next_due_in), Some(None), "nothing is due");
+        // Waits (up to 10 s) until the session is gone, as a failover would leave it.
+        let ended = "SELECT count(pg_terminate_backend(pid, 10000)) FROM pg_stat_activity \
+                     WHERE datname = 'worker_session' AND pid <> pg_backend_pid()";
+        assert_eq!(cluster.psql("worker_session", ended).unwrap(), "1");
+        assert_eq!(fleet.call("read the schedule", Fleet::next_due_in), Some(None), "{:?}", fleet.outage);
+        assert!(fleet.outage.is_none(), "no outage to report");
+    }
 
     #[test]
     fn a_claim_becomes_a_fenced_plan_with_its_references_resolved() {

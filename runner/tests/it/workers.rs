@@ -295,22 +295,47 @@ fn a_worker_outlives_the_loss_of_its_database_sessions() {
     let Some(fleet) = Fleet::new("reconnect") else { return };
     let file = fleet.write_connections("1h", &[("first", json!({"records": 2}))]);
     assert!(fleet.apply(&file, &[]).status.success());
-    let mut worker = fleet.worker(&["--lease-ttl", "3s"]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let log = fleet.dir.path().join("worker.err");
+    let mut worker = fleet
+        .worker(&["--lease-ttl", "3s"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
+        .spawn()
+        .unwrap();
+    let stderr = || std::fs::read_to_string(&log).unwrap_or_default();
     let succeeded =
         |name: &str| format!("SELECT count(*) FROM sync_runs WHERE connection = '{name}' AND outcome = 'succeeded'");
+    let end_sessions = || {
+        let sql = format!(
+            "SELECT count(pg_terminate_backend(pid, 10000)) FROM pg_stat_activity \
+             WHERE datname = '{}' AND pid <> pg_backend_pid()",
+            fleet.db
+        );
+        assert_ne!(fleet.cluster.psql("postgres", &sql).unwrap(), "0");
+    };
+    let allow_connections = |allow: bool| {
+        let sql = format!("ALTER DATABASE {} ALLOW_CONNECTIONS {allow}", fleet.db);
+        fleet.cluster.psql("postgres", &sql).unwrap();
+    };
     wait_for("the first sync", || (fleet.sql(&succeeded("first")) == "1").then_some(()));
-    // Every session of the worker (claims, heartbeats) ends, as in a database restart.
-    let terminated = fleet.sql(&format!(
-        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '{}' AND pid <> pg_backend_pid()",
-        fleet.db
-    ));
-    assert_ne!(terminated, "0");
+
+    // Every session of the worker (claims, heartbeats) ends, as in a failover: each is
+    // opened again by the call that found it gone, with no outage to report.
+    end_sessions();
     let file = fleet.write_connections("1h", &[("first", json!({"records": 2})), ("second", json!({"records": 3}))]);
     assert!(fleet.apply(&file, &[]).status.success());
     wait_for("the same worker to sync a new connection", || (fleet.sql(&succeeded("second")) == "1").then_some(()));
+    assert!(!stderr().contains("(retrying)"), "{}", stderr());
+
+    // A database that refuses sessions for a while (a restart): said, then its return.
+    allow_connections(false);
+    end_sessions();
+    wait_for("the worker to report the outage", || stderr().contains("(retrying)").then_some(()));
+    allow_connections(true);
+    let more = [("first", json!({"records": 2})), ("second", json!({"records": 3})), ("third", json!({"records": 1}))];
+    assert!(fleet.apply(&fleet.write_connections("1h", &more), &[]).status.success());
+    wait_for("a sync after the outage", || (fleet.sql(&succeeded("third")) == "1").then_some(()));
     signal(worker.id(), libc::SIGTERM);
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(worker.stderr.as_mut().unwrap(), &mut stderr).unwrap();
-    assert_eq!(worker.wait().unwrap().code(), Some(143), "{stderr}");
-    assert!(stderr.contains("(retrying)") && stderr.contains("the database answers again"), "{stderr}");
+    assert_eq!(worker.wait().unwrap().code(), Some(143), "{}", stderr());
+    assert!(stderr().contains("the database answers again"), "{}", stderr());
 }
