@@ -399,6 +399,13 @@ mod tests {
         }
     }
 
+    /// 20,000 incidents of seed 9, a minute apart and old enough for their timelines to
+    /// be complete.
+    fn old_incidents(c: &Catalog) -> Vec<Facts> {
+        let now = 1_700_000_000;
+        (0..20_000).map(|n| Facts::generate(9, c, n, now - 30 * 86_400 - n as i64 * 60, now)).collect()
+    }
+
     /// Share of `incidents` for which `property` holds.
     fn share(incidents: &[Facts], property: impl Fn(&Facts) -> bool) -> f64 {
         incidents.iter().filter(|f| property(f)).count() as f64 / incidents.len() as f64
@@ -409,10 +416,7 @@ mod tests {
         // Shares the README promises, checked on 20,000 incidents old enough for their
         // timelines to be complete. With a fixed seed the counts are fixed; the bands are
         // about five standard deviations wide.
-        let c = catalog();
-        let now = 1_700_000_000;
-        let old: Vec<Facts> =
-            (0..20_000).map(|n| Facts::generate(9, &c, n, now - 30 * 86_400 - n as i64 * 60, now)).collect();
+        let old = old_incidents(&catalog());
         let near = |value: f64, expected: f64, band: f64| (value - expected).abs() <= band;
         let high = share(&old, |f| f.high_urgency);
         assert!(near(high, 0.70, 0.02), "high urgency {high}");
@@ -431,9 +435,7 @@ mod tests {
     #[test]
     fn major_incidents_have_a_conference_bridge_of_every_shape() {
         let c = catalog();
-        let now = 1_700_000_000;
-        let incidents: Vec<Facts> =
-            (0..20_000).map(|n| Facts::generate(9, &c, n, now - 30 * 86_400 - n as i64 * 60, now)).collect();
+        let incidents = old_incidents(&c);
         for f in &incidents {
             let major = matches!(f.priority, Some(0 | 1));
             assert_eq!(f.conference_bridge().is_some(), major, "incident {} priority {:?}", f.n, f.priority);
