@@ -114,7 +114,7 @@ pub fn command(settings: &Settings, args: &Request) -> anyhow::Result<Status> {
             shell_word(&output.spec.to_string()),
             shell_word(&path.display().to_string())
         ),
-        Err(error) => eprintln!("warning: the report could not be written: {error:#}"),
+        Err(error) => eprintln!("warning: the report could not be written: {}", crate::human::error(&error)),
     }
     Ok(Status::Success)
 }

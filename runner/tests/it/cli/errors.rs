@@ -116,7 +116,7 @@ fn bad_input_exits_2_with_a_clear_message() {
             "connector `no-such-thing` not found: looked for connector-no-such-thing beside the runner",
         ),
         (vec!["spec".into(), sandbox.config("{}")], "is not executable"),
-        (vec!["verify".into(), fake(), "missing.json".into()], "cannot read config file missing.json"),
+        (vec!["verify".into(), fake(), "missing.json".into()], "cannot read config file missing.json: No such file"),
         (
             vec!["sync".into(), fake(), config.clone(), "last tuesday".into()],
             "invalid date \"last tuesday\": expected YYYY-MM-DD",
@@ -131,7 +131,9 @@ fn bad_input_exits_2_with_a_clear_message() {
         let output = sandbox.runner(&args).output().unwrap();
         let stderr = stderr_of(&output);
         assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
-        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert_eq!(stderr.matches(expected).count(), 1, "said once: {args:?}: {stderr}");
+        assert_eq!(stderr.matches("error: ").count(), 1, "one error: {args:?}: {stderr}");
+        assert!(stderr.matches("(os error").count() <= 1, "an OS reason is said once: {args:?}: {stderr}");
     }
     let not_json = sandbox.write("bad.json", "{\"token\": \"tok-abcdef\",");
     let output = sandbox.runner(&["verify", &fake(), &not_json]).output().unwrap();
