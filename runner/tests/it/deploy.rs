@@ -113,6 +113,15 @@ fn the_grace_period_outlasts_the_runners_own_and_the_cronjob_never_overlaps() {
 }
 
 #[test]
+fn deployed_workers_stop_a_silent_connector_rather_than_hold_its_lease_forever() {
+    for manifest in ["worker-deployment.yaml", "worker-cronjob.yaml"] {
+        let args = &args_of(&root().join("deploy/kubernetes").join(manifest))[0];
+        let idle = args.windows(2).find(|pair| pair[0] == "--idle-timeout").map(|pair| pair[1].parse::<u64>());
+        assert!(matches!(idle, Some(Ok(60..=7200))), "{manifest}: {args:?}");
+    }
+}
+
+#[test]
 fn the_configmaps_connections_apply_to_a_real_database_with_the_token_left_a_reference() {
     let Some(cluster) = throwaway_postgres::require("deploy_connections_apply") else { return };
     cluster.create_database("deploy_apply").unwrap();

@@ -291,6 +291,22 @@ fn a_failed_sync_is_retried_sooner_each_time_later_and_alerts_once_per_failure()
 }
 
 #[test]
+fn a_silent_connector_is_stopped_by_the_idle_timeout_and_its_lease_released() {
+    let Some(fleet) = Fleet::new("idle") else { return };
+    // After its first page the fixture waits, silent, for a file that never comes.
+    let never = fleet.dir.path().join("never");
+    let quiet = json!({"records": 8, "page": 4, "wait_for": never.to_str().unwrap()});
+    assert!(fleet.apply(&fleet.write_connections("1h", &[("quiet", quiet)]), &[]).status.success());
+    let output = finish(fleet.spawn_worker(&["--until-idle", "--idle-timeout", "1"]));
+    assert_eq!(output.status.code(), Some(1), "a sync failed: {}", text(&output.stderr));
+    let run = fleet.sql("SELECT outcome || ': ' || error FROM sync_runs");
+    assert!(run.starts_with("failed: ") && run.contains("--idle-timeout"), "{run}");
+    assert_eq!(fleet.lease("quiet"), None, "released at once, not held until a TTL runs out");
+    let cursor = fleet.sql("SELECT state ->> 'cursor' FROM stream_state WHERE connection = 'quiet'");
+    assert_eq!(cursor, "4", "the first page's checkpoint stays");
+}
+
+#[test]
 fn a_worker_outlives_the_loss_of_its_database_sessions() {
     let Some(fleet) = Fleet::new("reconnect") else { return };
     let file = fleet.write_connections("1h", &[("first", json!({"records": 2}))]);
