@@ -287,14 +287,11 @@ fn alert_connection(alert: &Alert) -> &str {
 
 /// A reqwest error with its causes, without the URL (which may hold a token).
 fn describe(error: &reqwest::Error) -> String {
-    let mut text = String::from(if error.is_connect() { "cannot connect" } else { "cannot send" });
-    let mut cause = std::error::Error::source(error);
-    while let Some(next) = cause {
-        text.push_str(": ");
-        text.push_str(&next.to_string());
-        cause = next.source();
+    let doing = if error.is_connect() { "cannot connect" } else { "cannot send" };
+    match std::error::Error::source(error) {
+        Some(cause) => format!("{doing}: {}", crate::engine::with_causes(cause)),
+        None => doing.to_owned(),
     }
-    text
 }
 
 /// The alerts for the results of a command: each result with the output it synced into.

@@ -32,7 +32,7 @@ pub fn run(cli: Cli, stop: Stop) -> ExitCode {
         Ok(status) => ExitCode::from(code_for_status(status)),
         Err(error) => {
             if !is_stdout_closed(&error) {
-                let _ = writeln!(std::io::stderr().lock(), "error: {}", crate::human::error(&error));
+                let _ = writeln!(std::io::stderr().lock(), "error: {}", crate::engine::with_causes(error.as_ref()));
             }
             ExitCode::from(code_for_error(&error))
         }

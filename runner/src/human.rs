@@ -1,28 +1,8 @@
-//! Durations in human units, tables and errors for people. Every duration the runner
-//! shows a person goes through [`duration`]; every duration a person types goes through
-//! [`parse_duration`]; every error that ends a command is said by [`error`]. Plain text
-//! only: colours are [`crate::style`]'s business.
+//! Durations in human units. Every duration the runner shows a person goes through
+//! [`duration`]; every duration a person types goes through [`parse_duration`]. Plain
+//! text only: colours are [`crate::style`]'s business.
 
 use std::time::Duration;
-
-/// `error` and its causes, each said once: `context: cause: cause`, as `{:#}` writes
-/// them, but without a cause whose text is already there. Many errors quote their source
-/// in their own message (so that `{}` alone, as stored in a run's `error`, says
-/// everything) and also give it as their `source()`; `{:#}` would say it twice.
-pub fn error(error: &anyhow::Error) -> String {
-    let mut text = String::new();
-    for cause in error.chain() {
-        let cause = cause.to_string();
-        if text.contains(&cause) {
-            continue;
-        }
-        if !text.is_empty() {
-            text.push_str(": ");
-        }
-        text.push_str(&cause);
-    }
-    text
-}
 
 /// A duration as people say it: `45 ms`, `1.8 s`, `2 min 3 s`, `1 h 4 min`.
 pub fn duration(elapsed: Duration) -> String {
@@ -108,25 +88,6 @@ pub fn age(elapsed: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// An error that quotes its source and also gives it as `source()`.
-    #[derive(Debug, thiserror::Error)]
-    #[error("cannot read config file c.json: {0}")]
-    struct Quoting(#[source] std::io::Error);
-
-    #[test]
-    fn an_error_says_each_cause_once() {
-        let gone = || std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory (os error 2)");
-        let quoted = anyhow::Error::new(Quoting(gone()));
-        assert_eq!(format!("{quoted:#}").matches("os error 2").count(), 2, "what `{{:#}}` does");
-        assert_eq!(error(&quoted), "cannot read config file c.json: No such file or directory (os error 2)");
-        // Causes that are not quoted are all said, in order.
-        let chained = anyhow::Error::new(gone()).context("reading c.json").context("cannot verify");
-        assert_eq!(error(&chained), "cannot verify: reading c.json: No such file or directory (os error 2)");
-        // A context that quotes its cause.
-        let quoted_context = anyhow::Error::new(gone()).context(format!("c.json: {}", gone()));
-        assert_eq!(error(&quoted_context), "c.json: No such file or directory (os error 2)");
-    }
 
     #[test]
     fn durations_use_the_largest_sensible_unit() {

@@ -114,7 +114,9 @@ pub fn command(settings: &Settings, args: &Request) -> anyhow::Result<Status> {
             shell_word(&output.spec.to_string()),
             shell_word(&path.display().to_string())
         ),
-        Err(error) => eprintln!("warning: the report could not be written: {}", crate::human::error(&error)),
+        Err(error) => {
+            eprintln!("warning: the report could not be written: {}", crate::engine::with_causes(error.as_ref()))
+        }
     }
     Ok(Status::Success)
 }

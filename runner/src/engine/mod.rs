@@ -12,11 +12,13 @@
 //! - [`jobs`]: bounded parallelism; [`fleet`]: the connections workers share in
 //!   PostgreSQL, their schedule and the leases that fence their writes.
 //! - [`events`]: what the engine reports while it works; [`error`]: why a command failed;
+//!   [`with_causes`]: any error and its causes as one line, each said once;
 //!   [`stop`]: stop requests (Ctrl-C, SIGTERM) as the engine receives them.
 //!
 //! *Invariant:* nothing under `engine/` imports the command line, the console, the report,
 //! the kit, the demo or the scaffold (`tests/it/architecture.rs` checks it).
 
+mod causes;
 pub mod connector;
 pub mod destination;
 pub mod error;
@@ -32,6 +34,7 @@ pub mod validate;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+pub use causes::with_causes;
 pub use connector::ConnectorClient;
 pub use error::{ConnectorCommand, FailureKind, RunError};
 pub use events::{Event, EventSink};

@@ -39,6 +39,7 @@ pub use target::{is_url, Target, TargetError, TlsMode};
 
 use super::writer::{Batched, Writer};
 use super::{DestinationError, Tuning};
+use crate::engine::with_causes;
 use session::Session;
 pub use session::{Database, Fence};
 
@@ -119,22 +120,6 @@ pub fn describe(error: &tokio_postgres::Error, target: &str) -> String {
     };
     if let Some(hint) = hint {
         text.push_str(&format!("\nhint: {hint}"));
-    }
-    text
-}
-
-/// An error's message followed by its causes: the client's own message ("error
-/// connecting to server") says little without them ("Connection refused").
-pub(crate) fn with_causes(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(next) = cause {
-        let next_text = next.to_string();
-        if !text.contains(&next_text) {
-            text.push_str(": ");
-            text.push_str(&next_text);
-        }
-        cause = next.source();
     }
     text
 }
