@@ -1,6 +1,6 @@
 //! Destination throughput alone (no connector, no validation): writes 200,000 of
 //! connector-bench's ~1.4 KB records to SQLite and to a JSON-lines directory through
-//! [`runner::destination::open`] and prints records/s and MB/s (median of 3 runs). The
+//! [`store::open`] and prints records/s and MB/s (median of 3 runs). The
 //! whole pipeline is measured by `benchmarks/run.sh`. Needs in runner/Cargo.toml:
 //!
 //! ```toml
@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use benchmarks::incident::{self, Generator};
 use chrono::Utc;
-use runner::engine::destination::{open, OutputSpec, RunOutcome, RunStart, RunSummary, ValidRecord};
 use serde_json::json;
+use store::{open, OutputSpec, RunOutcome, RunStart, RunSummary, ValidRecord};
 
 const RECORDS: usize = 200_000;
 /// Records between checkpoints; `BENCH_CHECKPOINT_EVERY` overrides it.

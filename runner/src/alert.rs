@@ -22,11 +22,11 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
 
-use crate::engine::destination::history::{self, is_stale, StreamStatus};
-use crate::engine::destination::{OutputSpec, RunOutcome};
-use crate::engine::result::ConnectionResult;
-use crate::engine::FailureKind;
 use crate::human;
+use engine::result::ConnectionResult;
+use engine::FailureKind;
+use store::history::{self, is_stale, StreamStatus};
+use store::{OutputSpec, RunOutcome};
 
 /// How long all the alerts of one command may take together: connecting, sending and
 /// waiting for the answer. Past it, the rest are not sent.
@@ -254,7 +254,7 @@ impl Notifier {
                 }]
             }
         };
-        let host = crate::engine::destination::host_name();
+        let host = store::host_name();
         let mut errors = Vec::new();
         for (index, alert) in alerts.iter().enumerate() {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -289,7 +289,7 @@ fn alert_connection(alert: &Alert) -> &str {
 fn describe(error: &reqwest::Error) -> String {
     let doing = if error.is_connect() { "cannot connect" } else { "cannot send" };
     match std::error::Error::source(error) {
-        Some(cause) => format!("{doing}: {}", crate::engine::with_causes(cause)),
+        Some(cause) => format!("{doing}: {}", store::with_causes(cause)),
         None => doing.to_owned(),
     }
 }

@@ -17,12 +17,12 @@ use crate::commands::worker::WorkerRequest;
 use crate::commands::{connections, history, inspect, schema, sync, worker, Settings, Status};
 use crate::connections::ConnectionsError;
 use crate::console::Verbosity;
-use crate::engine::destination::history::HistoryError;
-use crate::engine::{FailureKind, Limits, RunError, Stop, StopSignal};
 use crate::exit_code;
 use crate::resolve::InputError;
 use crate::scaffold::{self, Language, ScaffoldError};
 use crate::{demo, kit};
+use engine::{FailureKind, Limits, RunError, Stop, StopSignal};
+use store::history::HistoryError;
 
 /// Runs a parsed command line with `stop` as its stop switch, prints an error once, and
 /// returns the exit code.
@@ -32,7 +32,7 @@ pub fn run(cli: Cli, stop: Stop) -> ExitCode {
         Ok(status) => ExitCode::from(code_for_status(status)),
         Err(error) => {
             if !is_stdout_closed(&error) {
-                let _ = writeln!(std::io::stderr().lock(), "error: {}", crate::engine::with_causes(error.as_ref()));
+                let _ = writeln!(std::io::stderr().lock(), "error: {}", store::with_causes(error.as_ref()));
             }
             ExitCode::from(code_for_error(&error))
         }
@@ -228,8 +228,8 @@ fn is_stdout_closed(error: &anyhow::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::error::FailureBuilder;
-    use crate::engine::ConnectorCommand;
+    use engine::error::FailureBuilder;
+    use engine::ConnectorCommand;
 
     #[test]
     fn every_error_gets_its_code() {

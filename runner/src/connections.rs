@@ -30,10 +30,10 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::engine::destination::OutputSpec;
-use crate::engine::fleet::Registered;
-use crate::engine::{ConnectorProgram, StreamChoice};
 use crate::resolve::{self, InputError};
+use engine::{ConnectorProgram, StreamChoice};
+use store::fleet::Registered;
+use store::OutputSpec;
 
 /// How soon a worker retries a failed sync when the file does not say (`retry_after`).
 const DEFAULT_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(60);

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use protocol::{LogLevel, ProgressMessage};
 
-use crate::engine::{Event, EventSink};
+use engine::{Event, EventSink};
 
 /// How much the runner says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -20,14 +20,12 @@ mod alert;
 pub mod app;
 pub mod cli;
 pub mod demo;
-pub mod engine;
 pub mod exit_code;
 pub mod signals;
 
 mod commands;
 mod connections;
 mod console;
-mod drift;
 mod html;
 mod human;
 mod kit;

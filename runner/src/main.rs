@@ -6,7 +6,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = runner::cli::Cli::parse();
-    let stop = runner::engine::Stop::new();
+    let stop = engine::Stop::new();
     if let Err(error) = runner::signals::forward_to(&stop) {
         eprintln!("error: cannot listen for Ctrl-C and SIGTERM: {error}");
         return ExitCode::from(runner::exit_code::FAILURE);

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::engine::result::{overall, ConnectionResult, StreamResult};
+use engine::result::{overall, ConnectionResult, StreamResult};
 
 /// The `--json` document.
 pub fn to_json(results: &[ConnectionResult], duration: Duration) -> Value {
@@ -91,8 +91,29 @@ pub fn table(connections: &[ConnectionResult]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::destination::RunOutcome;
-    use crate::engine::result::tests::connection;
+    use engine::result::{ConnectionResult, StreamResult};
+    use std::collections::BTreeMap;
+    use store::RunOutcome;
+
+    fn stream(outcome: RunOutcome) -> StreamResult {
+        StreamResult {
+            outcome,
+            records_by_type: BTreeMap::from([("Incident".into(), 3), ("Team".into(), 1)]),
+            checkpoints: 1,
+            duration: Duration::from_millis(1500),
+            ..StreamResult::new("acme")
+        }
+    }
+
+    fn connection(outcomes: &[RunOutcome]) -> ConnectionResult {
+        ConnectionResult {
+            name: "pd".into(),
+            connector: "pagerduty".into(),
+            streams: outcomes.iter().map(|o| stream(*o)).collect(),
+            error: None,
+            duration: Duration::from_secs(2),
+        }
+    }
 
     #[test]
     fn the_table_lists_records_by_type() {

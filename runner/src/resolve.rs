@@ -13,9 +13,9 @@ use serde_json::Value;
 
 use protocol::{parse_cutoff, CutoffError, Stream};
 
-use crate::engine::destination::postgres::TargetError;
-use crate::engine::destination::OutputSpec;
-use crate::engine::{ConnectorProgram, StreamChoice};
+use engine::{ConnectorProgram, StreamChoice};
+use store::postgres::TargetError;
+use store::OutputSpec;
 
 /// Bad input: a missing connector, an unreadable config, a bad date, a bad stream.
 #[derive(Debug, thiserror::Error)]

@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 
 use tokio::signal::unix::{signal, SignalKind};
 
-use crate::engine::{Stop, StopSignal};
+use engine::{Stop, StopSignal};
 
 /// Starts forwarding SIGINT and SIGTERM to `stop`. Call it once, early in `main`; later
 /// calls change nothing (the first handle keeps receiving).

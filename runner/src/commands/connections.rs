@@ -8,11 +8,11 @@ use serde_json::json;
 
 use super::{print, Settings, Status};
 use crate::connections;
-use crate::engine::destination::postgres::Target;
-use crate::engine::destination::OutputSpec;
-use crate::engine::fleet::{Fleet, Listed};
 use crate::human;
 use crate::resolve::{self, InputError};
+use store::fleet::{Fleet, Listed};
+use store::postgres::Target;
+use store::OutputSpec;
 
 /// The `--db` of the fleet's commands: a PostgreSQL URL.
 ///
@@ -55,7 +55,7 @@ pub fn apply(settings: &Settings, file: &Path, db: &str, prune: bool) -> anyhow:
 /// Config values that look like secrets written in clear: the database would hold them.
 /// Keys as the SDK and the PagerDuty connector name their secrets; `${env:NAME}` values
 /// are references and fine.
-fn literal_secrets(connections: &[crate::engine::fleet::Registered]) -> Vec<String> {
+fn literal_secrets(connections: &[store::fleet::Registered]) -> Vec<String> {
     let secret_like = |key: &str| {
         let key = key.to_ascii_lowercase();
         ["token", "password", "secret", "apikey", "api_key"].iter().any(|word| key.contains(word))
@@ -64,7 +64,7 @@ fn literal_secrets(connections: &[crate::engine::fleet::Registered]) -> Vec<Stri
     for connection in connections {
         let Some(config) = connection.config.as_object() else { continue };
         for (key, value) in config {
-            if secret_like(key) && value.as_str().is_some_and(|v| !crate::engine::fleet::is_env_reference(v)) {
+            if secret_like(key) && value.as_str().is_some_and(|v| !store::fleet::is_env_reference(v)) {
                 found.push(format!(
                     "connection `{}`: `{key}` looks like a secret and is stored in the database as written; \
                      write \"${{env:NAME}}\" instead and give the workers NAME in their environment",

@@ -1,6 +1,6 @@
 //! `runner runs` and `runner report`: what a database's history says, as a table, one JSON
 //! document, or a self-contained HTML page ([`crate::html`]). Read through
-//! [`crate::engine::destination::history`]; nothing here writes to the database.
+//! [`store::history`]; nothing here writes to the database.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -12,10 +12,10 @@ use serde_json::{json, Value};
 
 use super::{print, Settings, Status};
 use crate::console::Verbosity;
-use crate::engine::destination::history::{self, is_stale, Run, RunFilter, RunState, StreamStatus};
 use crate::html;
 use crate::human;
 use crate::resolve;
+use store::history::{self, is_stale, Run, RunFilter, RunState, StreamStatus};
 
 /// What `runner runs` shows.
 #[derive(Debug, Clone)]

@@ -8,8 +8,8 @@ use protocol::{Redactor, Stream};
 use serde_json::Value;
 
 use super::{print, Settings, Status};
-use crate::engine::ConnectorClient;
 use crate::resolve;
+use engine::ConnectorClient;
 
 /// `runner spec <connector>`: the spec, pretty on a terminal, one line otherwise. A spec
 /// whose declared record types a sync would refuse is refused here too.

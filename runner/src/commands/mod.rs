@@ -17,8 +17,8 @@ use std::io::{self, Write};
 use std::sync::Arc;
 
 use crate::console::{Console, Verbosity};
-use crate::engine::{ConnectorClient, Engine, Limits, Stop, StopSignal};
 use crate::resolve::{self, InputError};
+use engine::{ConnectorClient, Engine, Limits, Stop, StopSignal};
 
 /// How a command ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,13 +14,13 @@ use serde_json::{json, Value};
 
 use super::{print, Settings, Status};
 use crate::console::Verbosity;
-use crate::drift::{Observer, Resolver, Schemas, TypeDrift};
-use crate::engine::destination::{history, OutputSpec};
-use crate::engine::sync::ConnectionPlan;
-use crate::engine::{ConnectorProgram, StreamChoice};
 use crate::human;
 use crate::resolve::{self, InputError};
 use crate::style::Style;
+use drift::{Observer, Resolver, Schemas, TypeDrift};
+use engine::sync::ConnectionPlan;
+use engine::{ConnectorProgram, StreamChoice};
+use store::{history, OutputSpec};
 
 /// The sample's cutoff when `--since` is not given: this many days before now.
 const DEFAULT_SINCE_DAYS: i64 = 30;
@@ -279,7 +279,7 @@ fn finding_rows(found: &TypeDrift) -> Vec<[String; 5]> {
     let row = |kind: &str, path: &str, count: String, detail: String| {
         [String::new(), kind.to_owned(), path.to_owned(), count, detail]
     };
-    let example = |e: &crate::drift::Example| format!("e.g. `{}` at {}", e.record, e.path);
+    let example = |e: &drift::Example| format!("e.g. `{}` at {}", e.record, e.path);
     let mut rows = vec![row("finding", "path", "count".to_owned(), "detail".to_owned())];
     for unnamed in &found.unnamed_fields {
         let allowed = if unnamed.allowed { "" } else { ", not allowed (additionalProperties: false)" };

@@ -11,12 +11,12 @@ use super::{print, Settings, Status};
 use crate::alert::{self, Notifier};
 use crate::connections;
 use crate::console::Verbosity;
-use crate::engine::destination::{OutputSpec, RunOutcome};
-use crate::engine::result::{overall, ConnectionResult};
-use crate::engine::sync::ConnectionPlan;
-use crate::engine::{FailureKind, StreamChoice};
 use crate::report;
 use crate::resolve;
+use engine::result::{overall, ConnectionResult};
+use engine::sync::ConnectionPlan;
+use engine::{FailureKind, StreamChoice};
+use store::{OutputSpec, RunOutcome};
 
 /// What `runner sync` syncs, as the user typed it.
 #[derive(Debug, Clone)]

@@ -3,7 +3,7 @@
 //! that database, and keeps its leases alive while it works.
 //!
 //! - The main loop claims as many connections as it has free jobs (one statement, see
-//!   [`crate::engine::fleet`]), syncs each on a thread of its own with a stop switch of
+//!   [`store::fleet`]), syncs each on a thread of its own with a stop switch of
 //!   its own, and waits for one to end, a stop request, or the next due time.
 //! - A heartbeat thread, on its own database session, renews the leases every third of
 //!   the TTL; a lease the worker no longer holds stops that sync at once. If the
@@ -31,13 +31,13 @@ use super::sync::{notifier, send_alerts, Alerting};
 use super::{print, Settings, Status};
 use crate::alert::Notifier;
 use crate::console::Console;
-use crate::engine::destination::postgres::{Fence, Target};
-use crate::engine::destination::{DestinationError, OutputSpec, RunOutcome};
-use crate::engine::fleet::{self, Claim, Fleet};
-use crate::engine::result::ConnectionResult;
-use crate::engine::sync::ConnectionPlan;
-use crate::engine::{Engine, Stop, StopSignal, StreamChoice};
 use crate::{report, resolve};
+use engine::result::ConnectionResult;
+use engine::sync::ConnectionPlan;
+use engine::{Engine, Stop, StopSignal, StreamChoice};
+use store::fleet::{self, Claim, Fleet};
+use store::postgres::{Fence, Target};
+use store::{DestinationError, OutputSpec, RunOutcome};
 
 /// Longest wait between two claims of an idle worker: a lease released by a stopping
 /// worker is taken over within it (the claim is one cheap statement).
@@ -82,7 +82,7 @@ enum Wake {
 pub fn worker(settings: &Settings, request: &WorkerRequest) -> anyhow::Result<Status> {
     let target = super::connections::database(&request.db)?;
     let alerts = notifier(request.alerts.as_ref())?.map(Arc::new);
-    let worker = format!("{}/{}", crate::engine::destination::host_name(), std::process::id());
+    let worker = format!("{}/{}", store::host_name(), std::process::id());
     let mut fleet = Reconnecting::open(&target, Arc::clone(&settings.console))?;
     let running: Running = Arc::default();
     let (wake_tx, wake_rx) = mpsc::channel();
@@ -143,7 +143,7 @@ pub fn worker(settings: &Settings, request: &WorkerRequest) -> anyhow::Result<St
 
 /// Forwards every stop request to every running sync (the first stops it gently, a
 /// second kills it) and wakes the main loop.
-fn forward_stops(settings: &Settings, running: &Running, wake: Sender<Wake>) -> crate::engine::stop::Subscription {
+fn forward_stops(settings: &Settings, running: &Running, wake: Sender<Wake>) -> engine::stop::Subscription {
     let running = Arc::clone(running);
     settings.engine.stop.subscribe(move || {
         stop_all(&running);

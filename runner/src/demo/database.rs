@@ -1,10 +1,10 @@
 //! The demo's database: a SQLite file or a PostgreSQL database, the connection name every
 //! demo sync uses, and the example queries the summary suggests, in each one's dialect.
 //! Forgetting an earlier demo and counting records go through the destination
-//! ([`crate::engine::destination::forget_connection`], `records_by_type`), never other
+//! ([`store::forget_connection`], `records_by_type`), never other
 //! connections' rows.
 
-use crate::engine::destination::OutputSpec;
+use store::OutputSpec;
 
 /// The connection name every demo sync uses, so the demo's rows never mix with a real
 /// `pagerduty` connection in the same database.

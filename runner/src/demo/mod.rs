@@ -33,9 +33,9 @@ use chrono::{DateTime, Utc};
 use crate::commands::sync::SyncRequest;
 use crate::commands::{history, inspect, sync, Settings, Status};
 use crate::console::Verbosity;
-use crate::engine::destination::{self, OutputSpec};
 use crate::resolve::{self, InputError};
 use crate::style::Style;
+use store::OutputSpec;
 
 use simulator::{Simulator, SimulatorConfig};
 use summary::{Summary, SyncStep};
@@ -91,7 +91,7 @@ pub fn command(settings: &Settings, args: &Request) -> anyhow::Result<Status> {
     let simulator = Simulator::start(&config)?;
     demo.note(&format!("listening on {}", simulator.base_url));
     let config_dir = ConfigDir::create(&simulator.base_url)?;
-    let removed = destination::forget_connection(&output.spec, database::CONNECTION)?.unwrap_or(0);
+    let removed = store::forget_connection(&output.spec, database::CONNECTION)?.unwrap_or(0);
     if removed > 0 {
         demo.note(&format!("removed {removed} rows an earlier demo left in {}", output.spec));
     }
@@ -102,7 +102,7 @@ pub fn command(settings: &Settings, args: &Request) -> anyhow::Result<Status> {
         Ok(syncs) => syncs,
         Err(status) => return Ok(status),
     };
-    let records = destination::records_by_type(&output.spec, database::CONNECTION)?.unwrap_or_default();
+    let records = store::records_by_type(&output.spec, database::CONNECTION)?.unwrap_or_default();
     let summary = Summary { output: &output.spec, records, full, incremental, elapsed: started.elapsed() };
     print!("{}", summary.render(demo.style));
     let report = report_path(&output.spec);
@@ -115,7 +115,7 @@ pub fn command(settings: &Settings, args: &Request) -> anyhow::Result<Status> {
             shell_word(&path.display().to_string())
         ),
         Err(error) => {
-            eprintln!("warning: the report could not be written: {}", crate::engine::with_causes(error.as_ref()))
+            eprintln!("warning: the report could not be written: {}", store::with_causes(error.as_ref()))
         }
     }
     Ok(Status::Success)

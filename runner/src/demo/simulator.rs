@@ -2,7 +2,7 @@
 //! the runner, starting it on a free loopback port, reading its address, calling its
 //! control endpoints (request counters, churn), and stopping it.
 //!
-//! This is the one place outside [`crate::engine::supervisor`] where the runner spawns a process:
+//! This is the one place outside [`engine::supervisor`] where the runner spawns a process:
 //! the supervisor runs a connector to its end, while the simulator is a server that runs
 //! until the demo stops it. [`Simulator`] owns the child, and its `Drop` kills and reaps
 //! it, so no exit path (an error, a panic, Ctrl-C) leaves a server behind. On Linux the
@@ -20,8 +20,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::engine::error::StderrTail;
-use crate::engine::supervisor::capture::HeadTail;
+use engine::error::StderrTail;
+use engine::supervisor::capture::HeadTail;
 
 /// The simulator's executable, expected beside the runner.
 pub const PROGRAM: &str = "pagerduty-mock";

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use super::database;
 use super::simulator::Churn;
-use crate::engine::destination::OutputSpec;
 use crate::human;
 use crate::style::Style;
+use store::OutputSpec;
 
 /// One sync as the summary shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]

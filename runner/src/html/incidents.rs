@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Timelike, Utc};
 
-use crate::engine::destination::history::IncidentFacts;
+use store::history::IncidentFacts;
 
 /// Incidents per urgency: high, low, and anything else (none given).
 pub type UrgencyCounts = [u64; 3];

@@ -1,6 +1,6 @@
 //! `runner report`: one self-contained HTML page of a database's history and data.
 //!
-//! [`gather`] reads everything through [`crate::engine::destination::history`] (runs,
+//! [`gather`] reads everything through [`store::history`] (runs,
 //! records per type, incident facts streamed into [`incidents::IncidentStats`]);
 //! [`render`] turns it into a page: inline CSS with a light and a dark palette
 //! (`prefers-color-scheme`), inline SVG charts ([`svg`], drawn by hand: each has a
@@ -18,12 +18,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use crate::engine::destination::atomic;
-use crate::engine::destination::history::{
-    is_stale, History, HistoryError, Run, RunFilter, RunState, StreamStatus, TypeCount,
-};
 use crate::human;
 use incidents::{IncidentStats, WEEKDAYS};
+use store::atomic;
+use store::history::{is_stale, History, HistoryError, Run, RunFilter, RunState, StreamStatus, TypeCount};
 use svg::{Bar, Row, Segment};
 
 /// Runs drawn on each stream's timeline, the newest.
@@ -625,7 +623,7 @@ fn incident_part(out: &mut String, id: &str, connection: &str, stats: &IncidentS
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::destination::history::IncidentFacts;
+    use store::history::IncidentFacts;
 
     fn run(id: i64, connection: &str, state: RunState, error: Option<&str>) -> Run {
         Run {

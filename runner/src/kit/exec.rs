@@ -1,4 +1,4 @@
-//! Running one connector command for the kit through [`crate::engine::supervisor`] and keeping its
+//! Running one connector command for the kit through [`engine::supervisor`] and keeping its
 //! [`Transcript`]: the messages with their line numbers, each record's verdict, lines that
 //! are not valid protocol messages, where secrets leaked, and how the process ended.
 //!
@@ -14,10 +14,10 @@ use serde_json::{Map, Value};
 
 use protocol::{ConnectorMessage, DeclaredSchemaError, ErrorMessage, RecordCheck, SchemaRegistry, Stream};
 
-use crate::engine::connector::{describe, describe_error_message};
-use crate::engine::supervisor::{self, Control, Limits, Outcome, RawLine, StderrEcho, Termination};
-use crate::engine::validate;
-use crate::engine::ConnectorClient;
+use engine::connector::{describe, describe_error_message};
+use engine::supervisor::{self, Control, Limits, Outcome, RawLine, StderrEcho, Termination};
+use engine::validate;
+use engine::ConnectorClient;
 
 use super::check::Problem;
 use super::leaks::{Leak, Scanner};
@@ -342,7 +342,7 @@ fn message_violation(message: &Value) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::supervisor::StdoutLine;
+    use engine::supervisor::StdoutLine;
 
     fn seen(line: &str) -> Seen {
         let scanner = Scanner::new(

@@ -4,9 +4,9 @@
 //! Order: `spec` (which says which configuration values are secret), `verify` three
 //! times, `discover`, two syncs of the first stream, the robustness runs (unknown command,
 //! closed stdin, SIGTERM), and last the secrets check over the raw stdout and stderr of
-//! every run. Every run goes through [`crate::engine::supervisor`] with the per-check
+//! every run. Every run goes through [`engine::supervisor`] with the per-check
 //! timeout as its overall timeout, and records are validated exactly as `runner sync`
-//! validates them ([`crate::engine::validate`]). Check names are stable; `runner/KIT.md` documents each.
+//! validates them ([`engine::validate`]). Check names are stable; `runner/KIT.md` documents each.
 //!
 //! - [`check`]: a check's verdict and the names; [`exec`]: one run and its transcript;
 //! - [`spec`], [`verify`], [`sync`], [`robust`]: the checks; [`leaks`]: the secret scan;
@@ -29,9 +29,9 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::commands::{print, Settings, Status};
-use crate::engine::ConnectorClient;
 use crate::resolve;
 use crate::style::Style;
+use engine::ConnectorClient;
 
 use check::Check;
 use exec::Executor;

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use protocol::Stream;
 
-use crate::engine::supervisor::{Limits, Termination};
+use engine::supervisor::{Limits, Termination};
 
 use super::check::{self, verdict, Check, Problem};
 use super::exec::{ended, Executor, Run, Transcript};

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use protocol::{format_instant, ConnectorMessage, DeclaredSchemaError, RunnerMessage, Stream, SyncMessage};
 
-use crate::engine::connector::{check_stream, stdin_for};
+use engine::connector::{check_stream, stdin_for};
 
 use super::check::{self, verdict, Check, Problem};
 use super::exec::{Executor, Run, Transcript};

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use protocol::{ConnectorMessage, Verification};
 
-use crate::engine::connector::stdin_for;
+use engine::connector::stdin_for;
 
 use super::check::{self, verdict, Check, Problem};
 use super::exec::{Executor, Run};

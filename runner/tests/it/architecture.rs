@@ -1,35 +1,35 @@
-//! The layering ARCHITECTURE.md promises, checked on the source: no import cycle among the
-//! runner's modules (nor among the engine's), the engine imports no driver and knows no
-//! terminal, the command line imports nothing of the runner, the exit codes depend on
-//! nothing and are chosen only at the binary's edge, only the supervisor (and the demo's
-//! simulator) starts processes, `drift` is a pure computation, and the crates depend on
-//! each other only as drawn.
+//! The layering ARCHITECTURE.md promises. The crate graph says most of it: `store` depends
+//! on no crate of the workspace, `engine` on `store` and `protocol` and on no command-line,
+//! terminal or HTML crate, `drift` on the schemas alone, and the `runner` binary on the
+//! layers but never on a connector; checked here on `cargo tree`, the whole graph and not
+//! only the direct dependencies. What the crate graph cannot say is checked on the source:
+//! no import cycle among a crate's modules, the engine and the store know no terminal, the
+//! command line imports nothing of the runner, the exit codes depend on nothing and are
+//! chosen only at the binary's edge, only the supervisor (and the demo's simulator) starts
+//! processes, and `drift` touches no file or process.
 //!
-//! Imports are read from the text (`crate::a`, `crate::{a, b::c}`, and `super::x` in the
-//! engine's direct children), comments left out, test code included: a test inside the
-//! engine that needed the console would break the rule just the same. The templates of
-//! `runner new` (`scaffold/templates/`) are another crate's code and are left out.
+//! Imports are read from the text (`crate::a`, `crate::{a, b::c}`), comments left out, test
+//! code included. The templates of `runner new` (`scaffold/templates/`) are another
+//! crate's code and are left out.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use crate::util::root;
 
-/// Runner modules the engine may use besides its own: plain text formatting.
-const ENGINE_MAY_USE: [&str; 2] = ["engine", "human"];
-
 /// Text that would mean the engine talks to a terminal.
 const TERMINAL_WORDS: [&str; 6] = ["indicatif", "IsTerminal", "println!", "eprintln!", "print!(", "eprint!("];
 
 struct Source {
-    /// Relative to `runner/src`, e.g. `engine/sync/store.rs`.
+    /// Relative to the crate's `src`, e.g. `sync/store_loop.rs`.
     path: PathBuf,
     /// The text without comments.
     code: String,
 }
 
-fn sources() -> Vec<Source> {
-    let src = root().join("runner/src");
+/// The Rust sources of a workspace crate (`runner`, `engine`, ...).
+fn sources(krate: &str) -> Vec<Source> {
+    let src = root().join(krate).join("src");
     let mut files = Vec::new();
     collect(&src, &mut files);
     files
@@ -109,18 +109,6 @@ fn top_module(path: &Path) -> Option<String> {
     }
 }
 
-/// The engine's child module a file belongs to (`None` outside the engine and for its facade).
-fn engine_child(path: &Path) -> Option<String> {
-    let mut parts = path.components().map(|c| c.as_os_str().to_str().unwrap_or(""));
-    if parts.next()? != "engine" {
-        return None;
-    }
-    match parts.next()? {
-        "mod.rs" => None,
-        file => Some(file.trim_end_matches(".rs").to_owned()),
-    }
-}
-
 /// A cycle in `graph`, if any, as the path around it.
 fn find_cycle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
     fn visit(
@@ -167,44 +155,34 @@ fn graph(
     graph
 }
 
+/// The crates whose modules must not import each other in a cycle, with the fewest
+/// modules each is known to have (so a reader that finds nothing fails).
+const LAYERED_CRATES: [(&str, usize); 4] = [("runner", 15), ("engine", 8), ("store", 10), ("drift", 1)];
+
 #[test]
-fn the_runners_modules_import_each_other_without_a_cycle() {
-    let sources = sources();
-    let modules = graph(&sources, top_module, |s| imported(&s.code, "crate::"));
-    assert!(modules.len() >= 15, "too few modules found: {modules:?}");
-    assert_eq!(find_cycle(&modules), None, "an import cycle among the runner's modules");
+fn each_crates_modules_import_each_other_without_a_cycle() {
+    for (krate, at_least) in LAYERED_CRATES {
+        let sources = sources(krate);
+        let modules = graph(&sources, top_module, |s| imported(&s.code, "crate::"));
+        assert!(modules.len() >= at_least, "too few modules found in {krate}: {modules:?}");
+        assert_eq!(find_cycle(&modules), None, "an import cycle among the modules of {krate}");
+    }
 }
 
 #[test]
-fn the_engines_modules_import_each_other_without_a_cycle() {
-    let sources = sources();
-    let children = graph(&sources, engine_child, |s| {
-        let mut targets = imported(&s.code, "crate::engine::");
-        if s.path.components().count() == 2 {
-            // A direct child's `super::` is the engine.
-            targets.extend(imported(&s.code, "super::"));
-        }
-        targets
-    });
-    assert!(children.contains_key("supervisor") && children.contains_key("sync"), "{children:?}");
-    assert_eq!(find_cycle(&children), None, "an import cycle among the engine's modules");
-}
-
-#[test]
-fn the_engine_imports_no_driver_and_knows_no_terminal() {
-    for source in sources().iter().filter(|s| s.path.starts_with("engine")) {
-        let imports = imported(&source.code, "crate::");
-        let foreign: Vec<_> = imports.iter().filter(|m| !ENGINE_MAY_USE.contains(&m.as_str())).collect();
-        assert!(foreign.is_empty(), "{} imports {foreign:?}", source.path.display());
-        for word in TERMINAL_WORDS {
-            assert!(!source.code.contains(word), "{} uses `{word}`", source.path.display());
+fn the_engine_and_the_store_know_no_terminal() {
+    for krate in ["engine", "store", "drift"] {
+        for source in sources(krate) {
+            for word in TERMINAL_WORDS {
+                assert!(!source.code.contains(word), "{krate}/src/{} uses `{word}`", source.path.display());
+            }
         }
     }
 }
 
 #[test]
 fn the_command_line_imports_only_the_duration_parser_and_exit_codes_depend_on_nothing() {
-    let sources = sources();
+    let sources = sources("runner");
     let code = |name: &str| &sources.iter().find(|s| s.path == Path::new(name)).unwrap().code;
     // `human` is a leaf: text for people, importing nothing of the runner.
     assert_eq!(
@@ -218,18 +196,12 @@ fn the_command_line_imports_only_the_duration_parser_and_exit_codes_depend_on_no
 }
 
 #[test]
-fn drift_is_a_pure_computation_importing_nothing_of_the_runner() {
-    let drift: Vec<_> = sources().into_iter().filter(|s| s.path.starts_with("drift")).collect();
+fn drift_touches_no_file_process_or_terminal() {
+    let drift = sources("drift");
     assert!(drift.len() >= 2, "drift/ has its modules");
     for source in drift {
-        assert_eq!(
-            imported(&source.code, "crate::"),
-            BTreeSet::new(),
-            "{} imports from the runner",
-            source.path.display()
-        );
         for word in TERMINAL_WORDS.iter().chain(&["std::fs", "std::process", "std::io"]) {
-            assert!(!source.code.contains(word), "{} uses `{word}`", source.path.display());
+            assert!(!source.code.contains(word), "drift/src/{} uses `{word}`", source.path.display());
         }
     }
 }
@@ -241,28 +213,55 @@ fn non_test_code(source: &Source) -> &str {
 
 #[test]
 fn only_the_supervisor_and_the_demos_simulator_start_processes() {
-    let allowed = [Path::new("engine/supervisor/process.rs"), Path::new("demo/simulator.rs")];
-    for source in sources().iter().filter(|s| !allowed.contains(&s.path.as_path())) {
-        let code = non_test_code(source);
-        for word in ["Command::new", ".spawn()", "libc::kill(-"] {
-            assert!(!code.contains(word), "{} uses `{word}`", source.path.display());
+    let allowed = [("engine", Path::new("supervisor/process.rs")), ("runner", Path::new("demo/simulator.rs"))];
+    for krate in ["engine", "store", "drift", "runner"] {
+        for source in sources(krate) {
+            if allowed.contains(&(krate, source.path.as_path())) {
+                continue;
+            }
+            let code = non_test_code(&source);
+            for word in ["Command::new", ".spawn()", "libc::kill(-"] {
+                assert!(!code.contains(word), "{krate}/src/{} uses `{word}`", source.path.display());
+            }
         }
     }
 }
 
 #[test]
 fn exit_codes_are_chosen_only_at_the_binarys_edge() {
-    for source in sources() {
-        let edge = [Path::new("app.rs"), Path::new("main.rs"), Path::new("exit_code.rs")];
-        if !edge.contains(&source.path.as_path()) {
-            assert!(!source.code.contains("exit_code::"), "{} uses exit codes", source.path.display());
-            assert!(!source.code.contains("ExitCode"), "{} builds an ExitCode", source.path.display());
+    let edge = [Path::new("app.rs"), Path::new("main.rs"), Path::new("exit_code.rs")];
+    for krate in ["engine", "store", "runner"] {
+        for source in sources(krate) {
+            if krate == "runner" && edge.contains(&source.path.as_path()) {
+                continue;
+            }
+            let place = format!("{krate}/src/{}", source.path.display());
+            assert!(!source.code.contains("exit_code::"), "{place} uses exit codes");
+            assert!(!source.code.contains("ExitCode"), "{place} builds an ExitCode");
         }
     }
 }
 
-/// The normal (not dev) dependencies of a workspace crate, by name.
-fn dependencies(krate: &str) -> BTreeSet<String> {
+/// Every package a workspace crate depends on, directly or not, through normal
+/// dependencies only (what its users link), as `cargo tree` resolves them from the lock.
+fn linked_packages(krate: &str) -> BTreeSet<String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let output = std::process::Command::new(cargo)
+        .args(["tree", "--offline", "--locked", "-e", "normal", "--prefix", "none", "-f", "{p}", "-p", krate])
+        .current_dir(root())
+        .output()
+        .expect("cargo tree runs");
+    assert!(output.status.success(), "cargo tree -p {krate}: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .skip(1) // the crate itself
+        .filter_map(|line| line.split_whitespace().next())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The normal (not dev) dependencies a workspace crate names itself.
+fn direct_dependencies(krate: &str) -> BTreeSet<String> {
     let text = std::fs::read_to_string(root().join(krate).join("Cargo.toml")).unwrap();
     let manifest: toml::Table = text.parse().unwrap();
     manifest
@@ -272,20 +271,61 @@ fn dependencies(krate: &str) -> BTreeSet<String> {
         .unwrap_or_default()
 }
 
+/// The crates of this workspace.
+const WORKSPACE: [&str; 13] = [
+    "protocol",
+    "connector-sdk",
+    "store",
+    "engine",
+    "drift",
+    "runner",
+    "connector-pagerduty",
+    "connector-adapters",
+    "pagerduty-mock",
+    "benchmarks",
+    "throwaway-postgres",
+    "process-guard",
+    "test-support",
+];
+
+/// Crates that only a driver may link: the command line, the terminal, HTML.
+const DRIVER_ONLY: [&str; 4] = ["clap", "indicatif", "maud", "reqwest"];
+
+fn assert_links_none(krate: &str, linked: &BTreeSet<String>, forbidden: &[&str], why: &str) {
+    let found: Vec<_> = forbidden.iter().filter(|name| linked.contains(**name)).collect();
+    assert!(found.is_empty(), "{krate} links {found:?}: {why}");
+}
+
 #[test]
 fn the_crates_depend_on_each_other_only_as_drawn() {
-    let protocol = dependencies("protocol");
+    let store = linked_packages("store");
+    assert_links_none("store", &store, &WORKSPACE, "the store is the bottom layer");
+    assert_links_none("store", &store, &DRIVER_ONLY, "the store knows no command line or terminal");
+
+    let engine = linked_packages("engine");
+    assert!(engine.contains("store") && engine.contains("protocol"), "{engine:?}");
+    let engine_may_link = ["store", "protocol", "process-guard"];
+    let others: Vec<_> = WORKSPACE.into_iter().filter(|c| !engine_may_link.contains(c)).collect();
+    assert_links_none("engine", &engine, &others, "the engine drives the store and nothing above it");
+    assert_links_none("engine", &engine, &DRIVER_ONLY, "the engine knows no command line or terminal");
+
+    let drift = linked_packages("drift");
+    let others: Vec<_> = WORKSPACE.into_iter().filter(|c| *c != "protocol").collect();
+    assert_links_none("drift", &drift, &others, "drift is a pure computation over schemas");
+
+    // Direct dependencies only: libc comes in below through the JSON Schema crate.
+    let protocol = direct_dependencies("protocol");
     for forbidden in ["clap", "tokio", "reqwest", "rusqlite", "axum", "tokio-postgres", "libc"] {
         assert!(!protocol.contains(forbidden), "protocol (the wire contract) depends on {forbidden}");
     }
-    assert!(!dependencies("connector-pagerduty").contains("pagerduty-mock"), "the connector links the simulator");
-    assert!(!dependencies("pagerduty-mock").contains("connector-pagerduty"), "the simulator links the connector");
-    let runner = dependencies("runner");
+    assert!(!linked_packages("connector-pagerduty").contains("pagerduty-mock"), "the connector links the simulator");
+    assert!(!linked_packages("pagerduty-mock").contains("connector-pagerduty"), "the simulator links the connector");
+    let runner = linked_packages("runner");
     for forbidden in ["connector-sdk", "connector-pagerduty", "connector-adapters", "pagerduty-mock"] {
         assert!(!runner.contains(forbidden), "the runner links {forbidden}: connectors are processes to it");
     }
-    assert!(!dependencies("connector-adapters").contains("runner"), "the adapters link the runner");
-    assert!(dependencies("connector-sdk").contains("protocol"));
+    assert!(!linked_packages("connector-adapters").contains("runner"), "the adapters link the runner");
+    assert!(linked_packages("connector-sdk").contains("protocol"));
 }
 
 #[test]

@@ -447,8 +447,8 @@ impl Store for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::destination::test_support::{record, run_start, summary};
-    use crate::engine::destination::{Destination, RejectedRecord, RunOutcome, StoredLog};
+    use crate::test_support::{record, run_start, summary};
+    use crate::{Destination, RejectedRecord, RunOutcome, StoredLog};
     use serde_json::json;
 
     #[test]

@@ -1,6 +1,6 @@
 //! One connection to the database and everything said over it: the statements (with the
 //! schema's name in them), reading the state, starting a run, and the transaction of a
-//! commit. A session lives on its destination's writer thread ([`crate::engine::destination::writer`]).
+//! commit. A session lives on its destination's writer thread ([`crate::writer`]).
 
 use bytes::BytesMut;
 use chrono::SecondsFormat;
@@ -14,9 +14,9 @@ use tokio_postgres::{Client, Transaction};
 use super::schema::{self, SCHEMA_VERSION};
 use super::target::Target;
 use super::tls;
-use crate::engine::destination::batch::Batch;
-use crate::engine::destination::writer::{self, Store};
-use crate::engine::destination::{host_name, DestinationError, RunStart, RunSummary, ValidRecord};
+use crate::batch::Batch;
+use crate::writer::{self, Store};
+use crate::{host_name, DestinationError, RunStart, RunSummary, ValidRecord};
 
 /// The run a session writes for: what every commit names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -514,8 +514,8 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::engine::destination::writer::Writer;
-    use crate::engine::destination::ValidRecord;
+    use crate::writer::Writer;
+    use crate::ValidRecord;
 
     fn batch(records: &[(&str, &str)]) -> Batch {
         let mut batch = Batch::default();

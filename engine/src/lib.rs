@@ -18,23 +18,20 @@
 //! *Invariant:* nothing under `engine/` imports the command line, the console, the report,
 //! the kit, the demo or the scaffold (`tests/it/architecture.rs` checks it).
 
-mod causes;
 pub mod connector;
-pub mod destination;
 pub mod error;
 pub mod events;
-pub mod fleet;
 pub mod jobs;
 pub mod result;
 pub mod stop;
 pub mod supervisor;
 pub mod sync;
+pub mod text;
 pub mod validate;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-pub use causes::with_causes;
 pub use connector::ConnectorClient;
 pub use error::{ConnectorCommand, FailureKind, RunError};
 pub use events::{Event, EventSink};

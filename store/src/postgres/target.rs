@@ -397,7 +397,7 @@ fn encode(text: &str) -> String {
 fn masked_parse_error(error: &tokio_postgres::Error) -> String {
     format!(
         "not a usable PostgreSQL URL ({}): expected postgres://user[:password]@host[:port]/database[?param=value]",
-        crate::engine::with_causes(error)
+        crate::with_causes(error)
     )
 }
 

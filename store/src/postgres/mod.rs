@@ -39,7 +39,7 @@ pub use target::{is_url, Target, TargetError, TlsMode};
 
 use super::writer::{Batched, Writer};
 use super::{DestinationError, Tuning};
-use crate::engine::with_causes;
+use crate::with_causes;
 use session::Session;
 pub use session::{Database, Fence};
 

@@ -227,8 +227,8 @@ mod tests {
 #[cfg(test)]
 mod routing_tests {
     use super::*;
-    use crate::engine::destination::test_support::{record, run_start, summary};
-    use crate::engine::destination::{open, OutputSpec, RunOutcome};
+    use crate::test_support::{record, run_start, summary};
+    use crate::{open, OutputSpec, RunOutcome};
     use serde_json::json;
 
     #[test]

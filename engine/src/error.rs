@@ -13,9 +13,9 @@ use std::time::Duration;
 
 use protocol::Redactor;
 
-use super::destination::DestinationError;
 use super::stop::StopSignal;
 use super::supervisor::Captured;
+use store::DestinationError;
 
 /// How much of the connector's stderr an error message shows.
 const STDERR_IN_ERRORS: usize = 2048;
@@ -176,7 +176,7 @@ fn render(context: &FailureContext, cause: &str) -> String {
     use std::fmt::Write as _;
     let mut out = format!("connector `{}` ({}) {cause}", context.connector, context.command);
     if let Some(elapsed) = context.elapsed {
-        let _ = write!(out, " after {}", crate::human::duration(elapsed));
+        let _ = write!(out, " after {}", crate::text::duration(elapsed));
     }
     if let Some(stored) = context.stored {
         let _ = write!(out, " ({stored} records stored)");
@@ -245,7 +245,7 @@ impl FailureBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::supervisor::capture::HeadTail;
+    use crate::supervisor::capture::HeadTail;
 
     #[test]
     fn errors_name_connector_command_cause_and_fence_stderr_with_secrets_masked() {

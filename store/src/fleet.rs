@@ -23,8 +23,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::destination::postgres::{Database, Target};
-use super::destination::DestinationError;
+use crate::postgres::{Database, Target};
+use crate::DestinationError;
 
 /// A connection as the workers share it: what `runner connections apply` writes.
 #[derive(Debug, Clone, PartialEq)]
@@ -240,7 +240,7 @@ impl Fleet {
     /// # Errors
     /// The database refused.
     pub fn close_abandoned_runs(&mut self) -> Result<u64, DestinationError> {
-        let sql = super::destination::postgres::close_abandoned_runs(&self.database.schema);
+        let sql = crate::postgres::close_abandoned_runs(&self.database.schema);
         let closed = self.database.runtime.block_on(self.database.client.execute(&sql, &[]));
         closed.map_err(self.database.error("close abandoned runs in"))
     }

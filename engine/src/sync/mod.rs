@@ -1,12 +1,12 @@
 //! Syncing: one connection (spec, discover, then every chosen stream, in parallel up to
-//! `jobs`), and one stream ([`store`]: the sync message, the store loop that writes
+//! `jobs`), and one stream ([`store_loop`]: the sync message, the store loop that writes
 //! validated records and checkpoints to the destination, and the run's history).
 //!
 //! *Invariant:* a state is handed to the destination only after every record before it,
-//! through [`Destination::checkpoint`](super::destination::Destination::checkpoint), which
+//! through [`Destination::checkpoint`](store::Destination::checkpoint), which
 //! makes them durable first.
 
-mod store;
+mod store_loop;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -20,13 +20,13 @@ use protocol::{DeclaredSchemaError, Redactor, SchemaRegistry, Stream};
 
 use super::result::ConnectionResult;
 
-use super::destination::guard::{self, ConnectionGuard};
-use super::destination::postgres::Fence;
-use super::destination::{self, DestinationError, OutputSpec};
 use super::error::{ConnectorCommand, FailureKind, RunError};
 use super::events::Event;
 use super::jobs::run_parallel;
 use super::{ConnectorClient, ConnectorProgram, Engine, StreamChoice};
+use store::guard::{self, ConnectionGuard};
+use store::postgres::Fence;
+use store::{DestinationError, OutputSpec};
 
 /// One connection to sync, fully resolved and validated.
 #[derive(Debug, Clone)]
@@ -112,7 +112,7 @@ impl Engine {
             error: None,
             duration: started.elapsed(),
         };
-        if let Err(error) = destination::prepare(&plan.output) {
+        if let Err(error) = store::prepare(&plan.output) {
             let failure = client.failure(ConnectorCommand::Sync, &Redactor::default());
             result.error = Some(RunError::storage(failure, error));
             result.duration = started.elapsed();
@@ -121,7 +121,7 @@ impl Engine {
         match prepare(plan, client).and_then(|(context, streams)| guarded(context, streams)) {
             Ok((context, streams, _guard)) => {
                 result.name.clone_from(&context.connection);
-                result.streams = run_parallel(jobs, &streams, |stream| store::sync_stream(&context, stream));
+                result.streams = run_parallel(jobs, &streams, |stream| store_loop::sync_stream(&context, stream));
             }
             Err(error) => result.error = Some(error),
         }
@@ -197,8 +197,8 @@ mod engine_tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::engine::events::recording::Recorder;
-    use crate::engine::{Limits, Stop};
+    use crate::events::recording::Recorder;
+    use crate::{Limits, Stop};
 
     /// A connector in sh: a spec with a secret, one stream, and a sync that logs, leaks the
     /// secret into a record, says how far it got, and checkpoints.
@@ -265,9 +265,9 @@ esac
         let schemas = Arc::new(SchemaRegistry::global().with_declared(&Default::default()).unwrap());
         let (connection, redactor, declared) = ("tiny".into(), Redactor::default(), BTreeMap::new());
         let context = StreamContext { plan: &plan, client, connection, redactor, schemas, declared };
-        stop.request(crate::engine::StopSignal::Interrupt);
-        let result = store::sync_stream(&context, &Stream::new("all", "https://x.test/all", "All"));
-        assert_eq!(result.outcome, crate::engine::destination::RunOutcome::Interrupted);
+        stop.request(crate::StopSignal::Interrupt);
+        let result = store_loop::sync_stream(&context, &Stream::new("all", "https://x.test/all", "All"));
+        assert_eq!(result.outcome, store::RunOutcome::Interrupted);
         let error = result.error.unwrap().to_string();
         assert_eq!(error, "connector `tiny` (sync) was not started: SIGINT received");
         assert!(!dir.path().join("out.db").exists(), "nothing was opened");

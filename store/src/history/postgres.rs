@@ -9,7 +9,7 @@ use tokio_postgres::{Client, Row};
 use super::{
     instant, parse_by_type, parse_state, HistoryError, IncidentFacts, Run, RunFilter, StreamStatus, TypeCount,
 };
-use crate::engine::destination::postgres::{connect_for_reading, quote, Target};
+use crate::postgres::{connect_for_reading, quote, Target};
 
 /// Rows fetched per round trip when rows are streamed (incidents, stored records).
 const BATCH: i32 = 5_000;

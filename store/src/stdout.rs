@@ -98,8 +98,8 @@ impl Destination for StdoutDestination {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::destination::test_support::{record, run_start, summary};
-    use crate::engine::destination::RunOutcome;
+    use crate::test_support::{record, run_start, summary};
+    use crate::RunOutcome;
     use std::io::Read;
 
     #[test]

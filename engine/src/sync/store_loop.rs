@@ -14,15 +14,13 @@ use protocol::{
 };
 
 use super::StreamContext;
-use crate::engine::connector::{describe, kind_of, stdin_for};
-use crate::engine::destination::{
-    self, Destination, DestinationError, RejectedRecord, RunOutcome, RunStart, RunSummary, StoredLog, ValidRecord,
-};
-use crate::engine::error::{ConnectorCommand, FailureBuilder, FailureKind, RunError};
-use crate::engine::events::Event;
-use crate::engine::result::StreamResult;
-use crate::engine::supervisor::{self, Control, Outcome, Termination};
-use crate::engine::validate::{self, CheckedRecord, Item};
+use crate::connector::{describe, kind_of, stdin_for};
+use crate::error::{ConnectorCommand, FailureBuilder, FailureKind, RunError};
+use crate::events::Event;
+use crate::result::StreamResult;
+use crate::supervisor::{self, Control, Outcome, Termination};
+use crate::validate::{self, CheckedRecord, Item};
+use store::{Destination, DestinationError, RejectedRecord, RunOutcome, RunStart, RunSummary, StoredLog, ValidRecord};
 
 /// Connector log lines kept with one run's history, at most (the last ones).
 const KEPT_LOGS: usize = 1000;
@@ -53,8 +51,8 @@ pub(super) fn sync_stream(context: &StreamContext<'_>, stream: &Stream) -> Strea
 fn open_and_run(context: &StreamContext<'_>, stream: &Stream, schemas: Arc<SchemaRegistry>, result: &mut StreamResult) {
     let plan = context.plan;
     let opened = match &plan.fence {
-        Some(fence) => destination::open_fenced(&plan.output, fence.clone()),
-        None => destination::open(&plan.output, plan.state_file.as_deref()),
+        Some(fence) => store::open_fenced(&plan.output, fence.clone()),
+        None => store::open(&plan.output, plan.state_file.as_deref()),
     };
     match opened.and_then(|destination| Store::begin(context, destination, stream)) {
         Ok(store) => store.run(stream, schemas, result),

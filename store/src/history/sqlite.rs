@@ -9,7 +9,7 @@ use rusqlite::{Connection, OpenFlags, Row};
 use super::{
     instant, parse_by_type, parse_state, HistoryError, IncidentFacts, Run, RunFilter, StreamStatus, TypeCount,
 };
-use crate::engine::destination::DestinationError;
+use crate::DestinationError;
 
 /// How long a read waits for a writer's lock (WAL readers rarely wait at all).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -217,7 +217,7 @@ fn run(row: &Row<'_>, target: &str) -> Result<Run, HistoryError> {
 mod tests {
     use super::super::{open, RunState};
     use super::*;
-    use crate::engine::destination::OutputSpec;
+    use crate::OutputSpec;
 
     /// A database made with the runner's own schema, and runs written by hand.
     fn database(dir: &Path) -> std::path::PathBuf {

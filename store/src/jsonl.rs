@@ -491,8 +491,8 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::destination::test_support::{record, run_start, summary};
-    use crate::engine::destination::{Destination, RunOutcome, StoredLog};
+    use crate::test_support::{record, run_start, summary};
+    use crate::{Destination, RunOutcome, StoredLog};
 
     fn open(dir: &Path) -> JsonlDestination {
         super::open(dir, &Tuning::default()).unwrap()

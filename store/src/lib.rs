@@ -41,8 +41,10 @@
 //! `.sqlite` or `.sqlite3` is a SQLite file, `-` is stdout, anything else is a directory
 //! of `<Type>.jsonl` files.
 
-pub(crate) mod atomic;
+pub mod atomic;
 mod batch;
+mod causes;
+pub mod fleet;
 pub mod guard;
 pub mod history;
 pub mod jsonl;
@@ -55,6 +57,7 @@ mod test_support;
 mod wal_checkpointer;
 mod writer;
 
+pub use causes::with_causes;
 pub use state_file::StateFile;
 
 use std::collections::BTreeMap;
