@@ -81,8 +81,8 @@ fn main() {
     let bytes: usize = records.iter().map(|json| json.len() + 1).sum();
     println!("{RECORDS} records, {:.0} bytes each on average", bytes as f64 / RECORDS as f64);
     let kinds: [(&str, SpecIn); 2] = [
-        ("SQLite (new file)", |dir| OutputSpec::Sqlite(dir.join("bench.db"))),
-        ("JSON lines", |dir| OutputSpec::JsonLines(dir.join("out"))),
+        ("SQLite (new file)", |dir| OutputSpec::sqlite(dir.join("bench.db"))),
+        ("JSON lines", |dir| OutputSpec::json_lines(dir.join("out"))),
     ];
     for (name, spec) in kinds {
         let mut times: Vec<Duration> = (0..ROUNDS)

@@ -352,11 +352,11 @@ fn stale_streams(
     stale_after: Duration,
     now: DateTime<Utc>,
 ) -> Result<Vec<StreamStatus>, AlertError> {
-    if matches!(output, OutputSpec::JsonLines(_) | OutputSpec::Stdout) {
+    if !output.has_history() {
         return Err(AlertError::NoHistory { connection: result.name.clone(), output: output.to_string() });
     }
     let read = |source| AlertError::History { connection: result.name.clone(), source };
-    let mut history = match history::open(output) {
+    let mut history = match output.history() {
         Ok(history) => history,
         // Nothing was ever stored: the connection has never succeeded, but no stream is
         // known to name; its failure alert says enough.

@@ -15,7 +15,7 @@ use crate::commands::schema::DiffSource;
 use crate::commands::sync::{Alerting, SyncRequest};
 use crate::commands::worker::WorkerRequest;
 use crate::commands::{connections, history, inspect, schema, sync, worker, Settings, Status};
-use crate::connections::ConnectionsError;
+use crate::connections_file::ConnectionsError;
 use crate::console::Verbosity;
 use crate::exit_code;
 use crate::resolve::InputError;

@@ -1,20 +1,21 @@
-//! The `runner`: spawns connectors, validates their records against the shared schemas,
-//! stores records and checkpoints durably, and reports progress and errors.
+//! The `runner` binary's library: the command line and the drivers of the engine. The
+//! layers below are crates of their own (ARCHITECTURE.md has the map):
+//! - `store`: the destinations (SQLite, PostgreSQL, JSON lines, stdout), their history and
+//!   the fleet's connections table;
+//! - `engine`: supervision, validation, the sync loop; it knows nothing of terminals or
+//!   command lines, reports through `engine::Event`s and takes stop requests on an
+//!   `engine::Stop`;
+//! - `drift`: schema drift, a pure computation.
 //!
-//! Two layers (ARCHITECTURE.md has the map):
-//! - [`engine`]: supervision, validation, destinations, the sync loop. It knows nothing of
-//!   terminals or command lines; it reports through [`engine::Event`]s and takes stop
-//!   requests on an [`engine::Stop`].
-//! - The drivers: the command line ([`cli`], then [`app`], the binary's edge, which also
-//!   owns exit codes), the terminal commands (`commands`), the conformance kit (`kit`),
-//!   the demo ([`demo`]) and the scaffold (`scaffold`), with what they share: `console`
-//!   (renders events), `report` (summaries), `html` (the HTML report), `alert` (webhook
-//!   alerts), `resolve` and `connections` (inputs),
-//!   `human` and `style` (text for people).
+//! Here: the command line ([`cli`], then [`app`], the binary's edge, which also owns exit
+//! codes), the terminal commands (`commands`), the conformance kit (`kit`), the demo
+//! ([`demo`]) and the scaffold (`scaffold`), with what they share: `console` (renders
+//! events), `summary` (the summary of syncs), `html` (the HTML report), `alert` (webhook
+//! alerts), `resolve` and `connections_file` (inputs), `human` and `style` (text for
+//! people).
 //!
 //! Public are only the modules other crates use: the binary (`app`, `cli`, `exit_code`,
-//! `signals`, `engine`), the destinations benchmark (`engine::destination`) and the demo's
-//! test (`demo::database`).
+//! `signals`) and the demo's test (`demo::database`).
 
 mod alert;
 pub mod app;
@@ -24,12 +25,12 @@ pub mod exit_code;
 pub mod signals;
 
 mod commands;
-mod connections;
+mod connections_file;
 mod console;
 mod html;
 mod human;
 mod kit;
-mod report;
 mod resolve;
 mod scaffold;
 mod style;
+mod summary;

@@ -14,7 +14,7 @@ use serde_json::Value;
 use protocol::{parse_cutoff, CutoffError, Stream};
 
 use engine::{ConnectorProgram, StreamChoice};
-use store::postgres::TargetError;
+use store::OutputError;
 use store::OutputSpec;
 
 /// Bad input: a missing connector, an unreadable config, a bad date, a bad stream.
@@ -78,7 +78,7 @@ pub enum InputError {
     BadStream(String),
     /// An `--output` that cannot be used (a malformed PostgreSQL URL).
     #[error("bad --output: {0}")]
-    Output(TargetError),
+    Output(OutputError),
     /// A positional argument count that matches no form of `sync`.
     #[error("{0}")]
     Usage(String),

@@ -21,7 +21,7 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::postgres::{Database, Target};
-use super::{DestinationError, OutputSpec};
+use super::DestinationError;
 
 /// How long a waiting sync pauses between attempts at a busy guard. Trying again (rather
 /// than blocking in the kernel or the server) keeps a waiting sync stoppable by Ctrl-C.
@@ -40,32 +40,16 @@ pub enum ConnectionGuard {
     Postgres(Box<Database>),
 }
 
-/// Takes the guard of `connection` in `spec`'s store. While another process holds it,
-/// `busy(holder)` decides: `true` to try again (it has paused, or waited for something),
-/// `false` to give up.
+/// Locks `connection` with an exclusive `flock` on its file in `dir` (a local store's
+/// guard). While another process holds it, `busy(holder)` decides: `true` to try again
+/// (it has paused, or waited for something), `false` to give up.
 ///
 /// # Errors
 /// [`DestinationError::Busy`] when `busy` gave up, or an error when the lock cannot be taken.
-pub fn lock(
-    spec: &OutputSpec,
-    connection: &str,
-    busy: impl FnMut(&str) -> bool,
-) -> Result<ConnectionGuard, DestinationError> {
-    match spec {
-        OutputSpec::Stdout => Ok(ConnectionGuard::None),
-        OutputSpec::Sqlite(path) => {
-            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            lock_file(&path.with_file_name(format!("{name}.locks")), connection, busy)
-        }
-        OutputSpec::JsonLines(dir) => lock_file(&dir.join("_locks"), connection, busy),
-        OutputSpec::Postgres(target) => lock_postgres(target, connection, busy),
-    }
-}
-
-fn lock_file(
+pub(crate) fn lock_file(
     dir: &Path,
     connection: &str,
-    mut busy: impl FnMut(&str) -> bool,
+    busy: &mut dyn FnMut(&str) -> bool,
 ) -> Result<ConnectionGuard, DestinationError> {
     std::fs::create_dir_all(dir).map_err(|e| DestinationError::open("directory", dir, e))?;
     let path = dir.join(format!("{}.lock", file_name(connection)));
@@ -117,10 +101,16 @@ fn file_name(connection: &str) -> String {
         .collect()
 }
 
-fn lock_postgres(
+/// Locks `connection` with a session-level advisory lock in `target` (a shared
+/// database's guard); refuses a connection a worker holds a lease on. `busy` as for
+/// [`lock_file`].
+///
+/// # Errors
+/// As [`lock_file`]; the database refused.
+pub(crate) fn lock_postgres(
     target: &Target,
     connection: &str,
-    mut busy: impl FnMut(&str) -> bool,
+    busy: &mut dyn FnMut(&str) -> bool,
 ) -> Result<ConnectionGuard, DestinationError> {
     let database = Database::open(target)?;
     let s = &database.schema;
@@ -167,31 +157,32 @@ fn lock_postgres(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::OutputSpec;
 
     #[test]
     fn a_second_holder_is_refused_with_the_first_ones_pid_and_a_released_lock_is_free_again() {
         let dir = tempfile::tempdir().unwrap();
-        let spec = OutputSpec::Sqlite(dir.path().join("runner.db"));
-        let first = lock(&spec, "pd/eu", |_| false).unwrap();
+        let spec = OutputSpec::sqlite(dir.path().join("runner.db"));
+        let first = spec.lock("pd/eu", &mut |_| false).unwrap();
         // flock locks belong to the open file: a second open, even in this process, is refused.
-        let error = lock(&spec, "pd/eu", |_| false).err().expect("busy").to_string();
+        let error = spec.lock("pd/eu", &mut |_| false).err().expect("busy").to_string();
         assert!(
             error.starts_with(&format!("connection `pd/eu` is being synced by pid {} since ", std::process::id())),
             "{error}"
         );
-        assert!(lock(&spec, "pd/us", |_| false).is_ok(), "another connection is free");
+        assert!(spec.lock("pd/us", &mut |_| false).is_ok(), "another connection is free");
         drop(first);
-        assert!(lock(&spec, "pd/eu", |_| false).is_ok(), "released with the guard");
+        assert!(spec.lock("pd/eu", &mut |_| false).is_ok(), "released with the guard");
         assert!(dir.path().join("runner.db.locks/pd%2Feu.lock").is_file());
     }
 
     #[test]
     fn a_waiting_holder_is_asked_at_each_attempt_and_gets_the_guard_once_it_is_free() {
         let dir = tempfile::tempdir().unwrap();
-        let spec = OutputSpec::JsonLines(dir.path().join("out"));
-        let mut first = Some(lock(&spec, "c", |_| false).unwrap());
+        let spec = OutputSpec::json_lines(dir.path().join("out"));
+        let mut first = Some(spec.lock("c", &mut |_| false).unwrap());
         let mut holders = Vec::new();
-        let second = lock(&spec, "c", |holder| {
+        let second = spec.lock("c", &mut |holder| {
             holders.push(holder.to_owned());
             // The holder finishes after the second attempt.
             if holders.len() == 2 {

@@ -33,8 +33,13 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
-use super::writer::{Batched, Commit, Store, Writer};
-use super::{atomic, DestinationError, RejectedRecord, RunStart, RunSummary, StateFile, Tuning};
+use crate::guard::{self, ConnectionGuard};
+use crate::history::HistoryError;
+use crate::writer::{Batched, Commit, Store, Writer};
+use crate::{
+    atomic, Destination, DestinationError, Output, OutputError, OutputSpec, RejectedRecord, RunStart, RunSummary,
+    StateFile, Tuning,
+};
 
 const REJECTED_FILE: &str = "_rejected.jsonl";
 const RUNS_FILE: &str = "_runs.jsonl";
@@ -486,6 +491,60 @@ fn not_an_object(path: &Path, value: &Value) -> DestinationError {
 /// still whole lines or a torn tail that the next open cuts.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Reads anything else as a directory of JSON lines (created on the first run that writes).
+pub(crate) fn parse_output(text: &str) -> Option<Result<OutputSpec, OutputError>> {
+    Some(Ok(OutputSpec::json_lines(text)))
+}
+
+/// A directory of `<Type>.jsonl` files as an `--output`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonLinesOutput {
+    dir: PathBuf,
+}
+
+impl JsonLinesOutput {
+    /// The directory at `dir`.
+    pub fn new(dir: PathBuf) -> Self {
+        JsonLinesOutput { dir }
+    }
+}
+
+impl std::fmt::Display for JsonLinesOutput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.dir.display())
+    }
+}
+
+impl Output for JsonLinesOutput {
+    fn kind(&self) -> &'static str {
+        "directory of JSON lines"
+    }
+
+    fn open(&self, tuning: &Tuning) -> Result<Box<dyn Destination>, DestinationError> {
+        Ok(Box::new(open(&self.dir, tuning)?))
+    }
+
+    /// A lock file per connection in `_locks/`.
+    fn lock(&self, connection: &str, busy: &mut dyn FnMut(&str) -> bool) -> Result<ConnectionGuard, DestinationError> {
+        guard::lock_file(&self.dir.join("_locks"), connection, busy)
+    }
+
+    /// The `<Type>.jsonl` and `_rejected.jsonl` files, read line by line. A directory that
+    /// does not exist is an error (callers that can say more check it first).
+    fn each_stored_record(&self, visit: &mut dyn FnMut(&str)) -> Result<String, HistoryError> {
+        read_stored_records(&self.dir, visit)?;
+        Ok(self.dir.display().to_string())
+    }
+
+    fn relative_to(&self, base: &Path) -> Option<OutputSpec> {
+        Some(OutputSpec::json_lines(base.join(&self.dir)))
+    }
+
+    fn local_path(&self) -> Option<&Path> {
+        Some(&self.dir)
+    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,18 @@
-//! Destinations: where validated records, rejected records, checkpoints and the history
-//! of sync runs are stored.
+//! The store: where validated records, rejected records, checkpoints and the history of
+//! sync runs are kept, and the connections table workers share. The bottom layer: it
+//! knows nothing of connectors, validation or the command line.
+//!
+//! **Destinations are components.** What `--output` names is an [`OutputSpec`]: one
+//! [`Output`] per kind of store, each in its own module and one line in [`KINDS`]
+//! ([`output`] says how to add one):
+//! - `-`: stdout ([`stdout`]);
+//! - a `postgres://` or `postgresql://` URL: a PostgreSQL database ([`postgres`]);
+//! - a path ending in `.db`, `.sqlite` or `.sqlite3`: a SQLite file ([`sqlite`]);
+//! - anything else: a directory of `<Type>.jsonl` files ([`jsonl`]).
+//!
+//! The engine and the commands ask the spec what it can do (open a run, be prepared,
+//! lock a connection, read its history, forget a connection, be shared by workers) and
+//! never match on its kind.
 //!
 //! One [`Destination`] value serves one stream sync (one run) and is used from one thread.
 //! Parallel syncs (`--jobs N`) call [`open`] once per run; every value it returns is safe
@@ -14,7 +27,7 @@
 //!   lines never interleave.
 //! - stdout ([`stdout`]): each run buffers whole lines and writes them in one locked call.
 //!
-//! No factory object is needed: the sharing lives in [`open`]. Several *processes*
+//! The sharing lives in [`open`]. Several *processes*
 //! writing one JSON-lines directory or one `--state FILE` at once are not supported
 //! (SQLite handles several processes).
 //!
@@ -35,11 +48,6 @@
 //! therefore never writes the state itself. Without a
 //! state file: SQLite keeps it in `stream_state`, JSON lines in `<dir>/_state.json`, and
 //! stdout keeps none (an incremental sync to `-` needs `--state FILE`).
-//!
-//! Kinds, chosen from `--output` by [`OutputSpec::parse`]: a `postgres://` or
-//! `postgresql://` URL is a PostgreSQL database ([`postgres`]), a path ending in `.db`,
-//! `.sqlite` or `.sqlite3` is a SQLite file, `-` is stdout, anything else is a directory
-//! of `<Type>.jsonl` files.
 
 pub mod atomic;
 mod batch;
@@ -48,16 +56,17 @@ pub mod fleet;
 pub mod guard;
 pub mod history;
 pub mod jsonl;
+pub mod output;
 pub mod postgres;
 pub mod sqlite;
 mod state_file;
 pub mod stdout;
 #[cfg(test)]
 mod test_support;
-mod wal_checkpointer;
 mod writer;
 
 pub use causes::with_causes;
+pub use output::{Output, OutputError, OutputSpec, ParseOutput, SqlDialect, KINDS};
 pub use state_file::StateFile;
 
 use std::collections::BTreeMap;
@@ -65,51 +74,6 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-
-/// Where `--output` points.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OutputSpec {
-    /// A SQLite database file.
-    Sqlite(PathBuf),
-    /// A PostgreSQL database.
-    Postgres(Box<postgres::Target>),
-    /// A directory of JSON-lines files, one per `_type`.
-    JsonLines(PathBuf),
-    /// Records as JSON lines on stdout.
-    Stdout,
-}
-
-impl OutputSpec {
-    /// Classifies an `--output` value.
-    ///
-    /// # Errors
-    /// A PostgreSQL URL that cannot be used (the reason never quotes its password).
-    pub fn parse(output: &str) -> Result<OutputSpec, postgres::TargetError> {
-        if output == "-" {
-            return Ok(OutputSpec::Stdout);
-        }
-        if postgres::is_url(output) {
-            return postgres::Target::parse(output).map(|target| OutputSpec::Postgres(Box::new(target)));
-        }
-        let path = PathBuf::from(output);
-        let is_sqlite = path
-            .extension()
-            .and_then(|ext| ext.to_str())
-            .is_some_and(|ext| matches!(ext.to_ascii_lowercase().as_str(), "db" | "sqlite" | "sqlite3"));
-        Ok(if is_sqlite { OutputSpec::Sqlite(path) } else { OutputSpec::JsonLines(path) })
-    }
-}
-
-impl std::fmt::Display for OutputSpec {
-    /// As people see it: a path, `-`, or a URL without its password.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            OutputSpec::Sqlite(path) | OutputSpec::JsonLines(path) => write!(f, "{}", path.display()),
-            OutputSpec::Postgres(target) => write!(f, "{target}"),
-            OutputSpec::Stdout => f.write_str("-"),
-        }
-    }
-}
 
 /// Identifies one sync run of one stream of one connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -379,23 +343,9 @@ pub fn open(spec: &OutputSpec, state_file: Option<&Path>) -> Result<Box<dyn Dest
     open_tuned(spec, state_file, &Tuning::default())
 }
 
-/// Opens a worker's destination for one run: a PostgreSQL database whose every commit is
-/// fenced by the worker's lease on the connection (see [`postgres::Fence`]).
-///
-/// # Errors
-/// As [`open`]; [`DestinationError::Misuse`] for an output that is not PostgreSQL.
-pub fn open_fenced(spec: &OutputSpec, fence: postgres::Fence) -> Result<Box<dyn Destination>, DestinationError> {
-    match spec {
-        OutputSpec::Postgres(target) => {
-            Ok(Box::new(postgres::PostgresDestination::open(target, &Tuning::default(), Some(fence))?))
-        }
-        _ => Err(DestinationError::Misuse("a lease fences only a PostgreSQL destination")),
-    }
-}
-
 /// Opens the destination for one run. Call once per stream sync, also in parallel; see
 /// the module docs for what is shared. With `state_file`, states are read from and
-/// written to that file instead of the destination.
+/// written to that file instead of the destination, whatever its kind.
 ///
 /// # Errors
 /// The database or directory cannot be opened or created, or the SQLite schema is newer
@@ -409,62 +359,11 @@ pub fn open_tuned(
     if state_file.is_some() {
         tuning.sqlite_synchronous_full = true;
     }
-    let inner: Box<dyn Destination> = match spec {
-        OutputSpec::Sqlite(path) => Box::new(sqlite::SqliteDestination::open(path, &tuning)?),
-        OutputSpec::Postgres(target) => Box::new(postgres::PostgresDestination::open(target, &tuning, None)?),
-        OutputSpec::JsonLines(dir) => Box::new(jsonl::open(dir, &tuning)?),
-        OutputSpec::Stdout => Box::new(stdout::StdoutDestination::new(&tuning)),
-    };
+    let inner = spec.open(&tuning)?;
     Ok(match state_file {
         Some(path) => Box::new(state_file::WithStateFile::new(inner, StateFile::new(path))),
         None => inner,
     })
-}
-
-/// Checks that a shared database can be used before any connector starts: the server is
-/// reachable, accepts the user, and its schema is created or upgraded. A failure here is
-/// the error the first stream's open would give, only sooner, and with nothing run. Local
-/// files and directories are left alone: they are created on first use, and a sync
-/// whose connector fails at once leaves none behind.
-///
-/// # Errors
-/// As [`open`].
-pub fn prepare(spec: &OutputSpec) -> Result<(), DestinationError> {
-    match spec {
-        OutputSpec::Postgres(_) => open(spec, None).map(drop),
-        OutputSpec::Sqlite(_) | OutputSpec::JsonLines(_) | OutputSpec::Stdout => Ok(()),
-    }
-}
-
-/// Removes everything a database stores under `connection`; other connections are
-/// untouched. Returns the rows removed. A directory of JSON lines or stdout holds nothing
-/// to remove this way (`None`).
-///
-/// # Errors
-/// The database cannot be opened or written.
-pub fn forget_connection(spec: &OutputSpec, connection: &str) -> Result<Option<u64>, DestinationError> {
-    match spec {
-        OutputSpec::Sqlite(path) => sqlite::forget_connection(path, connection).map(Some),
-        OutputSpec::Postgres(target) => postgres::PostgresDestination::open(target, &Tuning::default(), None)?
-            .forget_connection(connection)
-            .map(Some),
-        OutputSpec::JsonLines(_) | OutputSpec::Stdout => Ok(None),
-    }
-}
-
-/// The records a database stores under `connection`, by `_type` (`None` for a directory
-/// of JSON lines or stdout).
-///
-/// # Errors
-/// The database cannot be opened or read.
-pub fn records_by_type(spec: &OutputSpec, connection: &str) -> Result<Option<Vec<(String, u64)>>, DestinationError> {
-    match spec {
-        OutputSpec::Sqlite(path) => sqlite::records_by_type(path, connection).map(Some),
-        OutputSpec::Postgres(target) => {
-            postgres::PostgresDestination::open(target, &Tuning::default(), None)?.records_by_type(connection).map(Some)
-        }
-        OutputSpec::JsonLines(_) | OutputSpec::Stdout => Ok(None),
-    }
 }
 
 /// This host's name (for a run's history, a worker's name), or `""` if it has none.

@@ -235,7 +235,7 @@ mod routing_tests {
     fn sqlite_with_a_state_file_stores_records_in_the_database_and_state_in_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let (db, state_path) = (dir.path().join("runner.db"), dir.path().join("state.json"));
-        let mut dest = open(&OutputSpec::Sqlite(db.clone()), Some(&state_path)).unwrap();
+        let mut dest = open(&OutputSpec::sqlite(db.clone()), Some(&state_path)).unwrap();
         assert!(dest.describe().contains("state.json"));
         dest.begin_run(&run_start("acme", "account")).unwrap();
         dest.write_record(&record("Incident", "P1", "{}")).unwrap();
@@ -248,7 +248,7 @@ mod routing_tests {
         assert_eq!(count("SELECT count(*) FROM records"), 1);
         assert_eq!(count("SELECT count(*) FROM stream_state"), 0);
         assert_eq!(count("PRAGMA synchronous"), 2, "FULL when the state is outside the database");
-        let mut reopened = open(&OutputSpec::Sqlite(db), Some(&state_path)).unwrap();
+        let mut reopened = open(&OutputSpec::sqlite(db), Some(&state_path)).unwrap();
         assert_eq!(reopened.load_state("acme", "account").unwrap(), Some(json!({"since": "2026-02-01"})));
         let on_disk: Value = serde_json::from_slice(&fs::read(&state_path).unwrap()).unwrap();
         assert_eq!(on_disk, json!({"account": {"since": "2026-02-01"}}));
@@ -258,7 +258,7 @@ mod routing_tests {
     fn jsonl_with_a_state_file_writes_no_state_into_the_directory() {
         let dir = tempfile::tempdir().unwrap();
         let (out, state_path) = (dir.path().join("out"), dir.path().join("state.json"));
-        let mut dest = open(&OutputSpec::JsonLines(out.clone()), Some(&state_path)).unwrap();
+        let mut dest = open(&OutputSpec::json_lines(out.clone()), Some(&state_path)).unwrap();
         dest.begin_run(&run_start("acme", "account")).unwrap();
         dest.write_record(&record("Incident", "P1", "{}")).unwrap();
         dest.checkpoint(&json!({"page": 2})).unwrap();
@@ -272,7 +272,7 @@ mod routing_tests {
     fn a_checkpoint_before_begin_run_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         let mut dest =
-            open(&OutputSpec::JsonLines(dir.path().join("out")), Some(&dir.path().join("state.json"))).unwrap();
+            open(&OutputSpec::json_lines(dir.path().join("out")), Some(&dir.path().join("state.json"))).unwrap();
         assert!(matches!(dest.checkpoint(&json!({})), Err(DestinationError::Misuse(_))));
     }
 }

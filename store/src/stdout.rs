@@ -13,7 +13,11 @@ use std::io::{self, Write};
 
 use serde_json::Value;
 
-use super::{Destination, DestinationError, RejectedRecord, RunStart, RunSummary, Tuning, ValidRecord};
+use crate::guard::ConnectionGuard;
+use crate::{
+    Destination, DestinationError, Output, OutputError, OutputSpec, RejectedRecord, RunStart, RunSummary, Tuning,
+    ValidRecord,
+};
 
 /// Records to stdout, warnings to stderr.
 pub struct StdoutDestination {
@@ -92,6 +96,44 @@ impl Destination for StdoutDestination {
 
     fn finish_run(&mut self, _summary: &RunSummary) -> Result<(), DestinationError> {
         self.write_buffered()
+    }
+}
+
+/// Reads `-` as stdout.
+pub(crate) fn parse_output(text: &str) -> Option<Result<OutputSpec, OutputError>> {
+    (text == "-").then(|| Ok(OutputSpec::stdout()))
+}
+
+/// The runner's stdout as an `--output`: records as JSON lines, nothing kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StdoutOutput;
+
+impl std::fmt::Display for StdoutOutput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("-")
+    }
+}
+
+impl Output for StdoutOutput {
+    fn kind(&self) -> &'static str {
+        "stdout"
+    }
+
+    fn open(&self, tuning: &Tuning) -> Result<Box<dyn Destination>, DestinationError> {
+        Ok(Box::new(StdoutDestination::new(tuning)))
+    }
+
+    /// Nothing to guard: nothing is kept, so two syncs cannot interleave a store.
+    fn lock(
+        &self,
+        _connection: &str,
+        _busy: &mut dyn FnMut(&str) -> bool,
+    ) -> Result<ConnectionGuard, DestinationError> {
+        Ok(ConnectionGuard::None)
+    }
+
+    fn is_stdout(&self) -> bool {
+        true
     }
 }
 

@@ -169,7 +169,9 @@ pub enum SpawnError {
     },
 }
 
-enum Event<T> {
+/// What the event loop of [`run`] hears from the threads around the connector (not to be
+/// confused with the engine's [`crate::Event`], what the engine tells its driver).
+enum Notice<T> {
     /// The mapped lines of one stdout chunk, numbered in reading order.
     Batch(u64, Mapped<T>),
     /// The stdout reader sent this many chunks and stopped.
@@ -220,13 +222,13 @@ where
     spawn_thread("connector-wait", move || {
         if let Ok(status) = child.wait() {
             waiter_group.set_reaped();
-            let _ = exit_tx.send(Event::Exited(status));
+            let _ = exit_tx.send(Notice::Exited(status));
         }
     });
     let wake_tx = tx;
     let _subscription = invocation.stop.subscribe(move || {
         // A full channel means the loop is awake anyway; it checks the request count.
-        let _ = wake_tx.try_send(Event::Wake);
+        let _ = wake_tx.try_send(Notice::Wake);
     });
 
     let mut event_loop = EventLoop::new(group, limits, invocation.stop, started);
@@ -339,7 +341,7 @@ impl EventLoop {
 
     fn run<T>(
         &mut self,
-        rx: &Receiver<Event<T>>,
+        rx: &Receiver<Notice<T>>,
         mut reorder: Reorder<T>,
         mut handle: impl FnMut(&str, Vec<T>) -> Control,
     ) {
@@ -382,16 +384,16 @@ impl EventLoop {
 
     fn on_event<T>(
         &mut self,
-        event: Event<T>,
+        event: Notice<T>,
         reorder: &mut Reorder<T>,
         handle: &mut impl FnMut(&str, Vec<T>) -> Control,
     ) {
         match event {
-            Event::Batch(seq, mapped) => reorder.accept(seq, mapped, |text, items| self.on_batch(text, items, handle)),
-            Event::StdoutDone { chunks } => reorder.end_after(chunks),
-            Event::StderrDone => self.stderr = Pipe::Closed,
-            Event::Exited(status) => self.process = Process::Exited { status, at: Instant::now() },
-            Event::Wake => {}
+            Notice::Batch(seq, mapped) => reorder.accept(seq, mapped, |text, items| self.on_batch(text, items, handle)),
+            Notice::StdoutDone { chunks } => reorder.end_after(chunks),
+            Notice::StderrDone => self.stderr = Pipe::Closed,
+            Notice::Exited(status) => self.process = Process::Exited { status, at: Instant::now() },
+            Notice::Wake => {}
         }
         if self.stdout == Pipe::Open && reorder.complete() {
             self.stdout = Pipe::Closed;
@@ -521,7 +523,7 @@ fn read_stderr<T>(
     mut stderr: ChildStderr,
     capture: &Mutex<HeadTail>,
     mut echo: Option<StderrEcho>,
-    tx: &SyncSender<Event<T>>,
+    tx: &SyncSender<Notice<T>>,
 ) {
     let mut chunk = vec![0u8; 64 * 1024];
     let mut line = Vec::new();
@@ -540,7 +542,7 @@ fn read_stderr<T>(
     if let Some(echo) = echo.as_mut().filter(|_| !line.is_empty()) {
         echo(&String::from_utf8_lossy(&line));
     }
-    let _ = tx.send(Event::StderrDone);
+    let _ = tx.send(Notice::StderrDone);
 }
 
 fn echo_lines(mut bytes: &[u8], line: &mut Vec<u8>, echo: &mut StderrEcho) {

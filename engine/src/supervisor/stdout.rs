@@ -35,7 +35,7 @@ use std::sync::{Arc, Mutex};
 use protocol::codec::{self, Frame, Framer};
 use protocol::{CodecError, ConnectorMessage};
 
-use super::{spawn_thread, Event, Incoming};
+use super::{spawn_thread, Incoming, Notice};
 
 /// Text bytes per chunk, at least (a chunk is sent once it holds this much, or when the
 /// pipe is empty).
@@ -168,9 +168,9 @@ pub(super) struct Mapped<T> {
 }
 
 /// Starts the reader and the mappers; their batches and a final
-/// [`Event::StdoutDone`] arrive on `events`. The returned [`Reorder`] belongs to the event
+/// [`Notice::StdoutDone`] arrive on `notices`. The returned [`Reorder`] belongs to the event
 /// loop.
-pub(super) fn start<T, M>(stdout: ChildStdout, max_line: usize, map: M, events: &SyncSender<Event<T>>) -> Reorder<T>
+pub(super) fn start<T, M>(stdout: ChildStdout, max_line: usize, map: M, notices: &SyncSender<Notice<T>>) -> Reorder<T>
 where
     T: Send + 'static,
     M: Fn(RawLine<'_>) -> T + Send + Sync + 'static,
@@ -181,26 +181,26 @@ where
     let chunk_rx = Arc::new(Mutex::new(chunk_rx));
     let map = Arc::new(map);
     for index in 0..mappers {
-        let (chunks, map, events) = (Arc::clone(&chunk_rx), Arc::clone(&map), events.clone());
-        spawn_thread(&format!("connector-map-{index}"), move || run_mapper(&chunks, &*map, &events));
+        let (chunks, map, notices) = (Arc::clone(&chunk_rx), Arc::clone(&map), notices.clone());
+        spawn_thread(&format!("connector-map-{index}"), move || run_mapper(&chunks, &*map, &notices));
     }
-    let done_tx = events.clone();
+    let done_tx = notices.clone();
     spawn_thread("connector-stdout", move || {
         let mut buffers = Buffers { returned, made: 0 };
         let chunks = read_chunks(Pipe::new(stdout.into()), max_line, &chunk_tx, &mut buffers);
         drop(chunk_tx); // the mappers stop once the queue is empty
-        let _ = done_tx.send(Event::StdoutDone { chunks });
+        let _ = done_tx.send(Notice::StdoutDone { chunks });
     });
     Reorder { next: 0, waiting: BTreeMap::new(), returns: returned_tx, last: None }
 }
 
-fn run_mapper<T>(chunks: &Mutex<Receiver<Chunk>>, map: &impl Fn(RawLine<'_>) -> T, events: &SyncSender<Event<T>>) {
+fn run_mapper<T>(chunks: &Mutex<Receiver<Chunk>>, map: &impl Fn(RawLine<'_>) -> T, notices: &SyncSender<Notice<T>>) {
     loop {
         // The lock is held only while waiting for the next chunk, never while mapping.
         let next = chunks.lock().unwrap_or_else(std::sync::PoisonError::into_inner).recv();
         let Ok(chunk) = next else { return };
         let seq = chunk.seq;
-        if events.send(Event::Batch(seq, chunk.map(map))).is_err() {
+        if notices.send(Notice::Batch(seq, chunk.map(map))).is_err() {
             return;
         }
     }

@@ -112,7 +112,7 @@ impl Engine {
             error: None,
             duration: started.elapsed(),
         };
-        if let Err(error) = store::prepare(&plan.output) {
+        if let Err(error) = plan.output.prepare() {
             let failure = client.failure(ConnectorCommand::Sync, &Redactor::default());
             result.error = Some(RunError::storage(failure, error));
             result.duration = started.elapsed();
@@ -144,7 +144,7 @@ fn guarded(
         let _ = wake.send(());
     });
     let mut told = false;
-    let locked = guard::lock(&context.plan.output, &context.connection, |holder| {
+    let locked = context.plan.output.lock(&context.connection, &mut |holder| {
         if !context.plan.wait || engine.stop.received().is_some() {
             return false;
         }
@@ -228,7 +228,7 @@ esac
             config: serde_json::json!({"token": "s3cr3t-value"}),
             streams: StreamChoice::All,
             cutoff: Utc::now(),
-            output: OutputSpec::Sqlite(dir.join("out.db")),
+            output: OutputSpec::sqlite(dir.join("out.db")),
             state_file: None,
             skip_invalid: false,
             fence: None,

@@ -51,7 +51,7 @@ pub(super) fn sync_stream(context: &StreamContext<'_>, stream: &Stream) -> Strea
 fn open_and_run(context: &StreamContext<'_>, stream: &Stream, schemas: Arc<SchemaRegistry>, result: &mut StreamResult) {
     let plan = context.plan;
     let opened = match &plan.fence {
-        Some(fence) => store::open_fenced(&plan.output, fence.clone()),
+        Some(fence) => plan.output.open_fenced(fence.clone()),
         None => store::open(&plan.output, plan.state_file.as_deref()),
     };
     match opened.and_then(|destination| Store::begin(context, destination, stream)) {

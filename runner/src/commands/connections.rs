@@ -7,24 +7,23 @@ use chrono::Utc;
 use serde_json::json;
 
 use super::{print, Settings, Status};
-use crate::connections;
+use crate::connections_file;
 use crate::human;
 use crate::resolve::{self, InputError};
 use store::fleet::{Fleet, Listed};
 use store::postgres::Target;
-use store::OutputSpec;
 
 /// The `--db` of the fleet's commands: a PostgreSQL URL.
 ///
 /// # Errors
 /// [`InputError`] for anything else, or a URL that cannot be used.
 pub fn database(arg: &str) -> Result<Target, InputError> {
-    match resolve::output(arg)? {
-        OutputSpec::Postgres(target) => Ok(*target),
-        _ => Err(InputError::Usage(format!(
+    let output = resolve::output(arg)?;
+    output.shared_database().cloned().ok_or_else(|| {
+        InputError::Usage(format!(
             "--db `{arg}` is not a PostgreSQL URL: workers share a PostgreSQL database (postgres://user@host/db)"
-        ))),
-    }
+        ))
+    })
 }
 
 /// `runner connections apply FILE --db URL [--prune]`.
@@ -33,7 +32,7 @@ pub fn database(arg: &str) -> Result<Target, InputError> {
 /// A bad file or URL (nothing applied), or the database refused.
 pub fn apply(settings: &Settings, file: &Path, db: &str, prune: bool) -> anyhow::Result<Status> {
     let target = database(db)?;
-    let connections = connections::load_for_workers(file)?;
+    let connections = connections_file::load_for_workers(file)?;
     for literal in literal_secrets(&connections) {
         settings.console.warn(&literal);
     }

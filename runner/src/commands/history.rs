@@ -15,7 +15,7 @@ use crate::console::Verbosity;
 use crate::html;
 use crate::human;
 use crate::resolve;
-use store::history::{self, is_stale, Run, RunFilter, RunState, StreamStatus};
+use store::history::{is_stale, Run, RunFilter, RunState, StreamStatus};
 
 /// What `runner runs` shows.
 #[derive(Debug, Clone)]
@@ -54,7 +54,7 @@ struct StreamRows {
 /// A `--db` that is no database (bad input), or a database that cannot be read.
 pub fn runs(settings: &Settings, request: &RunsRequest) -> anyhow::Result<Status> {
     let spec = resolve::output(&request.db)?;
-    let mut history = history::open(&spec)?;
+    let mut history = spec.history()?;
     let now = Utc::now();
     let filter = RunFilter {
         connection: request.connection.clone(),
@@ -240,7 +240,7 @@ pub fn report(settings: &Settings, request: &ReportRequest) -> anyhow::Result<St
 /// As [`report`].
 pub fn write_report(db: &str, output: &std::path::Path, stale_after: Duration) -> anyhow::Result<PathBuf> {
     let spec = resolve::output(db)?;
-    let mut history = history::open(&spec)?;
+    let mut history = spec.history()?;
     let data = html::gather(&mut history, Utc::now(), stale_after)?;
     let page = html::render(&data);
     html::write_atomically(output, &page).with_context(|| format!("cannot write the report {}", output.display()))?;

@@ -20,7 +20,7 @@ use crate::style::Style;
 use drift::{Observer, Resolver, Schemas, TypeDrift};
 use engine::sync::ConnectionPlan;
 use engine::{ConnectorProgram, StreamChoice};
-use store::{history, OutputSpec};
+use store::OutputSpec;
 
 /// The sample's cutoff when `--since` is not given: this many days before now.
 const DEFAULT_SINCE_DAYS: i64 = 30;
@@ -104,7 +104,7 @@ fn sample(
     visit: &mut dyn FnMut(&str),
 ) -> anyhow::Result<String> {
     let dir = tempfile::tempdir().context("creating a temporary directory for the sample")?;
-    let output = OutputSpec::Sqlite(dir.path().join("sample.db"));
+    let output = OutputSpec::sqlite(dir.path().join("sample.db"));
     let plan = ConnectionPlan {
         name: None,
         connector: program,
@@ -126,27 +126,30 @@ fn sample(
         }
         return Err(anyhow::Error::new(last).context("the sample sync failed, so nothing was compared"));
     }
-    history::each_stored_record(&output, visit)?;
+    output.each_stored_record(visit)?;
     Ok(format!("a sample of `{connector}` since {}", protocol::format_instant(cutoff)))
 }
 
 /// Visits every record stored or rejected in `db`.
 fn stored(db: &str, visit: &mut dyn FnMut(&str)) -> anyhow::Result<String> {
     let spec = resolve::output(db)?;
-    match &spec {
-        OutputSpec::Stdout => Err(InputError::Usage(
+    if spec.is_stdout() {
+        return Err(InputError::Usage(
             "--db -: stdout keeps no records to read\nhint: name a SQLite file, a directory of JSON lines or a \
              postgres:// URL"
                 .into(),
         )
-        .into()),
-        OutputSpec::JsonLines(dir) if !dir.is_dir() => Err(InputError::Usage(format!(
+        .into());
+    }
+    // A directory that is not there: likely a mistyped database as much as a directory.
+    if !spec.has_history() && spec.local_path().is_some_and(|dir| !dir.is_dir()) {
+        return Err(InputError::Usage(format!(
             "--db {db}: no such SQLite file (.db, .sqlite, .sqlite3) or directory of JSON lines\nhint: name the \
              store a sync wrote with --output"
         ))
-        .into()),
-        _ => Ok(history::each_stored_record(&spec, visit)?),
+        .into());
     }
+    Ok(spec.each_stored_record(visit)?)
 }
 
 /// Records as they arrive, one [`Observer`] per type that has a schema.

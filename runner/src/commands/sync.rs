@@ -9,10 +9,10 @@ use anyhow::Context;
 
 use super::{print, Settings, Status};
 use crate::alert::{self, Notifier};
-use crate::connections;
+use crate::connections_file;
 use crate::console::Verbosity;
-use crate::report;
 use crate::resolve;
+use crate::summary;
 use engine::result::{overall, ConnectionResult};
 use engine::sync::ConnectionPlan;
 use engine::{FailureKind, StreamChoice};
@@ -84,7 +84,7 @@ pub fn sync(settings: &Settings, request: &SyncRequest) -> anyhow::Result<Status
     };
     let started = Instant::now();
     let result = settings.engine.sync_connection(&plan, request.jobs);
-    finish(settings, &[result], std::slice::from_ref(&output), started, output == OutputSpec::Stdout, notifier.as_ref())
+    finish(settings, &[result], std::slice::from_ref(&output), started, output.is_stdout(), notifier.as_ref())
 }
 
 /// `runner sync-all`: every connection of the file, `jobs` at a time; entries without an
@@ -102,8 +102,8 @@ pub fn sync_all(
     alerts: Option<&Alerting>,
 ) -> anyhow::Result<Status> {
     let notifier = notifier(alerts)?;
-    let entries = connections::load(file, default_output)?;
-    let to_stdout = entries.iter().any(|e| e.output == OutputSpec::Stdout);
+    let entries = connections_file::load(file, default_output)?;
+    let to_stdout = entries.iter().any(|e| e.output.is_stdout());
     let plans: Vec<ConnectionPlan> = entries
         .into_iter()
         .map(|entry| ConnectionPlan {
@@ -161,9 +161,9 @@ fn finish(
         let _ = writeln!(io::stderr().lock(), "error: {error}");
     }
     let summary = if settings.json {
-        Some(format!("{}\n", report::to_json(results, started.elapsed())))
+        Some(format!("{}\n", summary::to_json(results, started.elapsed())))
     } else if settings.verbosity() > Verbosity::Quiet {
-        Some(report::table(results))
+        Some(summary::table(results))
     } else {
         None
     };

@@ -31,7 +31,7 @@ use super::sync::{notifier, send_alerts, Alerting};
 use super::{print, Settings, Status};
 use crate::alert::Notifier;
 use crate::console::Console;
-use crate::{report, resolve};
+use crate::{resolve, summary};
 use engine::result::ConnectionResult;
 use engine::sync::ConnectionPlan;
 use engine::{Engine, Stop, StopSignal, StreamChoice};
@@ -268,7 +268,7 @@ fn finished(
     }
     if settings.json {
         let line = match &result {
-            Ok(result) => report::to_json(std::slice::from_ref(result), result.duration),
+            Ok(result) => summary::to_json(std::slice::from_ref(result), result.duration),
             Err(reason) => serde_json::json!({"name": name, "outcome": "failed", "error": reason}),
         };
         print(&format!("{line}\n"))?;
@@ -303,7 +303,7 @@ impl SyncJob<'_> {
         let engine =
             Engine { limits: settings.engine.limits.clone(), stop, events: Arc::clone(&settings.engine.events) };
         let fence = Fence { connection: name.clone(), epoch: claim.epoch, worker: worker.to_owned(), ttl };
-        let output = OutputSpec::Postgres(Box::new(target.clone()));
+        let output = OutputSpec::postgres(target.clone());
         let epoch = claim.epoch;
         let spawned = std::thread::Builder::new().name(format!("sync {name}")).spawn(move || {
             let result = plan(claim, output.clone(), fence).map(|plan| engine.sync_connection(&plan, 1));

@@ -4,7 +4,7 @@
 //! ([`store::forget_connection`], `records_by_type`), never other
 //! connections' rows.
 
-use store::OutputSpec;
+use store::{OutputSpec, SqlDialect};
 
 /// The connection name every demo sync uses, so the demo's rows never mix with a real
 /// `pagerduty` connection in the same database.
@@ -73,10 +73,11 @@ pub const POSTGRES_QUERIES: [ExampleQuery; 3] = [
 
 /// The example queries for `output`'s kind of database, and the command to run them.
 pub fn queries(output: &OutputSpec) -> (String, &'static [ExampleQuery]) {
-    match output {
-        OutputSpec::Postgres(target) => (format!("psql '{}'", target.url_without_password()), &POSTGRES_QUERIES),
-        other => (format!("sqlite3 {other}"), &SQLITE_QUERIES),
-    }
+    let queries: &[ExampleQuery] = match output.sql_dialect() {
+        Some(SqlDialect::Postgres) => &POSTGRES_QUERIES,
+        Some(SqlDialect::Sqlite) | None => &SQLITE_QUERIES,
+    };
+    (output.query_command().unwrap_or_else(|| format!("sqlite3 {output}")), queries)
 }
 
 #[cfg(test)]
@@ -99,7 +100,7 @@ mod tests {
         let (command, queries) = queries(&output);
         assert_eq!(command, "psql 'postgres://ann@db.example:5432/sales'");
         assert_eq!(queries, &POSTGRES_QUERIES);
-        let (command, _) = super::queries(&OutputSpec::Sqlite("/data/runner.db".into()));
+        let (command, _) = super::queries(&OutputSpec::sqlite("/data/runner.db"));
         assert_eq!(command, "sqlite3 /data/runner.db");
     }
 }

@@ -91,7 +91,7 @@ pub fn command(settings: &Settings, args: &Request) -> anyhow::Result<Status> {
     let simulator = Simulator::start(&config)?;
     demo.note(&format!("listening on {}", simulator.base_url));
     let config_dir = ConfigDir::create(&simulator.base_url)?;
-    let removed = store::forget_connection(&output.spec, database::CONNECTION)?.unwrap_or(0);
+    let removed = output.spec.forget_connection(database::CONNECTION)?.unwrap_or(0);
     if removed > 0 {
         demo.note(&format!("removed {removed} rows an earlier demo left in {}", output.spec));
     }
@@ -102,7 +102,7 @@ pub fn command(settings: &Settings, args: &Request) -> anyhow::Result<Status> {
         Ok(syncs) => syncs,
         Err(status) => return Ok(status),
     };
-    let records = store::records_by_type(&output.spec, database::CONNECTION)?.unwrap_or_default();
+    let records = output.spec.records_by_type(database::CONNECTION)?.unwrap_or_default();
     let summary = Summary { output: &output.spec, records, full, incremental, elapsed: started.elapsed() };
     print!("{}", summary.render(demo.style));
     let report = report_path(&output.spec);
@@ -127,10 +127,7 @@ const REPORT_STALE_AFTER: Duration = Duration::from_secs(86_400);
 /// Where the demo writes its report: `report.html` beside a SQLite file, else in the
 /// working directory.
 fn report_path(output: &OutputSpec) -> PathBuf {
-    match output {
-        OutputSpec::Sqlite(path) => path.with_file_name("report.html"),
-        _ => PathBuf::from("report.html"),
-    }
+    output.local_path().map_or_else(|| PathBuf::from("report.html"), |file| file.with_file_name("report.html"))
 }
 
 /// `text` as one shell word: quoted when it holds anything but plain characters.
@@ -272,19 +269,19 @@ struct DemoOutput {
 
 /// `--output` as an absolute path to a SQLite file, or a PostgreSQL URL.
 fn demo_output(output: &str) -> Result<DemoOutput, InputError> {
-    match resolve::output(output)? {
-        OutputSpec::Sqlite(path) => {
-            let path = std::path::absolute(&path)
-                .map_err(|e| InputError::Usage(format!("cannot resolve --output {output}: {e}")))?;
-            let arg = path.to_str().ok_or_else(|| InputError::Usage("the --output path is not valid UTF-8".into()))?;
-            Ok(DemoOutput { arg: arg.to_owned(), spec: OutputSpec::Sqlite(path) })
-        }
-        spec @ OutputSpec::Postgres(_) => Ok(DemoOutput { arg: output.to_owned(), spec }),
-        _ => Err(InputError::Usage(format!(
+    let spec = resolve::output(output)?;
+    if spec.sql_dialect().is_none() {
+        return Err(InputError::Usage(format!(
             "the demo writes a database: --output `{output}` must end in .db, .sqlite or .sqlite3, or be a \
              postgres:// URL"
-        ))),
+        )));
     }
+    let Some(file) = spec.local_path() else { return Ok(DemoOutput { arg: output.to_owned(), spec }) };
+    // A file, absolute: the demo's commands run from other directories.
+    let path =
+        std::path::absolute(file).map_err(|e| InputError::Usage(format!("cannot resolve --output {output}: {e}")))?;
+    let arg = path.to_str().ok_or_else(|| InputError::Usage("the --output path is not valid UTF-8".into()))?;
+    Ok(DemoOutput { arg: arg.to_owned(), spec: resolve::output(arg)? })
 }
 
 /// An executable beside the runner (`cargo build` puts all the workspace's binaries there).
@@ -389,7 +386,7 @@ mod tests {
 
     #[test]
     fn the_report_goes_beside_a_sqlite_file() {
-        assert_eq!(report_path(&OutputSpec::Sqlite("/data/x.db".into())), PathBuf::from("/data/report.html"));
+        assert_eq!(report_path(&OutputSpec::sqlite("/data/x.db")), PathBuf::from("/data/report.html"));
         let postgres = OutputSpec::parse("postgres://u@h/db").unwrap();
         assert_eq!(report_path(&postgres), PathBuf::from("report.html"));
         assert_eq!(shell_word("/tmp/a b.db"), "'/tmp/a b.db'");

@@ -91,7 +91,7 @@ mod tests {
     #[test]
     fn the_summary_has_counts_requests_path_and_queries() {
         let summary = Summary {
-            output: &OutputSpec::Sqlite("/data/runner.db".into()),
+            output: &OutputSpec::sqlite("/data/runner.db"),
             records: vec![("Incident".into(), 205), ("Team".into(), 4)],
             full: SyncStep { requests: 31, elapsed: Duration::from_millis(2500), churn: None },
             incremental: SyncStep {

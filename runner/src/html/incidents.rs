@@ -1,13 +1,92 @@
 //! The incident pictures' numbers, per connection, gathered from a stream of
 //! [`IncidentFacts`] in constant memory per service and week: incidents per week by
 //! urgency, mean time to acknowledge and to resolve by service, incidents by hour of the
-//! week (UTC), and the noisiest services.
+//! week (UTC), and the noisiest services. The facts are read by [`each_incident`], the
+//! report's own query of PagerDuty's records (the store knows no record type).
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Timelike, Utc};
 
-use store::history::IncidentFacts;
+use store::history::{instant, Cell, History, HistoryError};
+use store::SqlDialect;
+
+/// What pictures use of one stored Incident record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncidentFacts {
+    /// The connection it was stored under.
+    pub connection: String,
+    /// `createdAt` (`None` if it cannot be read as a time).
+    pub created_at: Option<DateTime<Utc>>,
+    /// The earliest `acknowledge_log_entry` among its `IncidentLogEntry` records.
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    /// `resolvedAt`.
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// `urgency` (`high`, `low`) if set.
+    pub urgency: Option<String>,
+    /// `service.summary`, else `service.id`, if it has a service.
+    pub service: Option<String>,
+}
+
+/// `column` as seconds since the epoch in SQLite (NULL stays NULL): `julianday` reads
+/// every RFC 3339 form a record may hold.
+macro_rules! sqlite_epoch {
+    ($column:literal) => {
+        concat!("((julianday(", $column, ") - 2440587.5) * 86400.0)")
+    };
+}
+
+/// One row per stored Incident: connection, created, first acknowledged, resolved (all
+/// seconds since the epoch), urgency, service; in SQLite's words.
+const SQLITE_INCIDENTS: &str = concat!(
+    "SELECT i.connection, ",
+    sqlite_epoch!("json_extract(i.json, '$.createdAt')"),
+    ", a.first_ack, ",
+    sqlite_epoch!("json_extract(i.json, '$.resolvedAt')"),
+    ", json_extract(i.json, '$.urgency'), \
+     coalesce(json_extract(i.json, '$.service.summary'), json_extract(i.json, '$.service.id')) \
+     FROM records i LEFT JOIN (SELECT connection, json_extract(json, '$.incident.id') AS incident, min(",
+    sqlite_epoch!("json_extract(json, '$.createdAt')"),
+    ") AS first_ack FROM records WHERE type = 'IncidentLogEntry' \
+     AND json_extract(json, '$.logType') = 'acknowledge_log_entry' GROUP BY 1, 2) a \
+     ON a.connection = i.connection AND a.incident = i.id \
+     WHERE i.type = 'Incident'"
+);
+
+/// The same rows in PostgreSQL's words.
+const POSTGRES_INCIDENTS: &str =
+    "SELECT i.connection, extract(epoch FROM (i.json ->> 'createdAt')::timestamptz)::float8, \
+     a.first_ack, extract(epoch FROM (i.json ->> 'resolvedAt')::timestamptz)::float8, i.json ->> 'urgency', \
+     coalesce(i.json #>> '{service,summary}', i.json #>> '{service,id}') \
+     FROM records i LEFT JOIN (SELECT connection, json #>> '{incident,id}' AS incident, \
+     extract(epoch FROM min((json ->> 'createdAt')::timestamptz))::float8 AS first_ack FROM records \
+     WHERE type = 'IncidentLogEntry' AND json ->> 'logType' = 'acknowledge_log_entry' GROUP BY 1, 2) a \
+     ON a.connection = i.connection AND a.incident = i.id \
+     WHERE i.type = 'Incident'";
+
+/// Calls `visit` with every stored Incident record's facts, in no particular order,
+/// streamed so memory stays flat however many incidents there are.
+///
+/// # Errors
+/// The database cannot be read.
+pub fn each_incident(history: &mut History, visit: &mut dyn FnMut(IncidentFacts)) -> Result<(), HistoryError> {
+    let sql = match history.dialect() {
+        SqlDialect::Sqlite => SQLITE_INCIDENTS,
+        SqlDialect::Postgres => POSTGRES_INCIDENTS,
+    };
+    history.rows(sql, &mut |row| {
+        let at = |index: usize| instant(row.get(index).and_then(Cell::number));
+        let text = |index: usize| row.get(index).and_then(Cell::text);
+        visit(IncidentFacts {
+            connection: text(0).unwrap_or_default(),
+            created_at: at(1),
+            acknowledged_at: at(2),
+            resolved_at: at(3),
+            urgency: text(4),
+            service: text(5),
+        });
+    })
+}
 
 /// Incidents per urgency: high, low, and anything else (none given).
 pub type UrgencyCounts = [u64; 3];
@@ -199,5 +278,60 @@ mod tests {
             service: None,
         });
         assert_eq!((stats.total, stats.services[NO_SERVICE].incidents, stats.all_weeks().len()), (1, 1, 0));
+    }
+
+    #[test]
+    fn incidents_carry_their_first_acknowledgement() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("runner.db");
+        let output = store::OutputSpec::sqlite(&path);
+        drop(store::open(&output, None).unwrap()); // the runner's own tables
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let records = [
+            (
+                "Incident",
+                "I1",
+                r#"{"createdAt":"2026-03-01T10:00:00Z","resolvedAt":"2026-03-01T12:00:00Z","urgency":"high","service":{"id":"S1","summary":"Web <app>"}}"#,
+            ),
+            ("Incident", "I2", r#"{"createdAt":"2026-03-01T11:00:00Z","urgency":"low","service":{"id":"S2"}}"#),
+            (
+                "IncidentLogEntry",
+                "L2",
+                r#"{"createdAt":"2026-03-01T10:30:00Z","logType":"acknowledge_log_entry","incident":{"id":"I1"}}"#,
+            ),
+            (
+                "IncidentLogEntry",
+                "L1",
+                r#"{"createdAt":"2026-03-01T10:10:00Z","logType":"acknowledge_log_entry","incident":{"id":"I1"}}"#,
+            ),
+            (
+                "IncidentLogEntry",
+                "L3",
+                r#"{"createdAt":"2026-03-01T10:05:00Z","logType":"trigger_log_entry","incident":{"id":"I1"}}"#,
+            ),
+        ];
+        for (record_type, id, json) in records {
+            conn.execute(
+                "INSERT INTO records (connection, type, id, json, extracted_at, stored_at) VALUES ('pd', ?1, ?2, ?3, '', '')",
+                [record_type, id, json],
+            )
+            .unwrap();
+        }
+        let mut history = output.history().unwrap();
+        let mut found = Vec::new();
+        each_incident(&mut history, &mut |facts| found.push(facts)).unwrap();
+        found.sort_by_key(|f| f.created_at);
+        let at = |text: &str| Some(chrono::DateTime::parse_from_rfc3339(text).unwrap().to_utc());
+        assert_eq!(found.len(), 2);
+        assert_eq!(found[0].acknowledged_at, at("2026-03-01T10:10:00Z"));
+        assert_eq!(found[0].resolved_at, at("2026-03-01T12:00:00Z"));
+        assert_eq!((found[0].urgency.as_deref(), found[0].service.as_deref()), (Some("high"), Some("Web <app>")));
+        assert_eq!((found[1].acknowledged_at, found[1].resolved_at), (None, None));
+        assert_eq!(found[1].service.as_deref(), Some("S2"), "the id when the service has no summary");
+        let counts = history.records_by_type().unwrap();
+        assert_eq!(
+            counts.iter().map(|c| (c.record_type.as_str(), c.count)).collect::<Vec<_>>(),
+            [("Incident", 2), ("IncidentLogEntry", 3)]
+        );
     }
 }

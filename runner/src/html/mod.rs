@@ -81,7 +81,7 @@ pub fn gather(history: &mut History, now: DateTime<Utc>, stale_after: Duration) 
         group(history.runs(&RunFilter { connection: None, failed_only: true, per_stream: FAILURES_SHOWN })?);
     let records = history.records_by_type()?;
     let mut incidents: BTreeMap<String, IncidentStats> = BTreeMap::new();
-    history.incidents(&mut |facts| incidents.entry(facts.connection.clone()).or_default().add(&facts))?;
+    incidents::each_incident(history, &mut |facts| incidents.entry(facts.connection.clone()).or_default().add(&facts))?;
 
     let mut connections: BTreeMap<String, ConnectionData> = BTreeMap::new();
     let connection = |name: &str| -> ConnectionData {
@@ -622,8 +622,8 @@ fn incident_part(out: &mut String, id: &str, connection: &str, stats: &IncidentS
 
 #[cfg(test)]
 mod tests {
+    use super::incidents::IncidentFacts;
     use super::*;
-    use store::history::IncidentFacts;
 
     fn run(id: i64, connection: &str, state: RunState, error: Option<&str>) -> Run {
         Run {

@@ -25,6 +25,8 @@
 //! commit's failure is reported by the next call, and nothing written after it can
 //! advance the state. [`session`] says everything that is said over the connection.
 
+mod history;
+mod output;
 mod schema;
 mod session;
 pub mod target;
@@ -40,6 +42,9 @@ pub use target::{is_url, Target, TargetError, TlsMode};
 use super::writer::{Batched, Writer};
 use super::{DestinationError, Tuning};
 use crate::with_causes;
+pub use history::PostgresHistory;
+pub(crate) use output::parse_output;
+pub use output::PostgresOutput;
 use session::Session;
 pub use session::{Database, Fence};
 

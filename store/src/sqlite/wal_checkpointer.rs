@@ -33,8 +33,8 @@ use std::thread::JoinHandle;
 
 use rusqlite::Connection;
 
-use super::sqlite::explain;
-use super::DestinationError;
+use super::explain;
+use crate::DestinationError;
 
 /// When the writer asks for a copy, and when it waits for one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 //! The schema (version [`SCHEMA_VERSION`] in `PRAGMA user_version`, created if missing):
 //!
 //! ```sql
-#![doc = include_str!("sqlite_schema.sql")]
+#![doc = include_str!("schema.sql")]
 //! ```
 //!
 //! Example queries (`sqlite3 runner.db`):
@@ -43,17 +43,25 @@ use chrono::{SecondsFormat, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use serde_json::Value;
 
-use super::batch::Batch;
-use super::wal_checkpointer::{WalCheckpointer, WalLimits};
-use super::writer::{Batched, Commit, Store, Writer};
-use super::{host_name, process_exists};
-use super::{DestinationError, RunStart, RunSummary, Tuning};
+mod history;
+mod output;
+mod wal_checkpointer;
+
+pub use history::SqliteHistory;
+pub(crate) use output::parse_output;
+pub use output::SqliteOutput;
+
+use crate::batch::Batch;
+use crate::writer::{Batched, Commit, Store, Writer};
+use crate::{host_name, process_exists};
+use crate::{DestinationError, RunStart, RunSummary, Tuning};
+use wal_checkpointer::{WalCheckpointer, WalLimits};
 
 /// The schema version this runner creates and reads (`PRAGMA user_version`).
 pub const SCHEMA_VERSION: i64 = 2;
 
 /// The whole schema, for a new file.
-const SCHEMA: &str = include_str!("sqlite_schema.sql");
+const SCHEMA: &str = include_str!("schema.sql");
 
 /// What turns version N into N + 1, from version 1 on; `SCHEMA` already includes them all.
 const MIGRATIONS: &[&str] = &[

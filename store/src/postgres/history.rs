@@ -1,15 +1,16 @@
 //! The history of a PostgreSQL database: one connection of its own (never the writer's),
 //! statements naming the target's schema, times read as seconds since the epoch, and
-//! incidents and stored records streamed through a portal a few thousand rows at a time.
+//! stored records and readers' own queries streamed through a portal a few thousand rows at a time.
 
 use tokio::runtime::Runtime;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Row};
 
-use super::{
-    instant, parse_by_type, parse_state, HistoryError, IncidentFacts, Run, RunFilter, StreamStatus, TypeCount,
+use crate::history::{
+    instant, parse_by_type, parse_state, Cell, HistoryError, ReadHistory, Run, RunFilter, StreamStatus, TypeCount,
 };
 use crate::postgres::{connect_for_reading, quote, Target};
+use crate::SqlDialect;
 
 /// Rows fetched per round trip when rows are streamed (incidents, stored records).
 const BATCH: i32 = 5_000;
@@ -43,10 +44,6 @@ impl PostgresHistory {
         Ok(history)
     }
 
-    pub(super) fn describe(&self) -> &str {
-        &self.shown
-    }
-
     fn read_error(&self) -> impl Fn(tokio_postgres::Error) -> HistoryError + '_ {
         move |err| HistoryError::Read { target: self.shown.clone(), source: Box::new(err) }
     }
@@ -65,7 +62,41 @@ impl PostgresHistory {
          extract(epoch FROM r.finished_at)::float8, r.outcome, r.records, r.records_by_type::text, r.rejected, r.error"
     }
 
-    pub(super) fn latest(&mut self, connection: Option<&str>) -> Result<Vec<StreamStatus>, HistoryError> {
+    /// Calls `visit` with each row of `sql`, fetched through a portal [`BATCH`] rows at a
+    /// time in a read-only transaction, so memory stays flat however many rows there are.
+    fn stream(
+        &mut self,
+        sql: &str,
+        visit: &mut dyn FnMut(&Row) -> Result<(), tokio_postgres::Error>,
+    ) -> Result<(), HistoryError> {
+        let (client, schema) = (&mut self.client, &self.schema);
+        let result = self.runtime.block_on(async {
+            let tx = client.build_transaction().read_only(true).start().await?;
+            // Unqualified names in a reader's own query (`rows`) are the target's tables.
+            tx.batch_execute(&format!("SET LOCAL search_path TO {schema}")).await?;
+            let statement = tx.prepare(sql).await?;
+            let portal = tx.bind(&statement, &[]).await?;
+            loop {
+                let rows = tx.query_portal(&portal, BATCH).await?;
+                if rows.is_empty() {
+                    break;
+                }
+                for row in &rows {
+                    visit(row)?;
+                }
+            }
+            tx.commit().await
+        });
+        result.map_err(|err| HistoryError::Read { target: self.shown.clone(), source: Box::new(err) })
+    }
+}
+
+impl ReadHistory for PostgresHistory {
+    fn describe(&self) -> &str {
+        &self.shown
+    }
+
+    fn latest(&mut self, connection: Option<&str>) -> Result<Vec<StreamStatus>, HistoryError> {
         let s = &self.schema;
         let sql = format!(
             "SELECT {columns}, \
@@ -94,7 +125,7 @@ impl PostgresHistory {
             .collect()
     }
 
-    pub(super) fn runs(&mut self, filter: &RunFilter) -> Result<Vec<Run>, HistoryError> {
+    fn runs(&mut self, filter: &RunFilter) -> Result<Vec<Run>, HistoryError> {
         let s = &self.schema;
         let sql = format!(
             "SELECT {columns} FROM (SELECT *, row_number() OVER \
@@ -108,7 +139,7 @@ impl PostgresHistory {
         rows.iter().map(|row| run(row, &self.shown)).collect()
     }
 
-    pub(super) fn records_by_type(&mut self) -> Result<Vec<TypeCount>, HistoryError> {
+    fn records_by_type(&mut self) -> Result<Vec<TypeCount>, HistoryError> {
         let sql = format!(
             "SELECT connection, type, count(*) FROM {}.records GROUP BY connection, type \
              ORDER BY connection COLLATE \"C\", type COLLATE \"C\"",
@@ -126,7 +157,7 @@ impl PostgresHistory {
             .collect()
     }
 
-    pub(super) fn stored_records(&mut self, visit: &mut dyn FnMut(&str)) -> Result<(), HistoryError> {
+    fn stored_records(&mut self, visit: &mut dyn FnMut(&str)) -> Result<(), HistoryError> {
         let s = &self.schema;
         let sql = format!("SELECT json::text FROM {s}.records UNION ALL SELECT json FROM {s}.rejected_records");
         self.stream(&sql, &mut |row| {
@@ -135,56 +166,38 @@ impl PostgresHistory {
         })
     }
 
-    pub(super) fn incidents(&mut self, visit: &mut dyn FnMut(IncidentFacts)) -> Result<(), HistoryError> {
-        let s = &self.schema;
-        let sql = format!(
-            "SELECT i.connection, extract(epoch FROM (i.json ->> 'createdAt')::timestamptz)::float8, a.first_ack, \
-             extract(epoch FROM (i.json ->> 'resolvedAt')::timestamptz)::float8, i.json ->> 'urgency', \
-             coalesce(i.json #>> '{{service,summary}}', i.json #>> '{{service,id}}') \
-             FROM {s}.records i LEFT JOIN (SELECT connection, json #>> '{{incident,id}}' AS incident, \
-             extract(epoch FROM min((json ->> 'createdAt')::timestamptz))::float8 AS first_ack FROM {s}.records \
-             WHERE type = 'IncidentLogEntry' AND json ->> 'logType' = 'acknowledge_log_entry' GROUP BY 1, 2) a \
-             ON a.connection = i.connection AND a.incident = i.id \
-             WHERE i.type = 'Incident'"
-        );
-        self.stream(&sql, &mut |row| {
-            visit(IncidentFacts {
-                connection: row.try_get(0)?,
-                created_at: instant(row.try_get(1)?),
-                acknowledged_at: instant(row.try_get(2)?),
-                resolved_at: instant(row.try_get(3)?),
-                urgency: row.try_get(4)?,
-                service: row.try_get(5)?,
-            });
+    fn dialect(&self) -> SqlDialect {
+        SqlDialect::Postgres
+    }
+
+    fn rows(&mut self, sql: &str, visit: &mut dyn FnMut(&[Cell])) -> Result<(), HistoryError> {
+        let mut cells = Vec::new();
+        self.stream(sql, &mut |row| {
+            cells.clear();
+            for index in 0..row.len() {
+                cells.push(cell(row, index)?);
+            }
+            visit(&cells);
             Ok(())
         })
     }
+}
 
-    /// Calls `visit` with each row of `sql`, fetched through a portal [`BATCH`] rows at a
-    /// time in a read-only transaction, so memory stays flat however many rows there are.
-    fn stream(
-        &mut self,
-        sql: &str,
-        visit: &mut dyn FnMut(&Row) -> Result<(), tokio_postgres::Error>,
-    ) -> Result<(), HistoryError> {
-        let client = &mut self.client;
-        let result = self.runtime.block_on(async {
-            let tx = client.build_transaction().read_only(true).start().await?;
-            let statement = tx.prepare(sql).await?;
-            let portal = tx.bind(&statement, &[]).await?;
-            loop {
-                let rows = tx.query_portal(&portal, BATCH).await?;
-                if rows.is_empty() {
-                    break;
-                }
-                for row in &rows {
-                    visit(row)?;
-                }
-            }
-            tx.commit().await
-        });
-        result.map_err(|err| HistoryError::Read { target: self.shown.clone(), source: Box::new(err) })
-    }
+/// Column `index` of `row` as a [`Cell`]: integers, floating-point numbers and text as
+/// they are, booleans as 0 or 1; any other type reads as its text, which a query gets
+/// with a cast (`::text`).
+fn cell(row: &Row, index: usize) -> Result<Cell, tokio_postgres::Error> {
+    use tokio_postgres::types::Type;
+    let kind = row.columns()[index].type_();
+    Ok(match *kind {
+        Type::INT2 => row.try_get::<_, Option<i16>>(index)?.map_or(Cell::Null, |n| Cell::Integer(n.into())),
+        Type::INT4 => row.try_get::<_, Option<i32>>(index)?.map_or(Cell::Null, |n| Cell::Integer(n.into())),
+        Type::INT8 => row.try_get::<_, Option<i64>>(index)?.map_or(Cell::Null, Cell::Integer),
+        Type::FLOAT4 => row.try_get::<_, Option<f32>>(index)?.map_or(Cell::Null, |x| Cell::Real(x.into())),
+        Type::FLOAT8 => row.try_get::<_, Option<f64>>(index)?.map_or(Cell::Null, Cell::Real),
+        Type::BOOL => row.try_get::<_, Option<bool>>(index)?.map_or(Cell::Null, |b| Cell::Integer(b.into())),
+        _ => row.try_get::<_, Option<String>>(index)?.map_or(Cell::Null, Cell::Text),
+    })
 }
 
 /// A run from the first columns of `row` ([`PostgresHistory::run_columns`]).

@@ -4,12 +4,13 @@
 use std::path::Path;
 use std::time::Duration;
 
+use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags, Row};
 
-use super::{
-    instant, parse_by_type, parse_state, HistoryError, IncidentFacts, Run, RunFilter, StreamStatus, TypeCount,
+use crate::history::{
+    instant, parse_by_type, parse_state, Cell, HistoryError, ReadHistory, Run, RunFilter, StreamStatus, TypeCount,
 };
-use crate::DestinationError;
+use crate::{DestinationError, SqlDialect};
 
 /// How long a read waits for a writer's lock (WAL readers rarely wait at all).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -62,15 +63,17 @@ impl SqliteHistory {
         Ok(history)
     }
 
-    pub(super) fn describe(&self) -> &str {
-        &self.shown
-    }
-
     fn read_error(&self) -> impl Fn(rusqlite::Error) -> HistoryError + '_ {
         move |err| HistoryError::Read { target: self.shown.clone(), source: Box::new(err) }
     }
+}
 
-    pub(super) fn latest(&mut self, connection: Option<&str>) -> Result<Vec<StreamStatus>, HistoryError> {
+impl ReadHistory for SqliteHistory {
+    fn describe(&self) -> &str {
+        &self.shown
+    }
+
+    fn latest(&mut self, connection: Option<&str>) -> Result<Vec<StreamStatus>, HistoryError> {
         let sql = format!(
             "SELECT {RUN_COLUMNS}, \
              (SELECT {last} FROM sync_runs s WHERE s.connection = r.connection AND s.stream_id = r.stream_id \
@@ -100,7 +103,7 @@ impl SqliteHistory {
         Ok(found)
     }
 
-    pub(super) fn runs(&mut self, filter: &RunFilter) -> Result<Vec<Run>, HistoryError> {
+    fn runs(&mut self, filter: &RunFilter) -> Result<Vec<Run>, HistoryError> {
         let sql = format!(
             "SELECT {RUN_COLUMNS} FROM (SELECT *, row_number() OVER \
              (PARTITION BY connection, stream_id ORDER BY id DESC) AS n FROM sync_runs \
@@ -117,7 +120,7 @@ impl SqliteHistory {
         Ok(found)
     }
 
-    pub(super) fn records_by_type(&mut self) -> Result<Vec<TypeCount>, HistoryError> {
+    fn records_by_type(&mut self) -> Result<Vec<TypeCount>, HistoryError> {
         let mut statement = self
             .conn
             .prepare("SELECT connection, type, count(*) FROM records GROUP BY connection, type ORDER BY 1, 2")
@@ -134,7 +137,7 @@ impl SqliteHistory {
         rows.collect::<Result<_, _>>().map_err(self.read_error())
     }
 
-    pub(super) fn stored_records(&mut self, visit: &mut dyn FnMut(&str)) -> Result<(), HistoryError> {
+    fn stored_records(&mut self, visit: &mut dyn FnMut(&str)) -> Result<(), HistoryError> {
         for sql in ["SELECT json FROM records", "SELECT json FROM rejected_records"] {
             let mut statement = self.conn.prepare(sql).map_err(self.read_error())?;
             let mut rows = statement.query([]).map_err(self.read_error())?;
@@ -145,49 +148,34 @@ impl SqliteHistory {
         Ok(())
     }
 
-    pub(super) fn incidents(&mut self, visit: &mut dyn FnMut(IncidentFacts)) -> Result<(), HistoryError> {
-        let sql = concat!(
-            "SELECT i.connection, ",
-            epoch!("json_extract(i.json, '$.createdAt')"),
-            ", a.first_ack, ",
-            epoch!("json_extract(i.json, '$.resolvedAt')"),
-            ", json_extract(i.json, '$.urgency'), \
-             coalesce(json_extract(i.json, '$.service.summary'), json_extract(i.json, '$.service.id')) \
-             FROM records i LEFT JOIN (SELECT connection, json_extract(json, '$.incident.id') AS incident, min(",
-            epoch!("json_extract(json, '$.createdAt')"),
-            ") AS first_ack FROM records WHERE type = 'IncidentLogEntry' \
-             AND json_extract(json, '$.logType') = 'acknowledge_log_entry' GROUP BY 1, 2) a \
-             ON a.connection = i.connection AND a.incident = i.id \
-             WHERE i.type = 'Incident'"
-        );
+    fn dialect(&self) -> SqlDialect {
+        SqlDialect::Sqlite
+    }
+
+    fn rows(&mut self, sql: &str, visit: &mut dyn FnMut(&[Cell])) -> Result<(), HistoryError> {
         let mut statement = self.conn.prepare(sql).map_err(self.read_error())?;
+        let width = statement.column_count();
         let mut rows = statement.query([]).map_err(self.read_error())?;
+        let mut cells = Vec::with_capacity(width);
         while let Some(row) = rows.next().map_err(self.read_error())? {
-            let facts = (|| {
-                Ok::<_, rusqlite::Error>(IncidentFacts {
-                    connection: row.get(0)?,
-                    created_at: instant(row.get(1)?),
-                    acknowledged_at: instant(row.get(2)?),
-                    resolved_at: instant(row.get(3)?),
-                    urgency: text(row, 4)?,
-                    service: text(row, 5)?,
-                })
-            })()
-            .map_err(self.read_error())?;
-            visit(facts);
+            cells.clear();
+            for index in 0..width {
+                cells.push(cell(row.get_ref(index).map_err(self.read_error())?));
+            }
+            visit(&cells);
         }
         Ok(())
     }
 }
 
-/// A text column that may hold NULL or, in a record's JSON, another type.
-fn text(row: &Row<'_>, index: usize) -> rusqlite::Result<Option<String>> {
-    Ok(match row.get::<_, rusqlite::types::Value>(index)? {
-        rusqlite::types::Value::Text(text) => Some(text),
-        rusqlite::types::Value::Integer(n) => Some(n.to_string()),
-        rusqlite::types::Value::Real(x) => Some(x.to_string()),
-        _ => None,
-    })
+/// A SQLite value as a [`Cell`] (a blob, which the runner never stores, reads as NULL).
+fn cell(value: ValueRef<'_>) -> Cell {
+    match value {
+        ValueRef::Integer(n) => Cell::Integer(n),
+        ValueRef::Real(x) => Cell::Real(x),
+        ValueRef::Text(text) => Cell::Text(String::from_utf8_lossy(text).into_owned()),
+        ValueRef::Null | ValueRef::Blob(_) => Cell::Null,
+    }
 }
 
 /// A run from the first columns of `row` ([`RUN_COLUMNS`]).
@@ -215,15 +203,15 @@ fn run(row: &Row<'_>, target: &str) -> Result<Run, HistoryError> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{open, RunState};
     use super::*;
+    use crate::history::RunState;
     use crate::OutputSpec;
 
     /// A database made with the runner's own schema, and runs written by hand.
     fn database(dir: &Path) -> std::path::PathBuf {
         let path = dir.join("h.db");
         let conn = Connection::open(&path).unwrap();
-        conn.execute_batch(include_str!("../sqlite_schema.sql")).unwrap();
+        conn.execute_batch(include_str!("schema.sql")).unwrap();
         let runs = [
             ("pd", "acme", "2026-03-01T10:00:00.000Z", Some("2026-03-01T10:00:02.500Z"), "succeeded", None),
             ("pd", "acme", "2026-03-02T10:00:00.000Z", Some("2026-03-02T10:00:01.000Z"), "failed", Some("boom\nmore")),
@@ -245,7 +233,7 @@ mod tests {
     #[test]
     fn the_latest_run_of_each_stream_comes_with_its_last_success() {
         let dir = tempfile::tempdir().unwrap();
-        let mut history = open(&OutputSpec::Sqlite(database(dir.path()))).unwrap();
+        let mut history = OutputSpec::sqlite(database(dir.path())).history().unwrap();
         let latest = history.latest(None).unwrap();
         let summary: Vec<_> =
             latest.iter().map(|s| (s.latest.connection.as_str(), s.latest.state, s.runs, s.failures)).collect();
@@ -260,7 +248,7 @@ mod tests {
     #[test]
     fn runs_are_newest_first_and_filtered() {
         let dir = tempfile::tempdir().unwrap();
-        let mut history = open(&OutputSpec::Sqlite(database(dir.path()))).unwrap();
+        let mut history = OutputSpec::sqlite(database(dir.path())).history().unwrap();
         let all = RunFilter { connection: None, failed_only: false, per_stream: 10 };
         let ids: Vec<i64> = history.runs(&all).unwrap().iter().map(|r| r.id).collect();
         assert_eq!(ids, [4, 3, 2, 1]);
@@ -280,67 +268,14 @@ mod tests {
     fn a_missing_file_or_a_foreign_database_is_said_so_and_nothing_is_created() {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("none.db");
-        let error = open(&OutputSpec::Sqlite(missing.clone())).err().unwrap();
+        let error = OutputSpec::sqlite(missing.clone()).history().err().unwrap();
         assert!(error.is_bad_input() && error.to_string().starts_with("no SQLite database at "), "{error}");
         assert!(!missing.exists());
         let foreign = dir.path().join("foreign.db");
         Connection::open(&foreign).unwrap().execute_batch("CREATE TABLE t (a)").unwrap();
-        let error = open(&OutputSpec::Sqlite(foreign)).err().unwrap().to_string();
+        let error = OutputSpec::sqlite(foreign).history().err().unwrap().to_string();
         assert!(error.contains("holds no runner history (no sync_runs table)"), "{error}");
-        let error = open(&OutputSpec::JsonLines("out".into())).err().unwrap();
+        let error = OutputSpec::json_lines("out").history().err().unwrap();
         assert!(error.is_bad_input() && error.to_string().starts_with("out is not a database"), "{error}");
-    }
-
-    #[test]
-    fn incidents_carry_their_first_acknowledgement() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = database(dir.path());
-        let conn = Connection::open(&path).unwrap();
-        let records = [
-            (
-                "Incident",
-                "I1",
-                r#"{"createdAt":"2026-03-01T10:00:00Z","resolvedAt":"2026-03-01T12:00:00Z","urgency":"high","service":{"id":"S1","summary":"Web <app>"}}"#,
-            ),
-            ("Incident", "I2", r#"{"createdAt":"2026-03-01T11:00:00Z","urgency":"low","service":{"id":"S2"}}"#),
-            (
-                "IncidentLogEntry",
-                "L2",
-                r#"{"createdAt":"2026-03-01T10:30:00Z","logType":"acknowledge_log_entry","incident":{"id":"I1"}}"#,
-            ),
-            (
-                "IncidentLogEntry",
-                "L1",
-                r#"{"createdAt":"2026-03-01T10:10:00Z","logType":"acknowledge_log_entry","incident":{"id":"I1"}}"#,
-            ),
-            (
-                "IncidentLogEntry",
-                "L3",
-                r#"{"createdAt":"2026-03-01T10:05:00Z","logType":"trigger_log_entry","incident":{"id":"I1"}}"#,
-            ),
-        ];
-        for (record_type, id, json) in records {
-            conn.execute(
-                "INSERT INTO records (connection, type, id, json, extracted_at, stored_at) VALUES ('pd', ?1, ?2, ?3, '', '')",
-                [record_type, id, json],
-            )
-            .unwrap();
-        }
-        let mut history = open(&OutputSpec::Sqlite(path)).unwrap();
-        let mut found = Vec::new();
-        history.incidents(&mut |facts| found.push(facts)).unwrap();
-        found.sort_by_key(|f| f.created_at);
-        let at = |text: &str| Some(chrono::DateTime::parse_from_rfc3339(text).unwrap().to_utc());
-        assert_eq!(found.len(), 2);
-        assert_eq!(found[0].acknowledged_at, at("2026-03-01T10:10:00Z"));
-        assert_eq!(found[0].resolved_at, at("2026-03-01T12:00:00Z"));
-        assert_eq!((found[0].urgency.as_deref(), found[0].service.as_deref()), (Some("high"), Some("Web <app>")));
-        assert_eq!((found[1].acknowledged_at, found[1].resolved_at), (None, None));
-        assert_eq!(found[1].service.as_deref(), Some("S2"), "the id when the service has no summary");
-        let counts = history.records_by_type().unwrap();
-        assert_eq!(
-            counts.iter().map(|c| (c.record_type.as_str(), c.count)).collect::<Vec<_>>(),
-            [("Incident", 2), ("IncidentLogEntry", 3)]
-        );
     }
 }

@@ -1,36 +1,33 @@
-//! The read side of what a database destination stores: the history of sync runs, the
-//! records stored per type, and the facts of Incident records that pictures are drawn
-//! from. `runner runs`, `runner report`, the alerts' staleness check and the future
-//! workers all read through here, never with SQL of their own.
+//! The read side of what a database destination stores: the history of sync runs and
+//! the records stored per type. `runner runs`, `runner report`, the alerts' staleness
+//! check and the workers all read through here, never with SQL of their own; a reader
+//! with a question of its own (the report's incident figures) brings its SQL to
+//! [`ReadHistory::rows`].
 //!
-//! One [`History`] value per command, opened by [`open`] on a SQLite file ([`sqlite`],
-//! read-only: reading never creates or changes a file) or a PostgreSQL database
-//! ([`postgres`], one connection; the tables are never created by a reader). Both answer
-//! the same questions with the same types; times are UTC instants.
+//! One [`History`] value per command, opened by [`Output::history`](crate::Output::history)
+//! of a store that keeps one: a SQLite file (`sqlite::SqliteHistory`, read-only: reading
+//! never creates or changes a file) or a PostgreSQL database (`postgres::PostgresHistory`,
+//! one connection; the tables are never created by a reader). Both answer the same
+//! questions with the same types; times are UTC instants.
 //!
 //! What is read:
-//! - [`History::latest`]: the latest run of each (connection, stream), with the time of
-//!   its last success and how many runs and failures it has had.
-//! - [`History::runs`]: runs newest first, at most N per (connection, stream), optionally
-//!   only one connection's and only the failed ones.
-//! - [`History::records_by_type`]: stored records per connection and `_type`.
-//! - [`History::stored_records`]: the JSON text of every record stored or rejected, and
-//!   [`each_stored_record`] the same of any store, a JSON-lines directory too (what
-//!   `runner schema diff --db` compares with the schemas).
-//! - [`History::incidents`]: one [`IncidentFacts`] per stored Incident record (its
-//!   times, urgency, service, and the first acknowledgement found among the
-//!   `IncidentLogEntry` records), streamed to a callback so memory stays flat however many
-//!   incidents there are.
-
-mod postgres;
-mod sqlite;
+//! - [`ReadHistory::latest`]: the latest run of each (connection, stream), with the time
+//!   of its last success and how many runs and failures it has had.
+//! - [`ReadHistory::runs`]: runs newest first, at most N per (connection, stream),
+//!   optionally only one connection's and only the failed ones.
+//! - [`ReadHistory::records_by_type`]: stored records per connection and `_type`.
+//! - [`ReadHistory::stored_records`]: the JSON text of every record stored or rejected;
+//!   [`Output::each_stored_record`](crate::Output::each_stored_record) the same of any
+//!   store, a JSON-lines directory too (what `runner schema diff --db` compares with the
+//!   schemas).
+//! - [`ReadHistory::rows`]: any read-only query, streamed.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 
-use super::{DestinationError, OutputSpec};
+use crate::{DestinationError, SqlDialect};
 
 /// How a run stands in the history.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -119,7 +116,7 @@ pub struct StreamStatus {
     pub failures: u64,
 }
 
-/// Which runs [`History::runs`] returns.
+/// Which runs [`ReadHistory::runs`] returns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunFilter {
     /// Only this connection's.
@@ -141,21 +138,38 @@ pub struct TypeCount {
     pub count: u64,
 }
 
-/// What pictures use of one stored Incident record.
+/// One value of a row that [`ReadHistory::rows`] reads, as the database gave it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct IncidentFacts {
-    /// The connection it was stored under.
-    pub connection: String,
-    /// `createdAt` (`None` if it cannot be read as a time).
-    pub created_at: Option<DateTime<Utc>>,
-    /// The earliest `acknowledge_log_entry` among its `IncidentLogEntry` records.
-    pub acknowledged_at: Option<DateTime<Utc>>,
-    /// `resolvedAt`.
-    pub resolved_at: Option<DateTime<Utc>>,
-    /// `urgency` (`high`, `low`) if set.
-    pub urgency: Option<String>,
-    /// `service.summary`, else `service.id`, if it has a service.
-    pub service: Option<String>,
+pub enum Cell {
+    /// SQL NULL.
+    Null,
+    /// An integer.
+    Integer(i64),
+    /// A floating-point number.
+    Real(f64),
+    /// Text.
+    Text(String),
+}
+
+impl Cell {
+    /// The value as text (a number written out), `None` for NULL.
+    pub fn text(&self) -> Option<String> {
+        match self {
+            Cell::Null => None,
+            Cell::Integer(n) => Some(n.to_string()),
+            Cell::Real(x) => Some(x.to_string()),
+            Cell::Text(text) => Some(text.clone()),
+        }
+    }
+
+    /// The value as a number, `None` for NULL or text.
+    pub fn number(&self) -> Option<f64> {
+        match self {
+            Cell::Integer(n) => Some(*n as f64),
+            Cell::Real(x) => Some(*x),
+            Cell::Null | Cell::Text(_) => None,
+        }
+    }
 }
 
 /// Why the history cannot be read.
@@ -213,114 +227,57 @@ impl HistoryError {
     }
 }
 
-/// An open history: a SQLite file or a PostgreSQL connection.
-pub enum History {
-    /// A SQLite file, opened read-only.
-    Sqlite(sqlite::SqliteHistory),
-    /// A PostgreSQL database.
-    Postgres(postgres::PostgresHistory),
-}
-
-/// Opens the history of the database `spec` names.
-///
-/// # Errors
-/// [`HistoryError`]: not a database, a missing file, no runner tables, or the database
-/// cannot be opened.
-pub fn open(spec: &OutputSpec) -> Result<History, HistoryError> {
-    match spec {
-        OutputSpec::Sqlite(path) => sqlite::SqliteHistory::open(path).map(History::Sqlite),
-        OutputSpec::Postgres(target) => postgres::PostgresHistory::open(target).map(History::Postgres),
-        OutputSpec::JsonLines(_) | OutputSpec::Stdout => Err(HistoryError::NotADatabase { output: spec.to_string() }),
-    }
-}
-
-impl History {
+/// The read side of a store that keeps a history: one implementation per database
+/// (`sqlite::SqliteHistory`, `postgres::PostgresHistory`), opened by
+/// [`Output::history`](crate::Output::history). Both answer with the same types; times
+/// are UTC instants.
+pub trait ReadHistory: Send {
     /// The database as people see it (a path, or a URL without its password).
-    pub fn describe(&self) -> &str {
-        match self {
-            History::Sqlite(h) => h.describe(),
-            History::Postgres(h) => h.describe(),
-        }
-    }
+    fn describe(&self) -> &str;
+
+    /// The SQL [`ReadHistory::rows`] takes.
+    fn dialect(&self) -> SqlDialect;
 
     /// The latest run of each (connection, stream), sorted by connection then stream;
     /// only `connection`'s when given.
     ///
     /// # Errors
     /// The database cannot be read.
-    pub fn latest(&mut self, connection: Option<&str>) -> Result<Vec<StreamStatus>, HistoryError> {
-        match self {
-            History::Sqlite(h) => h.latest(connection),
-            History::Postgres(h) => h.latest(connection),
-        }
-    }
+    fn latest(&mut self, connection: Option<&str>) -> Result<Vec<StreamStatus>, HistoryError>;
 
     /// Runs newest first within each (connection, stream), sorted by connection then
     /// stream.
     ///
     /// # Errors
     /// The database cannot be read.
-    pub fn runs(&mut self, filter: &RunFilter) -> Result<Vec<Run>, HistoryError> {
-        match self {
-            History::Sqlite(h) => h.runs(filter),
-            History::Postgres(h) => h.runs(filter),
-        }
-    }
+    fn runs(&mut self, filter: &RunFilter) -> Result<Vec<Run>, HistoryError>;
 
     /// Records stored per connection and `_type`, sorted.
     ///
     /// # Errors
     /// The database cannot be read.
-    pub fn records_by_type(&mut self) -> Result<Vec<TypeCount>, HistoryError> {
-        match self {
-            History::Sqlite(h) => h.records_by_type(),
-            History::Postgres(h) => h.records_by_type(),
-        }
-    }
+    fn records_by_type(&mut self) -> Result<Vec<TypeCount>, HistoryError>;
 
     /// Calls `visit` with the JSON text of every stored record, then of every rejected
     /// one (`--skip-invalid`), in no particular order.
     ///
     /// # Errors
     /// The database cannot be read.
-    pub fn stored_records(&mut self, visit: &mut dyn FnMut(&str)) -> Result<(), HistoryError> {
-        match self {
-            History::Sqlite(h) => h.stored_records(visit),
-            History::Postgres(h) => h.stored_records(visit),
-        }
-    }
+    fn stored_records(&mut self, visit: &mut dyn FnMut(&str)) -> Result<(), HistoryError>;
 
-    /// Calls `visit` with every stored Incident record's facts, in no particular order.
+    /// Calls `visit` with each row of a read-only query in [`ReadHistory::dialect`],
+    /// streamed so memory stays flat however many rows there are. The runner's tables are
+    /// named without a schema (a PostgreSQL reader sets its `search_path`). For readers
+    /// with questions of their own (the report's incident figures); the runner's own
+    /// questions have the methods above.
     ///
     /// # Errors
-    /// The database cannot be read.
-    pub fn incidents(&mut self, visit: &mut dyn FnMut(IncidentFacts)) -> Result<(), HistoryError> {
-        match self {
-            History::Sqlite(h) => h.incidents(visit),
-            History::Postgres(h) => h.incidents(visit),
-        }
-    }
+    /// The query fails or the database cannot be read.
+    fn rows(&mut self, sql: &str, visit: &mut dyn FnMut(&[Cell])) -> Result<(), HistoryError>;
 }
 
-/// Calls `visit` with the JSON text of every record stored or rejected in a SQLite file,
-/// a PostgreSQL database or a directory of JSON lines; returns where it read.
-///
-/// # Errors
-/// [`HistoryError`]: stdout or a missing SQLite file (bad input), or the store cannot be
-/// read (a directory that does not exist among them: callers check it first).
-pub fn each_stored_record(spec: &OutputSpec, visit: &mut dyn FnMut(&str)) -> Result<String, HistoryError> {
-    match spec {
-        OutputSpec::JsonLines(dir) => {
-            super::jsonl::read_stored_records(dir, visit)?;
-            Ok(dir.display().to_string())
-        }
-        _ => {
-            let mut history = open(spec)?;
-            history.stored_records(visit)?;
-            Ok(history.describe().to_owned())
-        }
-    }
-}
+/// An open history.
+pub type History = Box<dyn ReadHistory>;
 
 /// Whether a stream whose last success ended at `last_success` is stale at `now`: it
 /// never succeeded, or its last success is older than `stale_after`. A last success
@@ -330,7 +287,7 @@ pub fn is_stale(last_success: Option<DateTime<Utc>>, now: DateTime<Utc>, stale_a
 }
 
 /// Seconds since the epoch (as both databases compute them) as an instant.
-fn instant(seconds: Option<f64>) -> Option<DateTime<Utc>> {
+pub fn instant(seconds: Option<f64>) -> Option<DateTime<Utc>> {
     let seconds = seconds.filter(|s| s.is_finite())?;
     let millis = (seconds * 1000.0).round();
     // Outside chrono's range (about ±262,000 years) is no time at all.
@@ -341,12 +298,12 @@ fn instant(seconds: Option<f64>) -> Option<DateTime<Utc>> {
 }
 
 /// A stored `records_by_type` JSON object; anything else reads as empty.
-fn parse_by_type(text: &str) -> BTreeMap<String, u64> {
+pub(crate) fn parse_by_type(text: &str) -> BTreeMap<String, u64> {
     serde_json::from_str(text).unwrap_or_default()
 }
 
 /// A stored outcome, or why it cannot be read.
-fn parse_state(text: &str, target: &str, run: i64) -> Result<RunState, HistoryError> {
+pub(crate) fn parse_state(text: &str, target: &str, run: i64) -> Result<RunState, HistoryError> {
     RunState::parse(text).ok_or_else(|| HistoryError::Corrupt {
         target: target.to_owned(),
         run,

@@ -263,11 +263,10 @@ fn validate(entry: &Entry, defaults: &Defaults, base: &Path, default_output: &st
     // An output written in the file is relative to the file; the command line's default
     // is relative to the working directory, like every path typed on a command line.
     let output = match entry.output.as_ref().or(defaults.output.as_ref()) {
-        Some(in_file) => match resolve::output(in_file)? {
-            OutputSpec::Sqlite(p) => OutputSpec::Sqlite(base.join(p)),
-            OutputSpec::JsonLines(p) => OutputSpec::JsonLines(base.join(p)),
-            other @ (OutputSpec::Stdout | OutputSpec::Postgres(_)) => other,
-        },
+        Some(in_file) => {
+            let output = resolve::output(in_file)?;
+            output.relative_to(base).unwrap_or(output)
+        }
         None => resolve::output(default_output)?,
     };
     Ok(Connection {
@@ -339,12 +338,12 @@ mod tests {
             ("./bin/conn", sub.join("bin/conn").as_path())
         );
         assert_eq!(a.streams, StreamChoice::Ids(vec!["s1".into()]));
-        assert!(matches!(&a.output, OutputSpec::Sqlite(p) if *p == sub.join("all.db")), "{:?}", a.output);
+        assert_eq!(a.output, OutputSpec::sqlite(sub.join("all.db")));
         assert_eq!(a.state_file, Some(sub.join("a-state.json")));
         assert_eq!(a.cutoff.to_rfc3339(), "2026-01-01T00:00:00+00:00");
         assert_eq!(b.config, serde_json::json!({"token": "t"}));
         assert_eq!(b.connector.path, Path::new("/bin/sh"));
-        assert!(matches!(&b.output, OutputSpec::JsonLines(p) if *p == sub.join("out")), "{:?}", b.output);
+        assert_eq!(b.output, OutputSpec::json_lines(sub.join("out")));
         assert_eq!(b.state_file, None);
         assert_eq!(b.cutoff.to_rfc3339(), "2026-02-01T00:00:00+00:00");
     }
@@ -357,9 +356,9 @@ mod tests {
         let entry = "[[connection]]\nname = \"a\"\nconnector = \"/bin/sh\"\nconfig = {}\ncutoff = \"2026-01-01\"\n";
         std::fs::write(&file, entry).unwrap();
         let connections = load(&file, "mine.db").unwrap();
-        assert_eq!(connections[0].output, OutputSpec::Sqlite("mine.db".into()), "as typed, not conf/mine.db");
+        assert_eq!(connections[0].output, OutputSpec::sqlite("mine.db"), "as typed, not conf/mine.db");
         let url = load(&file, "postgres://u@h/db").unwrap();
-        assert!(matches!(&url[0].output, OutputSpec::Postgres(_)));
+        assert!(url[0].output.shared_database().is_some(), "{:?}", url[0].output);
     }
 
     #[test]
