@@ -35,14 +35,14 @@ use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant};
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
+use connector_sdk::http::{Pool, Priority, Request};
 use connector_sdk::{ConnectorError, Emitter, LogLevel, ProgressMessage, SyncRequest};
 use serde_json::Value;
 
-use crate::client::{ApiError, Client, Query};
+use crate::client::{self, ApiError, Client, Query};
 use crate::config::Config;
 use crate::coverage::Coverage;
 use crate::paging::{later_offsets, listing_cost, Endpoint, Page, OFFSET_CAP};
-use crate::pool::{Pool, Priority, Request};
 use crate::records;
 use crate::state::State;
 use crate::windows::{plan_backwards, Window};
@@ -64,7 +64,7 @@ const LATER_PAGES: u8 = 1;
 /// Why it stopped; states emitted before stand.
 pub fn run(config: &Config, request: &SyncRequest, out: &mut Emitter) -> Result<(), ConnectorError> {
     let previous = State::parse(request.state.as_ref())?;
-    let client = Arc::new(Client::new(config)?);
+    let client = Arc::new(client::connect(config)?);
     // PagerDuty's timestamps have whole seconds: end at the next whole second so that an
     // item created in the current second is inside this sync, not only the next one.
     let now = Utc::now().duration_trunc(Duration::seconds(1)).unwrap_or_else(|_| Utc::now()) + Duration::seconds(1);
@@ -227,7 +227,7 @@ impl Progress {
 struct Sync<'a> {
     config: &'a Config,
     client: Arc<Client>,
-    pool: Pool<Tag>,
+    pool: Pool<Tag, Client>,
     out: &'a mut Emitter,
     cutoff: DateTime<Utc>,
     now: DateTime<Utc>,
@@ -253,7 +253,7 @@ impl<'a> Sync<'a> {
         now: DateTime<Utc>,
         previous: Option<State>,
     ) -> Self {
-        let pool = Pool::new(Arc::clone(&client), config.max_concurrency as usize);
+        let pool = Pool::new(Arc::clone(&client), config.max_concurrency as usize, "pagerduty");
         let state = previous.clone().unwrap_or_else(|| State::start(now));
         let incremental = previous.map(|previous| Incremental {
             from: (previous.high_water_mark - OVERLAP).max(cutoff),
@@ -910,7 +910,7 @@ mod tests {
         let config: Config =
             serde_json::from_value(json!({"apiToken": "abcd1234", "apiBaseUrl": server.base_url})).unwrap();
         let (mut out, captured) = Emitter::in_memory();
-        let client = Arc::new(Client::new(&config).unwrap());
+        let client = Arc::new(client::connect(&config).unwrap());
         let (cutoff, now) = (parse_cutoff("2026-01-01").unwrap(), parse_cutoff("2026-02-01").unwrap());
         let result = Sync::new(&config, client, &mut out, cutoff, now, None).run();
         out.flush().unwrap();
