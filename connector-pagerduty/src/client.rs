@@ -204,46 +204,41 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::testserver::{Reply, TestServer};
     use serde_json::json;
+    use test_support::http::{refused_url, Reply, Server};
 
     const TOKEN: &str = "test-token-5678";
 
-    fn client(server: &TestServer, max_attempts: u32) -> Client {
-        let config: Config = serde_json::from_value(json!({"apiToken": TOKEN, "apiBaseUrl": server.base_url})).unwrap();
+    fn client(server: &Server, max_attempts: u32) -> Client {
+        let config: Config =
+            serde_json::from_value(json!({"apiToken": TOKEN, "apiBaseUrl": server.base_url()})).unwrap();
         let policy = RetryPolicy { max_attempts, base_delay: Duration::from_millis(1), ..RetryPolicy::default() };
         connect_with_policy(&config, policy).unwrap()
     }
 
     #[test]
     fn a_429_waits_for_ratelimit_reset_then_succeeds() {
-        let server = TestServer::start(|_, n| match n {
-            1 => Reply {
-                status: 429,
-                headers: vec![("ratelimit-reset", "1".into())],
-                body: json!({"error": {"message": "Rate Limit Exceeded", "code": 2020}}).to_string(),
-            },
-            _ => Reply::json(200, json!({"abilities": []})),
-        });
+        let server = Server::sequence(vec![
+            Reply::json(429, json!({"error": {"message": "Rate Limit Exceeded", "code": 2020}}))
+                .header("ratelimit-reset", "1"),
+            Reply::json(200, json!({"abilities": []})),
+        ]);
         let started = std::time::Instant::now();
         let answer = client(&server, 3).get("/abilities", &Vec::new()).unwrap();
         assert_eq!(answer["abilities"], json!([]));
         assert!(started.elapsed() >= Duration::from_secs(1), "waited for the reset");
-        assert_eq!(server.targets().len(), 2);
+        assert_eq!(server.requests().len(), 2);
     }
 
     #[test]
     fn server_errors_are_retried_and_then_reported_as_transient() {
-        let server = TestServer::start(|_, n| match n {
-            1 | 2 => Reply::json(503, json!({"error": {"message": "Service Unavailable"}})),
-            _ => Reply::json(200, json!({"ok": true})),
-        });
+        let unavailable = Reply::json(503, json!({"error": {"message": "Service Unavailable"}}));
+        let server = Server::sequence(vec![unavailable.clone(), unavailable, Reply::json(200, json!({"ok": true}))]);
         assert_eq!(client(&server, 3).get("/x", &Vec::new()).unwrap()["ok"], true);
 
-        let always =
-            TestServer::start(|_, _| Reply::json(500, json!({"error": {"message": "Internal Error", "code": 2000}})));
+        let always = Server::always(Reply::json(500, json!({"error": {"message": "Internal Error", "code": 2000}})));
         let error = client(&always, 4).get("/x", &Vec::new()).unwrap_err();
-        assert_eq!(always.targets().len(), 4, "bounded attempts");
+        assert_eq!(always.requests().len(), 4, "bounded attempts");
         let error = ConnectorError::from(error);
         assert_eq!(error.kind, ErrorKind::Transient);
         assert!(
@@ -254,14 +249,12 @@ mod tests {
 
     #[test]
     fn a_400_is_not_retried_and_carries_pagerdutys_message() {
-        let server = TestServer::start(|_, _| {
-            Reply::json(
-                400,
-                json!({"error": {"message": "Arguments Caused Error", "code": 2002, "errors": ["Offset+limit too big"]}}),
-            )
-        });
+        let server = Server::always(Reply::json(
+            400,
+            json!({"error": {"message": "Arguments Caused Error", "code": 2002, "errors": ["Offset+limit too big"]}}),
+        ));
         let error = client(&server, 5).get("/incidents", &vec![("offset", "10000".into())]).unwrap_err();
-        assert_eq!(server.targets().len(), 1);
+        assert_eq!(server.requests().len(), 1);
         assert_eq!(
             error.to_string(),
             "GET /incidents: HTTP 400 Arguments Caused Error (code 2002): Offset+limit too big"
@@ -270,9 +263,8 @@ mod tests {
 
     #[test]
     fn requests_carry_pagerduty_headers_and_errors_never_the_token() {
-        let server = TestServer::start(|_, _| {
-            Reply::json(401, json!({"error": {"message": "Authentication failed", "code": 2006}}))
-        });
+        let server =
+            Server::always(Reply::json(401, json!({"error": {"message": "Authentication failed", "code": 2006}})));
         let error = ConnectorError::from(client(&server, 2).get("/abilities", &Vec::new()).unwrap_err());
         assert_eq!(error.kind, ErrorKind::Auth);
         assert!(error.message.contains("Authentication failed") && !error.message.contains(TOKEN), "{error}");
@@ -280,14 +272,13 @@ mod tests {
 
     #[test]
     fn an_unreachable_host_is_named_with_its_cause() {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let config: Config =
-            serde_json::from_value(json!({"apiToken": TOKEN, "apiBaseUrl": format!("http://127.0.0.1:{port}")}))
-                .unwrap();
+        let base_url = refused_url();
+        let host = base_url.trim_start_matches("http://").to_owned();
+        let config: Config = serde_json::from_value(json!({"apiToken": TOKEN, "apiBaseUrl": base_url})).unwrap();
         let policy = RetryPolicy { max_attempts: 2, base_delay: Duration::from_millis(1), ..RetryPolicy::default() };
         let error = connect_with_policy(&config, policy).unwrap().get("/abilities", &Vec::new()).unwrap_err();
         let text = error.to_string();
-        assert!(text.contains(&format!("cannot reach 127.0.0.1:{port}")), "{text}");
+        assert!(text.contains(&format!("cannot reach {host}")), "{text}");
         assert!(text.to_lowercase().contains("refused"), "{text}");
     }
 }

@@ -21,9 +21,6 @@ pub mod state;
 pub mod sync;
 pub mod windows;
 
-#[cfg(test)]
-mod testserver;
-
 use connector_sdk::{Connector, ConnectorError, Emitter, Spec, SyncRequest, Verification};
 
 /// Record types `sync` emits.

@@ -289,15 +289,15 @@ mod tests {
 
     use super::*;
     use crate::paging::OFFSET_CAP;
-    use crate::testserver::{Reply, TestServer};
+    use test_support::http::{Reply, Server};
 
     /// A fake API: `count` incidents at `start + k * step` seconds (`k` in `0..count`, id
     /// `I<k>`), no log entries, empty small lists. It honours since/until, limit, offset,
     /// newest first, the cap, and `total=true` unless `totals` is off.
-    fn fake(count: u64, start: &str, step: f64, totals: bool) -> TestServer {
+    fn fake(count: u64, start: &str, step: f64, totals: bool) -> Server {
         let start = parse_cutoff(start).unwrap().timestamp();
-        TestServer::start(move |target, _| {
-            let url = Url::parse(&format!("http://x{target}")).unwrap();
+        Server::start(move |request| {
+            let url = Url::parse(&format!("http://x{}", request.target)).unwrap();
             let query: HashMap<String, String> = url.query_pairs().into_owned().collect();
             let key = url.path().rsplit('/').next().unwrap().to_owned();
             let (limit, offset): (u64, u64) = (query["limit"].parse().unwrap(), query["offset"].parse().unwrap());
@@ -328,15 +328,16 @@ mod tests {
 
     /// A first sync of January 2026 against `server`: its output, and the incident
     /// requests it made.
-    fn january(server: &TestServer) -> (Result<(), ConnectorError>, Vec<Value>, Vec<String>) {
+    fn january(server: &Server) -> (Result<(), ConnectorError>, Vec<Value>, Vec<String>) {
         let config: Config =
-            serde_json::from_value(json!({"apiToken": "abcd1234", "apiBaseUrl": server.base_url})).unwrap();
+            serde_json::from_value(json!({"apiToken": "abcd1234", "apiBaseUrl": server.base_url()})).unwrap();
         let (mut out, captured) = Emitter::in_memory();
         let client = Arc::new(client::connect(&config).unwrap());
         let (cutoff, now) = (parse_cutoff("2026-01-01").unwrap(), parse_cutoff("2026-02-01").unwrap());
         let result = Sync::new(&config, client, &mut out, cutoff, now, None).run();
         out.flush().unwrap();
-        let incidents = server.targets().into_iter().filter(|t| t.starts_with("/incidents?")).collect();
+        let incidents =
+            server.requests().into_iter().map(|r| r.target).filter(|t| t.starts_with("/incidents?")).collect();
         (result, captured.messages().unwrap(), incidents)
     }
 

@@ -273,7 +273,115 @@ fn innermost(error: &reqwest::Error) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use reqwest::header::{HeaderValue, AUTHORIZATION};
+    use serde_json::json;
+    use test_support::http::{refused_url, Reply, Server};
+
     use super::*;
+    use crate::http::{Pool, Priority, Request};
+
+    /// Which of the connector's constructors the client chose, and with what.
+    #[derive(Debug, PartialEq)]
+    enum Failure {
+        Unreachable,
+        Status(u16),
+        Undecodable,
+        RateLimited(u32),
+        GaveUp(u32, Box<Failure>),
+    }
+
+    impl RequestError for Failure {
+        fn unreachable(_: &str, _: String) -> Self {
+            Failure::Unreachable
+        }
+        fn status(_: &str, response: Response) -> Self {
+            Failure::Status(response.status().as_u16())
+        }
+        fn undecodable(_: &str, _: String) -> Self {
+            Failure::Undecodable
+        }
+        fn rate_limited(_: &str, refusals: u32) -> Self {
+            Failure::RateLimited(refusals)
+        }
+        fn gave_up(_: &str, attempts: u32, last: Self) -> Self {
+            Failure::GaveUp(attempts, Box::new(last))
+        }
+    }
+
+    fn client(base_url: &str) -> Client<Failure> {
+        let mut settings = Settings::new(base_url, "sdk-test/1");
+        settings.policy = RetryPolicy {
+            max_attempts: 3,
+            max_rate_limited: 3,
+            base_delay: Duration::from_millis(1),
+            ..settings.policy
+        };
+        let mut auth = HeaderValue::from_static("Bearer secret");
+        auth.set_sensitive(true);
+        settings.headers.insert(AUTHORIZATION, auth);
+        Client::new(settings).unwrap()
+    }
+
+    #[test]
+    fn every_kind_of_answer_is_retried_or_final_as_the_module_says() {
+        let ok = Reply::json(200, json!({"ok": true}));
+        let unavailable = Reply::json(503, json!({}));
+        let refused = Reply::json(429, json!({})).header("ratelimit-reset", "0");
+        let cases = [
+            (vec![ok.clone()], Ok(json!({"ok": true})), 1),
+            (vec![Reply::text(200, "<html>")], Err(Failure::Undecodable), 1),
+            (vec![Reply::json(404, json!({}))], Err(Failure::Status(404)), 1),
+            (vec![unavailable.clone(), ok.clone()], Ok(json!({"ok": true})), 2),
+            (vec![unavailable], Err(Failure::GaveUp(3, Box::new(Failure::Status(503)))), 3),
+            (vec![Reply::close()], Err(Failure::GaveUp(3, Box::new(Failure::Unreachable))), 3),
+            (vec![refused.clone(), refused.clone(), ok], Ok(json!({"ok": true})), 3),
+            (vec![refused], Err(Failure::RateLimited(3)), 3),
+        ];
+        for (replies, expected, requests) in cases {
+            let server = Server::sequence(replies);
+            let answer = client(server.base_url()).get("/things", &vec![("limit", "1".to_owned())]);
+            assert_eq!(answer, expected, "{:?}", server.requests());
+            assert_eq!(server.requests().len(), requests, "{expected:?}");
+        }
+        let answer = client(&refused_url()).get("/things", &Query::new());
+        assert_eq!(answer, Err(Failure::GaveUp(3, Box::new(Failure::Unreachable))));
+    }
+
+    #[test]
+    fn requests_carry_the_settings_headers_and_the_query_and_count_what_they_met() {
+        let server = Server::sequence(vec![
+            Reply::json(429, json!({})).header("ratelimit-reset", "0"),
+            Reply::json(200, json!({})),
+        ]);
+        let client = client(&format!("{}/", server.base_url()));
+        client.get("/v2/things", &vec![("ids[]", "a".to_owned()), ("ids[]", "b".to_owned())]).unwrap();
+        let request = &server.requests()[1];
+        assert_eq!(request.target, "/v2/things?ids%5B%5D=a&ids%5B%5D=b", "the base's trailing / is dropped");
+        assert_eq!(
+            (request.header("user-agent"), request.header("authorization")),
+            (Some("sdk-test/1"), Some("Bearer secret"))
+        );
+        assert_eq!((client.requests(), client.rate_limited()), (2, 1));
+    }
+
+    #[test]
+    fn a_pool_of_clients_hands_every_answer_back_with_its_tag() {
+        let server = Server::start(|request| Reply::json(200, json!({"target": request.target})));
+        let mut pool = Pool::new(Arc::new(client(server.base_url())), 3, "test");
+        for n in 0..10u64 {
+            let request = Request { path: format!("/page/{n}"), query: Query::new() };
+            pool.push(Priority { class: 0, newest_first: 0, offset: n }, request, n);
+        }
+        let mut answered: Vec<u64> = Vec::new();
+        while let Some((n, answer)) = pool.next_answer() {
+            assert_eq!(answer.unwrap()["target"], format!("/page/{n}"));
+            answered.push(n);
+        }
+        answered.sort_unstable();
+        assert_eq!(answered, (0..10).collect::<Vec<_>>());
+    }
 
     #[test]
     fn the_host_names_its_port_and_only_http_urls_with_a_host_are_usable() {
