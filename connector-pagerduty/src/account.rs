@@ -5,9 +5,10 @@ use connector_sdk::{Stream, Verification};
 use reqwest::Url;
 use serde_json::Value;
 
-use crate::client::{ApiError, Client};
+use connector_sdk::http::RetryPolicy;
+
+use crate::client::{self, ApiError, Client};
 use crate::config::Config;
-use crate::retry::RetryPolicy;
 
 /// Stream id when the account's web address cannot be learnt.
 pub const FALLBACK_STREAM_ID: &str = "pagerduty-account";
@@ -20,7 +21,7 @@ fn verify_policy() -> RetryPolicy {
 /// Checks the token with `GET /abilities`, which works with account-level and
 /// user-level tokens alike (`/users/me` refuses account-level ones).
 pub fn verify(config: &Config) -> Verification {
-    let client = match Client::with_policy(config, verify_policy()) {
+    let client = match client::connect_with_policy(config, verify_policy()) {
         Ok(client) => client,
         Err(e) => return Verification::invalid([e.to_string()]),
     };

@@ -1,34 +1,29 @@
-//! The PagerDuty REST client: authentication, headers, pacing within the rate limit,
-//! retries, and turning failures into errors a person can act on.
+//! The PagerDuty REST client: the SDK's [`http::Client`] with PagerDuty's headers, and
+//! [`ApiError`], which names failures the way PagerDuty does.
 //!
-//! Every request is a `GET` returning JSON. The token travels only in the
-//! `Authorization` header (marked sensitive) and never appears in an error: errors name
-//! the path, the host, PagerDuty's own message and code. A `Client` is shared by the
-//! request threads of a sync (`pool`): every request waits for its turn at the
-//! [`Pacer`], and every answer tells the pacer what the `ratelimit-*` headers say.
+//! Every request is a `GET` returning JSON. Retries, pacing by the `ratelimit-*` headers
+//! and the pool of request threads are the SDK's (`connector_sdk::http`); what is
+//! PagerDuty's lives here: the token travels only in the `Authorization` header (marked
+//! sensitive) and never appears in an error; errors name the path, the host, PagerDuty's
+//! own message and code; and which statuses mean a bad token or a plan without a feature.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
-use std::time::Duration;
-
+use connector_sdk::http::{self, RetryPolicy, Settings, SetupError};
 use connector_sdk::{ConnectorError, ErrorKind};
-use reqwest::blocking::{Client as Http, Response};
+use reqwest::blocking::Response;
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION};
-use reqwest::{StatusCode, Url};
 use serde_json::Value;
 
 use crate::config::Config;
-use crate::ratelimit::{Headers, Pacer};
-use crate::retry::{rate_limit_hint, Jitter, RetryPolicy};
 
 /// PagerDuty's versioned media type.
 const MEDIA_TYPE: &str = "application/vnd.pagerduty+json;version=2";
 const USER_AGENT: &str = concat!("connector-pagerduty/", env!("CARGO_PKG_VERSION"));
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Query parameters, in order; array parameters repeat their key (`service_ids[]`).
-pub type Query = Vec<(&'static str, String)>;
+pub type Query = http::Query;
+
+/// A PagerDuty API client, shared by the request threads of a sync.
+pub type Client = http::Client<ApiError>;
 
 /// Why a request failed.
 #[derive(Debug, thiserror::Error)]
@@ -118,9 +113,36 @@ impl ApiError {
             ApiError::Status { .. } | ApiError::Decode { .. } | ApiError::Setup(_) => ErrorKind::Internal,
         }
     }
+}
 
-    fn retryable(&self) -> bool {
-        matches!(self, ApiError::Unreachable { .. }) || self.status().is_some_and(|s| s >= 500)
+impl http::RequestError for ApiError {
+    fn unreachable(host: &str, cause: String) -> Self {
+        ApiError::Unreachable { host: host.to_owned(), cause }
+    }
+
+    fn status(path: &str, response: Response) -> Self {
+        status_error(path, response)
+    }
+
+    fn undecodable(path: &str, cause: String) -> Self {
+        ApiError::Decode { path: path.to_owned(), cause }
+    }
+
+    fn rate_limited(path: &str, refusals: u32) -> Self {
+        ApiError::RateLimited { path: path.to_owned(), attempts: refusals }
+    }
+
+    fn gave_up(path: &str, attempts: u32, last: Self) -> Self {
+        ApiError::GaveUp { path: path.to_owned(), attempts, last: Box::new(last) }
+    }
+}
+
+impl From<SetupError> for ApiError {
+    fn from(error: SetupError) -> Self {
+        match error {
+            SetupError::BadBaseUrl(reason) => ApiError::BadBaseUrl(reason),
+            SetupError::Http(reason) => ApiError::Setup(reason),
+        }
     }
 }
 
@@ -130,167 +152,24 @@ impl From<ApiError> for ConnectorError {
     }
 }
 
-/// A PagerDuty API client for one configuration.
-#[derive(Debug)]
-pub struct Client {
-    http: Http,
-    base: String,
-    host: String,
-    policy: RetryPolicy,
-    pacer: Pacer,
-    jitter: Mutex<Jitter>,
-    requests: AtomicU64,
-    rate_limited: AtomicU64,
+/// A client for `config` with the default retry policy.
+///
+/// # Errors
+/// [`ApiError::BadBaseUrl`] or [`ApiError::Setup`].
+pub fn connect(config: &Config) -> Result<Client, ApiError> {
+    connect_with_policy(config, RetryPolicy::default())
 }
 
-impl Client {
-    /// A client with the default retry policy.
-    ///
-    /// # Errors
-    /// [`ApiError::BadBaseUrl`] or [`ApiError::Setup`].
-    pub fn new(config: &Config) -> Result<Self, ApiError> {
-        Client::with_policy(config, RetryPolicy::default())
-    }
-
-    /// A client with a given retry policy.
-    ///
-    /// # Errors
-    /// [`ApiError::BadBaseUrl`] or [`ApiError::Setup`].
-    pub fn with_policy(config: &Config, policy: RetryPolicy) -> Result<Self, ApiError> {
-        let url = Url::parse(&config.api_base_url).map_err(|e| ApiError::BadBaseUrl(e.to_string()))?;
-        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-            return Err(ApiError::BadBaseUrl(format!("scheme `{}` without a host", url.scheme())));
-        }
-        let host = match url.port() {
-            Some(port) => format!("{}:{port}", url.host_str().unwrap_or_default()),
-            None => url.host_str().unwrap_or_default().to_owned(),
-        };
-        let http = Http::builder()
-            .user_agent(USER_AGENT)
-            .default_headers(headers(&config.api_token)?)
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(REQUEST_TIMEOUT)
-            .gzip(true)
-            .build()
-            .map_err(|e| ApiError::Setup(innermost(&e)))?;
-        Ok(Client {
-            http,
-            base: config.api_base_url.trim_end_matches('/').to_owned(),
-            host,
-            policy,
-            pacer: Pacer::new(config.max_requests_per_minute),
-            jitter: Mutex::new(Jitter::from_entropy()),
-            requests: AtomicU64::new(0),
-            rate_limited: AtomicU64::new(0),
-        })
-    }
-
-    /// Host (and port) of the API, for messages.
-    pub fn host(&self) -> &str {
-        &self.host
-    }
-
-    /// The API root without a trailing slash.
-    pub fn base_url(&self) -> &str {
-        &self.base
-    }
-
-    /// Requests sent so far, retries included.
-    pub fn requests(&self) -> u64 {
-        self.requests.load(Ordering::Relaxed)
-    }
-
-    /// Answers so far that were 429 (too many requests).
-    pub fn rate_limited(&self) -> u64 {
-        self.rate_limited.load(Ordering::Relaxed)
-    }
-
-    /// The pacer every request of this client waits at.
-    pub fn pacer(&self) -> &Pacer {
-        &self.pacer
-    }
-
-    /// `GET path?query`, retried per the policy, parsed as JSON.
-    ///
-    /// # Errors
-    /// [`ApiError`]: no retry helped, or the answer was an error that retrying cannot fix.
-    pub fn get(&self, path: &str, query: &Query) -> Result<Value, ApiError> {
-        let mut failures = 0;
-        let mut rate_limited = 0;
-        loop {
-            let error = match self.attempt(path, query, rate_limited + 1) {
-                Attempt::Done(value) => return Ok(value),
-                Attempt::Fatal(error) => return Err(error),
-                Attempt::RateLimited { in_a_row } => {
-                    // The pacer holds every request back until the wait is over. Refusals
-                    // count in a row across requests: with several in flight, a token that
-                    // stays refused is given up on after as many as for one.
-                    rate_limited += 1;
-                    if in_a_row >= self.policy.max_rate_limited {
-                        return Err(ApiError::RateLimited { path: path.to_owned(), attempts: in_a_row });
-                    }
-                    continue;
-                }
-                Attempt::Retry(error) => error,
-            };
-            failures += 1;
-            if failures >= self.policy.max_attempts {
-                return Err(ApiError::GaveUp { path: path.to_owned(), attempts: failures, last: Box::new(error) });
-            }
-            std::thread::sleep(self.policy.backoff(failures, &mut self.jitter()));
-        }
-    }
-
-    fn jitter(&self) -> std::sync::MutexGuard<'_, Jitter> {
-        self.jitter.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// One request: wait for the pacer, send, tell the pacer what the answer said.
-    /// `refusal` numbers the 429 this would be in a row, for the wait without a hint.
-    fn attempt(&self, path: &str, query: &Query, refusal: u32) -> Attempt {
-        self.pacer.acquire();
-        self.requests.fetch_add(1, Ordering::Relaxed);
-        let url = format!("{}{path}", self.base);
-        let response = match self.http.get(&url).query(query).send() {
-            Ok(response) => response,
-            Err(e) => {
-                self.pacer.unanswered();
-                return Attempt::Retry(ApiError::Unreachable { host: self.host.clone(), cause: innermost(&e) });
-            }
-        };
-        let status = response.status();
-        let budget = Headers::parse(response.headers());
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            self.rate_limited.fetch_add(1, Ordering::Relaxed);
-            let hint = rate_limit_hint(response.headers());
-            let wait = self.policy.rate_limit_wait(hint, refusal, &mut self.jitter());
-            return Attempt::RateLimited { in_a_row: self.pacer.refused(budget, wait) };
-        }
-        self.pacer.answered(budget);
-        if status.is_success() {
-            return match response.json::<Value>() {
-                Ok(value) => Attempt::Done(value),
-                // A body cut off mid-way is a network failure, not a broken API.
-                Err(e) if e.is_body() || e.is_timeout() => {
-                    Attempt::Retry(ApiError::Unreachable { host: self.host.clone(), cause: innermost(&e) })
-                }
-                Err(e) => Attempt::Fatal(ApiError::Decode { path: path.to_owned(), cause: innermost(&e) }),
-            };
-        }
-        let error = status_error(path, response);
-        if error.retryable() {
-            Attempt::Retry(error)
-        } else {
-            Attempt::Fatal(error)
-        }
-    }
-}
-
-enum Attempt {
-    Done(Value),
-    RateLimited { in_a_row: u32 },
-    Retry(ApiError),
-    Fatal(ApiError),
+/// A client for `config` with a given retry policy.
+///
+/// # Errors
+/// [`ApiError::BadBaseUrl`] or [`ApiError::Setup`].
+pub fn connect_with_policy(config: &Config, policy: RetryPolicy) -> Result<Client, ApiError> {
+    let mut settings = Settings::new(config.api_base_url.clone(), USER_AGENT);
+    settings.headers = headers(&config.api_token)?;
+    settings.requests_per_minute = config.max_requests_per_minute;
+    settings.policy = policy;
+    Ok(Client::new(settings)?)
 }
 
 fn headers(token: &str) -> Result<HeaderMap, ApiError> {
@@ -320,64 +199,46 @@ fn status_error(path: &str, response: Response) -> ApiError {
     ApiError::Status { path: path.to_owned(), status: status.as_u16(), message, code: error["code"].as_i64(), errors }
 }
 
-/// The innermost cause of a reqwest error: "Connection refused (os error 111)" rather
-/// than "error sending request for url (...)".
-fn innermost(error: &reqwest::Error) -> String {
-    let mut cause: &dyn std::error::Error = error;
-    while let Some(source) = cause.source() {
-        cause = source;
-    }
-    let text = cause.to_string();
-    if error.is_timeout() && !text.contains("timed out") {
-        format!("timed out ({text})")
-    } else {
-        text
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
-    use crate::testserver::{Reply, TestServer};
     use serde_json::json;
+    use test_support::http::{refused_url, Reply, Server};
 
     const TOKEN: &str = "test-token-5678";
 
-    fn client(server: &TestServer, max_attempts: u32) -> Client {
-        let config: Config = serde_json::from_value(json!({"apiToken": TOKEN, "apiBaseUrl": server.base_url})).unwrap();
+    fn client(server: &Server, max_attempts: u32) -> Client {
+        let config: Config =
+            serde_json::from_value(json!({"apiToken": TOKEN, "apiBaseUrl": server.base_url()})).unwrap();
         let policy = RetryPolicy { max_attempts, base_delay: Duration::from_millis(1), ..RetryPolicy::default() };
-        Client::with_policy(&config, policy).unwrap()
+        connect_with_policy(&config, policy).unwrap()
     }
 
     #[test]
     fn a_429_waits_for_ratelimit_reset_then_succeeds() {
-        let server = TestServer::start(|_, n| match n {
-            1 => Reply {
-                status: 429,
-                headers: vec![("ratelimit-reset", "1".into())],
-                body: json!({"error": {"message": "Rate Limit Exceeded", "code": 2020}}).to_string(),
-            },
-            _ => Reply::json(200, json!({"abilities": []})),
-        });
+        let server = Server::sequence(vec![
+            Reply::json(429, json!({"error": {"message": "Rate Limit Exceeded", "code": 2020}}))
+                .header("ratelimit-reset", "1"),
+            Reply::json(200, json!({"abilities": []})),
+        ]);
         let started = std::time::Instant::now();
         let answer = client(&server, 3).get("/abilities", &Vec::new()).unwrap();
         assert_eq!(answer["abilities"], json!([]));
         assert!(started.elapsed() >= Duration::from_secs(1), "waited for the reset");
-        assert_eq!(server.targets().len(), 2);
+        assert_eq!(server.requests().len(), 2);
     }
 
     #[test]
     fn server_errors_are_retried_and_then_reported_as_transient() {
-        let server = TestServer::start(|_, n| match n {
-            1 | 2 => Reply::json(503, json!({"error": {"message": "Service Unavailable"}})),
-            _ => Reply::json(200, json!({"ok": true})),
-        });
+        let unavailable = Reply::json(503, json!({"error": {"message": "Service Unavailable"}}));
+        let server = Server::sequence(vec![unavailable.clone(), unavailable, Reply::json(200, json!({"ok": true}))]);
         assert_eq!(client(&server, 3).get("/x", &Vec::new()).unwrap()["ok"], true);
 
-        let always =
-            TestServer::start(|_, _| Reply::json(500, json!({"error": {"message": "Internal Error", "code": 2000}})));
+        let always = Server::always(Reply::json(500, json!({"error": {"message": "Internal Error", "code": 2000}})));
         let error = client(&always, 4).get("/x", &Vec::new()).unwrap_err();
-        assert_eq!(always.targets().len(), 4, "bounded attempts");
+        assert_eq!(always.requests().len(), 4, "bounded attempts");
         let error = ConnectorError::from(error);
         assert_eq!(error.kind, ErrorKind::Transient);
         assert!(
@@ -388,14 +249,12 @@ mod tests {
 
     #[test]
     fn a_400_is_not_retried_and_carries_pagerdutys_message() {
-        let server = TestServer::start(|_, _| {
-            Reply::json(
-                400,
-                json!({"error": {"message": "Arguments Caused Error", "code": 2002, "errors": ["Offset+limit too big"]}}),
-            )
-        });
+        let server = Server::always(Reply::json(
+            400,
+            json!({"error": {"message": "Arguments Caused Error", "code": 2002, "errors": ["Offset+limit too big"]}}),
+        ));
         let error = client(&server, 5).get("/incidents", &vec![("offset", "10000".into())]).unwrap_err();
-        assert_eq!(server.targets().len(), 1);
+        assert_eq!(server.requests().len(), 1);
         assert_eq!(
             error.to_string(),
             "GET /incidents: HTTP 400 Arguments Caused Error (code 2002): Offset+limit too big"
@@ -404,9 +263,8 @@ mod tests {
 
     #[test]
     fn requests_carry_pagerduty_headers_and_errors_never_the_token() {
-        let server = TestServer::start(|_, _| {
-            Reply::json(401, json!({"error": {"message": "Authentication failed", "code": 2006}}))
-        });
+        let server =
+            Server::always(Reply::json(401, json!({"error": {"message": "Authentication failed", "code": 2006}})));
         let error = ConnectorError::from(client(&server, 2).get("/abilities", &Vec::new()).unwrap_err());
         assert_eq!(error.kind, ErrorKind::Auth);
         assert!(error.message.contains("Authentication failed") && !error.message.contains(TOKEN), "{error}");
@@ -414,14 +272,13 @@ mod tests {
 
     #[test]
     fn an_unreachable_host_is_named_with_its_cause() {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let config: Config =
-            serde_json::from_value(json!({"apiToken": TOKEN, "apiBaseUrl": format!("http://127.0.0.1:{port}")}))
-                .unwrap();
+        let base_url = refused_url();
+        let host = base_url.trim_start_matches("http://").to_owned();
+        let config: Config = serde_json::from_value(json!({"apiToken": TOKEN, "apiBaseUrl": base_url})).unwrap();
         let policy = RetryPolicy { max_attempts: 2, base_delay: Duration::from_millis(1), ..RetryPolicy::default() };
-        let error = Client::with_policy(&config, policy).unwrap().get("/abilities", &Vec::new()).unwrap_err();
+        let error = connect_with_policy(&config, policy).unwrap().get("/abilities", &Vec::new()).unwrap_err();
         let text = error.to_string();
-        assert!(text.contains(&format!("cannot reach 127.0.0.1:{port}")), "{text}");
+        assert!(text.contains(&format!("cannot reach {host}")), "{text}");
         assert!(text.to_lowercase().contains("refused"), "{text}");
     }
 }

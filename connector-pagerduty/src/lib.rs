@@ -2,9 +2,9 @@
 //! on the toolkit's Rust connector SDK (`connector-sdk`).
 //!
 //! - [`config`]: settings and the JSON Schema `spec` publishes.
-//! - [`client`]: HTTP (auth, headers, pacing, retries, errors); [`retry`] and
-//!   [`ratelimit`] (the ceiling and the account's budget from `ratelimit-*`) are its
-//!   policies; [`pool`]: requests in parallel on `maxConcurrency` threads.
+//! - [`client`]: PagerDuty's headers and errors on the SDK's HTTP toolkit
+//!   (`connector_sdk::http`: retries, pacing by `ratelimit-*`, requests in parallel on
+//!   `maxConcurrency` threads).
 //! - [`paging`]: offset pagination and the 10,000 cap; [`windows`]: since/until ranges.
 //! - [`records`]: PagerDuty objects to shared records.
 //! - [`state`]: the checkpoint; [`coverage`]: which windows a checkpoint may claim when
@@ -16,16 +16,10 @@ pub mod client;
 pub mod config;
 pub mod coverage;
 pub mod paging;
-pub mod pool;
-pub mod ratelimit;
 pub mod records;
-pub mod retry;
 pub mod state;
 pub mod sync;
 pub mod windows;
-
-#[cfg(test)]
-mod testserver;
 
 use connector_sdk::{Connector, ConnectorError, Emitter, Spec, SyncRequest, Verification};
 
@@ -51,7 +45,7 @@ impl Connector for PagerDuty {
     }
 
     fn discover(&self, config: &Self::Config, out: &mut Emitter) -> Result<(), ConnectorError> {
-        let client = client::Client::new(config)?;
+        let client = client::connect(config)?;
         Ok(out.stream(&account::stream(&client)?)?)
     }
 

@@ -6,11 +6,11 @@
 //! *before* paging it. Once a window's total is known, so are all its page offsets
 //! ([`later_offsets`]), which is what lets the sync fetch them in parallel.
 
+use connector_sdk::http::Request;
 use connector_sdk::protocol::format_instant;
 use serde_json::Value;
 
 use crate::client::{ApiError, Query};
-use crate::pool::Request;
 use crate::windows::Window;
 
 /// The most items offset pagination reaches.

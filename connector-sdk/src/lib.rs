@@ -68,13 +68,17 @@
 //! `Stream::new(..).declaring("AcmeWidget", schema)` (PROTOCOL.md, "Declared record types").
 //!
 //! Modules: `cli` (the command line and the dispatch to [`Connector`]), `config`
-//! (checking a configuration against `config_schema`), `emitter` ([`Emitter`]).
+//! (checking a configuration against `config_schema`), `emitter` ([`Emitter`]); with the
+//! cargo feature `http`, `http`: retries, pacing by `ratelimit-*` headers and a request
+//! pool for connectors of JSON REST APIs.
 
 #![warn(missing_docs)]
 
 mod cli;
 mod config;
 mod emitter;
+#[cfg(feature = "http")]
+pub mod http;
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;

@@ -25,9 +25,9 @@ fn a_sync_with_failing_requests_stores_the_same_records() {
 
 #[test]
 fn a_sync_still_refused_after_its_retries_fails_with_kind_rate_limited_and_no_secret() {
-    let server = RefusingServer::start();
+    let server = refusing_server();
     let token = "secret-token-5c81e0";
-    let setup = setup_at(&server.base_url, json!({"apiToken": token}));
+    let setup = setup_at(server.base_url(), json!({"apiToken": token}));
     // The stream given as the runner gives it, so the sync's own first request is refused
     // (without it, discover's would be).
     let stream = json!({"_type": "Stream", "id": "mock", "self": "https://mock.pagerduty.com", "name": "mock"});
@@ -46,7 +46,7 @@ fn a_sync_still_refused_after_its_retries_fails_with_kind_rate_limited_and_no_se
     assert!(error["message"].as_str().unwrap().contains("HTTP 429"), "{error}");
     // Several requests are ready to go at once, but after a 429 only one goes out at a
     // time: the token is refused the 10 times in a row the README allows, no more.
-    assert_eq!(server.refused(), 10, "refused 10 times in a row, whichever requests they were");
+    assert_eq!(server.requests().len(), 10, "refused 10 times in a row, whichever requests they were");
     let all = String::from_utf8_lossy(&output.stdout).to_string() + &String::from_utf8_lossy(&output.stderr);
     assert!(!all.contains(token), "the token never appears: {all}");
 }

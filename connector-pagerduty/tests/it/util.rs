@@ -1,19 +1,17 @@
-//! Shared helpers: simulator setup, a server that refuses everything, configuration
-//! files, running the binary, reading its protocol lines.
+//! Shared helpers: simulator setup, a server that refuses everything (on test-support's
+//! HTTP server), configuration files, running the binary, reading its protocol lines.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::Output;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use assert_cmd::Command;
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use pagerduty_mock::{MockConfig, MockServer, Stats};
 use protocol::SchemaRegistry;
 use serde_json::{json, Value};
+use test_support::http::{Reply, Server};
 
 pub const USER_TOKEN: &str = "mock-user-token";
 pub const ACCOUNT_TOKEN: &str = "mock-account-token";
@@ -41,51 +39,9 @@ pub fn answered(stats: &Stats, status: u16) -> u64 {
 /// A loopback HTTP server that answers every request `429 Rate Limit Exceeded` with
 /// `ratelimit-reset: 0`: a token whose budget other clients always use up first, which
 /// no wait on our side can fix. Stops when dropped.
-pub struct RefusingServer {
-    pub base_url: String,
-    addr: SocketAddr,
-    refused: Arc<AtomicU64>,
-    stop: Arc<AtomicBool>,
-}
-
-impl RefusingServer {
-    pub fn start() -> RefusingServer {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (refused, stop) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicBool::new(false)));
-        let (count, stopped) = (Arc::clone(&refused), Arc::clone(&stop));
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { continue };
-                if stopped.load(Ordering::SeqCst) {
-                    return;
-                }
-                // Read the request head (a GET has no body), then refuse it.
-                let mut reader = BufReader::new(&stream);
-                let mut line = String::new();
-                while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
-                    line.clear();
-                }
-                count.fetch_add(1, Ordering::SeqCst);
-                let body = r#"{"error":{"message":"Rate Limit Exceeded","code":2020}}"#;
-                let head = "HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json\r\nratelimit-reset: 0";
-                let _ = write!(stream, "{head}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
-            }
-        });
-        RefusingServer { base_url: format!("http://{addr}"), addr, refused, stop }
-    }
-
-    /// Requests answered so far (each is counted before its answer is sent).
-    pub fn refused(&self) -> u64 {
-        self.refused.load(Ordering::SeqCst)
-    }
-}
-
-impl Drop for RefusingServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(self.addr); // wakes the accept loop so that it sees `stop`
-    }
+pub fn refusing_server() -> Server {
+    let refusal = json!({"error": {"message": "Rate Limit Exceeded", "code": 2020}});
+    Server::always(Reply::json(429, refusal).header("ratelimit-reset", "0"))
 }
 
 /// A temporary directory with a configuration file for a server.

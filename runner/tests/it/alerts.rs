@@ -1,11 +1,12 @@
 //! `--notify-url` and `--stale-after` of `sync` and `sync-all`, against a webhook receiver
-//! in the test on loopback ([`Receiver`]): one POST per failed run with the fields a
+//! in the test on loopback ([`webhook_receiver`](crate::util::webhook_receiver)): one POST per failed run with the fields a
 //! program and Slack read, secrets masked, staleness from the database's history, and a
 //! receiver that is down or never answers costing a warning, never the sync.
 
 use serde_json::Value;
+use test_support::http::{refused_url, Reply, Server};
 
-use crate::util::{dead_url, fake, stderr_of, Receiver, Sandbox};
+use crate::util::{fake, stderr_of, webhook_receiver, Sandbox, HOOK_PATH};
 
 const TOKEN: &str = "tok-SECRET-42";
 
@@ -31,19 +32,21 @@ fn connections(sandbox: &Sandbox) -> String {
 #[test]
 fn each_failed_run_is_one_post_with_its_error_and_never_a_secret() {
     let sandbox = Sandbox::new();
-    let receiver = Receiver::answering();
+    let receiver = webhook_receiver();
     let file = connections(&sandbox);
-    let output = sandbox.runner(&["sync-all", &file, "--notify-url", &receiver.url, "--jobs", "1"]).output().unwrap();
+    let output =
+        sandbox.runner(&["sync-all", &file, "--notify-url", &receiver.url(HOOK_PATH), "--jobs", "1"]).output().unwrap();
     assert_eq!(output.status.code(), Some(1), "{output:?}");
     let requests = receiver.requests();
     let mut by_connection: Vec<(String, Value)> =
-        requests.iter().map(|r| (r.body["connection"].as_str().unwrap_or("?").to_owned(), r.body.clone())).collect();
+        requests.iter().map(|r| (r.json()["connection"].as_str().unwrap_or("?").to_owned(), r.json())).collect();
     by_connection.sort_by(|a, b| a.0.cmp(&b.0));
     assert_eq!(by_connection.iter().map(|(c, _)| c.as_str()).collect::<Vec<_>>(), ["denied", "leaky"], "{requests:#?}");
     for request in &requests {
-        assert_eq!(request.line, "POST /hook/SECRET-PATH HTTP/1.1");
-        assert!(request.headers.contains(&("content-type".into(), "application/json".into())), "{request:?}");
-        assert!(!request.body.to_string().contains(TOKEN), "the secret was sent: {}", request.body);
+        let line = (request.method.as_str(), request.target.as_str(), request.version.as_str());
+        assert_eq!(line, ("POST", HOOK_PATH, "HTTP/1.1"));
+        assert_eq!(request.header("content-type"), Some("application/json"), "{request:?}");
+        assert!(!request.text().contains(TOKEN), "the secret was sent: {}", request.text());
     }
     let denied = &by_connection[0].1;
     assert_eq!(denied["kind"], "run_failed");
@@ -71,7 +74,7 @@ fn each_failed_run_is_one_post_with_its_error_and_never_a_secret() {
 #[test]
 fn a_connection_without_a_recent_success_raises_a_stale_alert() {
     let sandbox = Sandbox::new();
-    let receiver = Receiver::answering();
+    let receiver = webhook_receiver();
     sandbox.sync(r#"{"mode":"ok"}"#, &["--connection", "pd", "-q"]).assert().success();
     // The last success, three days ago.
     sandbox
@@ -82,11 +85,12 @@ fn a_connection_without_a_recent_success_raises_a_stale_alert() {
             [],
         )
         .unwrap();
-    let notify = ["--connection", "pd", "-q", "--notify-url", &receiver.url, "--stale-after", "2d"];
+    let notify = ["--connection", "pd", "-q", "--notify-url", &receiver.url(HOOK_PATH), "--stale-after", "2d"];
     sandbox.sync(r#"{"mode":"error"}"#, &notify).assert().code(1);
-    let kinds: Vec<String> = receiver.requests().iter().map(|r| r.body["kind"].as_str().unwrap().to_owned()).collect();
+    let kinds: Vec<String> =
+        receiver.requests().iter().map(|r| r.json()["kind"].as_str().unwrap().to_owned()).collect();
     assert_eq!(kinds, ["run_failed", "stale"]);
-    let stale = &receiver.requests()[1].body;
+    let stale = &receiver.requests()[1].json();
     assert_eq!((stale["connection"].as_str(), stale["stream"].as_str()), (Some("pd"), Some("s1")));
     assert_eq!(stale["stale_after_s"], 2 * 86_400);
     let text = stale["text"].as_str().unwrap();
@@ -97,10 +101,10 @@ fn a_connection_without_a_recent_success_raises_a_stale_alert() {
     assert!(text.ends_with("), more than 2 d ago"), "{text}");
 
     // Within the threshold, a failure is only a failure.
-    let notify = ["--connection", "pd", "-q", "--notify-url", &receiver.url, "--stale-after", "4d"];
+    let notify = ["--connection", "pd", "-q", "--notify-url", &receiver.url(HOOK_PATH), "--stale-after", "4d"];
     sandbox.sync(r#"{"mode":"error"}"#, &notify).assert().code(1);
     assert_eq!(receiver.requests().len(), 3, "one more POST, the failure");
-    assert_eq!(receiver.requests()[2].body["kind"], "run_failed");
+    assert_eq!(receiver.requests()[2].json()["kind"], "run_failed");
 }
 
 /// `sync` of stream s2 of a connection whose stream s1 last succeeded three days ago: the
@@ -133,18 +137,21 @@ fn sync_with_a_stale_sibling(sandbox: &Sandbox, url: &str) -> std::process::Outp
 #[test]
 fn a_stale_stream_is_reported_after_a_successful_sync_of_another() {
     let sandbox = Sandbox::new();
-    let receiver = Receiver::answering();
-    let output = sync_with_a_stale_sibling(&sandbox, &receiver.url);
+    let receiver = webhook_receiver();
+    let output = sync_with_a_stale_sibling(&sandbox, &receiver.url(HOOK_PATH));
     assert!(output.status.success(), "{output:?}");
     let requests = receiver.requests();
     assert_eq!(requests.len(), 1, "{requests:#?}");
-    assert_eq!((requests[0].body["kind"].as_str(), requests[0].body["stream"].as_str()), (Some("stale"), Some("s1")));
+    assert_eq!(
+        (requests[0].json()["kind"].as_str(), requests[0].json()["stream"].as_str()),
+        (Some("stale"), Some("s1"))
+    );
 }
 
 #[test]
 fn a_dead_receiver_fails_nothing() {
     let sandbox = Sandbox::new();
-    let url = dead_url();
+    let url = format!("{}/hook", refused_url());
     let output = sync_with_a_stale_sibling(&sandbox, &url);
     assert!(output.status.success(), "the sync succeeds: {output:?}");
     let stderr = stderr_of(&output);
@@ -160,8 +167,8 @@ fn a_dead_receiver_fails_nothing() {
 #[test]
 fn a_receiver_that_never_answers_costs_the_alert_budget_not_the_sync() {
     let sandbox = Sandbox::new();
-    let receiver = Receiver::silent();
-    let output = sync_with_a_stale_sibling(&sandbox, &receiver.url);
+    let receiver = Server::always(Reply::hang());
+    let output = sync_with_a_stale_sibling(&sandbox, &receiver.url(HOOK_PATH));
     assert!(output.status.success(), "the sync succeeds: {output:?}");
     let stderr = stderr_of(&output);
     assert!(stderr.contains("warning: alert about `two` not delivered to http://127.0.0.1:"), "{stderr}");

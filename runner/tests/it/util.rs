@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use assert_cmd::Command;
 use serde_json::Value;
 use tempfile::TempDir;
+use test_support::http::{Reply, Server};
 
 /// The runner binary.
 pub fn runner_bin() -> PathBuf {
@@ -366,111 +367,14 @@ pub fn shell_connector(dir: &Path, name: &str, body: &str) -> PathBuf {
     path
 }
 
-/// A webhook receiver on loopback, for the alert tests: it records each request and
-/// either answers `200 OK` or never answers at all (it reads the request, then holds the
-/// connection open until it is dropped).
-pub struct Receiver {
-    pub url: String,
-    requests: std::sync::Arc<(std::sync::Mutex<Vec<Request>>, std::sync::Condvar)>,
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    address: std::net::SocketAddr,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
+/// The path of the alert tests' webhook URL: a secret, as a webhook's path often is, so
+/// the tests check that it is never printed.
+pub const HOOK_PATH: &str = "/hook/SECRET-PATH";
 
-/// One request a [`Receiver`] got.
-#[derive(Debug, Clone)]
-pub struct Request {
-    /// `POST /hook HTTP/1.1`.
-    pub line: String,
-    /// Header lines, lowercased names.
-    pub headers: Vec<(String, String)>,
-    /// The body as JSON.
-    pub body: Value,
-}
-
-impl Receiver {
-    /// Answers every request with `200 OK`.
-    pub fn answering() -> Receiver {
-        Receiver::start(true)
-    }
-
-    /// Reads every request and never answers.
-    pub fn silent() -> Receiver {
-        Receiver::start(false)
-    }
-
-    fn start(answer: bool) -> Receiver {
-        use std::io::{BufRead, BufReader, Read, Write};
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let address = listener.local_addr().unwrap();
-        let requests = std::sync::Arc::new((std::sync::Mutex::new(Vec::new()), std::sync::Condvar::new()));
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let (kept, stopping) = (requests.clone(), stop.clone());
-        let thread = std::thread::spawn(move || {
-            let mut held = Vec::new();
-            for stream in listener.incoming() {
-                if stopping.load(std::sync::atomic::Ordering::SeqCst) {
-                    break;
-                }
-                let Ok(stream) = stream else { continue };
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                    continue;
-                }
-                let mut headers = Vec::new();
-                loop {
-                    let mut header = String::new();
-                    reader.read_line(&mut header).unwrap();
-                    let header = header.trim_end();
-                    if header.is_empty() {
-                        break;
-                    }
-                    let (name, value) = header.split_once(':').unwrap();
-                    headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
-                }
-                let length: usize =
-                    headers.iter().find(|(n, _)| n == "content-length").map_or(0, |(_, v)| v.parse().unwrap());
-                let mut body = vec![0; length];
-                reader.read_exact(&mut body).unwrap();
-                let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                let (list, arrived) = &*kept;
-                list.lock().unwrap().push(Request { line: line.trim_end().to_owned(), headers, body });
-                arrived.notify_all();
-                if answer {
-                    let mut stream = stream;
-                    let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
-                } else {
-                    held.push(stream);
-                }
-            }
-        });
-        Receiver { url: format!("http://{address}/hook/SECRET-PATH"), requests, stop, address, thread: Some(thread) }
-    }
-
-    /// The requests received so far.
-    pub fn requests(&self) -> Vec<Request> {
-        self.requests.0.lock().unwrap().clone()
-    }
-}
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
-        // Wakes the accept loop so that it sees the flag; then the held connections close.
-        let _ = std::net::TcpStream::connect(self.address);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-/// A loopback URL where nothing listens: a port bound, then freed.
-pub fn dead_url() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let address = listener.local_addr().unwrap();
-    drop(listener);
-    format!("http://{address}/hook")
+/// A webhook receiver on loopback for the alert tests, answering every request `200 OK`
+/// and recording it.
+pub fn webhook_receiver() -> Server {
+    Server::always(Reply::text(200, "ok"))
 }
 
 /// Headless Chromium, if installed (`/usr/bin/chromium`, else `chromium` or

@@ -260,7 +260,7 @@ fn a_failed_sync_is_retried_sooner_each_time_later_and_alerts_once_per_failure()
         std::fs::read_to_string(&file).unwrap().replace("every = \"30d\"", "every = \"30d\"\nretry_after = \"1h\"");
     std::fs::write(&file, toml).unwrap();
     assert!(fleet.apply(&file, &[]).status.success());
-    let receiver = crate::util::Receiver::answering();
+    let receiver = crate::util::webhook_receiver();
     // Whole minutes from the end of the last run to the next due time, and the count of
     // failures in a row. (Minutes: the few milliseconds between the two do not show.)
     let backoff = "SELECT round(extract(epoch FROM c.next_due - r.finished_at) / 60)::int || ' min/' || c.failures \
@@ -268,13 +268,14 @@ fn a_failed_sync_is_retried_sooner_each_time_later_and_alerts_once_per_failure()
     // Rather than wait an hour: the retry is due now.
     let due_now = || assert_eq!(fleet.sql("UPDATE connections SET next_due = now() RETURNING name"), "flaky");
 
-    let output = fleet.worker(&["--until-idle", "--notify-url", &receiver.url]).output().unwrap();
+    let output =
+        fleet.worker(&["--until-idle", "--notify-url", &receiver.url(crate::util::HOOK_PATH)]).output().unwrap();
     assert_eq!(output.status.code(), Some(1), "a failed sync fails an --until-idle worker");
     assert!(text(&output.stderr).contains("the source is down"), "{}", text(&output.stderr));
     assert_eq!(fleet.sql(backoff), "60 min/1", "retried after retry_after");
     let alerts = receiver.requests();
     assert_eq!(alerts.len(), 1, "{alerts:?}");
-    let alert = &alerts[0].body;
+    let alert = &alerts[0].json();
     assert_eq!((alert["kind"].as_str(), alert["connection"].as_str()), (Some("run_failed"), Some("flaky")));
 
     due_now();

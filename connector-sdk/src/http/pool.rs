@@ -15,7 +15,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use serde_json::Value;
 
-use crate::client::{ApiError, Client, Query};
+use super::client::{Client, Query, RequestError};
 
 /// One `GET`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,22 +77,39 @@ impl<T> Shared<T> {
     }
 }
 
-/// An answer: the request's tag and what the client made of it.
-pub type Answer<T> = (T, Result<Value, ApiError>);
+/// What sends a request for the pool's threads: a [`Client`], or a fake in tests.
+pub trait Fetch: Send + Sync + 'static {
+    /// What a request comes to.
+    type Answer: Send + 'static;
+    /// Sends `request` and waits for its answer.
+    fn fetch(&self, request: &Request) -> Self::Answer;
+}
 
-/// Request threads sharing one client. Dropping the pool closes its queue: threads finish
-/// the request they are sending (its answer is dropped) and end.
-pub struct Pool<T> {
+impl<E: RequestError + Send + 'static> Fetch for Client<E> {
+    type Answer = Result<Value, E>;
+
+    fn fetch(&self, request: &Request) -> Self::Answer {
+        self.get(&request.path, &request.query)
+    }
+}
+
+/// An answer: the request's tag and what the client made of it.
+pub type Answer<T, A> = (T, A);
+
+/// Request threads sharing one client (`F`, for the [`Fetch`] it is). Dropping the pool
+/// closes its queue: threads finish the request they are sending (its answer is dropped)
+/// and end.
+pub struct Pool<T, F: Fetch> {
     shared: Arc<Shared<T>>,
-    answers: Receiver<Answer<T>>,
+    answers: Receiver<Answer<T, F::Answer>>,
     /// Requests queued or in flight.
     outstanding: usize,
     queued_total: u64,
 }
 
-impl<T: Send + 'static> Pool<T> {
-    /// `threads` request threads (at least one) on `client`.
-    pub fn new(client: Arc<Client>, threads: usize) -> Self {
+impl<T: Send + 'static, F: Fetch> Pool<T, F> {
+    /// `threads` request threads (at least one) on `client`, named `{name}-{number}`.
+    pub fn new(client: Arc<F>, threads: usize, name: &str) -> Self {
         let threads = threads.max(1);
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue { heap: BinaryHeap::new(), closed: false }),
@@ -102,10 +119,10 @@ impl<T: Send + 'static> Pool<T> {
         for number in 0..threads {
             let (shared, sender, client) = (Arc::clone(&shared), sender.clone(), Arc::clone(&client));
             let spawned = std::thread::Builder::new()
-                .name(format!("pagerduty-{number}"))
-                .spawn(move || work(&shared, &sender, &client));
+                .name(format!("{name}-{number}"))
+                .spawn(move || work(&shared, &sender, &*client));
             // A thread that cannot be started leaves the others to do the work; with none
-            // at all `next` reports it instead of waiting forever.
+            // at all `next_answer` panics rather than wait forever.
             drop(spawned);
         }
         Pool { shared, answers, outstanding: 0, queued_total: 0 }
@@ -141,7 +158,7 @@ impl<T: Send + 'static> Pool<T> {
     ///
     /// # Panics
     /// Never in practice: only if every request thread died (they do not panic).
-    pub fn next_answer(&mut self) -> Option<Answer<T>> {
+    pub fn next_answer(&mut self) -> Option<Answer<T, F::Answer>> {
         if self.outstanding == 0 {
             return None;
         }
@@ -151,7 +168,7 @@ impl<T: Send + 'static> Pool<T> {
     }
 }
 
-impl<T> Drop for Pool<T> {
+impl<T, F: Fetch> Drop for Pool<T, F> {
     fn drop(&mut self) {
         self.shared.queue().closed = true;
         self.shared.ready.notify_all();
@@ -159,7 +176,7 @@ impl<T> Drop for Pool<T> {
 }
 
 /// A request thread: take the most urgent request, send it, hand back the answer.
-fn work<T>(shared: &Shared<T>, answers: &SyncSender<Answer<T>>, client: &Client) {
+fn work<T, F: Fetch>(shared: &Shared<T>, answers: &SyncSender<Answer<T, F::Answer>>, client: &F) {
     loop {
         let entry = {
             let mut queue = shared.queue();
@@ -173,7 +190,7 @@ fn work<T>(shared: &Shared<T>, answers: &SyncSender<Answer<T>>, client: &Client)
                 queue = shared.ready.wait(queue).unwrap_or_else(PoisonError::into_inner);
             }
         };
-        let answer = client.get(&entry.request.path, &entry.request.query);
+        let answer = client.fetch(&entry.request);
         if answers.send((entry.tag, answer)).is_err() {
             return;
         }
@@ -183,14 +200,37 @@ fn work<T>(shared: &Shared<T>, answers: &SyncSender<Answer<T>>, client: &Client)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
-    use crate::testserver::{Reply, TestServer};
     use serde_json::json;
+    use std::convert::Infallible;
 
-    fn client(server: &TestServer) -> Arc<Client> {
-        let config: Config =
-            serde_json::from_value(json!({"apiToken": "abcd1234", "apiBaseUrl": server.base_url})).unwrap();
-        Arc::new(Client::new(&config).unwrap())
+    /// A fetcher whose first answer waits until the test says go: once the first request
+    /// has arrived, the one request thread is busy with it while the test queues the
+    /// rest, so the order of the others is the queue's alone. Every path is kept.
+    struct Gated {
+        gate: Mutex<mpsc::Receiver<()>>,
+        paths: Mutex<Vec<String>>,
+    }
+
+    impl Gated {
+        fn targets(&self) -> Vec<String> {
+            self.paths.lock().unwrap().clone()
+        }
+    }
+
+    impl Fetch for Gated {
+        type Answer = Result<Value, Infallible>;
+
+        fn fetch(&self, request: &Request) -> Self::Answer {
+            let number = {
+                let mut paths = self.paths.lock().unwrap();
+                paths.push(request.path.clone());
+                paths.len()
+            };
+            if number == 1 {
+                let _ = self.gate.lock().unwrap().recv();
+            }
+            Ok(json!({"target": request.path}))
+        }
     }
 
     fn request(path: &str) -> Request {
@@ -201,27 +241,17 @@ mod tests {
         Priority { class, newest_first: -until, offset }
     }
 
-    /// A server whose first answer waits until the test says go: once the first request
-    /// has arrived, the one request thread is busy with it while the test queues the
-    /// rest, so the order of the others is the queue's alone.
-    fn gated_server() -> (TestServer, mpsc::Sender<()>) {
+    fn gated() -> (Arc<Gated>, mpsc::Sender<()>) {
         let (go, gate) = mpsc::channel::<()>();
-        let gate = Mutex::new(gate);
-        let server = TestServer::start(move |target, number| {
-            if number == 1 {
-                let _ = gate.lock().unwrap().recv();
-            }
-            Reply::json(200, json!({"target": target}))
-        });
-        (server, go)
+        (Arc::new(Gated { gate: Mutex::new(gate), paths: Mutex::new(Vec::new()) }), go)
     }
 
     #[test]
     fn requests_go_out_by_class_then_newest_then_offset_and_every_answer_comes_back() {
-        let (server, go) = gated_server();
-        let mut pool = Pool::new(client(&server), 1);
+        let (fetcher, go) = gated();
+        let mut pool = Pool::new(Arc::clone(&fetcher), 1, "test");
         pool.push(priority(2, 0, 0), request("/first"), "/first");
-        while server.targets().is_empty() {
+        while fetcher.targets().is_empty() {
             std::thread::yield_now(); // until the thread is busy with the first request
         }
         let queued = [
@@ -240,16 +270,16 @@ mod tests {
             answered.push(tag);
         }
         assert_eq!(answered, ["/first", "/probe", "/newer-first-page", "/newer-second-page", "/older-page"]);
-        assert_eq!(server.targets(), answered);
+        assert_eq!(fetcher.targets(), answered);
         assert_eq!(pool.outstanding(), 0);
     }
 
     #[test]
     fn cancelled_requests_are_never_sent() {
-        let (server, go) = gated_server();
-        let mut pool = Pool::new(client(&server), 1);
+        let (fetcher, go) = gated();
+        let mut pool = Pool::new(Arc::clone(&fetcher), 1, "test");
         pool.push(priority(1, 0, 0), request("/page/0"), 0);
-        while server.targets().is_empty() {
+        while fetcher.targets().is_empty() {
             std::thread::yield_now(); // until the thread is busy with the first request
         }
         for i in 1..20u64 {
@@ -264,6 +294,6 @@ mod tests {
         }
         assert_eq!(cancelled, (10..20).collect::<Vec<_>>());
         assert_eq!(answered, (0..10).collect::<Vec<_>>());
-        assert_eq!(server.targets().len(), 10, "cancelled requests never go out");
+        assert_eq!(fetcher.targets().len(), 10, "cancelled requests never go out");
     }
 }

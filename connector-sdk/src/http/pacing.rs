@@ -1,8 +1,8 @@
-//! When the next request may go out: the client-side ceiling, and the account's budget
-//! as PagerDuty reports it in the `ratelimit-*` headers of every answer.
+//! When the next request may go out: the client-side ceiling, and the token's budget as
+//! the server reports it in the `ratelimit-*` headers of every answer.
 //!
-//! - [`Ceiling`]: at most `maxRequestsPerMinute` requests in any rolling minute, a bound the
-//!   user sets (to leave room for other tools, say).
+//! - [`Ceiling`]: at most so many requests in any rolling minute, a bound the user sets
+//!   (to leave room for other tools, say).
 //! - [`Budget`]: what the last answers said: `ratelimit-limit` requests per window,
 //!   `ratelimit-remaining` of them left, the window ends in `ratelimit-reset` seconds. The
 //!   budget belongs to the token, so other processes using the same token (a second
@@ -10,16 +10,17 @@
 //! - [`Pacer`]: the two together, shared by every request thread of a sync.
 //!
 //! The pacing rule: spread what is left of the window evenly over the time left,
-//! `remaining / reset` requests per second, keeping a small reserve and counting requests
-//! still in flight as spent. Any number of processes following it use up the budget
-//! exactly at the end of each window (each one's rate falls as the others spend), so
-//! together they stay within it without talking to each other; a 429 can only come from
-//! estimates going wrong at the edges. A sync whose remaining requests (its *demand*, see
-//! [`Pacer::set_demand`]) fit in what is left, reserve included, sends them at once: it
-//! cannot exhaust the window. Before the first answer only one request is in flight, so
-//! a sync starting into a budget others have spent learns it from one answer, not eight
-//! 429s. After a 429 nobody sends until the window resets, and then one request at a
-//! time until one is served: a refused token gets one request per reset, never a storm.
+//! `remaining / reset` requests per second, keeping a small reserve ([`reserve`]) and
+//! counting requests still in flight as spent. Any number of processes following it use
+//! up the budget exactly at the end of each window (each one's rate falls as the others
+//! spend), so together they stay within it without talking to each other; a 429 can only
+//! come from estimates going wrong at the edges. A sync whose remaining requests (its
+//! *demand*, see [`Pacer::set_demand`]) fit in what is left, reserve included, sends them
+//! at once: it cannot exhaust the window. Before the first answer only one request is in
+//! flight, so a sync starting into a budget others have spent learns it from one answer,
+//! not eight 429s. After a 429 nobody sends until the window resets, and then one request
+//! at a time until one is served: a refused token gets one request per reset, never a
+//! storm.
 
 use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
@@ -65,7 +66,7 @@ impl Ceiling {
 
 /// The `ratelimit-*` headers of one answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Headers {
+pub struct RateLimitHeaders {
     /// `ratelimit-limit`: requests per window.
     pub limit: u32,
     /// `ratelimit-remaining`: requests left in the current window.
@@ -74,16 +75,16 @@ pub struct Headers {
     pub reset: Duration,
 }
 
-impl Headers {
+impl RateLimitHeaders {
     /// The three headers, when all are present and numeric. A value may be a list
     /// (`900, 900;w=60`, as in the IETF draft): its first number counts.
-    pub fn parse(headers: &HeaderMap) -> Option<Headers> {
+    pub fn parse(headers: &HeaderMap) -> Option<RateLimitHeaders> {
         let number = |name: &str| -> Option<f64> {
             let text = headers.get(name)?.to_str().ok()?;
             let first = text.split([',', ';']).next()?.trim();
             first.parse::<f64>().ok().filter(|n| n.is_finite() && *n >= 0.0)
         };
-        Some(Headers {
+        Some(RateLimitHeaders {
             limit: number("ratelimit-limit")? as u32,
             remaining: number("ratelimit-remaining")? as u32,
             reset: Duration::from_secs_f64(number("ratelimit-reset")?),
@@ -98,14 +99,14 @@ pub enum Budget {
     Unknown,
     /// Answers carry no `ratelimit-*` headers: only the ceiling applies.
     Unreported,
-    /// The last window PagerDuty told us about.
+    /// The last window the server told us about.
     Known {
         /// Requests per window.
         limit: u32,
         /// Requests left in it, the lowest any answer of this window reported.
         remaining: u32,
         /// When it resets, at the latest: `ratelimit-reset` counted from when the answer
-        /// arrived, which is after PagerDuty computed it.
+        /// arrived, which is after the server computed it.
         resets_at: Instant,
         /// How long a window lasts: the longest `ratelimit-reset` seen (short of a whole
         /// window only until an answer of a fresh window comes).
@@ -115,7 +116,7 @@ pub enum Budget {
 
 impl Budget {
     /// The budget after an answer received at `at` said `headers`.
-    fn observe(self, at: Instant, headers: Headers) -> Budget {
+    fn observe(self, at: Instant, headers: RateLimitHeaders) -> Budget {
         let resets_at = at + headers.reset;
         match self {
             Budget::Known { remaining, resets_at: known, window, .. }
@@ -273,7 +274,7 @@ impl Pacer {
     }
 
     /// An answer arrived (not a 429): what its headers say about the budget.
-    pub fn answered(&self, headers: Option<Headers>) {
+    pub fn answered(&self, headers: Option<RateLimitHeaders>) {
         let mut pace = self.pace();
         pace.refusals = 0;
         self.observe(pace, headers);
@@ -282,7 +283,7 @@ impl Pacer {
     /// A 429 arrived: nobody sends before `wait` has passed (the window's reset), then one
     /// request at a time until one is served. Returns the 429s in a row so far, whichever
     /// requests they answered.
-    pub fn refused(&self, headers: Option<Headers>, wait: Duration) -> u32 {
+    pub fn refused(&self, headers: Option<RateLimitHeaders>, wait: Duration) -> u32 {
         let mut pace = self.pace();
         pace.refusals += 1;
         let until = Instant::now() + wait;
@@ -292,7 +293,7 @@ impl Pacer {
         refusals
     }
 
-    fn observe(&self, mut pace: MutexGuard<'_, Pace>, headers: Option<Headers>) {
+    fn observe(&self, mut pace: MutexGuard<'_, Pace>, headers: Option<RateLimitHeaders>) {
         pace.in_flight = pace.in_flight.saturating_sub(1);
         pace.budget = match headers {
             Some(headers) => pace.budget.observe(Instant::now(), headers),
@@ -351,12 +352,12 @@ mod tests {
         let mut map = HeaderMap::new();
         map.insert("ratelimit-limit", HeaderValue::from_static("900"));
         map.insert("ratelimit-remaining", HeaderValue::from_static("899, 899;w=60"));
-        assert_eq!(Headers::parse(&map), None, "no reset");
+        assert_eq!(RateLimitHeaders::parse(&map), None, "no reset");
         map.insert("ratelimit-reset", HeaderValue::from_static("59"));
-        let expected = Headers { limit: 900, remaining: 899, reset: Duration::from_secs(59) };
-        assert_eq!(Headers::parse(&map), Some(expected));
+        let expected = RateLimitHeaders { limit: 900, remaining: 899, reset: Duration::from_secs(59) };
+        assert_eq!(RateLimitHeaders::parse(&map), Some(expected));
         map.insert("ratelimit-reset", HeaderValue::from_static("soon"));
-        assert_eq!(Headers::parse(&map), None);
+        assert_eq!(RateLimitHeaders::parse(&map), None);
     }
 
     fn pace(budget: Budget, in_flight: u32, demand: Option<u64>) -> Pace {
@@ -427,7 +428,7 @@ mod tests {
     #[test]
     fn answers_of_one_window_keep_the_lowest_count_and_a_new_window_replaces_it() {
         let t0 = Instant::now();
-        let headers = |remaining, reset| Headers { limit: 900, remaining, reset: Duration::from_secs(reset) };
+        let headers = |remaining, reset| RateLimitHeaders { limit: 900, remaining, reset: Duration::from_secs(reset) };
         let budget = Budget::Unknown.observe(t0, headers(800, 30));
         // An answer that overtook a later one reports more left: the lower count stands.
         let budget = budget.observe(t0 + Duration::from_millis(100), headers(805, 30));

@@ -2,18 +2,20 @@
 //!
 //! Server errors, timeouts and connection failures are retried with exponential backoff
 //! and "equal jitter" (half fixed, half random) so that many clients failing together do
-//! not retry together. A 429 waits as long as `ratelimit-reset` says (PagerDuty sends the
-//! seconds until the budget refills), else `retry-after`, else the backoff. Both have
-//! bounded budgets: after them the sync fails with a `transient` or `rate_limited` error.
+//! not retry together. A 429 waits as long as `ratelimit-reset` says (the seconds until
+//! the budget refills, as PagerDuty and the IETF draft send it), else `retry-after`, else
+//! the backoff. Both have bounded budgets, after which the request fails.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
+
+use reqwest::header::HeaderMap;
 
 /// Bounds of the retry loop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Tries per request for 5xx, timeouts and connection errors (the first included).
     pub max_attempts: u32,
-    /// 429 answers tolerated in a row for one request.
+    /// 429 answers tolerated in a row (across the client's requests) before giving up.
     pub max_rate_limited: u32,
     /// Backoff before the first retry.
     pub base_delay: Duration,
@@ -22,6 +24,7 @@ pub struct RetryPolicy {
 }
 
 impl Default for RetryPolicy {
+    /// 6 attempts, 10 refusals in a row, 250 ms doubling up to 120 s.
     fn default() -> Self {
         RetryPolicy {
             max_attempts: 6,
@@ -54,7 +57,7 @@ impl RetryPolicy {
 
 /// The wait a 429 answer asks for: `ratelimit-reset` (seconds, possibly fractional),
 /// else `retry-after` (seconds). Unparseable values are ignored.
-pub fn rate_limit_hint(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+pub fn rate_limit_hint(headers: &HeaderMap) -> Option<Duration> {
     ["ratelimit-reset", "retry-after"].iter().find_map(|name| {
         let text = headers.get(*name)?.to_str().ok()?;
         parse_seconds(text)
@@ -67,35 +70,32 @@ pub fn parse_seconds(text: &str) -> Option<Duration> {
     (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds))
 }
 
-/// A small xorshift generator for jitter: no dependency, and no need for quality.
+/// The random part of the waits: `fastrand`'s generator, seeded from the OS's entropy so
+/// that concurrent connectors differ, or fixed for tests.
 #[derive(Debug, Clone)]
-pub struct Jitter(u64);
+pub struct Jitter(fastrand::Rng);
 
 impl Jitter {
-    /// Seeded from the clock and the process id, so concurrent connectors differ.
+    /// A sequence no other process shares.
     pub fn from_entropy() -> Self {
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
-        Jitter::seeded(nanos ^ (u64::from(std::process::id()) << 32))
+        Jitter(fastrand::Rng::new())
     }
 
     /// A fixed sequence (tests).
     pub fn seeded(seed: u64) -> Self {
-        Jitter(seed | 1)
+        Jitter(fastrand::Rng::with_seed(seed))
     }
 
     /// A number in `[0, 1)`.
     pub fn next_unit(&mut self) -> f64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+        self.0.f64()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reqwest::header::{HeaderMap, HeaderValue};
+    use reqwest::header::HeaderValue;
 
     #[test]
     fn backoff_grows_exponentially_within_its_jitter_band_and_is_capped() {

@@ -1,0 +1,17 @@
+//! Fixtures shared by the workspace's integration tests (a dev-dependency only; nothing
+//! here ships).
+//!
+//! - [`http`]: an HTTP server on loopback with scripted replies and recorded requests,
+//!   for clients under test (the PagerDuty connector, the runner's alert webhooks).
+//!
+//! Everything is blocking-friendly: tests are synchronous, and a fixture that needs an
+//! async runtime runs its own on a thread. Failures panic with a message naming the
+//! fixture and the cause, as a test's own assertion would.
+
+pub mod http;
+
+use std::time::Duration;
+
+/// How long a fixture waits for an event before it fails the test: generous, only a
+/// guard against a hang, never a guess at how long something takes.
+pub const PATIENCE: Duration = Duration::from_secs(60);
