@@ -27,6 +27,7 @@ use crate::engine::destination::history::{
 use crate::human;
 use incidents::{IncidentStats, ServiceStats, WEEKDAYS};
 use svg::{Bar, Row, Segment};
+use Column::{Number, Text};
 
 /// Runs drawn on each stream's timeline, the newest.
 pub const RUNS_SHOWN: u32 = 60;
@@ -220,6 +221,19 @@ fn chart(svg: String) -> PreEscaped<String> {
     PreEscaped(svg)
 }
 
+/// A chart under its caption: its colour key (none when `key` is empty), the chart, then
+/// what follows it (its data, mostly).
+fn figure(title: &str, key: &[(&str, &str)], svg: String, after: Markup) -> Markup {
+    html! {
+        figure {
+            figcaption { (title) }
+            @if !key.is_empty() { (legend(key)) }
+            (chart(svg))
+            (after)
+        }
+    }
+}
+
 /// A column's header cell: text left-aligned, numbers right-aligned (class `n`).
 #[derive(Clone, Copy)]
 enum Column<'a> {
@@ -295,15 +309,15 @@ fn latest_runs(data: &ReportData, streams: &[(&ConnectionData, &StreamData)]) ->
     let stale = streams.iter().filter(|(_, s)| s.stale).count();
     let connections = data.connections.iter().filter(|c| !c.streams.is_empty()).count();
     let columns = [
-        Column::Text("connection"),
-        Column::Text("stream"),
-        Column::Text("latest run"),
-        Column::Text("started"),
-        Column::Number("records"),
-        Column::Text("last success"),
-        Column::Number("runs"),
-        Column::Number("failures"),
-        Column::Text("error"),
+        Text("connection"),
+        Text("stream"),
+        Text("latest run"),
+        Text("started"),
+        Number("records"),
+        Text("last success"),
+        Number("runs"),
+        Number("failures"),
+        Text("error"),
     ];
     html! {
         p {
@@ -386,17 +400,11 @@ fn records_chart(records: &[TypeCount]) -> Markup {
     let each: Vec<String> =
         records.iter().map(|r| format!("{} {}: {}", r.connection, r.record_type, r.count)).collect();
     let desc = format!("{total} records in all; {}", each.join("; "));
-    let columns = [Column::Text("connection"), Column::Text("type"), Column::Number("records")];
+    let columns = [Text("connection"), Text("type"), Number("records")];
     let body = html! {
         @for r in records { tr { td { (r.connection) } td { (r.record_type) } td class="n" { (r.count) } } }
     };
-    html! {
-        figure {
-            figcaption { (title) }
-            (chart(svg::horizontal_bars("records-chart", title, &desc, &rows)))
-            (data_table(&columns, body))
-        }
-    }
+    figure(title, &[], svg::horizontal_bars("records-chart", title, &desc, &rows), data_table(&columns, body))
 }
 
 fn connection_section(index: usize, connection: &ConnectionData, now: DateTime<Utc>) -> Markup {
@@ -478,13 +486,7 @@ fn runs_chart(id: &str, connection: &str, stream: &StreamData) -> Markup {
         latest.records
     );
     let outcomes = [("ok", "succeeded"), ("failed", "failed"), ("interrupted", "interrupted"), ("running", "running")];
-    let columns = [
-        Column::Text("run"),
-        Column::Text("started (UTC)"),
-        Column::Text("outcome"),
-        Column::Number("records"),
-        Column::Text("duration"),
-    ];
+    let columns = [Text("run"), Text("started (UTC)"), Text("outcome"), Number("records"), Text("duration")];
     let body = html! {
         @for run in stream.runs.iter().rev() {
             tr {
@@ -496,14 +498,8 @@ fn runs_chart(id: &str, connection: &str, stream: &StreamData) -> Markup {
             }
         }
     };
-    html! {
-        figure {
-            figcaption { (title) }
-            (legend(&outcomes))
-            (chart(svg::vertical_bars(&format!("{id}-runs"), &title, &desc, &bars, "records", true)))
-            (data_table(&columns, body))
-        }
-    }
+    let svg = svg::vertical_bars(&format!("{id}-runs"), &title, &desc, &bars, "records", true);
+    figure(&title, &outcomes, svg, data_table(&columns, body))
 }
 
 /// One failed run: when, and its error folded under its headline.
@@ -587,13 +583,7 @@ fn weekly_chart(id: &str, connection: &str, stats: &IncidentStats) -> Markup {
         ))
     );
     let urgencies = [("high", "high urgency"), ("low", "low urgency"), ("other", "other")];
-    let columns = [
-        Column::Text("week of"),
-        Column::Number("high"),
-        Column::Number("low"),
-        Column::Number("other"),
-        Column::Number("total"),
-    ];
+    let columns = [Text("week of"), Number("high"), Number("low"), Number("other"), Number("total")];
     let body = html! {
         @for (week, [high, low, other]) in &weeks {
             tr {
@@ -605,14 +595,8 @@ fn weekly_chart(id: &str, connection: &str, stats: &IncidentStats) -> Markup {
             }
         }
     };
-    html! {
-        figure {
-            figcaption { (title) }
-            (legend(&urgencies))
-            (chart(svg::vertical_bars(&format!("{id}-weeks"), &title, &desc, &bars, "incidents", false)))
-            (data_table(&columns, body))
-        }
-    }
+    let svg = svg::vertical_bars(&format!("{id}-weeks"), &title, &desc, &bars, "incidents", false);
+    figure(&title, &urgencies, svg, data_table(&columns, body))
 }
 
 /// Mean time to acknowledge and to resolve, by service; its table shown unfolded.
@@ -636,36 +620,33 @@ fn service_means_chart(id: &str, connection: &str, services: &[(&str, &ServiceSt
         services.len()
     );
     let columns = [
-        Column::Text("service"),
-        Column::Number("incidents"),
-        Column::Number("mean time to acknowledge (min)"),
-        Column::Number("mean time to resolve (h)"),
+        Text("service"),
+        Number("incidents"),
+        Number("mean time to acknowledge (min)"),
+        Number("mean time to resolve (h)"),
     ];
-    html! {
-        figure {
-            figcaption { (title) }
-            (legend(&[("mtta", "to acknowledge"), ("mttr", "to resolve")]))
-            (chart(svg::horizontal_bars(&format!("{id}-mttx"), &title, &desc, &rows)))
-            details open {
-                summary { "Data" }
-                div class="scroll" {
-                    table class="services" {
-                        (head(&columns))
-                        tbody {
-                            @for (name, s) in services {
-                                tr {
-                                    th scope="row" { (name) }
-                                    td class="n" { (s.incidents) }
-                                    td class="n" { (s.mtta().map_or_else(|| "-".to_owned(), minutes)) }
-                                    td class="n" { (s.mttr().map_or_else(|| "-".to_owned(), hours)) }
-                                }
+    let data = html! {
+        details open {
+            summary { "Data" }
+            div class="scroll" {
+                table class="services" {
+                    (head(&columns))
+                    tbody {
+                        @for (name, s) in services {
+                            tr {
+                                th scope="row" { (name) }
+                                td class="n" { (s.incidents) }
+                                td class="n" { (s.mtta().map_or_else(|| "-".to_owned(), minutes)) }
+                                td class="n" { (s.mttr().map_or_else(|| "-".to_owned(), hours)) }
                             }
                         }
                     }
                 }
             }
         }
-    }
+    };
+    let key = [("mtta", "to acknowledge"), ("mttr", "to resolve")];
+    figure(&title, &key, svg::horizontal_bars(&format!("{id}-mttx"), &title, &desc, &rows), data)
 }
 
 /// Incidents created per weekday and hour, as a heat map.
@@ -678,21 +659,14 @@ fn busiest_hours_chart(id: &str, connection: &str, stats: &IncidentStats) -> Mar
         busiest.iter().map(|(d, h, n)| format!("{} {h:02}:00 ({n} incidents)", WEEKDAYS[*d])).collect();
     let desc = format!("Incidents created per weekday and hour (UTC). The busiest: {}.", said.join(", "));
     let tip = |d: usize, h: usize, n: u64| format!("{} {h:02}:00-{h:02}:59 UTC: {n} incidents", WEEKDAYS[d]);
-    let columns: Vec<Column> =
-        std::iter::once(Column::Text("day")).chain(hour_labels.iter().map(|h| Column::Number(h))).collect();
+    let columns: Vec<Column> = std::iter::once(Text("day")).chain(hour_labels.iter().map(|h| Number(h))).collect();
     let body = html! {
         @for (day, counts) in WEEKDAYS.iter().zip(&stats.hours) {
             tr { th scope="row" { (day) } @for n in counts { td class="n" { (n) } } }
         }
     };
-    html! {
-        figure {
-            figcaption { (title) }
-            (chart(svg::heat_map(&format!("{id}-hours"), &title, &desc, &WEEKDAYS, &hour_labels, &values, &tip)))
-            p { "Busiest: " (said.join(", ")) "." }
-            (data_table(&columns, body))
-        }
-    }
+    let svg = svg::heat_map(&format!("{id}-hours"), &title, &desc, &WEEKDAYS, &hour_labels, &values, &tip);
+    figure(&title, &[], svg, html! { p { "Busiest: " (said.join(", ")) "." } (data_table(&columns, body)) })
 }
 
 /// Incidents per service, the noisiest.
@@ -715,12 +689,7 @@ fn noisiest_chart(id: &str, connection: &str, services: &[(&str, &ServiceStats)]
         services.len(),
         services.iter().map(|(n, s)| format!("{n} {}", s.incidents)).collect::<Vec<_>>().join(", ")
     );
-    html! {
-        figure {
-            figcaption { (title) }
-            (chart(svg::horizontal_bars(&format!("{id}-noisy"), &title, &desc, &rows)))
-        }
-    }
+    figure(&title, &[], svg::horizontal_bars(&format!("{id}-noisy"), &title, &desc, &rows), html! {})
 }
 
 #[cfg(test)]
