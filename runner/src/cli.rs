@@ -1,5 +1,6 @@
 //! The command line as typed: clap definitions only, importing nothing else of the runner
-//! but the one parser of typed durations ([`crate::human::parse_duration`]).
+//! but the one parser of typed durations ([`crate::human::parse_duration`], which every
+//! DURATION option uses) and the forms it takes.
 //! [`crate::app`] turns it into settings and requests for the commands.
 
 use std::path::PathBuf;

@@ -216,7 +216,8 @@ pub fn render(data: &ReportData) -> String {
 
 /// A chart drawn by [`svg`], as markup. Safe unescaped: svg.rs writes the markup itself
 /// from numbers and class names of its own, and escapes every text it puts in (titles,
-/// labels, tooltips; its unit test checks). The one place the page takes markup as it is.
+/// labels, tooltips; its unit test checks). The one place the page takes markup that
+/// holds data as it is (the stylesheet, a constant, is the other unescaped text).
 fn chart(svg: String) -> PreEscaped<String> {
     PreEscaped(svg)
 }
