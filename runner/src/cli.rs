@@ -1,5 +1,6 @@
 //! The command line as typed: clap definitions only, importing nothing else of the runner
-//! but the one parser of typed durations ([`crate::human::parse_duration`]).
+//! but the one parser of typed durations ([`crate::human::parse_duration`], which every
+//! DURATION option uses) and the forms it takes.
 //! [`crate::app`] turns it into settings and requests for the commands.
 
 use std::path::PathBuf;
@@ -7,14 +8,15 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::human::parse_duration;
+use crate::human::{parse_duration, DURATION_FORMS};
 
 /// Run data connectors: ask them who they are, verify a configuration, discover streams,
 /// and sync records into SQLite, JSON-lines files or stdout, validated and durably.
 #[derive(Debug, Parser)]
 #[command(name = "runner", version, propagate_version = true)]
-#[command(after_help = "Exit codes: 0 success, 1 sync or connector failure (and an invalid configuration for \
-                        verify), 2 usage or bad input, 130 Ctrl-C, 143 SIGTERM.")]
+#[command(after_help = format!("A DURATION is {DURATION_FORMS}.\n\n\
+                                Exit codes: 0 success, 1 sync or connector failure (and an invalid configuration \
+                                for verify), 2 usage or bad input, 130 Ctrl-C, 143 SIGTERM."))]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -36,17 +38,17 @@ pub struct GlobalArgs {
     /// Machine-readable output on stdout (JSON lines for discover, one summary document for syncs).
     #[arg(long, global = true)]
     pub json: bool,
-    /// Stop the connector and fail when it sends no message for this long.
-    #[arg(long, global = true, value_name = "SECONDS", value_parser = seconds)]
+    /// Stop the connector and fail when it sends no message for this long (like 1800 or 30m).
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
     pub idle_timeout: Option<Duration>,
-    /// Stop the connector and fail when one connector run takes longer than this.
-    #[arg(long, global = true, value_name = "SECONDS", value_parser = seconds)]
+    /// Stop the connector and fail when one connector run takes longer than this (like 600 or 2h).
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<Duration>,
     /// Longest accepted message line from a connector.
     #[arg(long, global = true, value_name = "N", default_value_t = protocol::DEFAULT_MAX_LINE_BYTES)]
     pub max_message_bytes: usize,
-    /// Time between SIGTERM and SIGKILL when stopping a connector.
-    #[arg(long, global = true, value_name = "SECONDS", value_parser = seconds, default_value = "5")]
+    /// Time between SIGTERM and SIGKILL when stopping a connector (like 5, 0.5 or 1m).
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration, default_value = "5")]
     pub grace: Duration,
 }
 
@@ -250,11 +252,11 @@ pub struct TestConnectorArgs {
     /// Earliest-data cutoff of the test syncs, YYYY-MM-DD or RFC 3339 [default: 30 days ago].
     #[arg(long, value_name = "DATE")]
     pub since: Option<String>,
-    /// Overall timeout of each connector run the kit makes.
-    #[arg(long, value_name = "SECONDS", value_parser = seconds, default_value = "60")]
+    /// Overall timeout of each connector run the kit makes (like 60 or 5m).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "60")]
     pub check_timeout: Duration,
-    /// How long the connector may take to exit after SIGTERM before it is killed (robust.sigterm).
-    #[arg(long, value_name = "SECONDS", value_parser = seconds, default_value = "10")]
+    /// How long the connector may take to exit after SIGTERM before it is killed (robust.sigterm; like 10 or 2s).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10")]
     pub sigterm_grace: Duration,
 }
 
@@ -345,7 +347,7 @@ pub struct WorkerArgs {
     /// Exit (0, or 1 if a sync failed) once nothing is due and nothing runs: for a CronJob or a batch Job.
     #[arg(long)]
     pub until_idle: bool,
-    /// How long a lease lasts without a heartbeat (renewed every third of it), like 30s or 2m.
+    /// How long a lease lasts without a heartbeat (renewed every third of it), like 30, 30s or 2m.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "30s")]
     pub lease_ttl: Duration,
     /// Alerts on failed syncs and stale streams.
@@ -397,14 +399,6 @@ pub struct StoreArgs {
     pub wait: bool,
 }
 
-fn seconds(text: &str) -> Result<Duration, String> {
-    let value: f64 = text.parse().map_err(|_| format!("`{text}` is not a number of seconds"))?;
-    if !(value.is_finite() && value > 0.0) {
-        return Err(format!("`{text}` must be a positive number of seconds"));
-    }
-    Ok(Duration::from_secs_f64(value))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -422,6 +416,78 @@ mod tests {
         assert_eq!(args.rest, ["acme", "2026-01-01"]);
         assert!(Cli::try_parse_from(["runner", "sync", "pd", "c.json"]).is_err());
         assert!(Cli::try_parse_from(["runner", "verify", "pd", "c.json", "--idle-timeout", "-1"]).is_err());
+    }
+
+    /// Every option whose value is a duration, in every command.
+    fn duration_options(command: &clap::Command) -> Vec<clap::Arg> {
+        let own = command
+            .get_arguments()
+            .filter(|arg| arg.get_value_names().is_some_and(|names| names.iter().any(|name| name == "DURATION")));
+        let mut options: Vec<clap::Arg> = own.cloned().collect();
+        options.extend(command.get_subcommands().flat_map(duration_options));
+        options
+    }
+
+    #[test]
+    fn every_duration_option_takes_seconds_and_units_with_one_error() {
+        let options = duration_options(&Cli::command());
+        let names: Vec<&str> = options.iter().filter_map(clap::Arg::get_long).collect();
+        for expected in ["timeout", "idle-timeout", "grace", "check-timeout", "sigterm-grace", "lease-ttl"] {
+            assert!(names.contains(&expected), "--{expected} is not a DURATION: {names:?}");
+        }
+        for arg in &options {
+            let long = arg.get_long().unwrap_or_default();
+            // Its parser alone: some options require others (--stale-after, --notify-url).
+            let parser = arg.get_value_parser().clone();
+            let alone = clap::Command::new("t").arg(clap::Arg::new("d").long("d").value_parser(parser));
+            let parse = |text: &str| alone.clone().try_get_matches_from(["t", "--d", text]);
+            for good in ["30", "0.5", "30s", "5m", "2h", "1h30m"] {
+                assert!(parse(good).is_ok(), "--{long} {good}");
+            }
+            let error = parse("6x").unwrap_err().to_string();
+            assert!(error.contains(&format!("`6x` is not a duration: expected {DURATION_FORMS}")), "--{long}: {error}");
+        }
+    }
+
+    #[test]
+    fn a_bad_duration_names_the_option_its_value_and_the_forms() {
+        let error = Cli::try_parse_from(["runner", "verify", "pd", "c.json", "--timeout", "6x"]).unwrap_err();
+        assert_eq!(
+            error.to_string().lines().next(),
+            Some(&*format!(
+                "error: invalid value '6x' for '--timeout <DURATION>': `6x` is not a duration: expected {DURATION_FORMS}"
+            ))
+        );
+    }
+
+    #[test]
+    fn no_option_takes_seconds_alone() {
+        fn seconds_options(command: &clap::Command) -> Vec<String> {
+            let own = command.get_arguments().filter(|arg| {
+                arg.get_value_names().is_some_and(|names| names.iter().any(|name| name.as_str().contains("SECOND")))
+            });
+            let mut names: Vec<String> = own.map(|arg| arg.get_id().to_string()).collect();
+            names.extend(command.get_subcommands().flat_map(seconds_options));
+            names
+        }
+        assert_eq!(seconds_options(&Cli::command()), Vec::<String>::new(), "use DURATION and parse_duration");
+    }
+
+    #[test]
+    fn a_bare_number_and_seconds_are_the_same_timeout() {
+        let timeout = |value: &str| {
+            let cli = Cli::parse_from(["runner", "verify", "pd", "c.json", "--timeout", value, "--grace", value]);
+            (cli.global.timeout, cli.global.grace)
+        };
+        let thirty = Duration::from_secs(30);
+        assert_eq!(timeout("30"), (Some(thirty), thirty));
+        assert_eq!(timeout("30s"), timeout("30"));
+        assert_eq!(timeout("0.5m"), timeout("30"));
+        let Command::Worker(args) = Cli::parse_from(["runner", "worker", "--db", "x.db", "--lease-ttl", "45"]).command
+        else {
+            panic!()
+        };
+        assert_eq!(args.lease_ttl, Duration::from_secs(45));
     }
 
     #[test]

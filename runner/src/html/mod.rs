@@ -5,24 +5,27 @@
 //! [`render`] turns it into a page: inline CSS with a light and a dark palette
 //! (`prefers-color-scheme`), inline SVG charts ([`svg`], drawn by hand: each has a
 //! `<title>`, a `<desc>` and a data table beside it), no script, no external resource, so
-//! it opens anywhere, offline, and reads on a phone. Every text that comes from the
-//! database (connection names, stream ids, errors, record fields) goes through [`escape`].
+//! it opens anywhere, offline, and reads on a phone. The page is a [`maud`] template, which
+//! escapes every text it interpolates by its type, so nothing that comes from the database
+//! (connection names, stream ids, errors, record fields) can become markup; the charts'
+//! own markup comes in through one function, [`chart`].
 
 pub mod incidents;
 mod svg;
 
 use std::collections::BTreeMap;
-use std::fmt::Write;
 use std::path::Path;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use maud::{html, Markup, PreEscaped, Render, DOCTYPE};
 
 use crate::human;
-use incidents::{IncidentStats, WEEKDAYS};
+use incidents::{IncidentStats, ServiceStats, WEEKDAYS};
 use store::atomic;
 use store::history::{is_stale, History, HistoryError, Run, RunFilter, RunState, StreamStatus, TypeCount};
 use svg::{Bar, Row, Segment};
+use Column::{Number, Text};
 
 /// Runs drawn on each stream's timeline, the newest.
 pub const RUNS_SHOWN: u32 = 60;
@@ -127,22 +130,6 @@ pub fn write_atomically(path: &Path, page: &str) -> std::io::Result<()> {
     atomic::replace_file(path, page.as_bytes())
 }
 
-/// `text` safe inside HTML text and attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// The stylesheet: two palettes, readable contrast in both, narrow screens in mind.
 const STYLE: &str = r#"
 :root{color-scheme:light dark;--bg:#ffffff;--fg:#1f2328;--muted:#59636e;--card:#f6f8fa;--line:#d1d9e0;
@@ -187,35 +174,109 @@ ul.failures{padding-left:1.2rem}
 
 /// The whole page.
 pub fn render(data: &ReportData) -> String {
-    let mut out = String::with_capacity(64 * 1024);
     let generated = data.generated_at.to_rfc3339_opts(SecondsFormat::Secs, true);
-    let _ = write!(
-        out,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <meta name=\"color-scheme\" content=\"light dark\">\
-         <title>Sync report: {db}</title><style>{STYLE}</style></head><body>\
-         <header><h1>Sync report</h1><p class=\"muted\">Database <code>{db}</code>, made {generated}. \
-         A stream is <strong>stale</strong> when it has had no successful run in the last {stale}. \
-         Times are UTC.</p></header><main>",
-        db = escape(&data.database),
-        stale = human::age(data.stale_after),
-    );
-    overview(&mut out, data);
-    records(&mut out, data);
-    for (index, connection) in data.connections.iter().enumerate() {
-        connection_section(&mut out, index, connection, data.generated_at);
-    }
-    out.push_str(
-        "</main><footer><p class=\"muted\">Made by <code>runner report</code>. Self-contained: no script, no \
-         network.</p></footer></body></html>\n",
-    );
-    out
+    let page = html! {
+        (DOCTYPE) "\n"
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="color-scheme" content="light dark";
+                title { "Sync report: " (data.database) }
+                // Our own constant, no data in it; escaped, its quoted font names would break.
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                header {
+                    h1 { "Sync report" }
+                    p class="muted" {
+                        "Database " code { (data.database) } ", made " (generated) ". A stream is "
+                        strong { "stale" } " when it has had no successful run in the last "
+                        (human::age(data.stale_after)) ". Times are UTC."
+                    }
+                }
+                main {
+                    (overview(data))
+                    (records(data))
+                    @for (index, connection) in data.connections.iter().enumerate() {
+                        (connection_section(index, connection, data.generated_at))
+                    }
+                }
+                footer {
+                    p class="muted" { "Made by " code { "runner report" } ". Self-contained: no script, no network." }
+                }
+            }
+        }
+        "\n"
+    };
+    page.into_string()
 }
 
-fn badge(state: RunState) -> String {
+/// A chart drawn by [`svg`], as markup. Safe unescaped: svg.rs writes the markup itself
+/// from numbers and class names of its own, and escapes every text it puts in (titles,
+/// labels, tooltips; its unit test checks). The one place the page takes markup that
+/// holds data as it is (the stylesheet, a constant, is the other unescaped text).
+fn chart(svg: String) -> PreEscaped<String> {
+    PreEscaped(svg)
+}
+
+/// A chart under its caption: its colour key (none when `key` is empty), the chart, then
+/// what follows it (its data, mostly).
+fn figure(title: &str, key: &[(&str, &str)], svg: String, after: Markup) -> Markup {
+    html! {
+        figure {
+            figcaption { (title) }
+            @if !key.is_empty() { (legend(key)) }
+            (chart(svg))
+            (after)
+        }
+    }
+}
+
+/// A column's header cell: text left-aligned, numbers right-aligned (class `n`).
+#[derive(Clone, Copy)]
+enum Column<'a> {
+    Text(&'a str),
+    Number(&'a str),
+}
+
+impl Render for Column<'_> {
+    fn render(&self) -> Markup {
+        match self {
+            Column::Text(name) => html! { th scope="col" { (name) } },
+            Column::Number(name) => html! { th scope="col" class="n" { (name) } },
+        }
+    }
+}
+
+/// A table's head row.
+fn head(columns: &[Column]) -> Markup {
+    html! { thead { tr { @for column in columns { (column) } } } }
+}
+
+/// A chart's colour key, as `(class, label)` pairs; hidden from screen readers, which
+/// read the chart's text alternative instead.
+fn legend(items: &[(&str, &str)]) -> Markup {
+    html! {
+        ul class="legend" aria-hidden="true" {
+            @for (class, label) in items { li { span class=(format!("sw {class}")) {} (label) } }
+        }
+    }
+}
+
+/// A chart's numbers as a table, folded under "Data".
+fn data_table(columns: &[Column], body: Markup) -> Markup {
+    html! { details { summary { "Data" } div class="scroll" { table { (head(columns)) tbody { (body) } } } } }
+}
+
+fn badge(state: RunState) -> Markup {
     let class = if state == RunState::Succeeded { "succeeded" } else { state.as_str() };
-    format!("<span class=\"badge {class}\">{}</span>", state.as_str())
+    html! { span class=(format!("badge {class}")) { (state.as_str()) } }
+}
+
+/// ` stale`, as a badge, after a stream's last success when it is stale.
+fn stale_badge(stream: &StreamData) -> Markup {
+    html! { @if stream.stale { " " span class="badge stale" { "stale" } } }
 }
 
 fn ago(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
@@ -226,50 +287,76 @@ fn time(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M").to_string()
 }
 
-fn overview(out: &mut String, data: &ReportData) {
-    out.push_str("<section aria-labelledby=\"overview\"><h2 id=\"overview\">At a glance</h2>");
+fn overview(data: &ReportData) -> Markup {
     let streams: Vec<(&ConnectionData, &StreamData)> =
         data.connections.iter().flat_map(|c| c.streams.iter().map(move |s| (c, s))).collect();
-    if streams.is_empty() {
-        out.push_str("<p>No sync run is recorded in this database yet.</p></section>");
-        return;
+    html! {
+        section aria-labelledby="overview" {
+            h2 id="overview" { "At a glance" }
+            @if streams.is_empty() {
+                p { "No sync run is recorded in this database yet." }
+            } @else {
+                (latest_runs(data, &streams))
+            }
+        }
     }
+}
+
+/// The overview's counts and its table of each stream's latest run.
+fn latest_runs(data: &ReportData, streams: &[(&ConnectionData, &StreamData)]) -> Markup {
     let failing = streams.iter().filter(|(_, s)| s.status.latest.state == RunState::Failed).count();
     let stale = streams.iter().filter(|(_, s)| s.stale).count();
-    let _ = write!(
-        out,
-        "<p>{} of {}: <strong>{failing} failing</strong> (latest run failed), \
-         <strong>{stale} stale</strong>.</p><div class=\"scroll\"><table><caption class=\"muted\">The latest run \
-         of each stream</caption><thead><tr><th scope=\"col\">connection</th><th scope=\"col\">stream</th>\
-         <th scope=\"col\">latest run</th><th scope=\"col\">started</th><th scope=\"col\" class=\"n\">records</th>\
-         <th scope=\"col\">last success</th><th scope=\"col\" class=\"n\">runs</th><th scope=\"col\" class=\"n\">\
-         failures</th><th scope=\"col\">error</th></tr></thead><tbody>",
-        count(streams.len(), "stream"),
-        count(data.connections.iter().filter(|c| !c.streams.is_empty()).count(), "connection"),
-    );
-    for (index, (connection, stream)) in streams.iter().enumerate() {
-        let latest = &stream.status.latest;
-        let last_success = match stream.status.last_success {
-            Some(at) => ago(at, data.generated_at),
-            None => "never".to_owned(),
-        };
-        let stale = if stream.stale { " <span class=\"badge stale\">stale</span>" } else { "" };
-        let _ = write!(
-            out,
-            "<tr><th scope=\"row\"><a href=\"#c{}\">{}</a></th><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td>\
-             <td>{last_success}{stale}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
-            data.connections.iter().position(|c| c.name == connection.name).unwrap_or(index),
-            escape(&connection.name),
-            escape(&latest.stream_id),
-            badge(latest.state),
-            time(latest.started_at),
-            latest.records,
-            stream.status.runs,
-            stream.status.failures,
-            latest.headline().map(|h| escape(&svg::shorten(h, 120))).unwrap_or_default(),
-        );
+    let connections = data.connections.iter().filter(|c| !c.streams.is_empty()).count();
+    let columns = [
+        Text("connection"),
+        Text("stream"),
+        Text("latest run"),
+        Text("started"),
+        Number("records"),
+        Text("last success"),
+        Number("runs"),
+        Number("failures"),
+        Text("error"),
+    ];
+    html! {
+        p {
+            (count(streams.len(), "stream")) " of " (count(connections, "connection")) ": "
+            strong { (failing) " failing" } " (latest run failed), " strong { (stale) " stale" } "."
+        }
+        div class="scroll" {
+            table {
+                caption class="muted" { "The latest run of each stream" }
+                (head(&columns))
+                tbody {
+                    @for (index, (connection, stream)) in streams.iter().enumerate() {
+                        (latest_run_row(data, index, connection, stream))
+                    }
+                }
+            }
+        }
     }
-    out.push_str("</tbody></table></div></section>");
+}
+
+fn latest_run_row(data: &ReportData, index: usize, connection: &ConnectionData, stream: &StreamData) -> Markup {
+    let latest = &stream.status.latest;
+    let section = data.connections.iter().position(|c| c.name == connection.name).unwrap_or(index);
+    let last_success = match stream.status.last_success {
+        Some(at) => ago(at, data.generated_at),
+        None => "never".to_owned(),
+    };
+    html! {
+        tr {
+            th scope="row" { a href=(format!("#c{section}")) { (connection.name) } }
+            td { (latest.stream_id) }
+            td { (badge(latest.state)) }
+            td { (time(latest.started_at)) }
+            td class="n" { (latest.records) }
+            td { (last_success) (stale_badge(stream)) }
+            td class="n" { (stream.status.runs) }
+            td class="n" { (stream.status.failures) }
+            td { @if let Some(headline) = latest.headline() { (svg::shorten(headline, 120)) } }
+        }
+    }
 }
 
 /// `n noun`, with an `s` unless n is 1.
@@ -281,15 +368,22 @@ fn count(n: usize, noun: &str) -> String {
     }
 }
 
-fn records(out: &mut String, data: &ReportData) {
-    out.push_str("<section aria-labelledby=\"records\"><h2 id=\"records\">Records stored per type</h2>");
-    if data.records.is_empty() {
-        out.push_str("<p>No records are stored.</p></section>");
-        return;
+fn records(data: &ReportData) -> Markup {
+    html! {
+        section aria-labelledby="records" {
+            h2 id="records" { "Records stored per type" }
+            @if data.records.is_empty() {
+                p { "No records are stored." }
+            } @else {
+                (records_chart(&data.records))
+            }
+        }
     }
-    let total: u64 = data.records.iter().map(|r| r.count).sum();
-    let rows: Vec<Row> = data
-        .records
+}
+
+fn records_chart(records: &[TypeCount]) -> Markup {
+    let total: u64 = records.iter().map(|r| r.count).sum();
+    let rows: Vec<Row> = records
         .iter()
         .map(|r| Row {
             label: format!("{} · {}", r.connection, r.record_type),
@@ -302,93 +396,83 @@ fn records(out: &mut String, data: &ReportData) {
         })
         .collect();
     let title = "Records stored per type";
-    let desc = format!(
-        "{total} records in all; {}",
-        data.records
-            .iter()
-            .map(|r| format!("{} {}: {}", r.connection, r.record_type, r.count))
-            .collect::<Vec<_>>()
-            .join("; ")
-    );
-    let _ = write!(
-        out,
-        "<figure><figcaption>{title}</figcaption>{}<details><summary>Data</summary><div class=\"scroll\"><table>\
-         <thead><tr><th scope=\"col\">connection</th><th scope=\"col\">type</th><th scope=\"col\" class=\"n\">records</th>\
-         </tr></thead><tbody>",
-        svg::horizontal_bars("records-chart", title, &desc, &rows)
-    );
-    for r in &data.records {
-        let _ = write!(
-            out,
-            "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td></tr>",
-            escape(&r.connection),
-            escape(&r.record_type),
-            r.count
-        );
-    }
-    let _ = write!(out, "</tbody></table></div></details></figure></section>");
+    let each: Vec<String> =
+        records.iter().map(|r| format!("{} {}: {}", r.connection, r.record_type, r.count)).collect();
+    let desc = format!("{total} records in all; {}", each.join("; "));
+    let columns = [Text("connection"), Text("type"), Number("records")];
+    let body = html! {
+        @for r in records { tr { td { (r.connection) } td { (r.record_type) } td class="n" { (r.count) } } }
+    };
+    figure(title, &[], svg::horizontal_bars("records-chart", title, &desc, &rows), data_table(&columns, body))
 }
 
-fn connection_section(out: &mut String, index: usize, connection: &ConnectionData, now: DateTime<Utc>) {
-    let _ = write!(
-        out,
-        "<section aria-labelledby=\"c{index}\"><h2 id=\"c{index}\">Connection {}</h2>",
-        escape(&connection.name)
-    );
-    for (s, stream) in connection.streams.iter().enumerate() {
-        stream_part(out, &format!("c{index}s{s}"), &connection.name, stream, now);
+fn connection_section(index: usize, connection: &ConnectionData, now: DateTime<Utc>) -> Markup {
+    let id = format!("c{index}");
+    html! {
+        section aria-labelledby=(id) {
+            h2 id=(id) { "Connection " (connection.name) }
+            @for (s, stream) in connection.streams.iter().enumerate() {
+                (stream_part(&format!("{id}s{s}"), &connection.name, stream, now))
+            }
+            @if let Some(stats) = &connection.incidents {
+                (incident_part(&format!("{id}i"), &connection.name, stats))
+            }
+        }
     }
-    if let Some(stats) = &connection.incidents {
-        incident_part(out, &format!("c{index}i"), &connection.name, stats);
-    }
-    out.push_str("</section>");
 }
 
-fn stream_part(out: &mut String, id: &str, connection: &str, stream: &StreamData, now: DateTime<Utc>) {
+fn stream_part(id: &str, connection: &str, stream: &StreamData, now: DateTime<Utc>) -> Markup {
     let latest = &stream.status.latest;
     let last_success = match stream.status.last_success {
         Some(at) => format!("last success {} ({} UTC)", ago(at, now), time(at)),
         None => "never succeeded".to_owned(),
     };
-    let stale = if stream.stale { " <span class=\"badge stale\">stale</span>" } else { "" };
-    let _ = write!(
-        out,
-        "<h3>Stream {} <span class=\"muted\">({})</span></h3><p>Latest run {} {}; {last_success}{stale}. \
-         {} runs recorded, {} failed.</p>",
-        escape(&latest.stream_id),
-        escape(&latest.connector),
-        badge(latest.state),
-        ago(latest.started_at, now),
-        stream.status.runs,
-        stream.status.failures
+    html! {
+        h3 { "Stream " (latest.stream_id) " " span class="muted" { "(" (latest.connector) ")" } }
+        p {
+            "Latest run " (badge(latest.state)) " " (ago(latest.started_at, now)) "; " (last_success)
+            (stale_badge(stream)) ". " (stream.status.runs) " runs recorded, " (stream.status.failures) " failed."
+        }
+        (runs_chart(id, connection, stream))
+        @if !stream.failures.is_empty() {
+            h4 { "Recent failures" }
+            ul class="failures" { @for run in &stream.failures { (failure(run)) } }
+        }
+    }
+}
+
+/// The CSS class that colours a run's outcome.
+fn outcome_class(state: RunState) -> &'static str {
+    match state {
+        RunState::Succeeded => "ok",
+        RunState::Failed => "failed",
+        RunState::Interrupted => "interrupted",
+        RunState::Running => "running",
+    }
+}
+
+/// A run as a bar of its records, coloured by outcome, its tooltip saying what happened.
+fn run_bar(run: &Run) -> Bar {
+    let duration = run.duration().map_or_else(|| "still running".to_owned(), human::duration);
+    let mut tip = format!(
+        "run {} at {} UTC: {}, {} records, {duration}",
+        run.id,
+        time(run.started_at),
+        run.state.as_str(),
+        run.records
     );
-    let bars: Vec<Bar> = stream
-        .runs
-        .iter()
-        .map(|run| {
-            let class = match run.state {
-                RunState::Succeeded => "ok",
-                RunState::Failed => "failed",
-                RunState::Interrupted => "interrupted",
-                RunState::Running => "running",
-            };
-            let duration = run.duration().map_or_else(|| "still running".to_owned(), human::duration);
-            let mut tip = format!(
-                "run {} at {} UTC: {}, {} records, {duration}",
-                run.id,
-                time(run.started_at),
-                run.state.as_str(),
-                run.records
-            );
-            if let Some(headline) = run.headline() {
-                tip.push_str(&format!(": {}", svg::shorten(headline, 200)));
-            }
-            Bar {
-                segments: vec![Segment { class, value: run.records as f64, tip }],
-                label: run.started_at.format("%m-%d").to_string(),
-            }
-        })
-        .collect();
+    if let Some(headline) = run.headline() {
+        tip.push_str(&format!(": {}", svg::shorten(headline, 200)));
+    }
+    Bar {
+        segments: vec![Segment { class: outcome_class(run.state), value: run.records as f64, tip }],
+        label: run.started_at.format("%m-%d").to_string(),
+    }
+}
+
+fn runs_chart(id: &str, connection: &str, stream: &StreamData) -> Markup {
+    let latest = &stream.status.latest;
+    let bars: Vec<Bar> = stream.runs.iter().map(run_bar).collect();
     let title = format!("Runs of {connection} / {}: records per run, coloured by outcome", latest.stream_id);
     let count = |state| stream.runs.iter().filter(|r| r.state == state).count();
     let desc = format!(
@@ -400,44 +484,32 @@ fn stream_part(out: &mut String, id: &str, connection: &str, stream: &StreamData
         count(RunState::Running),
         latest.records
     );
-    let _ = write!(
-        out,
-        "<figure><figcaption>{}</figcaption><ul class=\"legend\" aria-hidden=\"true\"><li><span class=\"sw ok\"></span>\
-         succeeded</li><li><span class=\"sw failed\"></span>failed</li><li><span class=\"sw interrupted\"></span>\
-         interrupted</li><li><span class=\"sw running\"></span>running</li></ul>{}<details><summary>Data</summary>\
-         <div class=\"scroll\"><table><thead><tr><th scope=\"col\">run</th><th scope=\"col\">started (UTC)</th>\
-         <th scope=\"col\">outcome</th><th scope=\"col\" class=\"n\">records</th><th scope=\"col\">duration</th></tr>\
-         </thead><tbody>",
-        escape(&title),
-        svg::vertical_bars(&format!("{id}-runs"), &title, &desc, &bars, "records", true)
-    );
-    for run in stream.runs.iter().rev() {
-        let _ = write!(
-            out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
-            run.id,
-            time(run.started_at),
-            run.state.as_str(),
-            run.records,
-            run.duration().map_or_else(|| "-".to_owned(), human::duration)
-        );
-    }
-    out.push_str("</tbody></table></div></details></figure>");
-    if !stream.failures.is_empty() {
-        out.push_str("<h4>Recent failures</h4><ul class=\"failures\">");
-        for run in &stream.failures {
-            let error = run.error.as_deref().unwrap_or("(no error was recorded)");
-            let _ = write!(
-                out,
-                "<li><time datetime=\"{}\">{} UTC</time>, run {}: <details><summary>{}</summary><pre>{}</pre></details></li>",
-                run.started_at.to_rfc3339_opts(SecondsFormat::Secs, true),
-                time(run.started_at),
-                run.id,
-                escape(run.headline().unwrap_or("(no error was recorded)")),
-                escape(error)
-            );
+    let outcomes = [("ok", "succeeded"), ("failed", "failed"), ("interrupted", "interrupted"), ("running", "running")];
+    let columns = [Text("run"), Text("started (UTC)"), Text("outcome"), Number("records"), Text("duration")];
+    let body = html! {
+        @for run in stream.runs.iter().rev() {
+            tr {
+                td { (run.id) }
+                td { (time(run.started_at)) }
+                td { (run.state.as_str()) }
+                td class="n" { (run.records) }
+                td { (run.duration().map_or_else(|| "-".to_owned(), human::duration)) }
+            }
         }
-        out.push_str("</ul>");
+    };
+    let svg = svg::vertical_bars(&format!("{id}-runs"), &title, &desc, &bars, "records", true);
+    figure(&title, &outcomes, svg, data_table(&columns, body))
+}
+
+/// One failed run: when, and its error folded under its headline.
+fn failure(run: &Run) -> Markup {
+    let none = "(no error was recorded)";
+    html! {
+        li {
+            time datetime=(run.started_at.to_rfc3339_opts(SecondsFormat::Secs, true)) { (time(run.started_at)) " UTC" }
+            ", run " (run.id) ": "
+            details { summary { (run.headline().unwrap_or(none)) } pre { (run.error.as_deref().unwrap_or(none)) } }
+        }
     }
 }
 
@@ -469,26 +541,34 @@ fn mean_bar(
     (bar, shown.map_or_else(|| none.to_owned(), |m| format!("{m} {unit}")))
 }
 
-fn incident_part(out: &mut String, id: &str, connection: &str, stats: &IncidentStats) {
-    let _ = write!(out, "<h3>Incidents</h3><p>{} incidents stored, {} not resolved.</p>", stats.total, stats.open);
-    // Incidents per week by urgency.
+fn incident_part(id: &str, connection: &str, stats: &IncidentStats) -> Markup {
+    let services = stats.noisiest(SERVICES_SHOWN);
+    html! {
+        h3 { "Incidents" }
+        p { (stats.total) " incidents stored, " (stats.open) " not resolved." }
+        (weekly_chart(id, connection, stats))
+        (service_means_chart(id, connection, &services))
+        (busiest_hours_chart(id, connection, stats))
+        (noisiest_chart(id, connection, &services))
+    }
+}
+
+/// Incidents per week by urgency.
+fn weekly_chart(id: &str, connection: &str, stats: &IncidentStats) -> Markup {
     let weeks = stats.all_weeks();
     let bars: Vec<Bar> = weeks
         .iter()
-        .map(|(week, counts)| {
-            let names = ["high", "low", "other"];
-            Bar {
-                segments: counts
-                    .iter()
-                    .zip(names)
-                    .map(|(n, class)| Segment {
-                        class,
-                        value: *n as f64,
-                        tip: format!("week of {week}: {n} {class}-urgency incidents"),
-                    })
-                    .collect(),
-                label: week.format("%m-%d").to_string(),
-            }
+        .map(|(week, counts)| Bar {
+            segments: counts
+                .iter()
+                .zip(["high", "low", "other"])
+                .map(|(n, class)| Segment {
+                    class,
+                    value: *n as f64,
+                    tip: format!("week of {week}: {n} {class}-urgency incidents"),
+                })
+                .collect(),
+            label: week.format("%m-%d").to_string(),
         })
         .collect();
     let title = format!("Incidents per week by urgency ({connection})");
@@ -501,28 +581,25 @@ fn incident_part(out: &mut String, id: &str, connection: &str, stats: &IncidentS
             c.iter().sum::<u64>()
         ))
     );
-    let _ = write!(
-        out,
-        "<figure><figcaption>{}</figcaption><ul class=\"legend\" aria-hidden=\"true\"><li><span class=\"sw high\">\
-         </span>high urgency</li><li><span class=\"sw low\"></span>low urgency</li><li><span class=\"sw other\"></span>\
-         other</li></ul>{}<details><summary>Data</summary><div class=\"scroll\"><table><thead><tr>\
-         <th scope=\"col\">week of</th><th scope=\"col\" class=\"n\">high</th><th scope=\"col\" class=\"n\">low</th>\
-         <th scope=\"col\" class=\"n\">other</th><th scope=\"col\" class=\"n\">total</th></tr></thead><tbody>",
-        escape(&title),
-        svg::vertical_bars(&format!("{id}-weeks"), &title, &desc, &bars, "incidents", false)
-    );
-    for (week, [high, low, other]) in &weeks {
-        let _ = write!(
-            out,
-            "<tr><td>{week}</td><td class=\"n\">{high}</td><td class=\"n\">{low}</td><td class=\"n\">{other}</td>\
-             <td class=\"n\">{}</td></tr>",
-            high + low + other
-        );
-    }
-    out.push_str("</tbody></table></div></details></figure>");
+    let urgencies = [("high", "high urgency"), ("low", "low urgency"), ("other", "other")];
+    let columns = [Text("week of"), Number("high"), Number("low"), Number("other"), Number("total")];
+    let body = html! {
+        @for (week, [high, low, other]) in &weeks {
+            tr {
+                td { (week) }
+                td class="n" { (high) }
+                td class="n" { (low) }
+                td class="n" { (other) }
+                td class="n" { (high + low + other) }
+            }
+        }
+    };
+    let svg = svg::vertical_bars(&format!("{id}-weeks"), &title, &desc, &bars, "incidents", false);
+    figure(&title, &urgencies, svg, data_table(&columns, body))
+}
 
-    // Mean time to acknowledge and to resolve, by service.
-    let services = stats.noisiest(SERVICES_SHOWN);
+/// Mean time to acknowledge and to resolve, by service; its table shown unfolded.
+fn service_means_chart(id: &str, connection: &str, services: &[(&str, &ServiceStats)]) -> Markup {
     let rows: Vec<Row> = services
         .iter()
         .map(|(name, s)| {
@@ -541,29 +618,38 @@ fn incident_part(out: &mut String, id: &str, connection: &str, stats: &IncidentS
          acknowledgement (minutes) and to its resolution (hours); bars share one scale in minutes.",
         services.len()
     );
-    let _ = write!(
-        out,
-        "<figure><figcaption>{}</figcaption><ul class=\"legend\" aria-hidden=\"true\"><li><span class=\"sw mtta\">\
-         </span>to acknowledge</li><li><span class=\"sw mttr\"></span>to resolve</li></ul>{}<details open>\
-         <summary>Data</summary><div class=\"scroll\"><table class=\"services\"><thead><tr><th scope=\"col\">service</th>\
-         <th scope=\"col\" class=\"n\">incidents</th><th scope=\"col\" class=\"n\">mean time to acknowledge (min)</th>\
-         <th scope=\"col\" class=\"n\">mean time to resolve (h)</th></tr></thead><tbody>",
-        escape(&title),
-        svg::horizontal_bars(&format!("{id}-mttx"), &title, &desc, &rows)
-    );
-    for (name, s) in &services {
-        let _ = write!(
-            out,
-            "<tr><th scope=\"row\">{}</th><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
-            escape(name),
-            s.incidents,
-            s.mtta().map_or_else(|| "-".to_owned(), minutes),
-            s.mttr().map_or_else(|| "-".to_owned(), hours)
-        );
-    }
-    out.push_str("</tbody></table></div></details></figure>");
+    let columns = [
+        Text("service"),
+        Number("incidents"),
+        Number("mean time to acknowledge (min)"),
+        Number("mean time to resolve (h)"),
+    ];
+    let data = html! {
+        details open {
+            summary { "Data" }
+            div class="scroll" {
+                table class="services" {
+                    (head(&columns))
+                    tbody {
+                        @for (name, s) in services {
+                            tr {
+                                th scope="row" { (name) }
+                                td class="n" { (s.incidents) }
+                                td class="n" { (s.mtta().map_or_else(|| "-".to_owned(), minutes)) }
+                                td class="n" { (s.mttr().map_or_else(|| "-".to_owned(), hours)) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    let key = [("mtta", "to acknowledge"), ("mttr", "to resolve")];
+    figure(&title, &key, svg::horizontal_bars(&format!("{id}-mttx"), &title, &desc, &rows), data)
+}
 
-    // The busiest hours of the week.
+/// Incidents created per weekday and hour, as a heat map.
+fn busiest_hours_chart(id: &str, connection: &str, stats: &IncidentStats) -> Markup {
     let busiest = stats.busiest_hours(3);
     let hour_labels: Vec<String> = (0..24).map(|h| format!("{h:02}")).collect();
     let values: Vec<Vec<u64>> = stats.hours.iter().map(|day| day.to_vec()).collect();
@@ -572,28 +658,18 @@ fn incident_part(out: &mut String, id: &str, connection: &str, stats: &IncidentS
         busiest.iter().map(|(d, h, n)| format!("{} {h:02}:00 ({n} incidents)", WEEKDAYS[*d])).collect();
     let desc = format!("Incidents created per weekday and hour (UTC). The busiest: {}.", said.join(", "));
     let tip = |d: usize, h: usize, n: u64| format!("{} {h:02}:00-{h:02}:59 UTC: {n} incidents", WEEKDAYS[d]);
-    let _ = write!(
-        out,
-        "<figure><figcaption>{}</figcaption>{}<p>Busiest: {}.</p><details><summary>Data</summary><div class=\"scroll\">\
-         <table><thead><tr><th scope=\"col\">day</th>",
-        escape(&title),
-        svg::heat_map(&format!("{id}-hours"), &title, &desc, &WEEKDAYS, &hour_labels, &values, &tip),
-        escape(&said.join(", "))
-    );
-    for label in &hour_labels {
-        let _ = write!(out, "<th scope=\"col\" class=\"n\">{label}</th>");
-    }
-    out.push_str("</tr></thead><tbody>");
-    for (d, day) in stats.hours.iter().enumerate() {
-        let _ = write!(out, "<tr><th scope=\"row\">{}</th>", WEEKDAYS[d]);
-        for n in day {
-            let _ = write!(out, "<td class=\"n\">{n}</td>");
+    let columns: Vec<Column> = std::iter::once(Text("day")).chain(hour_labels.iter().map(|h| Number(h))).collect();
+    let body = html! {
+        @for (day, counts) in WEEKDAYS.iter().zip(&stats.hours) {
+            tr { th scope="row" { (day) } @for n in counts { td class="n" { (n) } } }
         }
-        out.push_str("</tr>");
-    }
-    out.push_str("</tbody></table></div></details></figure>");
+    };
+    let svg = svg::heat_map(&format!("{id}-hours"), &title, &desc, &WEEKDAYS, &hour_labels, &values, &tip);
+    figure(&title, &[], svg, html! { p { "Busiest: " (said.join(", ")) "." } (data_table(&columns, body)) })
+}
 
-    // The noisiest services.
+/// Incidents per service, the noisiest.
+fn noisiest_chart(id: &str, connection: &str, services: &[(&str, &ServiceStats)]) -> Markup {
     let rows: Vec<Row> = services
         .iter()
         .map(|(name, s)| Row {
@@ -612,12 +688,7 @@ fn incident_part(out: &mut String, id: &str, connection: &str, stats: &IncidentS
         services.len(),
         services.iter().map(|(n, s)| format!("{n} {}", s.incidents)).collect::<Vec<_>>().join(", ")
     );
-    let _ = write!(
-        out,
-        "<figure><figcaption>{}</figcaption>{}</figure>",
-        escape(&title),
-        svg::horizontal_bars(&format!("{id}-noisy"), &title, &desc, &rows)
-    );
+    figure(&title, &[], svg::horizontal_bars(&format!("{id}-noisy"), &title, &desc, &rows), html! {})
 }
 
 #[cfg(test)]

@@ -2,11 +2,10 @@
 //! heat map. Every chart is an `<svg role="img">` with a `<title>` and a `<desc>` (its text
 //! alternative), a `<title>` on every mark (a tooltip, read by screen readers too), and
 //! colours as CSS classes so the page's light and dark palettes apply. Every text that
-//! comes from data is escaped.
+//! comes from data goes through [`escape`]: the charts are written as text, not through the
+//! page's template, which takes them as they are.
 
 use std::fmt::Write;
-
-use super::escape;
 
 /// Width of every chart's coordinate system; the page scales it to the screen.
 const WIDTH: f64 = 720.0;
@@ -253,6 +252,22 @@ pub fn heat_map(
         }
     }
     out.push_str("</svg>");
+    out
+}
+
+/// `text` safe inside SVG text and attribute values.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
     out
 }
 

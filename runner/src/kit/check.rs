@@ -1,5 +1,6 @@
-//! One conformance check's verdict ([`Check`]: name, status, reason, offending line) and
-//! the stable check names. KIT.md documents each name: what it checks, why, how to fix.
+//! One conformance check's verdict ([`Check`]: name, status, reason, offending line), the
+//! stable check names and [`ALL`], the one list of the kit's checks in report order.
+//! KIT.md's table lists exactly these: what each checks, why, how to fix.
 
 use serde::Serialize;
 
@@ -45,9 +46,10 @@ pub const ROBUST_CLOSED_STDIN: &str = "robust.closed_stdin";
 /// The connector stops within the grace period after SIGTERM.
 pub const ROBUST_SIGTERM: &str = "robust.sigterm";
 
-/// Every check, in report order.
-#[cfg(test)]
-pub const ALL: [&str; 20] = [
+/// Every check the kit makes, in report order: the one list of them. The report is put in
+/// this order, a debug build (every test's) asserts that a kit run made exactly these, and a
+/// unit test that KIT.md's table lists exactly these, so adding a check starts here.
+pub const ALL: &[&str] = &[
     SPEC_SINGLE_MESSAGE,
     SPEC_CONFIG_SCHEMA_VALID,
     SPEC_CONFIG_MATCHES_SCHEMA,
@@ -69,6 +71,14 @@ pub const ALL: [&str; 20] = [
     ROBUST_SIGTERM,
     SECRETS_NOT_LEAKED,
 ];
+
+/// `checks` in [`ALL`]'s order; in a debug build, asserts that they are its checks, each once.
+pub fn in_report_order(mut checks: Vec<Check>) -> Vec<Check> {
+    checks.sort_by_key(|check| ALL.iter().position(|name| *name == check.name));
+    let names: Vec<&str> = checks.iter().map(|check| check.name).collect();
+    debug_assert_eq!(names, ALL, "the kit's checks are not check::ALL: add a new check to the list");
+    checks
+}
 
 /// The verdict of a check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -183,12 +193,34 @@ mod tests {
         assert!(ALL.iter().all(|name| name.split('.').count() == 2), "{ALL:?}");
     }
 
-    #[test]
-    fn kit_md_explains_every_check() {
+    /// The check names of the first column of KIT.md's table of checks, in its order.
+    fn kit_md_table() -> Vec<&'static str> {
         let kit_md = include_str!("../../KIT.md");
-        for name in ALL {
-            assert!(kit_md.contains(&format!("`{name}`")), "runner/KIT.md does not document `{name}`");
-        }
+        let section = kit_md.split_once("\n## The checks\n").map_or("", |(_, rest)| rest);
+        let table = section.split("\n## ").next().unwrap_or_default();
+        let names = table.lines().filter_map(|line| line.strip_prefix("| `")?.split_once('`'));
+        names.map(|(name, _)| name).collect()
+    }
+
+    #[test]
+    fn kit_md_lists_exactly_the_kits_checks_in_report_order() {
+        assert_eq!(kit_md_table(), ALL, "runner/KIT.md's table of checks differs from check::ALL");
+    }
+
+    #[test]
+    fn checks_are_reported_in_the_lists_order() {
+        let made = ALL.iter().rev().map(|&name| Check::pass(name, "ok")).collect();
+        let names: Vec<&str> = in_report_order(made).iter().map(|check| check.name).collect();
+        assert_eq!(names, ALL);
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "not check::ALL")]
+    fn a_check_missing_from_the_list_is_caught_in_a_debug_build() {
+        let mut made: Vec<Check> = ALL.iter().map(|&name| Check::pass(name, "ok")).collect();
+        made.push(Check::pass("sync.new_check", "ok"));
+        in_report_order(made);
     }
 
     #[test]

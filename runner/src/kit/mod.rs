@@ -4,7 +4,8 @@
 //! Order: `spec` (which says which configuration values are secret), `verify` three
 //! times, `discover`, two syncs of the first stream, the robustness runs (unknown command,
 //! closed stdin, SIGTERM), and last the secrets check over the raw stdout and stderr of
-//! every run. Every run goes through [`engine::supervisor`] with the per-check
+//! every run; the report lists the checks in [`check::ALL`]'s order, the one list of them.
+//! Every run goes through [`engine::supervisor`] with the per-check
 //! timeout as its overall timeout, and records are validated exactly as `runner sync`
 //! validates them ([`engine::validate`]). Check names are stable; `runner/KIT.md` documents each.
 //!
@@ -115,7 +116,7 @@ pub fn run(plan: &KitPlan) -> Report {
     for check in &mut checks {
         check.reason = executor.scanner().mask(&check.reason).into_owned();
     }
-    Report { connector: plan.connector.name().to_owned(), checks }
+    Report { connector: plan.connector.name().to_owned(), checks: check::in_report_order(checks) }
 }
 
 fn secrets(have_spec: bool, scanner: &Scanner, leaks: &[Leak]) -> Check {

@@ -61,6 +61,12 @@ pub fn check<'a>(report: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no check {name} in {report:#}"))
 }
 
+/// How many checks a kit `report` lists: every check of the kit's list (`check::ALL`),
+/// which a debug build of the runner asserts it made, each once.
+pub fn check_count(report: &Value) -> usize {
+    report["checks"].as_array().map_or(0, Vec::len)
+}
+
 /// The status of check `name` in `report`.
 pub fn status<'a>(report: &'a Value, name: &str) -> &'a str {
     check(report, name)["status"].as_str().unwrap_or("?")
