@@ -3,12 +3,19 @@
 //!
 //! - [`http`]: an HTTP server on loopback with scripted replies and recorded requests,
 //!   for clients under test (the PagerDuty connector, the runner's alert webhooks).
+//! - [`sandbox`]: a temporary working directory, the workspace's binaries, the runner run
+//!   in it (assert_cmd), and what a finished command must have done.
+//! - [`kit`]: the conformance kit's JSON report, read for assertions.
+//! - [`wait`]: waiting for an event with a bound against a hang; whether a process lives.
 //!
 //! Everything is blocking-friendly: tests are synchronous, and a fixture that needs an
 //! async runtime runs its own on a thread. Failures panic with a message naming the
 //! fixture and the cause, as a test's own assertion would.
 
 pub mod http;
+pub mod kit;
+pub mod sandbox;
+pub mod wait;
 
 use std::time::Duration;
 

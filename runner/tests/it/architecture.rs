@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use crate::util::root;
+use crate::util::workspace_root;
 
 /// Runner modules the engine may use besides its own: plain text formatting.
 const ENGINE_MAY_USE: [&str; 2] = ["engine", "human"];
@@ -29,7 +29,7 @@ struct Source {
 }
 
 fn sources() -> Vec<Source> {
-    let src = root().join("runner/src");
+    let src = workspace_root().join("runner/src");
     let mut files = Vec::new();
     collect(&src, &mut files);
     files
@@ -263,7 +263,7 @@ fn exit_codes_are_chosen_only_at_the_binarys_edge() {
 
 /// The normal (not dev) dependencies of a workspace crate, by name.
 fn dependencies(krate: &str) -> BTreeSet<String> {
-    let text = std::fs::read_to_string(root().join(krate).join("Cargo.toml")).unwrap();
+    let text = std::fs::read_to_string(workspace_root().join(krate).join("Cargo.toml")).unwrap();
     let manifest: toml::Table = text.parse().unwrap();
     manifest
         .get("dependencies")

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use benchmarks::process::Running;
 
-use crate::util::{require_sibling, runner_bin};
+use crate::util::{runner_bin, workspace_bin};
 
 /// Records synced: ~1.37 KB each, about 205 MB in all.
 const RECORDS: u64 = 150_000;
@@ -20,7 +20,7 @@ const PEAK_RSS_BOUND_KIB: u64 = 128 * 1024;
 
 #[test]
 fn a_large_sync_keeps_the_runners_memory_under_a_bound_far_below_its_volume() {
-    let connector = require_sibling("connector-bench");
+    let connector = workspace_bin("connector-bench");
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config.json");
     let config_json = format!(r#"{{"records":{RECORDS},"checkpointEvery":10000,"apiToken":"tok-memory-test"}}"#);

@@ -11,10 +11,10 @@ use assert_cmd::Command;
 use chrono::Duration;
 use pagerduty_mock::{start_blocking, MockConfig};
 
-use crate::util::{require_sibling, runner_bin};
+use crate::util::{runner_bin, workspace_bin};
 
 fn runner() -> Command {
-    require_sibling("connector-pagerduty");
+    workspace_bin("connector-pagerduty");
     let mut command = Command::new(runner_bin());
     command.env("NO_COLOR", "1");
     command

@@ -11,28 +11,11 @@ use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
 use serde_json::Value;
-use tempfile::TempDir;
 use test_support::http::{Reply, Server};
-
-/// The runner binary.
-pub fn runner_bin() -> PathBuf {
-    PathBuf::from(assert_cmd::cargo::cargo_bin!("runner"))
-}
-
-/// Fails the test unless the workspace binary `name` is built beside the runner, where
-/// the runner finds it (`cargo test --workspace` and `cargo build --workspace` build it;
-/// building it from a test with `cargo build -p` would unify features differently and
-/// rebuild its dependencies).
-pub fn require_sibling(name: &str) -> PathBuf {
-    let path = runner_bin().with_file_name(name);
-    assert!(path.is_file(), "{} is missing: build the workspace first (cargo build --workspace)", path.display());
-    path
-}
-
-/// The repository root.
-pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("runner/ has a parent").to_owned()
-}
+pub use test_support::kit::{check, failed, status};
+pub use test_support::sandbox::{assert_success, runner_bin, stderr_of, stdout_of, workspace_bin, workspace_root};
+pub use test_support::wait::{alive, wait_for};
+pub use test_support::PATIENCE;
 
 /// `runner` with `args`, run in `dir`, without colours.
 pub fn runner(dir: &Path, args: &[&str]) -> std::process::Command {
@@ -45,31 +28,7 @@ pub fn runner(dir: &Path, args: &[&str]) -> std::process::Command {
 pub fn kit(dir: &Path, args: &[&str]) -> (Value, i32) {
     let mut all = vec!["--json", "test-connector"];
     all.extend_from_slice(args);
-    let output = runner(dir, &all).output().expect("runner starts");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let report = serde_json::from_str(&stdout).unwrap_or_else(|e| {
-        panic!("not one JSON document ({e}):\n{stdout}\nstderr:\n{}", String::from_utf8_lossy(&output.stderr))
-    });
-    (report, output.status.code().unwrap_or(-1))
-}
-
-/// Check `name` of a kit `report`.
-pub fn check<'a>(report: &'a Value, name: &str) -> &'a Value {
-    report["checks"]
-        .as_array()
-        .and_then(|checks| checks.iter().find(|c| c["name"] == name))
-        .unwrap_or_else(|| panic!("no check {name} in {report:#}"))
-}
-
-/// The status of check `name` in `report`.
-pub fn status<'a>(report: &'a Value, name: &str) -> &'a str {
-    check(report, name)["status"].as_str().unwrap_or("?")
-}
-
-/// The names of the failed checks.
-pub fn failed(report: &Value) -> Vec<String> {
-    let checks = report["checks"].as_array().map(Vec::as_slice).unwrap_or_default();
-    checks.iter().filter(|c| c["status"] == "fail").filter_map(|c| c["name"].as_str().map(str::to_owned)).collect()
+    test_support::kit::report(&runner(dir, &all).output().expect("runner starts"))
 }
 
 /// Fails the test, saying what to install, when `tool` cannot run (CI installs it).
@@ -82,11 +41,10 @@ pub fn require(tool: &str, install: &str) {
 /// and stderr.
 pub fn succeed(what: &str, command: &mut std::process::Command) -> String {
     let started = Instant::now();
-    let output: Output = command.output().unwrap_or_else(|e| panic!("{what}: cannot start: {e}"));
-    let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    assert!(output.status.success(), "{what} failed ({}):\n{stdout}\n--- stderr ---\n{stderr}", output.status);
+    let output = command.output().unwrap_or_else(|e| panic!("{what}: cannot start: {e}"));
+    let text = assert_success(what, &output);
     eprintln!("{what}: {:.1} s", started.elapsed().as_secs_f64());
-    format!("{stdout}{stderr}")
+    text
 }
 
 /// The names in `dir`, sorted.
@@ -107,36 +65,26 @@ pub fn fake() -> String {
     path.to_str().unwrap().to_owned()
 }
 
-/// A temporary working directory with a config file and a database in it.
-pub struct Sandbox {
-    pub dir: TempDir,
+/// test-support's sandbox (a temporary directory, `runner` run in it) with what the
+/// runner's tests add: the fixture connector's config, syncs and files, and a database.
+pub struct Sandbox(test_support::sandbox::Sandbox);
+
+impl std::ops::Deref for Sandbox {
+    type Target = test_support::sandbox::Sandbox;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
 }
 
 impl Sandbox {
     pub fn new() -> Self {
-        Sandbox { dir: tempfile::tempdir().unwrap() }
-    }
-
-    pub fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
+        Sandbox(test_support::sandbox::Sandbox::new())
     }
 
     /// Writes `c.json` and returns its path.
     pub fn config(&self, json: &str) -> String {
         self.write("c.json", json)
-    }
-
-    pub fn write(&self, name: &str, text: &str) -> String {
-        let path = self.path(name);
-        std::fs::write(&path, text).unwrap();
-        path.to_str().unwrap().to_owned()
-    }
-
-    /// `runner ARGS` in the sandbox.
-    pub fn runner(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(runner_bin());
-        command.current_dir(self.dir.path()).args(args);
-        command
     }
 
     /// `runner sync fake c.json s1 2026-01-01 ARGS` with the given config.
@@ -198,30 +146,6 @@ impl Sandbox {
         let db = self.db();
         let mut statement = db.prepare(sql).unwrap();
         statement.query_map([], |row| row.get::<_, String>(0)).unwrap().map(Result::unwrap).collect()
-    }
-}
-
-pub fn stderr_of(output: &std::process::Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-pub fn stdout_of(output: &std::process::Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-/// How long a test waits for an event before it fails: generous, only a guard against a
-/// hang (the fixture's "forever" is twice as long).
-pub const PATIENCE: Duration = Duration::from_secs(60);
-
-/// Polls `probe` until it gives a value; fails the test naming `what` after [`PATIENCE`].
-pub fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        if let Some(value) = probe() {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "waited {PATIENCE:?} for {what}");
-        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
@@ -310,12 +234,6 @@ pub fn group_members(pgid: i32) -> Vec<String> {
 pub fn children_of(pid: u32) -> Vec<(i32, String)> {
     let children = processes().into_iter().filter(|p| i64::from(p.ppid) == i64::from(pid) && p.state != "Z");
     children.map(|p| (p.pid, p.command)).collect()
-}
-
-/// Whether process `pid` exists and is not a zombie.
-pub fn alive(pid: i32) -> bool {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    stat.rsplit_once(')').is_some_and(|(_, rest)| rest.split_whitespace().next() != Some("Z"))
 }
 
 /// Waits until no live process is left in group `pgid`; otherwise kills them and fails.

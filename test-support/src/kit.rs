@@ -1,0 +1,51 @@
+//! The conformance kit's JSON report (`runner --json test-connector`), read for
+//! assertions: the report itself, one check, the failures.
+
+use std::process::Output;
+
+use serde_json::Value;
+
+/// The report a `runner --json test-connector` run printed, and its exit code (`-1` when
+/// a signal ended it).
+///
+/// # Panics
+///
+/// When stdout is not one JSON document, quoting stdout and stderr.
+pub fn report(output: &Output) -> (Value, i32) {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let report = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        panic!("not one JSON document ({e}):\n{stdout}\nstderr:\n{}", String::from_utf8_lossy(&output.stderr))
+    });
+    (report, output.status.code().unwrap_or(-1))
+}
+
+/// The checks of a report.
+fn checks(report: &Value) -> &[Value] {
+    report["checks"].as_array().map(Vec::as_slice).unwrap_or_default()
+}
+
+/// Check `name` of `report`.
+///
+/// # Panics
+///
+/// When the report has no such check, quoting the report.
+pub fn check<'a>(report: &'a Value, name: &str) -> &'a Value {
+    checks(report).iter().find(|c| c["name"] == name).unwrap_or_else(|| panic!("no check {name} in {report:#}"))
+}
+
+/// The status of check `name` (`pass`, `fail`, `skip`...; `?` when it has none).
+pub fn status<'a>(report: &'a Value, name: &str) -> &'a str {
+    check(report, name)["status"].as_str().unwrap_or("?")
+}
+
+/// The names of the failed checks.
+pub fn failed(report: &Value) -> Vec<String> {
+    let failed = checks(report).iter().filter(|c| c["status"] == "fail");
+    failed.filter_map(|c| c["name"].as_str().map(str::to_owned)).collect()
+}
+
+/// The failed checks with their details, for a message that says why each failed.
+pub fn failures(report: &Value) -> Vec<String> {
+    let failed = checks(report).iter().filter(|c| c["status"] == "fail");
+    failed.map(|c| format!("{}: {}", c["name"], c["detail"])).collect()
+}
