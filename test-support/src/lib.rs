@@ -8,6 +8,11 @@
 //! - [`kit`]: the conformance kit's JSON report, read for assertions.
 //! - [`wait`]: waiting for an event with a bound against a hang; whether a process lives.
 //!
+//! Peak RSS is not measured here: `benchmarks::process` is the one measurement (`wait4`'s
+//! `ru_maxrss`, and a child's own `VmHWM` sampled while it runs), which the benchmark
+//! binaries need at run time and the runner's memory test uses too; a benchmark binary
+//! should not link a test crate, and a second implementation could drift from it.
+//!
 //! Everything is blocking-friendly: tests are synchronous, and a fixture that needs an
 //! async runtime runs its own on a thread. Failures panic with a message naming the
 //! fixture and the cause, as a test's own assertion would.

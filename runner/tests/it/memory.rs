@@ -1,6 +1,7 @@
 //! The runner's memory stays flat whatever the volume (ARCHITECTURE.md: at most 8 chunks
 //! of stdout in flight). Not a benchmark: one sync of far more data than the bound, and the
-//! runner's own peak RSS (`VmHWM`, sampled while it runs).
+//! runner's own peak RSS (`VmHWM`, sampled while it runs), measured by the benchmarks'
+//! `process::Running`, the workspace's one measurement of it.
 
 use std::fs::File;
 use std::process::{Command, Stdio};
