@@ -6,6 +6,7 @@
 //! - [`sandbox`]: a temporary working directory, the workspace's binaries, the runner run
 //!   in it (assert_cmd), and what a finished command must have done.
 //! - [`kit`]: the conformance kit's JSON report, read for assertions.
+//! - [`store`]: the runner's SQLite store read as typed rows.
 //! - [`wait`]: waiting for an event with a bound against a hang; whether a process lives.
 //!
 //! Peak RSS is not measured here: `benchmarks::process` is the one measurement (`wait4`'s
@@ -20,6 +21,7 @@
 pub mod http;
 pub mod kit;
 pub mod sandbox;
+pub mod store;
 pub mod wait;
 
 use std::time::Duration;

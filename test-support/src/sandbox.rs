@@ -10,6 +10,8 @@ use std::process::Output;
 use assert_cmd::Command;
 use tempfile::TempDir;
 
+use crate::store::Store;
+
 /// The repository root (the workspace's directory).
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("test-support/ has a parent").to_owned()
@@ -78,6 +80,15 @@ impl Sandbox {
         fs::set_permissions(&path, fs::Permissions::from_mode(0o755))
             .unwrap_or_else(|e| panic!("sandbox: cannot make {path} executable: {e}"));
         path
+    }
+
+    /// The runner's SQLite store `runner.db` in the sandbox, open for reading.
+    ///
+    /// # Panics
+    ///
+    /// When there is none.
+    pub fn store(&self) -> Store {
+        Store::open(self.path("runner.db"))
     }
 
     /// `runner ARGS` in the sandbox, without colours.

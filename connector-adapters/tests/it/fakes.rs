@@ -72,16 +72,16 @@ echo '{"type":"STATE","value":{"bookmarks":{"orders":{"id":2}}}}'
     let config = singer_config(&tap);
     assert_success("first sync", &sandbox.sync("singer", &config, "fake", &[]));
 
-    let records = sandbox.records("FakeOrders");
+    let records = sandbox.store().records_of("FakeOrders");
     assert_eq!(records.keys().collect::<Vec<_>>(), ["1", "2"], "the other stream's record is not ours");
     assert_eq!(
         records["1"],
         json!({"_type": "FakeOrders", "id": "1", "self": "singer://tap-fake/orders/1", "_source_id": 1,
             "amount": 2.5, "at": "2024-03-01T10:00:00+01:00"})
     );
-    let extracted = sandbox.query("SELECT extracted_at FROM records WHERE id = '1'");
-    assert_eq!(extracted[0][0], "2024-03-02T00:00:00Z", "time_extracted is the extraction time");
-    assert_eq!(sandbox.state("fake", "orders"), Some(json!({"bookmarks": {"orders": {"id": 2}}})));
+    let extracted = sandbox.store().records().into_iter().find(|r| r.id == "1").unwrap().extracted_at;
+    assert_eq!(extracted, "2024-03-02T00:00:00Z", "time_extracted is the extraction time");
+    assert_eq!(sandbox.store().state("fake", "orders"), Some(json!({"bookmarks": {"orders": {"id": 2}}})));
     let catalog: Value =
         serde_json::from_str(&std::fs::read_to_string(sandbox.path("catalog-seen.json")).unwrap()).unwrap();
     assert_eq!(catalog["streams"][0]["selected"], true);
@@ -105,9 +105,8 @@ echo '{"type":"STATE","value":{}}'
     );
     let text = failing_sync(&sandbox, &tap);
     assert!(text.contains("FakeOrders") && text.contains("/amount"), "names the type and the field:\n{text}");
-    let logs = sandbox.query("SELECT level, message FROM run_logs");
-    let warned =
-        logs.iter().any(|row| row[0] == "warn" && row[1].as_str().unwrap().contains("differs from the one discovered"));
+    let logs = sandbox.store().logs();
+    let warned = logs.iter().any(|log| log.level == "warn" && log.message.contains("differs from the one discovered"));
     assert!(warned, "{logs:?}");
 }
 
@@ -147,8 +146,8 @@ exit 3
     );
     let text = failing_sync(&sandbox, &tap);
     assert!(text.contains("exited with status 3") && text.contains("KeyError: quota exhausted"), "{text}");
-    assert_eq!(sandbox.records("FakeOrders").len(), 1, "what came before the STATE is stored");
-    assert_eq!(sandbox.state("fake", "orders"), Some(json!({"done": 1})));
+    assert_eq!(sandbox.store().records_of("FakeOrders").len(), 1, "what came before the STATE is stored");
+    assert_eq!(sandbox.store().state("fake", "orders"), Some(json!({"done": 1})));
 }
 
 #[test]
@@ -176,14 +175,14 @@ exit 1
     let output =
         sandbox.runner(&["-v", "sync", "singer", &path, "2024-01-01", "--output", "runner.db"]).output().unwrap();
     let text = assert_failure("sync", &output);
-    let stored = sandbox.everything_stored();
+    let stored = sandbox.store().everything();
     for secret in [named, conventional] {
         assert!(!verified.contains(secret), "{secret} in verify's output:\n{verified}");
         assert!(!text.contains(secret), "{secret} in the runner's output:\n{text}");
         assert!(!stored.contains(secret), "{secret} stored:\n{stored}");
     }
     assert!(text.contains("cannot log in with *** / ***"), "the error keeps the tap's words:\n{text}");
-    assert_eq!(sandbox.records("FakeOrders")["1"]["note"], "***");
+    assert_eq!(sandbox.store().records_of("FakeOrders")["1"]["note"], "***");
 }
 
 #[test]
@@ -256,17 +255,17 @@ echo '{"type":"STATE","state":{"type":"STREAM","stream":{"stream_descriptor":{"n
     );
     let config = json!({"source": source, "sourceConfig": {"api_key": "k3y-k3y-k3y", "region": "eu"}});
     assert_success("sync", &sandbox.sync("airbyte", &config, "fake", &[]));
-    let records = sandbox.records("FakeUsers");
+    let store = sandbox.store();
+    let records = store.records_of("FakeUsers");
     assert_eq!(records["7"]["self"], "airbyte://source-fake/users/7");
     assert_eq!(records["7"]["seen"], "2024-01-01T10:00:00", "a timestamp without timezone passes");
-    let extracted = sandbox.query("SELECT extracted_at FROM records");
-    assert_eq!(extracted[0][0], "2024-01-01T10:00:00Z");
-    let logs = sandbox.query("SELECT level, message FROM run_logs ORDER BY rowid");
-    assert!(logs.contains(&vec![json!("warn"), json!("slow region")]), "{logs:?}");
-    assert!(logs.contains(&vec![json!("error"), json!("not really fatal")]), "{logs:?}");
+    assert_eq!(store.records()[0].extracted_at, "2024-01-01T10:00:00Z");
+    let logs: Vec<(String, String)> = store.logs().into_iter().map(|log| (log.level, log.message)).collect();
+    assert!(logs.contains(&("warn".into(), "slow region".into())), "{logs:?}");
+    assert!(logs.contains(&("error".into(), "not really fatal".into())), "{logs:?}");
     let state =
         json!({"type": "STREAM", "stream": {"stream_descriptor": {"name": "users"}, "stream_state": {"id": 7}}});
-    assert_eq!(sandbox.state("fake", "users"), Some(state.clone()));
+    assert_eq!(store.state("fake", "users"), Some(state.clone()));
     let catalog: Value =
         serde_json::from_str(&std::fs::read_to_string(sandbox.path("catalog-seen.json")).unwrap()).unwrap();
     assert_eq!(catalog["streams"][0]["sync_mode"], "incremental");
@@ -323,7 +322,7 @@ exit 1
     let text = assert_failure("sync", &output);
     assert!(text.contains("the source failed: Invalid region"), "{text}");
     assert!(text.contains("failed (config error)"), "the kind is config:\n{text}");
-    let stored = sandbox.everything_stored();
+    let stored = sandbox.store().everything();
     assert!(!text.contains("k3y-k3y-k3y") && !stored.contains("k3y-k3y-k3y"), "{text}\n{stored}");
     assert!(stored.contains("using ***"), "{stored}");
 

@@ -29,7 +29,7 @@ fn validate_stored(sandbox: &Sandbox, stream: &Value) -> BTreeMap<String, Value>
     let declared: BTreeMap<String, Value> = serde_json::from_value(stream["recordSchemas"].clone()).unwrap();
     let registry = SchemaRegistry::global().with_declared(&declared).unwrap();
     let record_type = declared.keys().next().unwrap().clone();
-    let records = sandbox.records(&record_type);
+    let records = sandbox.store().records_of(&record_type);
     for record in records.values() {
         let verdict = registry.validate_record_json(&record.to_string()).verdict;
         assert!(verdict.is_ok(), "{record}: {verdict:?}");
@@ -72,7 +72,7 @@ fn tap_jsonl_passes_the_kit_syncs_validated_into_sqlite_and_resumes_from_its_sta
     assert_eq!(records.keys().collect::<Vec<_>>(), ["1", "2", "3"]);
     assert_eq!(records["1"]["self"], "singer://tap-jsonl/orders/1");
     assert_eq!(records["1"]["lines"], json!([{"sku": "a", "qty": 2}]));
-    let state = sandbox.state("jsonl", "orders").expect("a stored state");
+    let state = sandbox.store().state("jsonl", "orders").expect("a stored state");
     let bookmark =
         state["bookmarks"]["orders"]["replication_key_value"].as_str().expect("a Singer bookmark").to_owned();
 
@@ -109,9 +109,9 @@ fn a_tap_killed_mid_sync_loses_nothing_before_its_last_state_and_the_resumed_syn
     let killed = sandbox.sync("singer", &config, "killed", &[]);
     let text = assert_failure("the killed sync", &killed);
     assert!(text.contains("exited with status 137"), "{text}");
-    let state = sandbox.state("killed", "orders").expect("the checkpoint before the kill is stored");
+    let state = sandbox.store().state("killed", "orders").expect("the checkpoint before the kill is stored");
     assert!(state["bookmarks"]["orders"].is_object(), "the Singer state itself: {state}");
-    let stored = sandbox.records("JsonlOrders");
+    let stored = sandbox.store().records_of("JsonlOrders");
     let missing: Vec<usize> = (0..10_000).filter(|i| !stored.contains_key(&i.to_string())).collect();
     assert!(
         missing.is_empty(),
@@ -122,7 +122,7 @@ fn a_tap_killed_mid_sync_loses_nothing_before_its_last_state_and_the_resumed_syn
 
     config["tap"] = json!(real);
     assert_success("the resumed sync", &sandbox.sync("singer", &config, "killed", &[]));
-    let stored = sandbox.records("JsonlOrders");
+    let stored = sandbox.store().records_of("JsonlOrders");
     assert_eq!(stored.len(), 25_000, "the resumed sync completes the store");
     assert_eq!(stored["24999"]["name"], "order 24999");
 }
@@ -158,7 +158,7 @@ fn source_faker_passes_the_kit_syncs_validated_into_sqlite_and_resumes_from_its_
     let records = validate_stored(&sandbox, streams.iter().find(|s| s["id"] == "users").unwrap());
     assert_eq!(records.len(), 10);
     assert_eq!(records["1"]["self"], "airbyte://source-faker/users/1");
-    let state = sandbox.state("faker", "users").expect("a stored state");
+    let state = sandbox.store().state("faker", "users").expect("a stored state");
     assert_eq!(state["type"], "STREAM", "the Airbyte per-stream state itself: {state}");
     assert_eq!(state["stream"]["stream_state"]["loop_offset"], 10);
 
@@ -166,5 +166,5 @@ fn source_faker_passes_the_kit_syncs_validated_into_sqlite_and_resumes_from_its_
     let again = sync(&["--json"]);
     let summary: Value = serde_json::from_str(assert_success("second sync", &again).lines().next().unwrap()).unwrap();
     assert_eq!(summary["records"], 0, "resumed from the stored state: {summary:#}");
-    assert_eq!(sandbox.records("FakerUsers").len(), 10);
+    assert_eq!(sandbox.store().records_of("FakerUsers").len(), 10);
 }

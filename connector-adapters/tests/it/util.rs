@@ -1,6 +1,6 @@
 //! Helpers: the binaries under test, the virtual environment with the real taps from
-//! PyPI, and what these tests add to test-support's sandbox (fake taps are its scripts):
-//! syncs into `runner.db` and SQLite queries.
+//! PyPI, and what these tests add to test-support's sandbox (fake taps are its scripts,
+//! `runner.db` its store): syncs into `runner.db`, and the README's SQL run on it.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -88,18 +88,13 @@ fn make_venv() -> Result<PathBuf, String> {
     Ok(bin)
 }
 
-/// What these tests do in a sandbox: syncs into `runner.db`, queries of it.
+/// What these tests do in a sandbox: syncs into `runner.db`, SQL of their own on it.
 pub trait AdapterSandbox {
     /// `runner sync CONNECTOR c.json 2024-01-01 --output runner.db --connection NAME EXTRA`.
     fn sync(&self, connector: &str, config: &Value, connection: &str, extra: &[&str]) -> Output;
-    /// A query of the SQLite store, each row's columns as JSON values.
+    /// A query of the SQLite store, each row's columns as JSON values (for the README's
+    /// queries; the store's rows are [`Sandbox::store`]'s).
     fn query(&self, sql: &str) -> Vec<Vec<Value>>;
-    /// The stored records of `record_type` as JSON, by id.
-    fn records(&self, record_type: &str) -> std::collections::BTreeMap<String, Value>;
-    /// The stored state of `stream` of `connection`.
-    fn state(&self, connection: &str, stream: &str) -> Option<Value>;
-    /// Every file's text in the sandbox and the database's whole content, for leak checks.
-    fn everything_stored(&self) -> String;
 }
 
 impl AdapterSandbox for Sandbox {
@@ -132,31 +127,6 @@ impl AdapterSandbox for Sandbox {
             })
             .unwrap();
         rows.map(Result::unwrap).collect()
-    }
-
-    fn records(&self, record_type: &str) -> std::collections::BTreeMap<String, Value> {
-        self.query(&format!("SELECT id, json FROM records WHERE type = '{record_type}'"))
-            .into_iter()
-            .map(|row| (row[0].as_str().unwrap().to_owned(), serde_json::from_str(row[1].as_str().unwrap()).unwrap()))
-            .collect()
-    }
-
-    fn state(&self, connection: &str, stream: &str) -> Option<Value> {
-        let rows = self.query(&format!(
-            "SELECT state FROM stream_state WHERE connection = '{connection}' AND stream_id = '{stream}'"
-        ));
-        rows.first().map(|row| serde_json::from_str(row[0].as_str().unwrap()).unwrap())
-    }
-
-    fn everything_stored(&self) -> String {
-        let mut text = String::new();
-        for table in ["records", "stream_state", "sync_runs", "run_logs"] {
-            for row in self.query(&format!("SELECT * FROM {table}")) {
-                text.push_str(&Value::from(row).to_string());
-                text.push('\n');
-            }
-        }
-        text
     }
 }
 

@@ -87,13 +87,12 @@ mod sync_into_sqlite {
             .output()
             .unwrap();
         assert!(output.status.success(), "sync failed: {}", String::from_utf8_lossy(&output.stderr));
-        let conn = rusqlite::Connection::open(&db).unwrap();
-        let mut query =
-            conn.prepare("SELECT type, id, json_extract(json, '$.title') FROM records ORDER BY id").unwrap();
-        let rows = query.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?))).unwrap();
-        let records = rows.collect::<Result<Vec<_>, _>>().unwrap();
-        let states: i64 = conn.query_row("SELECT count(*) FROM stream_state", [], |row| row.get(0)).unwrap();
-        assert_eq!(states, 1, "one checkpoint stored");
+        let store = test_support::store::Store::open(&db);
+        // By type, then id: one type (see `ids`), so by id.
+        let records = store.records().into_iter();
+        let records = records.map(|r| (r.record_type, r.id, r.json["title"].as_str().expect("a title").to_owned()));
+        let records = records.collect();
+        assert_eq!(store.states().len(), 1, "one checkpoint stored");
         records
     }
 
