@@ -33,7 +33,7 @@ pub fn check<'a>(report: &'a Value, name: &str) -> &'a Value {
     checks(report).iter().find(|c| c["name"] == name).unwrap_or_else(|| panic!("no check {name} in {report:#}"))
 }
 
-/// The status of check `name` (`pass`, `fail`, `skip`...; `?` when it has none).
+/// The status of check `name`: `pass`, `fail` or `skip` (`?` when it has none).
 pub fn status<'a>(report: &'a Value, name: &str) -> &'a str {
     check(report, name)["status"].as_str().unwrap_or("?")
 }
@@ -44,8 +44,27 @@ pub fn failed(report: &Value) -> Vec<String> {
     failed.filter_map(|c| c["name"].as_str().map(str::to_owned)).collect()
 }
 
-/// The failed checks with their details, for a message that says why each failed.
+/// The failed checks as `name: reason`, for a message that says why each failed (the
+/// report's field is `reason`, see `runner/src/kit/check.rs`).
 pub fn failures(report: &Value) -> Vec<String> {
     let failed = checks(report).iter().filter(|c| c["status"] == "fail");
-    failed.map(|c| format!("{}: {}", c["name"], c["detail"])).collect()
+    failed.map(|c| format!("{}: {}", c["name"], c["reason"])).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_failure_says_its_reason() {
+        let report = json!({"checks": [
+            {"name": "spec.valid", "status": "pass", "reason": "fine"},
+            {"name": "records.valid", "status": "fail", "reason": "line 3: /id is not a string"},
+        ]});
+        assert_eq!(failed(&report), ["records.valid"]);
+        assert_eq!(failures(&report), [r#""records.valid": "line 3: /id is not a string""#]);
+        assert_eq!(status(&report, "spec.valid"), "pass");
+    }
 }
