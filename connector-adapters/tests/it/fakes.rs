@@ -54,7 +54,7 @@ fn tap_after_schema(sandbox: &Sandbox, after: &str) -> String {
 
 /// The output of a sync of the fake `tap` that must fail.
 fn failing_sync(sandbox: &Sandbox, tap: &str) -> String {
-    assert_failed("sync", &sandbox.sync("singer", &singer_config(tap), "fake", &[]))
+    assert_failure("sync", &sandbox.sync("singer", &singer_config(tap), "fake", &[]))
 }
 
 #[test]
@@ -70,24 +70,24 @@ echo '{"type":"STATE","value":{"bookmarks":{"orders":{"id":2}}}}'
 "#,
     );
     let config = singer_config(&tap);
-    assert_ok("first sync", &sandbox.sync("singer", &config, "fake", &[]));
+    assert_success("first sync", &sandbox.sync("singer", &config, "fake", &[]));
 
-    let records = sandbox.records("FakeOrders");
+    let records = sandbox.store().records_of("FakeOrders");
     assert_eq!(records.keys().collect::<Vec<_>>(), ["1", "2"], "the other stream's record is not ours");
     assert_eq!(
         records["1"],
         json!({"_type": "FakeOrders", "id": "1", "self": "singer://tap-fake/orders/1", "_source_id": 1,
             "amount": 2.5, "at": "2024-03-01T10:00:00+01:00"})
     );
-    let extracted = sandbox.query("SELECT extracted_at FROM records WHERE id = '1'");
-    assert_eq!(extracted[0][0], "2024-03-02T00:00:00Z", "time_extracted is the extraction time");
-    assert_eq!(sandbox.state("fake", "orders"), Some(json!({"bookmarks": {"orders": {"id": 2}}})));
+    let extracted = sandbox.store().records().into_iter().find(|r| r.id == "1").unwrap().extracted_at;
+    assert_eq!(extracted, "2024-03-02T00:00:00Z", "time_extracted is the extraction time");
+    assert_eq!(sandbox.store().state("fake", "orders"), Some(json!({"bookmarks": {"orders": {"id": 2}}})));
     let catalog: Value =
         serde_json::from_str(&std::fs::read_to_string(sandbox.path("catalog-seen.json")).unwrap()).unwrap();
     assert_eq!(catalog["streams"][0]["selected"], true);
     assert!(!sandbox.path("state-seen.json").exists(), "a first sync has no state");
 
-    assert_ok("second sync", &sandbox.sync("singer", &config, "fake", &[]));
+    assert_success("second sync", &sandbox.sync("singer", &config, "fake", &[]));
     let seen: Value = serde_json::from_str(&std::fs::read_to_string(sandbox.path("state-seen.json")).unwrap()).unwrap();
     assert_eq!(seen, json!({"bookmarks": {"orders": {"id": 2}}}), "the stored state goes back as --state, exactly");
 }
@@ -105,9 +105,8 @@ echo '{"type":"STATE","value":{}}'
     );
     let text = failing_sync(&sandbox, &tap);
     assert!(text.contains("FakeOrders") && text.contains("/amount"), "names the type and the field:\n{text}");
-    let logs = sandbox.query("SELECT level, message FROM run_logs");
-    let warned =
-        logs.iter().any(|row| row[0] == "warn" && row[1].as_str().unwrap().contains("differs from the one discovered"));
+    let logs = sandbox.store().logs();
+    let warned = logs.iter().any(|log| log.level == "warn" && log.message.contains("differs from the one discovered"));
     assert!(warned, "{logs:?}");
 }
 
@@ -147,8 +146,8 @@ exit 3
     );
     let text = failing_sync(&sandbox, &tap);
     assert!(text.contains("exited with status 3") && text.contains("KeyError: quota exhausted"), "{text}");
-    assert_eq!(sandbox.records("FakeOrders").len(), 1, "what came before the STATE is stored");
-    assert_eq!(sandbox.state("fake", "orders"), Some(json!({"done": 1})));
+    assert_eq!(sandbox.store().records_of("FakeOrders").len(), 1, "what came before the STATE is stored");
+    assert_eq!(sandbox.store().state("fake", "orders"), Some(json!({"done": 1})));
 }
 
 #[test]
@@ -172,18 +171,18 @@ exit 1
         json!({"tap": tap, "tapConfig": {"db": {"db_pass": named}, "token": conventional}, "secretKeys": ["db_pass"]});
     let path = sandbox.write("secret.json", &config.to_string());
     let verify = sandbox.runner(&["-v", "verify", "singer", &path]).output().unwrap();
-    let verified = assert_ok("verify", &verify);
+    let verified = assert_success("verify", &verify);
     let output =
         sandbox.runner(&["-v", "sync", "singer", &path, "2024-01-01", "--output", "runner.db"]).output().unwrap();
-    let text = assert_failed("sync", &output);
-    let stored = sandbox.everything_stored();
+    let text = assert_failure("sync", &output);
+    let stored = sandbox.store().everything();
     for secret in [named, conventional] {
         assert!(!verified.contains(secret), "{secret} in verify's output:\n{verified}");
         assert!(!text.contains(secret), "{secret} in the runner's output:\n{text}");
         assert!(!stored.contains(secret), "{secret} stored:\n{stored}");
     }
     assert!(text.contains("cannot log in with *** / ***"), "the error keeps the tap's words:\n{text}");
-    assert_eq!(sandbox.records("FakeOrders")["1"]["note"], "***");
+    assert_eq!(sandbox.store().records_of("FakeOrders")["1"]["note"], "***");
 }
 
 #[test]
@@ -198,27 +197,16 @@ fn a_hanging_tap_is_stopped_by_the_runners_timeout_does_not_survive_and_leaves_n
     let args =
         ["sync", "singer", &config, "2024-01-01", "--output", "runner.db", "--idle-timeout", "2", "--grace", "1"];
     let output = sandbox.runner(&args).env("TMPDIR", &tmp).output().unwrap();
-    let text = assert_failed("sync", &output);
+    let text = assert_failure("sync", &output);
     assert!(started.elapsed().as_secs() < 60, "stopped by the idle timeout");
     assert!(text.to_lowercase().contains("idle") || text.contains("silent"), "{text}");
     let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
     // The runner kills its connector's whole group before it exits; the tap was in it. A
     // SIGKILLed process takes a moment to go: wait for that, with a bound against a hang.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while running(pid) && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    assert!(!running(pid), "the tap (pid {pid}) survived its adapter");
+    wait_for(&format!("the tap (pid {pid}) to end with its adapter"), || (!alive(pid)).then_some(()));
     // The adapter passed SIGTERM on to its tap and returned normally, removing the private
     // directory that held the tap's configuration.
     assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0, "the adapter's temporary files are gone");
-}
-
-/// Whether `pid` runs: it exists and is not a zombie waiting for its new parent to reap it.
-fn running(pid: i32) -> bool {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let state = stat.rsplit(')').next().and_then(|rest| rest.split_whitespace().next());
-    matches!(state, Some(state) if state != "Z" && state != "X")
 }
 
 /// A fake Airbyte source `source-fake`: its spec marks `api_key` `airbyte_secret`; `read`
@@ -266,23 +254,23 @@ echo '{"type":"STATE","state":{"type":"STREAM","stream":{"stream_descriptor":{"n
 "#,
     );
     let config = json!({"source": source, "sourceConfig": {"api_key": "k3y-k3y-k3y", "region": "eu"}});
-    assert_ok("sync", &sandbox.sync("airbyte", &config, "fake", &[]));
-    let records = sandbox.records("FakeUsers");
+    assert_success("sync", &sandbox.sync("airbyte", &config, "fake", &[]));
+    let store = sandbox.store();
+    let records = store.records_of("FakeUsers");
     assert_eq!(records["7"]["self"], "airbyte://source-fake/users/7");
     assert_eq!(records["7"]["seen"], "2024-01-01T10:00:00", "a timestamp without timezone passes");
-    let extracted = sandbox.query("SELECT extracted_at FROM records");
-    assert_eq!(extracted[0][0], "2024-01-01T10:00:00Z");
-    let logs = sandbox.query("SELECT level, message FROM run_logs ORDER BY rowid");
-    assert!(logs.contains(&vec![json!("warn"), json!("slow region")]), "{logs:?}");
-    assert!(logs.contains(&vec![json!("error"), json!("not really fatal")]), "{logs:?}");
+    assert_eq!(store.records()[0].extracted_at, "2024-01-01T10:00:00Z");
+    let logs: Vec<(String, String)> = store.logs().into_iter().map(|log| (log.level, log.message)).collect();
+    assert!(logs.contains(&("warn".into(), "slow region".into())), "{logs:?}");
+    assert!(logs.contains(&("error".into(), "not really fatal".into())), "{logs:?}");
     let state =
         json!({"type": "STREAM", "stream": {"stream_descriptor": {"name": "users"}, "stream_state": {"id": 7}}});
-    assert_eq!(sandbox.state("fake", "users"), Some(state.clone()));
+    assert_eq!(store.state("fake", "users"), Some(state.clone()));
     let catalog: Value =
         serde_json::from_str(&std::fs::read_to_string(sandbox.path("catalog-seen.json")).unwrap()).unwrap();
     assert_eq!(catalog["streams"][0]["sync_mode"], "incremental");
 
-    assert_ok("second sync", &sandbox.sync("airbyte", &config, "fake", &[]));
+    assert_success("second sync", &sandbox.sync("airbyte", &config, "fake", &[]));
     let seen: Value = serde_json::from_str(&std::fs::read_to_string(sandbox.path("state-seen.json")).unwrap()).unwrap();
     assert_eq!(seen, json!([state]), "handed back as Airbyte's list of state messages");
 }
@@ -304,7 +292,7 @@ fn an_airbyte_estimate_becomes_progress_counting_the_records_sent_so_far() {
         .args(["sync", "--config", &config, "--since", "2024-01-01"])
         .output()
         .unwrap();
-    let stdout = assert_ok("connector-airbyte sync", &output);
+    let stdout = assert_success("connector-airbyte sync", &output);
     let messages: Vec<Value> = stdout.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
     let kinds: Vec<&str> =
         messages.iter().filter_map(|m| m["type"].as_str()).filter(|k| ["record", "progress"].contains(k)).collect();
@@ -331,14 +319,14 @@ exit 1
         .runner(&["--json", "sync", "airbyte", &path, "2024-01-01", "--output", "runner.db", "--connection", "fake"])
         .output()
         .unwrap();
-    let text = assert_failed("sync", &output);
+    let text = assert_failure("sync", &output);
     assert!(text.contains("the source failed: Invalid region"), "{text}");
     assert!(text.contains("failed (config error)"), "the kind is config:\n{text}");
-    let stored = sandbox.everything_stored();
+    let stored = sandbox.store().everything();
     assert!(!text.contains("k3y-k3y-k3y") && !stored.contains("k3y-k3y-k3y"), "{text}\n{stored}");
     assert!(stored.contains("using ***"), "{stored}");
 
     let verify = sandbox.runner(&["verify", "airbyte", &path]).output().unwrap();
-    let text = assert_failed("verify", &verify);
+    let text = assert_failure("verify", &verify);
     assert!(text.contains("region unknown"), "{text}");
 }

@@ -56,7 +56,7 @@ fn run_section(sandbox: &Sandbox, title: &str, config: &str, swaps: &[(&str, Str
             .env("PATH", &path)
             .output()
             .unwrap();
-        assert_ok(&format!("{title}: `{command}`"), &output);
+        assert_success(&format!("{title}: `{command}`"), &output);
         ran += 1;
     }
     assert!(ran >= 4, "{title}: only {ran} commands ran");

@@ -16,7 +16,7 @@ use crate::util::*;
 fn discover(sandbox: &Sandbox, connector: &str, config: &Value) -> Vec<Value> {
     let path = sandbox.write("discover.json", &config.to_string());
     let output = sandbox.runner(&["--json", "discover", connector, &path]).output().unwrap();
-    let stdout = assert_ok("discover", &output);
+    let stdout = assert_success("discover", &output);
     stdout
         .lines()
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
@@ -29,7 +29,7 @@ fn validate_stored(sandbox: &Sandbox, stream: &Value) -> BTreeMap<String, Value>
     let declared: BTreeMap<String, Value> = serde_json::from_value(stream["recordSchemas"].clone()).unwrap();
     let registry = SchemaRegistry::global().with_declared(&declared).unwrap();
     let record_type = declared.keys().next().unwrap().clone();
-    let records = sandbox.records(&record_type);
+    let records = sandbox.store().records_of(&record_type);
     for record in records.values() {
         let verdict = registry.validate_record_json(&record.to_string()).verdict;
         assert!(verdict.is_ok(), "{record}: {verdict:?}");
@@ -59,7 +59,7 @@ fn tap_jsonl_passes_the_kit_syncs_validated_into_sqlite_and_resumes_from_its_sta
     let config = jsonl_config(&taps, &data);
 
     let (report, code) = kit(&sandbox, "singer", &config);
-    assert_eq!(failed_checks(&report), Vec::<String>::new(), "{report:#}");
+    assert_eq!(failures(&report), Vec::<String>::new(), "{report:#}");
     assert_eq!(code, 0);
 
     let streams = discover(&sandbox, "singer", &config);
@@ -67,17 +67,17 @@ fn tap_jsonl_passes_the_kit_syncs_validated_into_sqlite_and_resumes_from_its_sta
     assert_eq!(streams[0]["id"], "orders");
     assert!(streams[0]["recordSchemas"]["JsonlOrders"].is_object(), "{:#}", streams[0]);
 
-    assert_ok("sync", &sandbox.sync("singer", &config, "jsonl", &[]));
+    assert_success("sync", &sandbox.sync("singer", &config, "jsonl", &[]));
     let records = validate_stored(&sandbox, &streams[0]);
     assert_eq!(records.keys().collect::<Vec<_>>(), ["1", "2", "3"]);
     assert_eq!(records["1"]["self"], "singer://tap-jsonl/orders/1");
     assert_eq!(records["1"]["lines"], json!([{"sku": "a", "qty": 2}]));
-    let state = sandbox.state("jsonl", "orders").expect("a stored state");
+    let state = sandbox.store().state("jsonl", "orders").expect("a stored state");
     let bookmark =
         state["bookmarks"]["orders"]["replication_key_value"].as_str().expect("a Singer bookmark").to_owned();
 
     let again = sandbox.sync("singer", &config, "jsonl", &["-v"]);
-    let text = assert_ok("second sync", &again);
+    let text = assert_success("second sync", &again);
     assert!(
         text.contains(&format!("Starting incremental sync with bookmark value: {bookmark}")),
         "the stored Singer state was handed back to the tap:\n{text}"
@@ -107,11 +107,11 @@ fn a_tap_killed_mid_sync_loses_nothing_before_its_last_state_and_the_resumed_syn
     config["typePrefix"] = json!("Jsonl");
 
     let killed = sandbox.sync("singer", &config, "killed", &[]);
-    let text = assert_failed("the killed sync", &killed);
+    let text = assert_failure("the killed sync", &killed);
     assert!(text.contains("exited with status 137"), "{text}");
-    let state = sandbox.state("killed", "orders").expect("the checkpoint before the kill is stored");
+    let state = sandbox.store().state("killed", "orders").expect("the checkpoint before the kill is stored");
     assert!(state["bookmarks"]["orders"].is_object(), "the Singer state itself: {state}");
-    let stored = sandbox.records("JsonlOrders");
+    let stored = sandbox.store().records_of("JsonlOrders");
     let missing: Vec<usize> = (0..10_000).filter(|i| !stored.contains_key(&i.to_string())).collect();
     assert!(
         missing.is_empty(),
@@ -121,8 +121,8 @@ fn a_tap_killed_mid_sync_loses_nothing_before_its_last_state_and_the_resumed_syn
     );
 
     config["tap"] = json!(real);
-    assert_ok("the resumed sync", &sandbox.sync("singer", &config, "killed", &[]));
-    let stored = sandbox.records("JsonlOrders");
+    assert_success("the resumed sync", &sandbox.sync("singer", &config, "killed", &[]));
+    let stored = sandbox.store().records_of("JsonlOrders");
     assert_eq!(stored.len(), 25_000, "the resumed sync completes the store");
     assert_eq!(stored["24999"]["name"], "order 24999");
 }
@@ -139,7 +139,7 @@ fn source_faker_passes_the_kit_syncs_validated_into_sqlite_and_resumes_from_its_
     let config = faker_config(&taps);
 
     let (report, code) = kit(&sandbox, "airbyte", &config);
-    assert_eq!(failed_checks(&report), Vec::<String>::new(), "{report:#}");
+    assert_eq!(failures(&report), Vec::<String>::new(), "{report:#}");
     assert_eq!(code, 0);
 
     let streams = discover(&sandbox, "airbyte", &config);
@@ -154,17 +154,17 @@ fn source_faker_passes_the_kit_syncs_validated_into_sqlite_and_resumes_from_its_
         args.extend_from_slice(extra);
         sandbox.runner(&args).output().unwrap()
     };
-    assert_ok("sync", &sync(&[]));
+    assert_success("sync", &sync(&[]));
     let records = validate_stored(&sandbox, streams.iter().find(|s| s["id"] == "users").unwrap());
     assert_eq!(records.len(), 10);
     assert_eq!(records["1"]["self"], "airbyte://source-faker/users/1");
-    let state = sandbox.state("faker", "users").expect("a stored state");
+    let state = sandbox.store().state("faker", "users").expect("a stored state");
     assert_eq!(state["type"], "STREAM", "the Airbyte per-stream state itself: {state}");
     assert_eq!(state["stream"]["stream_state"]["loop_offset"], 10);
 
     // With always_updated false, a source resumed from its state has nothing more to send.
     let again = sync(&["--json"]);
-    let summary: Value = serde_json::from_str(assert_ok("second sync", &again).lines().next().unwrap()).unwrap();
+    let summary: Value = serde_json::from_str(assert_success("second sync", &again).lines().next().unwrap()).unwrap();
     assert_eq!(summary["records"], 0, "resumed from the stored state: {summary:#}");
-    assert_eq!(sandbox.records("FakerUsers").len(), 10);
+    assert_eq!(sandbox.store().records_of("FakerUsers").len(), 10);
 }

@@ -1,14 +1,16 @@
 //! Helpers: the binaries under test, the virtual environment with the real taps from
-//! PyPI, a sandbox directory with fake taps (shell scripts) and SQLite queries.
+//! PyPI, and what these tests add to test-support's sandbox (fake taps are its scripts,
+//! `runner.db` its store): syncs into `runner.db`, and the README's SQL run on it.
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 use serde_json::Value;
-use tempfile::TempDir;
+pub use test_support::kit::failures;
+pub use test_support::sandbox::{assert_failure, assert_success, workspace_bin, Sandbox};
+pub use test_support::wait::{alive, wait_for};
 
 /// The taps the tests install, pinned: `connector-adapters/tests/taps.txt`, a pip
 /// requirements file that `.ci/run` installs from too.
@@ -25,14 +27,7 @@ pub const MARKER: &str = "installed-taps.txt";
 
 /// The directory of the binaries under test (target/debug), with the runner in it.
 pub fn bin_dir() -> PathBuf {
-    let own = PathBuf::from(env!("CARGO_BIN_EXE_connector-singer"));
-    let dir = own.parent().expect("a binary has a directory").to_owned();
-    assert!(
-        dir.join("runner").is_file(),
-        "{} is missing: run `cargo build -p runner` first (`cargo test --workspace` builds it)",
-        dir.join("runner").display()
-    );
-    dir
+    workspace_bin("runner").parent().expect("a binary has a directory").to_owned()
 }
 
 /// The virtual environment's `bin/` with `tap-jsonl` and `source-faker`, created once for
@@ -93,43 +88,17 @@ fn make_venv() -> Result<PathBuf, String> {
     Ok(bin)
 }
 
-/// A temporary working directory for one test.
-pub struct Sandbox {
-    pub dir: TempDir,
+/// What these tests do in a sandbox: syncs into `runner.db`, SQL of their own on it.
+pub trait AdapterSandbox {
+    /// `runner sync CONNECTOR c.json 2024-01-01 --output runner.db --connection NAME EXTRA`.
+    fn sync(&self, connector: &str, config: &Value, connection: &str, extra: &[&str]) -> Output;
+    /// A query of the SQLite store, each row's columns as JSON values (for the README's
+    /// queries; the store's rows are [`Sandbox::store`]'s).
+    fn query(&self, sql: &str) -> Vec<Vec<Value>>;
 }
 
-impl Sandbox {
-    pub fn new() -> Self {
-        Sandbox { dir: tempfile::tempdir().unwrap() }
-    }
-
-    pub fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    /// Writes `name` and returns its path.
-    pub fn write(&self, name: &str, text: &str) -> String {
-        let path = self.path(name);
-        fs::write(&path, text).unwrap();
-        path.to_str().unwrap().to_owned()
-    }
-
-    /// Writes an executable script.
-    pub fn script(&self, name: &str, text: &str) -> String {
-        let path = self.write(name, text);
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
-        path
-    }
-
-    /// `runner ARGS` in the sandbox, without colours.
-    pub fn runner(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(bin_dir().join("runner"));
-        command.current_dir(self.dir.path()).args(args).env("NO_COLOR", "1");
-        command
-    }
-
-    /// `runner sync CONNECTOR c.json 2024-01-01 --output runner.db --connection NAME EXTRA`.
-    pub fn sync(&self, connector: &str, config: &Value, connection: &str, extra: &[&str]) -> Output {
+impl AdapterSandbox for Sandbox {
+    fn sync(&self, connector: &str, config: &Value, connection: &str, extra: &[&str]) -> Output {
         let config = self.write(&format!("{connection}.json"), &config.to_string());
         let mut args =
             vec!["sync", connector, &config, "2024-01-01", "--output", "runner.db", "--connection", connection];
@@ -137,8 +106,7 @@ impl Sandbox {
         self.runner(&args).output().unwrap()
     }
 
-    /// A query of the SQLite store, each row's columns as JSON values.
-    pub fn query(&self, sql: &str) -> Vec<Vec<Value>> {
+    fn query(&self, sql: &str) -> Vec<Vec<Value>> {
         let db = rusqlite::Connection::open(self.path("runner.db")).unwrap();
         let mut statement = db.prepare(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
         let columns = statement.column_count();
@@ -160,34 +128,6 @@ impl Sandbox {
             .unwrap();
         rows.map(Result::unwrap).collect()
     }
-
-    /// The stored records of `record_type` as JSON, by id.
-    pub fn records(&self, record_type: &str) -> std::collections::BTreeMap<String, Value> {
-        self.query(&format!("SELECT id, json FROM records WHERE type = '{record_type}'"))
-            .into_iter()
-            .map(|row| (row[0].as_str().unwrap().to_owned(), serde_json::from_str(row[1].as_str().unwrap()).unwrap()))
-            .collect()
-    }
-
-    /// The stored state of `stream` of `connection`.
-    pub fn state(&self, connection: &str, stream: &str) -> Option<Value> {
-        let rows = self.query(&format!(
-            "SELECT state FROM stream_state WHERE connection = '{connection}' AND stream_id = '{stream}'"
-        ));
-        rows.first().map(|row| serde_json::from_str(row[0].as_str().unwrap()).unwrap())
-    }
-
-    /// Every file's text in the sandbox and the database's whole content, for leak checks.
-    pub fn everything_stored(&self) -> String {
-        let mut text = String::new();
-        for table in ["records", "stream_state", "sync_runs", "run_logs"] {
-            for row in self.query(&format!("SELECT * FROM {table}")) {
-                text.push_str(&Value::from(row).to_string());
-                text.push('\n');
-            }
-        }
-        text
-    }
 }
 
 /// Runs `runner --json test-connector CONNECTOR CONFIG` in `sandbox`: the report and the
@@ -196,33 +136,6 @@ impl Sandbox {
 /// parallel tests.
 pub fn kit(sandbox: &Sandbox, connector: &str, config: &Value) -> (Value, i32) {
     let config = sandbox.write("kit.json", &config.to_string());
-    let output = sandbox
-        .runner(&["--json", "test-connector", connector, &config, "--since", "2024-01-01", "--check-timeout", "300"])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let report = serde_json::from_str(&stdout).unwrap_or_else(|e| {
-        panic!("not one JSON document ({e}):\n{stdout}\nstderr:\n{}", String::from_utf8_lossy(&output.stderr))
-    });
-    (report, output.status.code().unwrap_or(-1))
-}
-
-/// The names of the failed checks of a kit report, with their details.
-pub fn failed_checks(report: &Value) -> Vec<String> {
-    let checks = report["checks"].as_array().cloned().unwrap_or_default();
-    checks.iter().filter(|c| c["status"] == "fail").map(|c| format!("{}: {}", c["name"], c["detail"])).collect()
-}
-
-/// Fails with the output unless the command succeeded; returns stdout and stderr.
-pub fn assert_ok(what: &str, output: &Output) -> String {
-    let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    assert!(output.status.success(), "{what} failed ({}):\n{stdout}\n--- stderr ---\n{stderr}", output.status);
-    format!("{stdout}{stderr}")
-}
-
-/// Fails unless the command failed; returns stdout and stderr.
-pub fn assert_failed(what: &str, output: &Output) -> String {
-    let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    assert!(!output.status.success(), "{what} should have failed:\n{stdout}\n--- stderr ---\n{stderr}");
-    format!("{stdout}{stderr}")
+    let args = ["--json", "test-connector", connector, &config, "--since", "2024-01-01", "--check-timeout", "300"];
+    test_support::kit::report(&sandbox.runner(&args).output().unwrap())
 }

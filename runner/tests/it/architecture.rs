@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use crate::util::root;
+use crate::util::workspace_root;
 
 /// Text that would mean the engine talks to a terminal.
 const TERMINAL_WORDS: [&str; 6] = ["indicatif", "IsTerminal", "println!", "eprintln!", "print!(", "eprint!("];
@@ -29,7 +29,7 @@ struct Source {
 
 /// The Rust sources of a workspace crate (`runner`, `engine`, ...).
 fn sources(krate: &str) -> Vec<Source> {
-    let src = root().join(krate).join("src");
+    let src = workspace_root().join(krate).join("src");
     let mut files = Vec::new();
     collect(&src, &mut files);
     files
@@ -248,7 +248,7 @@ fn linked_packages(krate: &str) -> BTreeSet<String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let output = std::process::Command::new(cargo)
         .args(["tree", "--offline", "--locked", "-e", "normal", "--prefix", "none", "-f", "{p}", "-p", krate])
-        .current_dir(root())
+        .current_dir(workspace_root())
         .output()
         .expect("cargo tree runs");
     assert!(output.status.success(), "cargo tree -p {krate}: {}", String::from_utf8_lossy(&output.stderr));
@@ -262,7 +262,7 @@ fn linked_packages(krate: &str) -> BTreeSet<String> {
 
 /// The normal (not dev) dependencies a workspace crate names itself.
 fn direct_dependencies(krate: &str) -> BTreeSet<String> {
-    let text = std::fs::read_to_string(root().join(krate).join("Cargo.toml")).unwrap();
+    let text = std::fs::read_to_string(workspace_root().join(krate).join("Cargo.toml")).unwrap();
     let manifest: toml::Table = text.parse().unwrap();
     manifest
         .get("dependencies")

@@ -4,11 +4,11 @@
 //! destination is in the destination conformance suite
 //! (`declared_records_are_stored_like_any_other`).
 
-use crate::util::{self, root, stderr_of, Sandbox};
+use crate::util::{self, stderr_of, workspace_root, Sandbox};
 
 /// `runner/tests/fixtures/widget-connector.py`.
 pub fn widget_connector() -> String {
-    root().join("runner/tests/fixtures/widget-connector.py").display().to_string()
+    workspace_root().join("runner/tests/fixtures/widget-connector.py").display().to_string()
 }
 
 /// `runner -q sync widget-connector c.json s1 2026-01-01 ARGS` with `config`, the spec

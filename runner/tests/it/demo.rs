@@ -10,7 +10,7 @@ use assert_cmd::Command;
 use runner::demo::database::{CONNECTION, SQLITE_QUERIES as QUERIES};
 use rusqlite::Connection;
 
-use crate::util::require_sibling;
+use crate::util::workspace_bin;
 
 /// Every record type the PagerDuty connector emits.
 const RECORD_TYPES: [&str; 8] =
@@ -19,7 +19,7 @@ const RECORD_TYPES: [&str; 8] =
 /// The runner binary, after checking its siblings exist (else the demo could only fail).
 fn runner_bin() -> PathBuf {
     for sibling in ["pagerduty-mock", "connector-pagerduty"] {
-        require_sibling(sibling);
+        workspace_bin(sibling);
     }
     crate::util::runner_bin()
 }

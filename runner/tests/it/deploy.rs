@@ -8,13 +8,13 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::util::{root, runner};
+use crate::util::{runner, workspace_root};
 
 /// The Kubernetes version the manifests are checked against (the oldest we support).
 const KUBERNETES: &str = "1.34.0";
 
 fn manifests() -> Vec<PathBuf> {
-    let dir = root().join("deploy/kubernetes");
+    let dir = workspace_root().join("deploy/kubernetes");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|entry| entry.unwrap().path())
@@ -57,7 +57,8 @@ fn the_manifests_validate_strictly_against_the_pinned_kubernetes_version() {
     // The validator does refuse: a field Kubernetes does not have.
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.yaml");
-    let deployment = std::fs::read_to_string(root().join("deploy/kubernetes/worker-deployment.yaml")).unwrap();
+    let deployment =
+        std::fs::read_to_string(workspace_root().join("deploy/kubernetes/worker-deployment.yaml")).unwrap();
     std::fs::write(&bad, deployment.replace("terminationGracePeriodSeconds:", "terminationGracePeriod:")).unwrap();
     assert!(!validate(&program, &[bad]).status.success(), "a misspelt field is refused");
 }
@@ -99,23 +100,25 @@ fn the_grace_period_outlasts_the_runners_own_and_the_cronjob_never_overlaps() {
         let at = text.find(key).unwrap_or_else(|| panic!("no {key}")) + key.len();
         text[at..].trim_start().split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap()
     };
-    let deployment = std::fs::read_to_string(root().join("deploy/kubernetes/worker-deployment.yaml")).unwrap();
-    let grace = args_of(&root().join("deploy/kubernetes/worker-deployment.yaml"))[0]
+    let deployment =
+        std::fs::read_to_string(workspace_root().join("deploy/kubernetes/worker-deployment.yaml")).unwrap();
+    let grace = args_of(&workspace_root().join("deploy/kubernetes/worker-deployment.yaml"))[0]
         .windows(2)
         .find(|pair| pair[0] == "--grace")
         .map(|pair| pair[1].parse::<u64>().unwrap())
         .expect("the worker's --grace is explicit");
     let period = number_after(&deployment, "terminationGracePeriodSeconds:");
     assert!(period >= grace + 20, "{period} s for a {grace} s grace, the last commit and the release");
-    let cronjob = std::fs::read_to_string(root().join("deploy/kubernetes/worker-cronjob.yaml")).unwrap();
+    let cronjob = std::fs::read_to_string(workspace_root().join("deploy/kubernetes/worker-cronjob.yaml")).unwrap();
     assert!(cronjob.contains("concurrencyPolicy: Forbid"));
-    assert!(args_of(&root().join("deploy/kubernetes/worker-cronjob.yaml"))[0].contains(&"--until-idle".to_owned()));
+    assert!(args_of(&workspace_root().join("deploy/kubernetes/worker-cronjob.yaml"))[0]
+        .contains(&"--until-idle".to_owned()));
 }
 
 #[test]
 fn deployed_workers_stop_a_silent_connector_rather_than_hold_its_lease_forever() {
     for manifest in ["worker-deployment.yaml", "worker-cronjob.yaml"] {
-        let args = &args_of(&root().join("deploy/kubernetes").join(manifest))[0];
+        let args = &args_of(&workspace_root().join("deploy/kubernetes").join(manifest))[0];
         let idle = args.windows(2).find(|pair| pair[0] == "--idle-timeout").map(|pair| pair[1].parse::<u64>());
         assert!(matches!(idle, Some(Ok(60..=7200))), "{manifest}: {args:?}");
     }
@@ -125,7 +128,7 @@ fn deployed_workers_stop_a_silent_connector_rather_than_hold_its_lease_forever()
 fn the_configmaps_connections_apply_to_a_real_database_with_the_token_left_a_reference() {
     let Some(cluster) = throwaway_postgres::require("deploy_connections_apply") else { return };
     cluster.create_database("deploy_apply").unwrap();
-    let configmap = std::fs::read_to_string(root().join("deploy/kubernetes/connections.yaml")).unwrap();
+    let configmap = std::fs::read_to_string(workspace_root().join("deploy/kubernetes/connections.yaml")).unwrap();
     let (_, block) = configmap.split_once("connections.toml: |\n").expect("the ConfigMap holds connections.toml");
     let toml: String = block.lines().map(|line| format!("{}\n", line.strip_prefix("    ").unwrap_or(line))).collect();
     let dir = tempfile::tempdir().unwrap();
@@ -145,12 +148,12 @@ fn the_configmaps_connections_apply_to_a_real_database_with_the_token_left_a_ref
 
 #[test]
 fn the_dockerfile_copies_what_exists_and_builds_workspace_binaries() {
-    let dockerfile = std::fs::read_to_string(root().join("deploy/Dockerfile")).unwrap();
+    let dockerfile = std::fs::read_to_string(workspace_root().join("deploy/Dockerfile")).unwrap();
     for line in dockerfile.lines().filter(|l| l.starts_with("COPY ") && !l.contains("--from=")) {
         let source = line.split_whitespace().nth(1).unwrap();
-        assert!(root().join(source).exists(), "{line}: {source} does not exist");
+        assert!(workspace_root().join(source).exists(), "{line}: {source} does not exist");
     }
-    let members = std::fs::read_to_string(root().join("Cargo.toml")).unwrap();
+    let members = std::fs::read_to_string(workspace_root().join("Cargo.toml")).unwrap();
     let built: Vec<&str> =
         dockerfile.split(" -p ").skip(1).map(|rest| rest.split_whitespace().next().unwrap()).collect();
     assert_eq!(built, ["runner", "connector-pagerduty"]);
@@ -159,6 +162,6 @@ fn the_dockerfile_copies_what_exists_and_builds_workspace_binaries() {
         assert!(dockerfile.contains(&format!("target/release/{package}")), "{package}'s binary is not installed");
     }
     assert!(dockerfile.contains(r#"ENTRYPOINT ["/usr/bin/tini", "--", "runner"]"#));
-    let ignore = std::fs::read_to_string(root().join("deploy/Dockerfile.dockerignore")).unwrap();
+    let ignore = std::fs::read_to_string(workspace_root().join("deploy/Dockerfile.dockerignore")).unwrap();
     assert!(ignore.lines().any(|l| l == "target/"), "the build context leaves target/ out");
 }

@@ -266,22 +266,7 @@ impl Store {
                 }
                 all
             }
-            Kind::Sqlite => {
-                let db = rusqlite::Connection::open(&self.output).unwrap();
-                let mut all = String::new();
-                for table in ["records", "stream_state", "sync_runs", "run_logs", "rejected_records"] {
-                    let mut statement = db.prepare(&format!("SELECT * FROM {table}")).unwrap();
-                    let columns = statement.column_count();
-                    let mut rows = statement.query([]).unwrap();
-                    while let Some(row) = rows.next().unwrap() {
-                        for column in 0..columns {
-                            let value: rusqlite::types::Value = row.get(column).unwrap();
-                            all.push_str(&format!("{value:?}\n"));
-                        }
-                    }
-                }
-                all
-            }
+            Kind::Sqlite => test_support::store::Store::open(&self.output).everything(),
             Kind::Postgres => {
                 let tables = ["records", "stream_state", "sync_runs", "run_logs", "rejected_records"];
                 tables

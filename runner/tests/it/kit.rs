@@ -8,7 +8,7 @@
 mod language_connectors {
     use serde_json::Value;
 
-    use crate::util::{self, check, kit, require, root, status};
+    use crate::util::{self, check, kit, require, status, workspace_root};
 
     /// Every check passes, except the secrets check, skipped: these configs hold no secret.
     fn assert_passes(report: &Value, code: i32) {
@@ -20,8 +20,10 @@ mod language_connectors {
 
     #[test]
     fn the_shell_connector_passes() {
-        let (report, code) =
-            kit(&root(), &["./connectors/shell/hello-shell", "connectors/shell/config.json", "--since", "2026-01-01"]);
+        let (report, code) = kit(
+            &workspace_root(),
+            &["./connectors/shell/hello-shell", "connectors/shell/config.json", "--since", "2026-01-01"],
+        );
         assert_passes(&report, code);
         assert!(check(&report, "sync.records_valid")["reason"].as_str().unwrap().contains("Incident: 2"), "{report:#}");
     }
@@ -30,7 +32,7 @@ mod language_connectors {
     fn the_python_connector_passes_and_its_rerun_is_incremental() {
         require("python3", "Python 3.9 or newer");
         let (report, code) = kit(
-            &root().join("connectors/python"),
+            &workspace_root().join("connectors/python"),
             &["./csv-incidents", "examples/config.json", "--since", "2026-01-01"],
         );
         assert_passes(&report, code);
@@ -42,7 +44,7 @@ mod language_connectors {
     fn the_node_connector_passes() {
         require("node", "Node.js 18 or newer");
         let (report, code) = kit(
-            &root().join("connectors/node"),
+            &workspace_root().join("connectors/node"),
             &["./statuspage-json", "examples/config.json", "--since", "2026-01-01"],
         );
         assert_passes(&report, code);
@@ -52,7 +54,7 @@ mod language_connectors {
     #[test]
     fn the_human_report_is_a_table_without_colours_under_no_color() {
         let output = util::runner(
-            &root(),
+            &workspace_root(),
             &[
                 "test-connector",
                 "./connectors/shell/hello-shell",
@@ -75,7 +77,7 @@ mod language_connectors {
 mod sync_into_sqlite {
     use std::path::Path;
 
-    use crate::util::{require, root, runner};
+    use crate::util::{require, runner, workspace_root};
 
     /// `runner sync` of a connector in `dir` into a fresh SQLite file; the stored (type, id, title)s.
     fn sync(dir: &Path, connector: &str, config: &str) -> Vec<(String, String, String)> {
@@ -85,13 +87,12 @@ mod sync_into_sqlite {
             .output()
             .unwrap();
         assert!(output.status.success(), "sync failed: {}", String::from_utf8_lossy(&output.stderr));
-        let conn = rusqlite::Connection::open(&db).unwrap();
-        let mut query =
-            conn.prepare("SELECT type, id, json_extract(json, '$.title') FROM records ORDER BY id").unwrap();
-        let rows = query.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?))).unwrap();
-        let records = rows.collect::<Result<Vec<_>, _>>().unwrap();
-        let states: i64 = conn.query_row("SELECT count(*) FROM stream_state", [], |row| row.get(0)).unwrap();
-        assert_eq!(states, 1, "one checkpoint stored");
+        let store = test_support::store::Store::open(&db);
+        // By type, then id: one type (see `ids`), so by id.
+        let records = store.records().into_iter();
+        let records = records.map(|r| (r.record_type, r.id, r.json["title"].as_str().expect("a title").to_owned()));
+        let records = records.collect();
+        assert_eq!(store.states().len(), 1, "one checkpoint stored");
         records
     }
 
@@ -102,14 +103,14 @@ mod sync_into_sqlite {
 
     #[test]
     fn the_shell_connector_stores_its_two_incidents() {
-        let records = sync(&root(), "./connectors/shell/hello-shell", "connectors/shell/config.json");
+        let records = sync(&workspace_root(), "./connectors/shell/hello-shell", "connectors/shell/config.json");
         assert_eq!(ids(&records), ["hs-1", "hs-2"]);
     }
 
     #[test]
     fn the_python_connector_stores_every_csv_row() {
         require("python3", "Python 3.9 or newer");
-        let records = sync(&root().join("connectors/python"), "./csv-incidents", "examples/config.json");
+        let records = sync(&workspace_root().join("connectors/python"), "./csv-incidents", "examples/config.json");
         assert_eq!(ids(&records), ["INC-1001", "INC-1002", "INC-1003", "INC-1004", "INC-1005"]);
         assert_eq!(records[3].2, "Login page shows \"500\" for SSO users", "CSV quoting survives");
     }
@@ -117,7 +118,7 @@ mod sync_into_sqlite {
     #[test]
     fn the_node_connector_stores_the_incidents_after_the_cutoff() {
         require("node", "Node.js 18 or newer");
-        let records = sync(&root().join("connectors/node"), "./statuspage-json", "examples/config.json");
+        let records = sync(&workspace_root().join("connectors/node"), "./statuspage-json", "examples/config.json");
         assert_eq!(ids(&records), ["cq0pbyy6bd5m", "p31zjtct2jer", "yh8jwzv9b7ks"]);
     }
 }
@@ -125,11 +126,11 @@ mod sync_into_sqlite {
 mod pagerduty {
     use pagerduty_mock::{start_blocking, MockConfig};
 
-    use crate::util::{check, check_count, kit, root};
+    use crate::util::{check, check_count, kit, workspace_root};
 
     #[test]
     fn the_pagerduty_connector_passes_against_the_simulator() {
-        crate::util::require_sibling("connector-pagerduty");
+        crate::util::workspace_bin("connector-pagerduty");
         let mock = start_blocking(MockConfig { incidents: 300, days: 60, ..MockConfig::default() }).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("pagerduty.json");
@@ -137,7 +138,7 @@ mod pagerduty {
         std::fs::write(&config, serde_json::json!({"apiToken": token, "apiBaseUrl": mock.base_url}).to_string())
             .unwrap();
         let since = (chrono::Utc::now() - chrono::Duration::days(30)).format("%Y-%m-%d").to_string();
-        let (report, code) = kit(&root(), &["pagerduty", config.to_str().unwrap(), "--since", &since]);
+        let (report, code) = kit(&workspace_root(), &["pagerduty", config.to_str().unwrap(), "--since", &since]);
         assert_eq!((code, &report["failed"], &report["skipped"]), (0, &0.into(), &0.into()), "{report:#}");
         assert_eq!(report["passed"], check_count(&report), "{report:#}");
         let records = check(&report, "sync.records_valid")["reason"].as_str().unwrap();
@@ -150,7 +151,7 @@ mod pagerduty {
 mod broken_fixtures {
     use serde_json::Value;
 
-    use crate::util::{check, check_count, failed, kit, root};
+    use crate::util::{check, check_count, failed, kit, workspace_root};
 
     /// Short limits: `hangs` and `ignores-sigterm` never end on their own.
     const LIMITS: [&str; 8] =
@@ -162,7 +163,7 @@ mod broken_fixtures {
         let connector = format!("./connectors/broken/{fixture}");
         let mut args = vec![connector.as_str(), "connectors/broken/config.json"];
         args.extend(LIMITS);
-        let (report, code) = kit(&root(), &args);
+        let (report, code) = kit(&workspace_root(), &args);
         assert_eq!(code, 1, "{fixture}: the kit must exit 1: {report:#}");
         let failed = failed(&report);
         assert!(failed.iter().any(|name| name == expected), "{fixture}: {expected} must fail; failed: {failed:?}");
@@ -180,7 +181,7 @@ mod broken_fixtures {
     fn the_well_behaved_control_passes_every_check() {
         let mut args = vec!["./connectors/broken/well-behaved", "connectors/broken/config.json"];
         args.extend(LIMITS);
-        let (report, code) = kit(&root(), &args);
+        let (report, code) = kit(&workspace_root(), &args);
         assert_eq!((code, &report["passed"]), (0, &check_count(&report).into()), "{report:#}");
     }
 
@@ -235,16 +236,16 @@ mod broken_fixtures {
 }
 
 mod bad_input {
-    use crate::util::{root, runner};
+    use crate::util::{runner, workspace_root};
 
     #[test]
     fn a_missing_config_or_a_bad_date_exits_2() {
         let hello = "./connectors/shell/hello-shell";
-        let missing = runner(&root(), &["test-connector", hello, "no-such-config.json"]).output().unwrap();
+        let missing = runner(&workspace_root(), &["test-connector", hello, "no-such-config.json"]).output().unwrap();
         assert_eq!(missing.status.code(), Some(2));
         assert!(String::from_utf8_lossy(&missing.stderr).contains("no-such-config.json"));
         let args = ["test-connector", hello, "connectors/shell/config.json", "--since", "yesterday"];
-        let bad_date = runner(&root(), &args).output().unwrap();
+        let bad_date = runner(&workspace_root(), &args).output().unwrap();
         assert_eq!(bad_date.status.code(), Some(2));
         assert!(String::from_utf8_lossy(&bad_date.stderr).contains("\"yesterday\""));
     }

@@ -3,7 +3,7 @@
 //! PagerDuty connector against its simulator), real SQLite files. Every helper is in
 //! [`util`].
 
-/// Every helper.
+/// Every helper, a module per concern; the generic ones are test-support's.
 mod util;
 
 /// `--notify-url` and `--stale-after`: webhook alerts to a receiver on loopback.

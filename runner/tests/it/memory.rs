@@ -1,6 +1,7 @@
 //! The runner's memory stays flat whatever the volume (ARCHITECTURE.md: at most 8 chunks
 //! of stdout in flight). Not a benchmark: one sync of far more data than the bound, and the
-//! runner's own peak RSS (`VmHWM`, sampled while it runs).
+//! runner's own peak RSS (`VmHWM`, sampled while it runs), measured by the benchmarks'
+//! `process::Running`, the workspace's one measurement of it.
 
 use std::fs::File;
 use std::process::{Command, Stdio};
@@ -9,7 +10,7 @@ use std::time::Duration;
 
 use benchmarks::process::Running;
 
-use crate::util::{require_sibling, runner_bin};
+use crate::util::{runner_bin, workspace_bin};
 
 /// Records synced: ~1.37 KB each, about 205 MB in all.
 const RECORDS: u64 = 150_000;
@@ -20,7 +21,7 @@ const PEAK_RSS_BOUND_KIB: u64 = 128 * 1024;
 
 #[test]
 fn a_large_sync_keeps_the_runners_memory_under_a_bound_far_below_its_volume() {
-    let connector = require_sibling("connector-bench");
+    let connector = workspace_bin("connector-bench");
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config.json");
     let config_json = format!(r#"{{"records":{RECORDS},"checkpointEvery":10000,"apiToken":"tok-memory-test"}}"#);

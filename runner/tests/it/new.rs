@@ -85,17 +85,17 @@ mod languages {
     use std::process::Command;
 
     use super::{assert_kit_passes, generate, SLUG};
-    use crate::util::{require, root, succeed};
+    use crate::util::{require, succeed, workspace_root};
 
     #[test]
     fn rust_builds_without_warnings_passes_its_tests_and_the_kit() {
         let (_dir, project, printed) = generate("rust");
         let manifest = std::fs::read_to_string(project.join("Cargo.toml")).unwrap();
-        let sdk = root().join("connector-sdk").canonicalize().unwrap();
+        let sdk = workspace_root().join("connector-sdk").canonicalize().unwrap();
         assert!(manifest.contains(&format!("connector-sdk = {{ path = \"{}\" }}", sdk.display())), "{manifest}");
         assert!(project.join("Cargo.lock").is_file(), "the toolkit's Cargo.lock is copied");
         assert!(printed.contains("  cargo test\n"), "{printed}");
-        let target = root().join("target/scaffold-test");
+        let target = workspace_root().join("target/scaffold-test");
         let cargo = option_env!("CARGO").unwrap_or("cargo");
         let mut test = Command::new(cargo);
         test.args(["test", "--offline"]).current_dir(&project).env("CARGO_TARGET_DIR", &target);

@@ -10,20 +10,19 @@ use std::path::Path;
 use assert_cmd::Command;
 use chrono::Duration;
 use pagerduty_mock::{start_blocking, MockConfig};
+use test_support::store::Store;
 
-use crate::util::{require_sibling, runner_bin};
+use crate::util::{runner_bin, workspace_bin};
 
 fn runner() -> Command {
-    require_sibling("connector-pagerduty");
+    workspace_bin("connector-pagerduty");
     let mut command = Command::new(runner_bin());
     command.env("NO_COLOR", "1");
     command
 }
 
 fn ids(db: &Path, record_type: &str) -> BTreeSet<String> {
-    let conn = rusqlite::Connection::open(db).unwrap();
-    let mut statement = conn.prepare("SELECT id FROM records WHERE type = ?1").unwrap();
-    statement.query_map([record_type], |row| row.get(0)).unwrap().map(Result::unwrap).collect()
+    Store::open(db).records_of(record_type).into_keys().collect()
 }
 
 fn query_i64(db: &Path, sql: &str) -> i64 {

@@ -13,7 +13,7 @@ use serde_json::json;
 use throwaway_postgres::Cluster;
 
 use crate::destinations::{Kind, Store};
-use crate::util::{require_sibling, runner, runner_bin};
+use crate::util::{runner, runner_bin, workspace_bin};
 use crate::util::{shell_connector as connector, wait_for};
 
 /// A fresh database for `test`, with its URL.
@@ -339,7 +339,7 @@ fn sslmode_is_honoured_with_rustls() {
 #[test]
 fn the_pagerduty_connector_stores_exactly_the_simulators_incidents_in_postgres() {
     let Some((cluster, db, url)) = database("pagerduty") else { return };
-    require_sibling("connector-pagerduty");
+    workspace_bin("connector-pagerduty");
     let mock =
         pagerduty_mock::start_blocking(pagerduty_mock::MockConfig { incidents: 800, days: 120, ..Default::default() })
             .unwrap();
@@ -369,8 +369,8 @@ fn the_pagerduty_connector_stores_exactly_the_simulators_incidents_in_postgres()
 #[test]
 fn the_demo_syncs_into_postgres_and_its_queries_work_there() {
     let Some((cluster, db, url)) = database("demo") else { return };
-    require_sibling("connector-pagerduty");
-    require_sibling("pagerduty-mock");
+    workspace_bin("connector-pagerduty");
+    workspace_bin("pagerduty-mock");
     let dir = tempfile::tempdir().unwrap();
     for run in 0..2 {
         let output = runner(dir.path(), &["demo", "--incidents", "200", "--output", &url]).output().unwrap();

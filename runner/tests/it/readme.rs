@@ -18,7 +18,7 @@ use std::process::{Command, Stdio};
 
 use pagerduty_mock::{start_blocking, MockConfig};
 
-use crate::util::{root, runner_bin};
+use crate::util::{runner_bin, workspace_root};
 
 /// The URL the README's PostgreSQL section uses, for a local server set up as it says.
 const README_POSTGRES_URL: &str = "postgres://runner:secret@localhost:5432/runner";
@@ -143,7 +143,7 @@ fn run_shell(dir: &Path, path_var: &str, command: &str) {
 
 #[test]
 fn every_readme_command_runs_against_the_simulator() {
-    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let readme = std::fs::read_to_string(workspace_root().join("README.md")).unwrap();
     let mock = start_blocking(MockConfig { incidents: 600, days: 400, ..MockConfig::default() }).unwrap();
     let dir = tempfile::tempdir().unwrap();
 
@@ -157,8 +157,11 @@ fn every_readme_command_runs_against_the_simulator() {
     for toml in tomls {
         std::fs::write(dir.path().join(toml_file_name(&toml)), &toml).unwrap();
     }
-    std::os::unix::fs::symlink(root().join("connectors").canonicalize().unwrap(), dir.path().join("connectors"))
-        .unwrap();
+    std::os::unix::fs::symlink(
+        workspace_root().join("connectors").canonicalize().unwrap(),
+        dir.path().join("connectors"),
+    )
+    .unwrap();
 
     let bin_dir = runner_bin().parent().unwrap().to_owned();
     let mut path_var = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());

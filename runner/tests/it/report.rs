@@ -10,7 +10,7 @@ use std::path::Path;
 
 use rusqlite::Connection;
 
-use crate::util::{chromium, fake, png_colours, require_sibling, run_chromium, runner, stdout_of};
+use crate::util::{chromium, fake, png_colours, run_chromium, runner, stdout_of, workspace_bin};
 
 /// The name of the connection that fails: markup that must stay text.
 const BROKEN: &str = "broken <b>&amp;</b>";
@@ -84,7 +84,7 @@ fn close(text: &str, expected: f64, what: &str) {
 #[test]
 fn the_report_renders_in_a_browser_with_every_chart_and_the_databases_numbers() {
     for sibling in ["pagerduty-mock", "connector-pagerduty"] {
-        require_sibling(sibling);
+        workspace_bin(sibling);
     }
     let Some(chromium) = chromium("the_report_renders_in_a_browser") else { return };
     let dir = tempfile::tempdir().unwrap();

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::util::{require_sibling, runner, stderr_of, stdout_of, Sandbox};
+use crate::util::{runner, stderr_of, stdout_of, workspace_bin, Sandbox};
 
 /// The drifting fixture, made executable (git may lose the mode).
 fn drifting() -> String {
@@ -169,7 +169,7 @@ fn a_stored_type_without_a_schema_and_unreadable_lines_are_reported() {
 
 #[test]
 fn the_pagerduty_connector_does_not_drift_from_the_shared_schemas() {
-    require_sibling("connector-pagerduty");
+    workspace_bin("connector-pagerduty");
     let mock = pagerduty_mock::start_blocking(pagerduty_mock::MockConfig {
         incidents: 60,
         days: 30,

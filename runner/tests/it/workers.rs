@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use serde_json::{json, Value};
 use throwaway_postgres::Cluster;
 
-use crate::util::{finish, require, root, runner, runner_bin, signal, wait_for};
+use crate::util::{finish, require, runner, runner_bin, signal, wait_for, workspace_root};
 
 /// A fresh database and a directory for one test.
 pub struct Fleet {
@@ -78,7 +78,7 @@ impl Fleet {
 
 /// The fixture connector: resumable pages of Team records.
 pub fn paged_connector() -> PathBuf {
-    root().join("runner/tests/fixtures/paged-connector.py")
+    workspace_root().join("runner/tests/fixtures/paged-connector.py")
 }
 
 /// A JSON object as a TOML inline table (strings, numbers and booleans only).

@@ -27,7 +27,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::{json, Value};
 
 use crate::destinations::Store;
-use crate::util::{require_sibling, runner_bin};
+use crate::util::{runner_bin, workspace_bin};
 
 /// Whether the long mode is asked for (`RELIABILITY_LONG` set and not `0`).
 pub fn long_mode() -> bool {
@@ -66,7 +66,7 @@ impl Bench {
     /// stderr to [`Bench::stderr`] (`--wait`: a killed runner's PostgreSQL sessions end a
     /// moment after it).
     pub fn command(&self, store: &Store) -> Command {
-        let bench = require_sibling("connector-bench");
+        let bench = workspace_bin("connector-bench");
         let config = store.dir.path().join("bench.json");
         let config_json = json!({"records": self.records, "checkpointEvery": self.checkpoint_every});
         std::fs::write(&config, config_json.to_string()).unwrap();
