@@ -27,42 +27,10 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 
-use crate::{DestinationError, SqlDialect};
+use crate::{DestinationError, RunOutcome, SqlDialect};
 
-/// How a run stands in the history.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum RunState {
-    /// Not finished yet (or its runner died and no later run has noticed).
-    Running,
-    /// The connector exited 0 and everything was stored.
-    Succeeded,
-    /// The connector or the runner failed.
-    Failed,
-    /// Stopped by Ctrl-C or SIGTERM.
-    Interrupted,
-}
-
-impl RunState {
-    /// `running`, `succeeded`, `failed` or `interrupted`, as stored.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunState::Running => "running",
-            RunState::Succeeded => "succeeded",
-            RunState::Failed => "failed",
-            RunState::Interrupted => "interrupted",
-        }
-    }
-
-    fn parse(text: &str) -> Option<RunState> {
-        Some(match text {
-            "running" => RunState::Running,
-            "succeeded" => RunState::Succeeded,
-            "failed" => RunState::Failed,
-            "interrupted" => RunState::Interrupted,
-            _ => return None,
-        })
-    }
-}
+/// How `sync_runs.outcome` says a run has not ended.
+pub const RUNNING: &str = "running";
 
 /// One row of `sync_runs`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,7 +48,9 @@ pub struct Run {
     /// When it ended (`None` while running).
     pub finished_at: Option<DateTime<Utc>>,
     /// How it ended.
-    pub state: RunState,
+    /// How it ended; `None` while it runs (or its runner died and no later run has
+    /// noticed yet).
+    pub outcome: Option<RunOutcome>,
     /// Records stored.
     pub records: u64,
     /// Records stored by `_type`.
@@ -92,6 +62,11 @@ pub struct Run {
 }
 
 impl Run {
+    /// `running`, `succeeded`, `failed` or `interrupted`, as stored and shown.
+    pub fn state(&self) -> &'static str {
+        self.outcome.map_or(RUNNING, RunOutcome::as_str)
+    }
+
     /// How long it took (`None` while running).
     pub fn duration(&self) -> Option<std::time::Duration> {
         self.finished_at.and_then(|end| (end - self.started_at).to_std().ok())
@@ -303,8 +278,11 @@ pub(crate) fn parse_by_type(text: &str) -> BTreeMap<String, u64> {
 }
 
 /// A stored outcome, or why it cannot be read.
-pub(crate) fn parse_state(text: &str, target: &str, run: i64) -> Result<RunState, HistoryError> {
-    RunState::parse(text).ok_or_else(|| HistoryError::Corrupt {
+pub(crate) fn parse_state(text: &str, target: &str, run: i64) -> Result<Option<RunOutcome>, HistoryError> {
+    if text == RUNNING {
+        return Ok(None);
+    }
+    RunOutcome::parse(text).map(Some).ok_or_else(|| HistoryError::Corrupt {
         target: target.to_owned(),
         run,
         what: format!("outcome {text:?} is none of running, succeeded, failed, interrupted"),
@@ -324,7 +302,7 @@ mod tests {
             stream_id: "s".into(),
             started_at: DateTime::from_timestamp(0, 0).unwrap(),
             finished_at: DateTime::from_timestamp(90, 0),
-            state: RunState::Failed,
+            outcome: Some(RunOutcome::Failed),
             records: 0,
             records_by_type: BTreeMap::new(),
             rejected: 0,
@@ -357,9 +335,10 @@ mod tests {
 
     #[test]
     fn every_state_reads_back_as_written() {
-        for state in [RunState::Running, RunState::Succeeded, RunState::Failed, RunState::Interrupted] {
-            assert_eq!(RunState::parse(state.as_str()), Some(state));
+        for outcome in [RunOutcome::Succeeded, RunOutcome::Failed, RunOutcome::Interrupted] {
+            assert_eq!(parse_state(outcome.as_str(), "db", 1).unwrap(), Some(outcome));
         }
+        assert_eq!(parse_state(RUNNING, "db", 1).unwrap(), None);
         assert!(parse_state("exploded", "db", 7).unwrap_err().to_string().contains("run 7: outcome \"exploded\""));
     }
 }

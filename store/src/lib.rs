@@ -90,8 +90,9 @@ pub struct RunStart {
     pub started_at: DateTime<Utc>,
 }
 
-/// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How a run ended: what a run writes to its history and what the history reads back
+/// (a run not ended yet has none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum RunOutcome {
     /// The connector exited 0 and everything was stored.
     Succeeded,
@@ -109,6 +110,11 @@ impl RunOutcome {
             RunOutcome::Failed => "failed",
             RunOutcome::Interrupted => "interrupted",
         }
+    }
+
+    /// The outcome [`RunOutcome::as_str`] wrote, if `text` is one.
+    pub fn parse(text: &str) -> Option<RunOutcome> {
+        [RunOutcome::Succeeded, RunOutcome::Failed, RunOutcome::Interrupted].into_iter().find(|o| o.as_str() == text)
     }
 }
 

@@ -15,7 +15,8 @@ use crate::console::Verbosity;
 use crate::html;
 use crate::human;
 use crate::resolve;
-use store::history::{is_stale, Run, RunFilter, RunState, StreamStatus};
+use store::history::{is_stale, Run, RunFilter, StreamStatus};
+use store::RunOutcome;
 
 /// What `runner runs` shows.
 #[derive(Debug, Clone)]
@@ -120,7 +121,7 @@ fn table(
                 run.stream_id.clone(),
                 run.id.to_string(),
                 ago(run.started_at, now),
-                run.state.as_str().to_owned(),
+                run.state().to_owned(),
                 run.records.to_string(),
                 run.duration().map_or_else(|| "-".to_owned(), human::duration),
                 last_success.clone(),
@@ -129,7 +130,7 @@ fn table(
         }
     }
     let mut out = crate::human::columns(&rows);
-    let count = |state| streams.iter().filter(|s| s.status.latest.state == state).count();
+    let count = |outcome| streams.iter().filter(|s| s.status.latest.outcome == outcome).count();
     let stale = streams.iter().filter(|s| s.stale).count();
     let connections = streams.iter().map(|s| &s.status.latest.connection).collect::<BTreeSet<_>>();
     out.push_str(&format!(
@@ -137,9 +138,9 @@ fn table(
         plural(streams.len(), "stream"),
         connections.len(),
         if connections.len() == 1 { "connection" } else { "connections" },
-        count(RunState::Failed),
-        count(RunState::Interrupted),
-        count(RunState::Running),
+        count(Some(RunOutcome::Failed)),
+        count(Some(RunOutcome::Interrupted)),
+        count(None),
         human::age(stale_after),
     ));
     out
@@ -176,7 +177,7 @@ fn to_json(database: &str, streams: &[StreamRows], now: DateTime<Utc>, stale_aft
                 "connection": latest.connection,
                 "stream": latest.stream_id,
                 "connector": latest.connector,
-                "outcome": latest.state.as_str(),
+                "outcome": latest.state(),
                 "last_success": s.status.last_success.map(time),
                 "stale": s.stale,
                 "runs_recorded": s.status.runs,
@@ -198,7 +199,7 @@ fn run_json(run: &Run) -> Value {
         "id": run.id,
         "started_at": time(run.started_at),
         "finished_at": run.finished_at.map(time),
-        "outcome": run.state.as_str(),
+        "outcome": run.state(),
         "records": run.records,
         "records_by_type": run.records_by_type,
         "rejected": run.rejected,

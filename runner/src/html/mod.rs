@@ -23,7 +23,8 @@ use maud::{html, Markup, PreEscaped, Render, DOCTYPE};
 use crate::human;
 use incidents::{IncidentStats, ServiceStats, WEEKDAYS};
 use store::atomic;
-use store::history::{is_stale, History, HistoryError, Run, RunFilter, RunState, StreamStatus, TypeCount};
+use store::history::{is_stale, History, HistoryError, Run, RunFilter, StreamStatus, TypeCount};
+use store::RunOutcome;
 use svg::{Bar, Row, Segment};
 use Column::{Number, Text};
 
@@ -269,9 +270,8 @@ fn data_table(columns: &[Column], body: Markup) -> Markup {
     html! { details { summary { "Data" } div class="scroll" { table { (head(columns)) tbody { (body) } } } } }
 }
 
-fn badge(state: RunState) -> Markup {
-    let class = if state == RunState::Succeeded { "succeeded" } else { state.as_str() };
-    html! { span class=(format!("badge {class}")) { (state.as_str()) } }
+fn badge(run: &Run) -> Markup {
+    html! { span class=(format!("badge {}", run.state())) { (run.state()) } }
 }
 
 /// ` stale`, as a badge, after a stream's last success when it is stale.
@@ -304,7 +304,7 @@ fn overview(data: &ReportData) -> Markup {
 
 /// The overview's counts and its table of each stream's latest run.
 fn latest_runs(data: &ReportData, streams: &[(&ConnectionData, &StreamData)]) -> Markup {
-    let failing = streams.iter().filter(|(_, s)| s.status.latest.state == RunState::Failed).count();
+    let failing = streams.iter().filter(|(_, s)| s.status.latest.outcome == Some(RunOutcome::Failed)).count();
     let stale = streams.iter().filter(|(_, s)| s.stale).count();
     let connections = data.connections.iter().filter(|c| !c.streams.is_empty()).count();
     let columns = [
@@ -348,7 +348,7 @@ fn latest_run_row(data: &ReportData, index: usize, connection: &ConnectionData, 
         tr {
             th scope="row" { a href=(format!("#c{section}")) { (connection.name) } }
             td { (latest.stream_id) }
-            td { (badge(latest.state)) }
+            td { (badge(latest)) }
             td { (time(latest.started_at)) }
             td class="n" { (latest.records) }
             td { (last_success) (stale_badge(stream)) }
@@ -430,7 +430,7 @@ fn stream_part(id: &str, connection: &str, stream: &StreamData, now: DateTime<Ut
     html! {
         h3 { "Stream " (latest.stream_id) " " span class="muted" { "(" (latest.connector) ")" } }
         p {
-            "Latest run " (badge(latest.state)) " " (ago(latest.started_at, now)) "; " (last_success)
+            "Latest run " (badge(latest)) " " (ago(latest.started_at, now)) "; " (last_success)
             (stale_badge(stream)) ". " (stream.status.runs) " runs recorded, " (stream.status.failures) " failed."
         }
         (runs_chart(id, connection, stream))
@@ -442,30 +442,25 @@ fn stream_part(id: &str, connection: &str, stream: &StreamData, now: DateTime<Ut
 }
 
 /// The CSS class that colours a run's outcome.
-fn outcome_class(state: RunState) -> &'static str {
-    match state {
-        RunState::Succeeded => "ok",
-        RunState::Failed => "failed",
-        RunState::Interrupted => "interrupted",
-        RunState::Running => "running",
+fn outcome_class(outcome: Option<RunOutcome>) -> &'static str {
+    match outcome {
+        Some(RunOutcome::Succeeded) => "ok",
+        Some(RunOutcome::Failed) => "failed",
+        Some(RunOutcome::Interrupted) => "interrupted",
+        None => "running",
     }
 }
 
 /// A run as a bar of its records, coloured by outcome, its tooltip saying what happened.
 fn run_bar(run: &Run) -> Bar {
     let duration = run.duration().map_or_else(|| "still running".to_owned(), human::duration);
-    let mut tip = format!(
-        "run {} at {} UTC: {}, {} records, {duration}",
-        run.id,
-        time(run.started_at),
-        run.state.as_str(),
-        run.records
-    );
+    let mut tip =
+        format!("run {} at {} UTC: {}, {} records, {duration}", run.id, time(run.started_at), run.state(), run.records);
     if let Some(headline) = run.headline() {
         tip.push_str(&format!(": {}", svg::shorten(headline, 200)));
     }
     Bar {
-        segments: vec![Segment { class: outcome_class(run.state), value: run.records as f64, tip }],
+        segments: vec![Segment { class: outcome_class(run.outcome), value: run.records as f64, tip }],
         label: run.started_at.format("%m-%d").to_string(),
     }
 }
@@ -474,14 +469,14 @@ fn runs_chart(id: &str, connection: &str, stream: &StreamData) -> Markup {
     let latest = &stream.status.latest;
     let bars: Vec<Bar> = stream.runs.iter().map(run_bar).collect();
     let title = format!("Runs of {connection} / {}: records per run, coloured by outcome", latest.stream_id);
-    let count = |state| stream.runs.iter().filter(|r| r.state == state).count();
+    let count = |outcome| stream.runs.iter().filter(|r| r.outcome == outcome).count();
     let desc = format!(
         "The last {} runs, oldest first: {} succeeded, {} failed, {} interrupted, {} running; {} records in the latest.",
         stream.runs.len(),
-        count(RunState::Succeeded),
-        count(RunState::Failed),
-        count(RunState::Interrupted),
-        count(RunState::Running),
+        count(Some(RunOutcome::Succeeded)),
+        count(Some(RunOutcome::Failed)),
+        count(Some(RunOutcome::Interrupted)),
+        count(None),
         latest.records
     );
     let outcomes = [("ok", "succeeded"), ("failed", "failed"), ("interrupted", "interrupted"), ("running", "running")];
@@ -491,7 +486,7 @@ fn runs_chart(id: &str, connection: &str, stream: &StreamData) -> Markup {
             tr {
                 td { (run.id) }
                 td { (time(run.started_at)) }
-                td { (run.state.as_str()) }
+                td { (run.state()) }
                 td class="n" { (run.records) }
                 td { (run.duration().map_or_else(|| "-".to_owned(), human::duration)) }
             }
@@ -696,7 +691,7 @@ mod tests {
     use super::incidents::IncidentFacts;
     use super::*;
 
-    fn run(id: i64, connection: &str, state: RunState, error: Option<&str>) -> Run {
+    fn run(id: i64, connection: &str, outcome: RunOutcome, error: Option<&str>) -> Run {
         Run {
             id,
             connection: connection.into(),
@@ -704,7 +699,7 @@ mod tests {
             stream_id: "s<1>".into(),
             started_at: DateTime::from_timestamp(1_772_000_000 + id * 3600, 0).unwrap(),
             finished_at: DateTime::from_timestamp(1_772_000_010 + id * 3600, 0),
-            state,
+            outcome: Some(outcome),
             records: 4,
             records_by_type: BTreeMap::new(),
             rejected: 0,
@@ -714,7 +709,7 @@ mod tests {
 
     fn data() -> ReportData {
         let evil = "<img src=x onerror=alert(1)>";
-        let failed = run(2, evil, RunState::Failed, Some("connector `x` <b>failed</b>\n---- stderr ----\n&lt;"));
+        let failed = run(2, evil, RunOutcome::Failed, Some("connector `x` <b>failed</b>\n---- stderr ----\n&lt;"));
         let mut incidents = IncidentStats::default();
         incidents.add(&IncidentFacts {
             connection: evil.into(),
@@ -733,7 +728,7 @@ mod tests {
                 streams: vec![StreamData {
                     status: StreamStatus { latest: failed.clone(), last_success: None, runs: 2, failures: 1 },
                     stale: true,
-                    runs: vec![run(1, evil, RunState::Succeeded, None), failed.clone()],
+                    runs: vec![run(1, evil, RunOutcome::Succeeded, None), failed.clone()],
                     failures: vec![failed],
                 }],
                 incidents: Some(incidents),

@@ -10,16 +10,16 @@
 //! validates them ([`engine::validate`]). Check names are stable; `runner/KIT.md` documents each.
 //!
 //! - [`check`]: a check's verdict and the names; [`exec`]: one run and its transcript;
-//! - [`spec`], [`verify`], [`sync`], [`robust`]: the checks; [`leaks`]: the secret scan;
-//! - [`report`]: the table and the JSON document.
+//! - [`spec`], [`verify`], [`sync_checks`], [`robust`]: the checks; [`leaks`]: the secret scan;
+//! - [`scorecard`]: every check's verdict in order, counted, as a table or one JSON document.
 
 pub mod check;
 pub mod exec;
 pub mod leaks;
-pub mod report;
 pub mod robust;
+pub mod scorecard;
 pub mod spec;
-pub mod sync;
+pub mod sync_checks;
 pub mod verify;
 
 use std::path::PathBuf;
@@ -37,7 +37,7 @@ use engine::ConnectorClient;
 use check::Check;
 use exec::Executor;
 use leaks::{Leak, Scanner};
-use report::Report;
+use scorecard::Scorecard;
 
 /// `--since` when not given: this many days before now.
 pub const DEFAULT_SINCE_DAYS: i64 = 30;
@@ -101,7 +101,7 @@ pub fn command(settings: &Settings, request: &Request) -> anyhow::Result<Status>
 }
 
 /// Runs every check. Never fails: a connector that cannot even start fails its checks.
-pub fn run(plan: &KitPlan) -> Report {
+pub fn run(plan: &KitPlan) -> Scorecard {
     let mut executor = Executor::new(&plan.connector, plan.check_timeout);
     let (mut checks, spec) = spec::checks(&mut executor, &plan.config);
     let schema = spec.as_ref().map(|s| &s.config_schema);
@@ -109,14 +109,14 @@ pub fn run(plan: &KitPlan) -> Report {
         executor.set_scanner(Scanner::new(schema, &plan.config));
     }
     checks.extend(verify::checks(&mut executor, &plan.config, schema));
-    let (sync_checks, stream) = sync::checks(&mut executor, &plan.config, plan.since);
+    let (sync_checks, stream) = sync_checks::checks(&mut executor, &plan.config, plan.since);
     checks.extend(sync_checks);
     checks.extend(robust::checks(&mut executor, &plan.config, stream.as_ref(), plan.since, plan.sigterm_grace));
     checks.push(secrets(spec.is_some(), executor.scanner(), executor.leaks()));
     for check in &mut checks {
         check.reason = executor.scanner().mask(&check.reason).into_owned();
     }
-    Report { connector: plan.connector.name().to_owned(), checks: check::in_report_order(checks) }
+    Scorecard { connector: plan.connector.name().to_owned(), checks: check::in_report_order(checks) }
 }
 
 fn secrets(have_spec: bool, scanner: &Scanner, leaks: &[Leak]) -> Check {

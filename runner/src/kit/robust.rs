@@ -12,7 +12,7 @@ use engine::supervisor::{Limits, Termination};
 
 use super::check::{self, verdict, Check, Problem};
 use super::exec::{ended, Executor, Run, Transcript};
-use super::sync::sync_stdin;
+use super::sync_checks::sync_stdin;
 
 /// The command no connector implements.
 const UNKNOWN_COMMAND: &str = "kit-unknown-command";

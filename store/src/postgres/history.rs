@@ -218,7 +218,7 @@ fn run(row: &Row, target: &str) -> Result<Run, HistoryError> {
         stream_id: row.try_get(3).map_err(read)?,
         started_at,
         finished_at: instant(row.try_get(5).map_err(read)?),
-        state: parse_state(&outcome, target, id)?,
+        outcome: parse_state(&outcome, target, id)?,
         records: row.try_get::<_, i64>(7).map_err(read)?.unsigned_abs(),
         records_by_type: parse_by_type(&by_type),
         rejected: row.try_get::<_, i64>(9).map_err(read)?.unsigned_abs(),

@@ -193,7 +193,7 @@ fn run(row: &Row<'_>, target: &str) -> Result<Run, HistoryError> {
         stream_id: row.get(3).map_err(read)?,
         started_at,
         finished_at: instant(row.get(5).map_err(read)?),
-        state: parse_state(&outcome, target, id)?,
+        outcome: parse_state(&outcome, target, id)?,
         records: row.get::<_, i64>(7).map_err(read)?.unsigned_abs(),
         records_by_type: parse_by_type(by_type.as_deref().unwrap_or("{}")),
         rejected: row.get::<_, i64>(9).map_err(read)?.unsigned_abs(),
@@ -204,8 +204,7 @@ fn run(row: &Row<'_>, target: &str) -> Result<Run, HistoryError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::RunState;
-    use crate::OutputSpec;
+    use crate::{OutputSpec, RunOutcome};
 
     /// A database made with the runner's own schema, and runs written by hand.
     fn database(dir: &Path) -> std::path::PathBuf {
@@ -236,8 +235,8 @@ mod tests {
         let mut history = OutputSpec::sqlite(database(dir.path())).history().unwrap();
         let latest = history.latest(None).unwrap();
         let summary: Vec<_> =
-            latest.iter().map(|s| (s.latest.connection.as_str(), s.latest.state, s.runs, s.failures)).collect();
-        assert_eq!(summary, [("gh", RunState::Running, 2, 0), ("pd", RunState::Failed, 2, 1)]);
+            latest.iter().map(|s| (s.latest.connection.as_str(), s.latest.outcome, s.runs, s.failures)).collect();
+        assert_eq!(summary, [("gh", None, 2, 0), ("pd", Some(RunOutcome::Failed), 2, 1)]);
         assert_eq!(latest[0].last_success, None);
         assert_eq!(latest[1].last_success.unwrap().to_rfc3339(), "2026-03-01T10:00:02.500+00:00");
         assert_eq!(latest[1].latest.headline(), Some("boom"));
@@ -259,7 +258,7 @@ mod tests {
         assert_eq!(runs.iter().map(|r| r.id).collect::<Vec<_>>(), [2]);
         // An offset in a stored time is honoured: 11:00+01:00 is 10:00Z, before the start.
         let gh = history.runs(&RunFilter { connection: Some("gh".into()), failed_only: false, per_stream: 5 });
-        let interrupted = gh.unwrap().into_iter().find(|r| r.state == RunState::Interrupted).unwrap();
+        let interrupted = gh.unwrap().into_iter().find(|r| r.outcome == Some(RunOutcome::Interrupted)).unwrap();
         assert_eq!(interrupted.finished_at.unwrap().to_rfc3339(), "2026-03-02T10:00:00+00:00");
         assert_eq!(interrupted.duration(), None, "an end before the start is no duration");
     }

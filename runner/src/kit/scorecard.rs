@@ -1,4 +1,4 @@
-//! The kit's report: the checks in order, counted, rendered as a table for people
+//! The kit's scorecard (what `runner test-connector` prints, its report): the checks in order, counted, rendered as a table for people
 //! (colours only on a terminal without `NO_COLOR`) or as one JSON document.
 
 use serde_json::{json, Value};
@@ -8,14 +8,14 @@ use crate::style::Style;
 
 /// The result of a kit run.
 #[derive(Debug, Clone)]
-pub struct Report {
+pub struct Scorecard {
     /// The connector as the user named it.
     pub connector: String,
     /// Every check, in report order.
     pub checks: Vec<Check>,
 }
 
-impl Report {
+impl Scorecard {
     /// How many checks have `status`.
     pub fn count(&self, status: Status) -> usize {
         self.checks.iter().filter(|c| c.status == status).count()
@@ -79,8 +79,8 @@ mod tests {
     use super::*;
     use crate::kit::check::{verdict, Problem};
 
-    fn report() -> Report {
-        Report {
+    fn report() -> Scorecard {
+        Scorecard {
             connector: "./c".into(),
             checks: vec![
                 Check::pass("spec.single_message", "ok"),
