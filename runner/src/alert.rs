@@ -180,6 +180,16 @@ pub enum AlertError {
     },
 }
 
+impl crate::failure::Classify for AlertError {
+    fn failure_kind(&self) -> engine::FailureKind {
+        if self.is_bad_input() {
+            engine::FailureKind::BadInput
+        } else {
+            engine::FailureKind::Failed
+        }
+    }
+}
+
 impl AlertError {
     /// True for a bad `--notify-url` (bad input, found before anything runs).
     pub fn is_bad_input(&self) -> bool {

@@ -3,26 +3,18 @@
 //! [`crate::exit_code`]) and the one place, with `main`, that knows the command line.
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::alert::AlertError;
-use crate::cli::{
-    AlertArgs, Cli, Command, ConnectionsCommand, GlobalArgs, Lang, SchemaCommand, SchemaDiffArgs, SyncArgs,
-};
-use crate::commands::history::{ReportRequest, RunsRequest};
+use crate::cli::{Cli, Command, ConnectionsCommand, GlobalArgs, SchemaCommand};
 use crate::commands::schema::DiffSource;
-use crate::commands::sync::{Alerting, SyncRequest};
-use crate::commands::worker::WorkerRequest;
+use crate::commands::sync::SyncRequest;
 use crate::commands::{connections, history, inspect, schema, sync, worker, Settings, Status};
-use crate::connections_file::ConnectionsError;
 use crate::console::Verbosity;
 use crate::exit_code;
-use crate::resolve::InputError;
-use crate::scaffold::{self, Language, ScaffoldError};
+use crate::failure::{CommandError, CommandResult};
+use crate::scaffold;
 use crate::{demo, kit};
-use engine::{FailureKind, Limits, RunError, Stop, StopSignal};
-use store::history::HistoryError;
+use engine::{FailureKind, Limits, Stop, StopSignal};
 
 /// Runs a parsed command line with `stop` as its stop switch, prints an error once, and
 /// returns the exit code.
@@ -31,79 +23,35 @@ pub fn run(cli: Cli, stop: Stop) -> ExitCode {
     match dispatch(cli, &settings) {
         Ok(status) => ExitCode::from(code_for_status(status)),
         Err(error) => {
-            if !is_stdout_closed(&error) {
-                let _ = writeln!(std::io::stderr().lock(), "error: {}", store::with_causes(error.as_ref()));
+            // The reader of our stdout went away (`runner ... | head`): nothing to say.
+            if error.kind() != FailureKind::StdoutClosed {
+                let _ = writeln!(std::io::stderr().lock(), "error: {}", store::with_causes(error.error().as_ref()));
             }
             ExitCode::from(code_for_error(&error))
         }
     }
 }
 
-fn dispatch(cli: Cli, settings: &Settings) -> anyhow::Result<Status> {
+/// Each subcommand's arguments go to their command as they are, or through the request
+/// they convert themselves into (`TryFrom`, beside the request).
+fn dispatch(cli: Cli, settings: &Settings) -> CommandResult<Status> {
     match cli.command {
         Command::Spec { connector } => inspect::spec(settings, &connector),
         Command::Verify { connector, config } => inspect::verify(settings, &connector, &config),
         Command::Discover { connector, config } => inspect::discover(settings, &connector, &config),
-        Command::Sync(args) => sync::sync(settings, &sync_request(args)?),
-        Command::SyncAll(args) => sync::sync_all(
-            settings,
-            &args.connections,
-            &args.output,
-            args.skip_invalid,
-            usize::from(args.jobs),
-            args.wait,
-            alerting(&args.alerts).as_ref(),
-        ),
+        Command::Sync(args) => sync::sync(settings, &SyncRequest::try_from(args)?),
+        Command::SyncAll(args) => sync::sync_all(settings, &args),
         Command::Connections(ConnectionsCommand::Apply { file, db, prune }) => {
             connections::apply(settings, &file, &db, prune)
         }
         Command::Connections(ConnectionsCommand::List { db }) => connections::list(settings, &db),
-        Command::Worker(args) => {
-            let request = WorkerRequest {
-                db: args.db,
-                jobs: usize::from(args.jobs),
-                until_idle: args.until_idle,
-                lease_ttl: args.lease_ttl,
-                alerts: alerting(&args.alerts),
-            };
-            worker::worker(settings, &request)
-        }
-        Command::TestConnector(args) => {
-            let request = kit::Request {
-                connector: args.connector,
-                config: args.config,
-                since: args.since,
-                check_timeout: args.check_timeout,
-                sigterm_grace: args.sigterm_grace,
-            };
-            kit::command(settings, &request)
-        }
-        Command::New(args) => {
-            let request = scaffold::Request {
-                slug: args.slug,
-                language: language(args.lang),
-                dir: args.dir.clone().unwrap_or_else(|| PathBuf::from(".")),
-            };
-            scaffold::command(settings, &request, args.dir.is_some())
-        }
-        Command::Demo(args) => {
-            demo::command(settings, &demo::Request { incidents: args.incidents, output: args.output })
-        }
-        Command::Runs(args) => history::runs(
-            settings,
-            &RunsRequest {
-                db: args.db,
-                connection: args.connection,
-                failed: args.failed,
-                limit: args.limit,
-                stale_after: args.stale_after,
-            },
-        ),
-        Command::Schema(SchemaCommand::Diff(args)) => schema::diff(settings, &diff_source(args)?),
-        Command::Report(args) => history::report(
-            settings,
-            &ReportRequest { db: args.db, output: args.output, stale_after: args.stale_after },
-        ),
+        Command::Worker(args) => worker::worker(settings, &args),
+        Command::TestConnector(args) => kit::command(settings, &args),
+        Command::New(args) => scaffold::command(settings, &args),
+        Command::Demo(args) => demo::command(settings, &args),
+        Command::Runs(args) => history::runs(settings, &args),
+        Command::Schema(SchemaCommand::Diff(args)) => schema::diff(settings, &DiffSource::try_from(args)?),
+        Command::Report(args) => history::report(settings, &args),
     }
 }
 
@@ -121,50 +69,6 @@ fn settings(global: &GlobalArgs, stop: Stop) -> Settings {
         ..Limits::default()
     };
     Settings::new(verbosity, limits, stop, global.json)
-}
-
-fn alerting(args: &AlertArgs) -> Option<Alerting> {
-    args.notify_url.as_ref().map(|url| Alerting { url: url.clone(), stale_after: args.stale_after })
-}
-
-fn sync_request(args: SyncArgs) -> Result<SyncRequest, InputError> {
-    let (stream, cutoff) = match <[String; 1]>::try_from(args.rest) {
-        Ok([cutoff]) => (None, cutoff),
-        Err(rest) => match <[String; 2]>::try_from(rest) {
-            Ok([stream, cutoff]) => (Some(stream), cutoff),
-            Err(_) => return Err(InputError::Usage("expected [STREAM] EARLIEST_CUTOFF".into())),
-        },
-    };
-    Ok(SyncRequest {
-        connector: args.connector,
-        config: args.config,
-        stream,
-        cutoff,
-        connection: args.connection,
-        output: args.store.output,
-        state: args.store.state,
-        skip_invalid: args.store.skip_invalid,
-        jobs: usize::from(args.jobs),
-        wait: args.store.wait,
-        alerts: alerting(&args.alerts),
-    })
-}
-
-fn diff_source(args: SchemaDiffArgs) -> Result<DiffSource, InputError> {
-    match (args.db, args.connector, args.config) {
-        (Some(db), None, None) => Ok(DiffSource::Stored { db }),
-        (None, Some(connector), Some(config)) => Ok(DiffSource::Sample { connector, config, since: args.since }),
-        _ => Err(InputError::Usage("expected CONNECTOR CONFIG, or --db PATH|URL".into())),
-    }
-}
-
-fn language(lang: Lang) -> Language {
-    match lang {
-        Lang::Rust => Language::Rust,
-        Lang::Python => Language::Python,
-        Lang::Node => Language::Node,
-        Lang::Shell => Language::Shell,
-    }
 }
 
 /// The exit code for how a command ended.
@@ -187,68 +91,40 @@ pub fn code_for_signal(signal: StopSignal) -> u8 {
     }
 }
 
-/// The exit code for an error that ended a command.
-pub fn code_for_error(error: &anyhow::Error) -> u8 {
-    for cause in error.chain() {
-        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
-            if io.kind() == std::io::ErrorKind::BrokenPipe {
-                return exit_code::SUCCESS;
-            }
-        }
-        if cause.is::<InputError>() || cause.is::<ConnectionsError>() {
-            return exit_code::USAGE;
-        }
-        if let Some(run) = cause.downcast_ref::<RunError>() {
-            return match run.kind() {
-                FailureKind::Failed => exit_code::FAILURE,
-                FailureKind::BadInput => exit_code::USAGE,
-                FailureKind::Interrupted(signal) => code_for_signal(signal),
-                FailureKind::StdoutClosed => exit_code::SUCCESS,
-            };
-        }
-        if let Some(alert) = cause.downcast_ref::<AlertError>() {
-            return if alert.is_bad_input() { exit_code::USAGE } else { exit_code::FAILURE };
-        }
-        if let Some(history) = cause.downcast_ref::<HistoryError>() {
-            return if history.is_bad_input() { exit_code::USAGE } else { exit_code::FAILURE };
-        }
-        if let Some(scaffold) = cause.downcast_ref::<ScaffoldError>() {
-            return if scaffold.is_bad_input() { exit_code::USAGE } else { exit_code::FAILURE };
-        }
+/// The exit code for an error that ended a command: its kind, which the error's own type
+/// gave it (`failure::Classify`).
+pub fn code_for_error(error: &CommandError) -> u8 {
+    match error.kind() {
+        FailureKind::Failed => exit_code::FAILURE,
+        FailureKind::BadInput => exit_code::USAGE,
+        FailureKind::Interrupted(signal) => code_for_signal(signal),
+        FailureKind::StdoutClosed => exit_code::SUCCESS,
     }
-    exit_code::FAILURE
-}
-
-/// Whether the error is our stdout being closed by its reader (`runner ... | head`): then
-/// nothing is printed and the exit code is 0.
-fn is_stdout_closed(error: &anyhow::Error) -> bool {
-    code_for_error(error) == exit_code::SUCCESS
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::resolve::InputError;
     use engine::error::FailureBuilder;
-    use engine::ConnectorCommand;
+    use engine::{ConnectorCommand, RunError};
+    use store::history::HistoryError;
 
     #[test]
-    fn every_error_gets_its_code() {
-        let io = |kind| anyhow::Error::from(std::io::Error::from(kind));
-        assert_eq!(code_for_error(&io(std::io::ErrorKind::BrokenPipe)), exit_code::SUCCESS);
-        assert_eq!(code_for_error(&io(std::io::ErrorKind::Other)), exit_code::FAILURE);
-        assert_eq!(code_for_error(&InputError::Usage("x".into()).into()), exit_code::USAGE);
+    fn every_kind_of_error_gets_its_code() {
+        let code = |error: CommandError| code_for_error(&error);
+        assert_eq!(code(std::io::Error::from(std::io::ErrorKind::BrokenPipe).into()), exit_code::SUCCESS);
+        assert_eq!(code(std::io::Error::from(std::io::ErrorKind::Other).into()), exit_code::FAILURE);
+        assert_eq!(code(InputError::Usage("x".into()).into()), exit_code::USAGE);
         let failure = || FailureBuilder::new("c", ConnectorCommand::Sync, &protocol::Redactor::default());
-        let run = |kind| anyhow::Error::from(failure().build(kind, "failed"));
-        assert_eq!(code_for_error(&run(FailureKind::Failed)), exit_code::FAILURE);
-        assert_eq!(code_for_error(&run(FailureKind::BadInput)), exit_code::USAGE);
-        assert_eq!(code_for_error(&run(FailureKind::Interrupted(StopSignal::Terminate))), exit_code::TERMINATED);
-        assert_eq!(code_for_error(&RunError::StdoutClosed.into()), exit_code::SUCCESS);
-        let missing = HistoryError::Missing { path: "none.db".into() };
-        assert_eq!(code_for_error(&missing.into()), exit_code::USAGE);
-        let foreign = HistoryError::NotRunnerDatabase { target: "x.db".into() };
-        assert_eq!(code_for_error(&foreign.into()), exit_code::FAILURE);
-        let context = anyhow::Error::from(failure().build(FailureKind::BadInput, "x")).context("while syncing");
-        assert_eq!(code_for_error(&context), exit_code::USAGE, "the cause decides, under any context");
+        let run = |kind| CommandError::from(failure().build(kind, "failed"));
+        assert_eq!(code(run(FailureKind::Failed)), exit_code::FAILURE);
+        assert_eq!(code(run(FailureKind::BadInput)), exit_code::USAGE);
+        assert_eq!(code(run(FailureKind::Interrupted(StopSignal::Terminate))), exit_code::TERMINATED);
+        assert_eq!(code(RunError::StdoutClosed.into()), exit_code::SUCCESS);
+        assert_eq!(code(HistoryError::Missing { path: "none.db".into() }.into()), exit_code::USAGE);
+        assert_eq!(code(HistoryError::NotRunnerDatabase { target: "x.db".into() }.into()), exit_code::FAILURE);
+        assert_eq!(code(run(FailureKind::BadInput).context("while syncing")), exit_code::USAGE, "under any context");
     }
 
     #[test]

@@ -132,6 +132,13 @@ pub enum ConnectionsError {
     },
 }
 
+impl crate::failure::Classify for ConnectionsError {
+    /// A connections file that cannot be used is bad input, whatever is wrong with it.
+    fn failure_kind(&self) -> engine::FailureKind {
+        engine::FailureKind::BadInput
+    }
+}
+
 /// Reads and validates a connections file. `default_output` is used when neither the
 /// entry nor `[defaults]` names an output.
 ///

@@ -27,6 +27,7 @@ pub mod signals;
 mod commands;
 mod connections_file;
 mod console;
+mod failure;
 mod html;
 mod human;
 mod kit;

@@ -84,6 +84,12 @@ pub enum InputError {
     Usage(String),
 }
 
+impl crate::failure::Classify for InputError {
+    fn failure_kind(&self) -> engine::FailureKind {
+        engine::FailureKind::BadInput
+    }
+}
+
 /// Resolves a connector argument: a path if it contains `/` or names an existing file,
 /// otherwise a slug looked up as `connector-<slug>` beside the runner, then on PATH.
 ///

@@ -1,6 +1,6 @@
 //! The runner's SQLite store read for assertions: the rows of `records`, `stream_state`,
 //! `sync_runs` and `run_logs` as structs, their JSON columns parsed. The tables are the
-//! runner's (`runner/src/engine/destination/sqlite_schema.sql`); this reads them as a
+//! runner's (`store/src/sqlite/schema.sql`); this reads them as a
 //! test would, opening the file read-only, so it can look while a runner writes.
 
 use std::collections::BTreeMap;
@@ -210,10 +210,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("runner.db");
         let db = Connection::open(&path).unwrap();
-        let schema = std::fs::read_to_string(
-            crate::sandbox::workspace_root().join("runner/src/engine/destination/sqlite_schema.sql"),
-        )
-        .unwrap();
+        let schema =
+            std::fs::read_to_string(crate::sandbox::workspace_root().join("store/src/sqlite/schema.sql")).unwrap();
         db.execute_batch(&schema).unwrap();
         db.execute_batch(rows).unwrap();
         (dir, Store::open(path))

@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::{print, Settings, Status};
 use crate::connections_file;
+use crate::failure::CommandResult;
 use crate::human;
 use crate::resolve::{self, InputError};
 use store::fleet::{Fleet, Listed};
@@ -30,7 +31,7 @@ pub fn database(arg: &str) -> Result<Target, InputError> {
 ///
 /// # Errors
 /// A bad file or URL (nothing applied), or the database refused.
-pub fn apply(settings: &Settings, file: &Path, db: &str, prune: bool) -> anyhow::Result<Status> {
+pub fn apply(settings: &Settings, file: &Path, db: &str, prune: bool) -> CommandResult<Status> {
     let target = database(db)?;
     let connections = connections_file::load_for_workers(file)?;
     for literal in literal_secrets(&connections) {
@@ -79,7 +80,7 @@ fn literal_secrets(connections: &[store::fleet::Registered]) -> Vec<String> {
 ///
 /// # Errors
 /// A bad URL, or the database refused.
-pub fn list(settings: &Settings, db: &str) -> anyhow::Result<Status> {
+pub fn list(settings: &Settings, db: &str) -> CommandResult<Status> {
     let target = database(db)?;
     let listed = Fleet::open(&target)?.list()?;
     let text =

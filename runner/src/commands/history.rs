@@ -11,27 +11,14 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
 
 use super::{print, Settings, Status};
+use crate::cli::{ReportArgs, RunsArgs};
 use crate::console::Verbosity;
+use crate::failure::CommandResult;
 use crate::html;
 use crate::human;
 use crate::resolve;
 use store::history::{is_stale, Run, RunFilter, StreamStatus};
 use store::RunOutcome;
-
-/// What `runner runs` shows.
-#[derive(Debug, Clone)]
-pub struct RunsRequest {
-    /// `--db`.
-    pub db: String,
-    /// `--connection`.
-    pub connection: Option<String>,
-    /// `--failed`.
-    pub failed: bool,
-    /// `--limit`.
-    pub limit: Option<u32>,
-    /// `--stale-after`.
-    pub stale_after: Duration,
-}
 
 /// Runs per (connection, stream) by default: the latest, or ten of one connection.
 fn default_limit(connection: Option<&str>) -> u32 {
@@ -53,7 +40,7 @@ struct StreamRows {
 ///
 /// # Errors
 /// A `--db` that is no database (bad input), or a database that cannot be read.
-pub fn runs(settings: &Settings, request: &RunsRequest) -> anyhow::Result<Status> {
+pub fn runs(settings: &Settings, request: &RunsArgs) -> CommandResult<Status> {
     let spec = resolve::output(&request.db)?;
     let mut history = spec.history()?;
     let now = Utc::now();
@@ -96,7 +83,7 @@ fn table(
     streams: &[StreamRows],
     now: DateTime<Utc>,
     stale_after: Duration,
-    request: &RunsRequest,
+    request: &RunsArgs,
 ) -> String {
     if streams.is_empty() {
         let what = match (&request.connection, request.failed) {
@@ -208,23 +195,12 @@ fn run_json(run: &Run) -> Value {
     })
 }
 
-/// What `runner report` writes.
-#[derive(Debug, Clone)]
-pub struct ReportRequest {
-    /// `--db`.
-    pub db: String,
-    /// `-o`.
-    pub output: PathBuf,
-    /// `--stale-after`.
-    pub stale_after: Duration,
-}
-
 /// `runner report`: reads the database, writes the page, prints its path.
 ///
 /// # Errors
 /// A `--db` that is no database (bad input), a database that cannot be read, or a file
 /// that cannot be written.
-pub fn report(settings: &Settings, request: &ReportRequest) -> anyhow::Result<Status> {
+pub fn report(settings: &Settings, request: &ReportArgs) -> CommandResult<Status> {
     let path = write_report(&request.db, &request.output, request.stale_after)?;
     if settings.json {
         print(&format!("{}\n", json!({ "report": path.display().to_string() })))?;
@@ -239,7 +215,7 @@ pub fn report(settings: &Settings, request: &ReportRequest) -> anyhow::Result<St
 ///
 /// # Errors
 /// As [`report`].
-pub fn write_report(db: &str, output: &std::path::Path, stale_after: Duration) -> anyhow::Result<PathBuf> {
+pub fn write_report(db: &str, output: &std::path::Path, stale_after: Duration) -> CommandResult<PathBuf> {
     let spec = resolve::output(db)?;
     let mut history = spec.history()?;
     let data = html::gather(&mut history, Utc::now(), stale_after)?;

@@ -8,6 +8,7 @@ use protocol::{Redactor, Stream};
 use serde_json::Value;
 
 use super::{print, Settings, Status};
+use crate::failure::CommandResult;
 use crate::resolve;
 use engine::ConnectorClient;
 
@@ -16,7 +17,7 @@ use engine::ConnectorClient;
 ///
 /// # Errors
 /// Bad input, a failed connector, an unusable declared type, or a failed write to stdout.
-pub fn spec(settings: &Settings, connector: &str) -> anyhow::Result<Status> {
+pub fn spec(settings: &Settings, connector: &str) -> CommandResult<Status> {
     let connector = settings.connector(connector)?;
     let spec = connector.spec()?;
     connector.record_schemas(&spec)?;
@@ -30,7 +31,7 @@ pub fn spec(settings: &Settings, connector: &str) -> anyhow::Result<Status> {
 ///
 /// # Errors
 /// Bad input, a failed connector, or a failed write to stdout.
-pub fn verify(settings: &Settings, connector: &str, config: &Path) -> anyhow::Result<Status> {
+pub fn verify(settings: &Settings, connector: &str, config: &Path) -> CommandResult<Status> {
     let (connector, config, redactor) = prepare(settings, connector, config)?;
     let verification = connector.verify(&config, &redactor)?;
     let errors: Vec<String> = verification.errors.iter().map(|e| redactor.redact(e).into_owned()).collect();
@@ -50,7 +51,7 @@ pub fn verify(settings: &Settings, connector: &str, config: &Path) -> anyhow::Re
 ///
 /// # Errors
 /// Bad input, a failed connector, or a failed write to stdout.
-pub fn discover(settings: &Settings, connector: &str, config: &Path) -> anyhow::Result<Status> {
+pub fn discover(settings: &Settings, connector: &str, config: &Path) -> CommandResult<Status> {
     let (connector, config, redactor) = prepare(settings, connector, config)?;
     let streams = connector.discover(&config, &redactor)?;
     let text = if settings.json {
@@ -63,7 +64,7 @@ pub fn discover(settings: &Settings, connector: &str, config: &Path) -> anyhow::
 }
 
 /// The connector, the config file and the redactor for its secrets (from the spec).
-fn prepare(settings: &Settings, connector: &str, config: &Path) -> anyhow::Result<(ConnectorClient, Value, Redactor)> {
+fn prepare(settings: &Settings, connector: &str, config: &Path) -> CommandResult<(ConnectorClient, Value, Redactor)> {
     let connector = settings.connector(connector)?;
     let config = resolve::config_file(config)?;
     let spec = connector.spec()?;

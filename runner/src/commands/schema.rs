@@ -13,7 +13,9 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::{print, Settings, Status};
+use crate::cli::SchemaDiffArgs;
 use crate::console::Verbosity;
+use crate::failure::{CommandError, CommandResult};
 use crate::human;
 use crate::resolve::{self, InputError};
 use crate::style::Style;
@@ -44,12 +46,25 @@ pub enum DiffSource {
     },
 }
 
+impl TryFrom<SchemaDiffArgs> for DiffSource {
+    type Error = InputError;
+
+    /// `CONNECTOR CONFIG [--since]` or `--db`, never both (clap refuses mixes already).
+    fn try_from(args: SchemaDiffArgs) -> Result<Self, InputError> {
+        match (args.db, args.connector, args.config) {
+            (Some(db), None, None) => Ok(DiffSource::Stored { db }),
+            (None, Some(connector), Some(config)) => Ok(DiffSource::Sample { connector, config, since: args.since }),
+            _ => Err(InputError::Usage("expected CONNECTOR CONFIG, or --db PATH|URL".into())),
+        }
+    }
+}
+
 /// `runner schema diff`.
 ///
 /// # Errors
 /// Bad input (connector, config, date, store), a sample sync that failed, a store that
 /// cannot be read, or stdout closed.
-pub fn diff(settings: &Settings, source: &DiffSource) -> anyhow::Result<Status> {
+pub fn diff(settings: &Settings, source: &DiffSource) -> CommandResult<Status> {
     let report = match source {
         DiffSource::Sample { connector, config, since } => {
             // Bad input is refused before the connector runs.
@@ -77,8 +92,8 @@ pub fn diff(settings: &Settings, source: &DiffSource) -> anyhow::Result<Status> 
 /// the report's first line.
 fn compare(
     schemas: &Schemas,
-    read: impl FnOnce(&mut dyn FnMut(&str)) -> anyhow::Result<String>,
-) -> anyhow::Result<Report> {
+    read: impl FnOnce(&mut dyn FnMut(&str)) -> CommandResult<String>,
+) -> CommandResult<Report> {
     let mut comparison = Comparison::new(schemas);
     let described = read(&mut |json| comparison.add(json))?;
     Ok(comparison.finish(described))
@@ -102,7 +117,7 @@ fn sample(
     config: Value,
     cutoff: DateTime<Utc>,
     visit: &mut dyn FnMut(&str),
-) -> anyhow::Result<String> {
+) -> CommandResult<String> {
     let dir = tempfile::tempdir().context("creating a temporary directory for the sample")?;
     let output = OutputSpec::sqlite(dir.path().join("sample.db"));
     let plan = ConnectionPlan {
@@ -124,14 +139,14 @@ fn sample(
         for error in errors {
             let _ = writeln!(std::io::stderr().lock(), "error: {error}");
         }
-        return Err(anyhow::Error::new(last).context("the sample sync failed, so nothing was compared"));
+        return Err(CommandError::from(last).context("the sample sync failed, so nothing was compared"));
     }
     output.each_stored_record(visit)?;
     Ok(format!("a sample of `{connector}` since {}", protocol::format_instant(cutoff)))
 }
 
 /// Visits every record stored or rejected in `db`.
-fn stored(db: &str, visit: &mut dyn FnMut(&str)) -> anyhow::Result<String> {
+fn stored(db: &str, visit: &mut dyn FnMut(&str)) -> CommandResult<String> {
     let spec = resolve::output(db)?;
     if spec.is_stdout() {
         return Err(InputError::Usage(

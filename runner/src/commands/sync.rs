@@ -2,16 +2,18 @@
 //! the errors and the summary (a table, or one JSON document with `--json`).
 
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
 use super::{print, Settings, Status};
 use crate::alert::{self, Notifier};
+use crate::cli::{AlertArgs, SyncAllArgs, SyncArgs};
 use crate::connections_file;
 use crate::console::Verbosity;
-use crate::resolve;
+use crate::failure::CommandResult;
+use crate::resolve::{self, InputError};
 use crate::summary;
 use engine::result::{overall, ConnectionResult};
 use engine::sync::ConnectionPlan;
@@ -54,6 +56,41 @@ pub struct Alerting {
     pub stale_after: Option<Duration>,
 }
 
+impl Alerting {
+    /// The alerts `--notify-url` asks for, if it is given.
+    pub fn from_args(args: &AlertArgs) -> Option<Alerting> {
+        args.notify_url.as_ref().map(|url| Alerting { url: url.clone(), stale_after: args.stale_after })
+    }
+}
+
+impl TryFrom<SyncArgs> for SyncRequest {
+    type Error = InputError;
+
+    /// `[STREAM] EARLIEST_CUTOFF`, as clap leaves them, read as one of the two forms.
+    fn try_from(args: SyncArgs) -> Result<Self, InputError> {
+        let (stream, cutoff) = match <[String; 1]>::try_from(args.rest) {
+            Ok([cutoff]) => (None, cutoff),
+            Err(rest) => match <[String; 2]>::try_from(rest) {
+                Ok([stream, cutoff]) => (Some(stream), cutoff),
+                Err(_) => return Err(InputError::Usage("expected [STREAM] EARLIEST_CUTOFF".into())),
+            },
+        };
+        Ok(SyncRequest {
+            connector: args.connector,
+            config: args.config,
+            stream,
+            cutoff,
+            connection: args.connection,
+            output: args.store.output,
+            state: args.store.state,
+            skip_invalid: args.store.skip_invalid,
+            jobs: usize::from(args.jobs),
+            wait: args.store.wait,
+            alerts: Alerting::from_args(&args.alerts),
+        })
+    }
+}
+
 /// The notifier of `alerts`, checked before anything runs.
 pub(super) fn notifier(alerts: Option<&Alerting>) -> Result<Option<(Notifier, Option<Duration>)>, alert::AlertError> {
     alerts.map(|a| Notifier::new(&a.url).map(|n| (n, a.stale_after))).transpose()
@@ -63,7 +100,7 @@ pub(super) fn notifier(alerts: Option<&Alerting>) -> Result<Option<(Notifier, Op
 ///
 /// # Errors
 /// Bad input (checked before any connector starts), or a failed write of the summary.
-pub fn sync(settings: &Settings, request: &SyncRequest) -> anyhow::Result<Status> {
+pub fn sync(settings: &Settings, request: &SyncRequest) -> CommandResult<Status> {
     let output = resolve::output(&request.output)?;
     let notifier = notifier(request.alerts.as_ref())?;
     let plan = ConnectionPlan {
@@ -87,22 +124,15 @@ pub fn sync(settings: &Settings, request: &SyncRequest) -> anyhow::Result<Status
     finish(settings, &[result], std::slice::from_ref(&output), started, output.is_stdout(), notifier.as_ref())
 }
 
-/// `runner sync-all`: every connection of the file, `jobs` at a time; entries without an
-/// output go to `default_output`.
+/// `runner sync-all`: every connection of the file, `--jobs` at a time; entries without an
+/// output go to `--output`.
 ///
 /// # Errors
 /// A bad connections file (checked before any connector starts), or a failed write of the summary.
-pub fn sync_all(
-    settings: &Settings,
-    file: &Path,
-    default_output: &str,
-    skip_invalid: bool,
-    jobs: usize,
-    wait: bool,
-    alerts: Option<&Alerting>,
-) -> anyhow::Result<Status> {
-    let notifier = notifier(alerts)?;
-    let entries = connections_file::load(file, default_output)?;
+pub fn sync_all(settings: &Settings, request: &SyncAllArgs) -> CommandResult<Status> {
+    let notifier = notifier(Alerting::from_args(&request.alerts).as_ref())?;
+    let (skip_invalid, wait) = (request.skip_invalid, request.wait);
+    let entries = connections_file::load(&request.connections, &request.output)?;
     let to_stdout = entries.iter().any(|e| e.output.is_stdout());
     let plans: Vec<ConnectionPlan> = entries
         .into_iter()
@@ -121,7 +151,7 @@ pub fn sync_all(
         })
         .collect();
     let started = Instant::now();
-    let results = settings.engine.sync_all(&plans, jobs);
+    let results = settings.engine.sync_all(&plans, usize::from(request.jobs));
     let outputs: Vec<OutputSpec> = plans.into_iter().map(|plan| plan.output).collect();
     finish(settings, &results, &outputs, started, to_stdout, notifier.as_ref())
 }
@@ -152,7 +182,7 @@ fn finish(
     started: Instant,
     records_on_stdout: bool,
     notifier: Option<&(Notifier, Option<Duration>)>,
-) -> anyhow::Result<Status> {
+) -> CommandResult<Status> {
     let errors: Vec<_> = results.iter().flat_map(ConnectionResult::errors).collect();
     if errors.iter().any(|e| e.kind() == FailureKind::StdoutClosed) {
         return Ok(Status::Success);

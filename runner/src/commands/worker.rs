@@ -30,7 +30,9 @@ use std::time::{Duration, Instant};
 use super::sync::{notifier, send_alerts, Alerting};
 use super::{print, Settings, Status};
 use crate::alert::Notifier;
+use crate::cli::WorkerArgs;
 use crate::console::Console;
+use crate::failure::CommandResult;
 use crate::{resolve, summary};
 use engine::result::ConnectionResult;
 use engine::sync::ConnectionPlan;
@@ -48,21 +50,6 @@ const DATABASE_RETRY: Duration = Duration::from_secs(1);
 /// exits 1 (so that an orchestrator restarts it, and its operators see it).
 const DATABASE_PATIENCE: Duration = Duration::from_secs(120);
 
-/// What `runner worker` was asked to do.
-#[derive(Debug, Clone)]
-pub struct WorkerRequest {
-    /// The database the fleet shares.
-    pub db: String,
-    /// Connections synced at once.
-    pub jobs: usize,
-    /// Exit 0 once nothing is due and nothing runs.
-    pub until_idle: bool,
-    /// How long a lease lasts without a heartbeat.
-    pub lease_ttl: Duration,
-    /// `--notify-url` and `--stale-after`.
-    pub alerts: Option<Alerting>,
-}
-
 /// The syncs running now, by connection: their epoch and their stop switch.
 type Running = Arc<Mutex<HashMap<String, (i64, Stop)>>>;
 
@@ -79,9 +66,9 @@ enum Wake {
 /// # Errors
 /// A bad `--db` or `--notify-url`, the database cannot be reached when the worker starts,
 /// or it stayed unreachable for [`DATABASE_PATIENCE`].
-pub fn worker(settings: &Settings, request: &WorkerRequest) -> anyhow::Result<Status> {
+pub fn worker(settings: &Settings, request: &WorkerArgs) -> CommandResult<Status> {
     let target = super::connections::database(&request.db)?;
-    let alerts = notifier(request.alerts.as_ref())?.map(Arc::new);
+    let alerts = notifier(Alerting::from_args(&request.alerts).as_ref())?.map(Arc::new);
     let worker = format!("{}/{}", store::host_name(), std::process::id());
     let mut fleet = Reconnecting::open(&target, Arc::clone(&settings.console))?;
     let running: Running = Arc::default();
@@ -94,7 +81,7 @@ pub fn worker(settings: &Settings, request: &WorkerRequest) -> anyhow::Result<St
         let stopping = settings.engine.stop.received().is_some() || fleet.gave_up().is_some();
         let mut idle = false;
         if !stopping {
-            let free = request.jobs.saturating_sub(lock(&running).len());
+            let free = usize::from(request.jobs).saturating_sub(lock(&running).len());
             let claims = if free > 0 {
                 fleet.call("claim connections", |f| f.claim(&worker, free, request.lease_ttl))
             } else {
@@ -117,7 +104,7 @@ pub fn worker(settings: &Settings, request: &WorkerRequest) -> anyhow::Result<St
                 return Ok(Status::Stopped(signal));
             }
             if let Some(outage) = fleet.gave_up() {
-                anyhow::bail!("{outage}");
+                return Err(anyhow::anyhow!("{outage}").into());
             }
             if request.until_idle && idle {
                 settings.console.note(&format!("worker {worker}: nothing is due; exiting"));
@@ -245,7 +232,7 @@ fn finished(
     name: &str,
     epoch: i64,
     result: Result<ConnectionResult, String>,
-) -> anyhow::Result<bool> {
+) -> CommandResult<bool> {
     let succeeded = match &result {
         Ok(result) => {
             for error in result.errors() {
@@ -357,7 +344,7 @@ impl Heartbeat {
         ttl: Duration,
         running: Running,
         settings: &Settings,
-    ) -> anyhow::Result<Heartbeat> {
+    ) -> CommandResult<Heartbeat> {
         let mut fleet = Reconnecting::open(target, Arc::clone(&settings.console))?;
         let (stop, stopped) = mpsc::channel::<()>();
         let (worker, console) = (worker.to_owned(), Arc::clone(&settings.console));

@@ -30,9 +30,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 
+use crate::cli::DemoArgs;
 use crate::commands::sync::SyncRequest;
 use crate::commands::{history, inspect, sync, Settings, Status};
 use crate::console::Verbosity;
+use crate::failure::CommandResult;
 use crate::resolve::{self, InputError};
 use crate::style::Style;
 use store::OutputSpec;
@@ -54,22 +56,13 @@ const CHURN_RESOLVED: u32 = 3;
 /// Steps announced with a `[n/6]` header.
 const STEPS: usize = 6;
 
-/// What `runner demo` runs.
-#[derive(Debug, Clone)]
-pub struct Request {
-    /// Incidents the simulator generates over the last [`DAYS`] days.
-    pub incidents: u64,
-    /// The SQLite file or PostgreSQL URL to sync into.
-    pub output: String,
-}
-
 /// Runs the demo.
 ///
 /// # Errors
 /// Bad input (`--output` not a SQLite file or PostgreSQL URL, `--json`, a missing sibling executable), a
 /// simulator that does not start or answer, or a step that cannot run at all. A step that
 /// runs and fails has printed its own error; how it ended is returned as `Ok`.
-pub fn command(settings: &Settings, args: &Request) -> anyhow::Result<Status> {
+pub fn command(settings: &Settings, args: &DemoArgs) -> CommandResult<Status> {
     if settings.json {
         return Err(InputError::Usage(
             "the demo has no --json output; run the commands it prints with --json instead".into(),
@@ -115,7 +108,7 @@ pub fn command(settings: &Settings, args: &Request) -> anyhow::Result<Status> {
             shell_word(&path.display().to_string())
         ),
         Err(error) => {
-            eprintln!("warning: the report could not be written: {}", store::with_causes(error.as_ref()))
+            eprintln!("warning: the report could not be written: {}", store::with_causes(error.error().as_ref()))
         }
     }
     Ok(Status::Success)
@@ -157,7 +150,7 @@ impl Demo<'_> {
         self.say(&self.style.bold(&title));
     }
 
-    fn steps(&mut self, simulator: &Simulator, config: &Path, output: &DemoOutput) -> anyhow::Result<StepsOutcome> {
+    fn steps(&mut self, simulator: &Simulator, config: &Path, output: &DemoOutput) -> CommandResult<StepsOutcome> {
         let config_arg = config.display().to_string();
         self.header("Verify the configuration", &format!("runner verify {CONNECTOR} {config_arg}"));
         if let Some(status) = self.check(inspect::verify(self.settings, CONNECTOR, config)?) {
@@ -190,7 +183,7 @@ impl Demo<'_> {
         simulator: &Simulator,
         config: &Path,
         output: &DemoOutput,
-    ) -> anyhow::Result<Result<SyncStep, Status>> {
+    ) -> CommandResult<Result<SyncStep, Status>> {
         let cutoff = cutoff(Utc::now());
         // The command as shown: the URL without its password.
         let line = format!(
@@ -314,7 +307,7 @@ struct ConfigDir {
 }
 
 impl ConfigDir {
-    fn create(base_url: &str) -> anyhow::Result<ConfigDir> {
+    fn create(base_url: &str) -> CommandResult<ConfigDir> {
         let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).subsec_nanos();
         let dir = std::env::temp_dir().join(format!("runner-demo-{}-{nanos}", std::process::id()));
         DirBuilder::new()

@@ -67,6 +67,13 @@ pub enum SimulatorError {
     },
 }
 
+impl crate::failure::Classify for SimulatorError {
+    /// The simulator is the demo's own part: it failing is a failure, never bad input.
+    fn failure_kind(&self) -> engine::FailureKind {
+        engine::FailureKind::Failed
+    }
+}
+
 /// Request counts of the simulator since its counters were last reset.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestStats {

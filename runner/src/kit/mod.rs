@@ -22,14 +22,15 @@ pub mod spec;
 pub mod sync_checks;
 pub mod verify;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use crate::cli::TestConnectorArgs;
 use crate::commands::{print, Settings, Status};
+use crate::failure::CommandResult;
 use crate::resolve;
 use crate::style::Style;
 use engine::ConnectorClient;
@@ -44,21 +45,6 @@ pub const DEFAULT_SINCE_DAYS: i64 = 30;
 
 /// Leak locations listed in the secrets check's reason, at most.
 const LEAKS_SHOWN: usize = 5;
-
-/// `runner test-connector`, as the user typed it.
-#[derive(Debug, Clone)]
-pub struct Request {
-    /// A slug or a path to an executable.
-    pub connector: String,
-    /// The configuration file.
-    pub config: PathBuf,
-    /// `--since`: the earliest-data cutoff of the test syncs (default: 30 days ago).
-    pub since: Option<String>,
-    /// Overall timeout of every connector run.
-    pub check_timeout: Duration,
-    /// How long the connector may take to stop after SIGTERM (robust.sigterm).
-    pub sigterm_grace: Duration,
-}
 
 /// One kit run, resolved.
 #[derive(Debug, Clone)]
@@ -80,7 +66,7 @@ pub struct KitPlan {
 ///
 /// # Errors
 /// Bad input (connector, config file, `--since`) or a failed write to stdout.
-pub fn command(settings: &Settings, request: &Request) -> anyhow::Result<Status> {
+pub fn command(settings: &Settings, request: &TestConnectorArgs) -> CommandResult<Status> {
     let connector = settings.connector(&request.connector)?;
     let config = resolve::config_file(&request.config)?;
     let since = match &request.since {

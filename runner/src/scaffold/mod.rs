@@ -27,8 +27,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
+use crate::cli::{Lang, NewArgs};
 use crate::commands::{print, Settings, Status};
 use crate::console::Verbosity;
+use crate::failure::CommandResult;
 
 use templates::File;
 use toolkit::Toolkit;
@@ -120,6 +122,16 @@ pub enum ScaffoldError {
     },
 }
 
+impl crate::failure::Classify for ScaffoldError {
+    fn failure_kind(&self) -> engine::FailureKind {
+        if self.is_bad_input() {
+            engine::FailureKind::BadInput
+        } else {
+            engine::FailureKind::Failed
+        }
+    }
+}
+
 impl ScaffoldError {
     /// Whether the request was at fault (a bad slug or directory, an existing project),
     /// rather than a write that failed.
@@ -137,6 +149,18 @@ pub struct Request {
     pub language: Language,
     /// The directory to create `connector-<slug>/` in.
     pub dir: PathBuf,
+}
+
+impl From<&NewArgs> for Request {
+    fn from(args: &NewArgs) -> Self {
+        let language = match args.lang {
+            Lang::Rust => Language::Rust,
+            Lang::Python => Language::Python,
+            Lang::Node => Language::Node,
+            Lang::Shell => Language::Shell,
+        };
+        Request { slug: args.slug.clone(), language, dir: args.dir.clone().unwrap_or_else(|| PathBuf::from(".")) }
+    }
 }
 
 /// What was created.
@@ -238,22 +262,23 @@ impl Drop for Staging {
 ///
 /// # Errors
 /// [`ScaffoldError`], or a failed write to stdout.
-pub fn command(settings: &Settings, request: &Request, dir_given: bool) -> anyhow::Result<Status> {
-    let mut created = create(request, &Toolkit::of_this_build())?;
-    if !dir_given {
+pub fn command(settings: &Settings, args: &NewArgs) -> CommandResult<Status> {
+    let request = Request::from(args);
+    let mut created = create(&request, &Toolkit::of_this_build())?;
+    if args.dir.is_none() {
         // `connector-acme`, not `./connector-acme`, when no --dir was given.
         created.path = PathBuf::from(format!("connector-{}", request.slug));
     }
     for warning in &created.warnings {
         settings.console.warn(warning);
     }
-    let next = next_commands(request, &created.path);
+    let next = next_commands(&request, &created.path);
     let text = if settings.json {
-        format!("{}\n", as_json(request, &created, &next))
+        format!("{}\n", as_json(&request, &created, &next))
     } else if settings.verbosity() == Verbosity::Quiet {
         String::new()
     } else {
-        summary(request, &created, &next)
+        summary(&request, &created, &next)
     };
     print(&text).context("writing the summary")?;
     Ok(Status::Success)
