@@ -182,11 +182,7 @@ pub enum AlertError {
 
 impl crate::failure::Classify for AlertError {
     fn failure_kind(&self) -> engine::FailureKind {
-        if self.is_bad_input() {
-            engine::FailureKind::BadInput
-        } else {
-            engine::FailureKind::Failed
-        }
+        crate::failure::bad_input_if(self.is_bad_input())
     }
 }
 

@@ -100,11 +100,16 @@ impl Classify for RunError {
 
 impl Classify for HistoryError {
     fn failure_kind(&self) -> FailureKind {
-        if self.is_bad_input() {
-            FailureKind::BadInput
-        } else {
-            FailureKind::Failed
-        }
+        bad_input_if(self.is_bad_input())
+    }
+}
+
+/// Bad input when the input was at fault, else a failure.
+pub fn bad_input_if(bad_input: bool) -> FailureKind {
+    if bad_input {
+        FailureKind::BadInput
+    } else {
+        FailureKind::Failed
     }
 }
 

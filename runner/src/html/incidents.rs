@@ -28,25 +28,17 @@ pub struct IncidentFacts {
     pub service: Option<String>,
 }
 
-/// `column` as seconds since the epoch in SQLite (NULL stays NULL): `julianday` reads
-/// every RFC 3339 form a record may hold.
-macro_rules! sqlite_epoch {
-    ($column:literal) => {
-        concat!("((julianday(", $column, ") - 2440587.5) * 86400.0)")
-    };
-}
-
 /// One row per stored Incident: connection, created, first acknowledged, resolved (all
 /// seconds since the epoch), urgency, service; in SQLite's words.
 const SQLITE_INCIDENTS: &str = concat!(
     "SELECT i.connection, ",
-    sqlite_epoch!("json_extract(i.json, '$.createdAt')"),
+    store::sqlite_epoch!("json_extract(i.json, '$.createdAt')"),
     ", a.first_ack, ",
-    sqlite_epoch!("json_extract(i.json, '$.resolvedAt')"),
+    store::sqlite_epoch!("json_extract(i.json, '$.resolvedAt')"),
     ", json_extract(i.json, '$.urgency'), \
      coalesce(json_extract(i.json, '$.service.summary'), json_extract(i.json, '$.service.id')) \
      FROM records i LEFT JOIN (SELECT connection, json_extract(json, '$.incident.id') AS incident, min(",
-    sqlite_epoch!("json_extract(json, '$.createdAt')"),
+    store::sqlite_epoch!("json_extract(json, '$.createdAt')"),
     ") AS first_ack FROM records WHERE type = 'IncidentLogEntry' \
      AND json_extract(json, '$.logType') = 'acknowledge_log_entry' GROUP BY 1, 2) a \
      ON a.connection = i.connection AND a.incident = i.id \

@@ -124,11 +124,7 @@ pub enum ScaffoldError {
 
 impl crate::failure::Classify for ScaffoldError {
     fn failure_kind(&self) -> engine::FailureKind {
-        if self.is_bad_input() {
-            engine::FailureKind::BadInput
-        } else {
-            engine::FailureKind::Failed
-        }
+        crate::failure::bad_input_if(self.is_bad_input())
     }
 }
 

@@ -15,8 +15,11 @@ use crate::{DestinationError, SqlDialect};
 /// How long a read waits for a writer's lock (WAL readers rarely wait at all).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// `column` as seconds since the epoch (NULL stays NULL).
-macro_rules! epoch {
+/// SQLite's expression for `column` (an RFC 3339 text, any form a store may hold) as
+/// seconds since the epoch, NULL staying NULL, as a literal for `concat!`: what the
+/// history readers and readers with their own queries (`ReadHistory::rows`) use.
+#[macro_export]
+macro_rules! sqlite_epoch {
     ($column:literal) => {
         concat!("((julianday(", $column, ") - 2440587.5) * 86400.0)")
     };
@@ -25,9 +28,9 @@ macro_rules! epoch {
 /// The columns [`run`] reads, in its order.
 const RUN_COLUMNS: &str = concat!(
     "r.id, r.connection, r.connector, r.stream_id, ",
-    epoch!("r.started_at"),
+    crate::sqlite_epoch!("r.started_at"),
     ", ",
-    epoch!("r.finished_at"),
+    crate::sqlite_epoch!("r.finished_at"),
     ", r.outcome, r.records, r.records_by_type, r.rejected, r.error"
 );
 
@@ -85,7 +88,7 @@ impl ReadHistory for SqliteHistory {
              WHERE r.id IN (SELECT max(id) FROM sync_runs GROUP BY connection, stream_id) \
              AND (?1 IS NULL OR r.connection = ?1) \
              ORDER BY r.connection, r.stream_id",
-            last = epoch!("max(s.finished_at)"),
+            last = crate::sqlite_epoch!("max(s.finished_at)"),
         );
         let mut statement = self.conn.prepare(&sql).map_err(self.read_error())?;
         let mut rows = statement.query([connection]).map_err(self.read_error())?;
