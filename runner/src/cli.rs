@@ -200,7 +200,7 @@ pub struct SyncArgs {
     pub connection: Option<String>,
     /// Where records go.
     #[command(flatten)]
-    pub store: StoreArgs,
+    pub output: OutputArgs,
     /// Streams synced in parallel.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: u16,
@@ -384,7 +384,7 @@ pub struct DemoArgs {
 
 /// Where `sync` stores things.
 #[derive(Debug, Args)]
-pub struct StoreArgs {
+pub struct OutputArgs {
     /// A .db/.sqlite/.sqlite3 file (SQLite), a postgres://user@host/db URL (PostgreSQL), `-` (records on stdout), or a directory of <Type>.jsonl files.
     #[arg(long, value_name = "PATH|URL", default_value = "runner.db")]
     pub output: String,

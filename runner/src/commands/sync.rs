@@ -81,11 +81,11 @@ impl TryFrom<SyncArgs> for SyncRequest {
             stream,
             cutoff,
             connection: args.connection,
-            output: args.store.output,
-            state: args.store.state,
-            skip_invalid: args.store.skip_invalid,
+            output: args.output.output,
+            state: args.output.state,
+            skip_invalid: args.output.skip_invalid,
             jobs: usize::from(args.jobs),
-            wait: args.store.wait,
+            wait: args.output.wait,
             alerts: Alerting::from_args(&args.alerts),
         })
     }
