@@ -347,6 +347,12 @@ pub struct WorkerArgs {
     /// Exit (0, or 1 if a sync failed) once nothing is due and nothing runs: for a CronJob or a batch Job.
     #[arg(long)]
     pub until_idle: bool,
+    /// How often an idle worker looks for due connections unasked. It sleeps until the next
+    /// connection is due and is woken at once by the database (LISTEN/NOTIFY) when
+    /// connections are applied, a sync ends or a lease is released; this is the safety net
+    /// (every second while its listening session is down).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "30s")]
+    pub poll: Duration,
     /// How long a lease lasts without a heartbeat (renewed every third of it), like 30, 30s or 2m.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "30s")]
     pub lease_ttl: Duration,

@@ -16,15 +16,31 @@
 //!   failure in a row, never later than `every`. A worker told to stop releases its
 //!   leases at once, due now, for another worker to resume ([`Fleet::release`]).
 //!
+//! - Idle workers sleep until the next connection is due, and are woken at once by
+//!   PostgreSQL `NOTIFY` on the schema's channel ([`wake_channel`]) when connections are
+//!   applied, a sync finishes or a lease is released ([`Listener`]); they poll only as a
+//!   slow safety net, or every second while their listening session is down.
+//!
 //! Only the database's clock is used: `now()` in every statement.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::postgres::{Database, Target};
+use crate::postgres::{connect_listening, quote, Database, Target};
 use crate::DestinationError;
+
+/// How long a listener waits before it opens its session again after losing it.
+const LISTEN_RETRY: Duration = Duration::from_secs(1);
+
+/// The `NOTIFY` channel of the fleet whose tables live in `schema` (unquoted): one per
+/// schema, so fleets sharing a database do not wake each other.
+pub fn wake_channel(schema: &str) -> String {
+    format!("runner_wake.{schema}")
+}
 
 /// A connection as the workers share it: what `runner connections apply` writes.
 #[derive(Debug, Clone, PartialEq)]
@@ -91,6 +107,8 @@ pub struct Claim {
 /// The shared connections, through one database session.
 pub struct Fleet {
     database: Database,
+    /// The target's schema, unquoted: what names the wake channel.
+    channel_schema: String,
 }
 
 impl Fleet {
@@ -99,7 +117,7 @@ impl Fleet {
     /// # Errors
     /// As [`Database::open`].
     pub fn open(target: &Target) -> Result<Fleet, DestinationError> {
-        Ok(Fleet { database: Database::open(target)? })
+        Ok(Fleet { database: Database::open(target)?, channel_schema: target.schema().to_owned() })
     }
 
     /// Upserts `connections` in one transaction (a connection's lease, epoch and due time
@@ -123,6 +141,7 @@ impl Fleet {
         );
         let disable =
             format!("UPDATE {s}.connections SET enabled = false WHERE enabled AND NOT (name = ANY($1)) RETURNING name");
+        let channel = wake_channel(&self.channel_schema);
         let client = &mut self.database.client;
         let applied = self.database.runtime.block_on(async {
             let tx = client.transaction().await?;
@@ -147,6 +166,8 @@ impl Fleet {
                 let names: Vec<&str> = connections.iter().map(|c| c.name.as_str()).collect();
                 applied.disabled = tx.query(&disable, &[&names]).await?.len() as u64;
             }
+            // Delivered at the commit, to every idle worker of this fleet.
+            tx.execute("SELECT pg_notify($1, 'applied')", &[&channel]).await?;
             tx.commit().await.map(|()| applied)
         });
         applied.map_err(self.database.error("write the connections to"))
@@ -293,7 +314,16 @@ impl Fleet {
         );
         let done =
             self.database.runtime.block_on(self.database.client.execute(&sql, &[&name, &epoch, &worker, &succeeded]));
-        done.map(drop).map_err(self.database.error("release a lease in"))
+        done.map(drop).map_err(self.database.error("release a lease in"))?;
+        self.notify("finished")
+    }
+
+    /// Wakes the fleet's idle workers: a connection may be due sooner than they think.
+    fn notify(&mut self, why: &str) -> Result<(), DestinationError> {
+        let channel = wake_channel(&self.channel_schema);
+        let sent =
+            self.database.runtime.block_on(self.database.client.execute("SELECT pg_notify($1, $2)", &[&channel, &why]));
+        sent.map(drop).map_err(self.database.error("wake the workers of"))
     }
 
     /// A worker stops before its sync ended: releases the lease at once, the connection
@@ -307,7 +337,8 @@ impl Fleet {
             "UPDATE {s}.connections SET leased_by = NULL, leased_since = NULL, lease_until = NULL \
              WHERE name = $1 AND epoch = $2 AND leased_by = $3"
         );
-        self.execute(&sql, name, epoch, worker, "release a lease in")
+        self.execute(&sql, name, epoch, worker, "release a lease in")?;
+        self.notify("released")
     }
 
     /// When the next connection is due (an enabled one, unleased or with an expired
@@ -336,6 +367,96 @@ impl Fleet {
     ) -> Result<(), DestinationError> {
         let done = self.database.runtime.block_on(self.database.client.execute(sql, &[&name, &epoch, &worker]));
         done.map(drop).map_err(self.database.error(doing))
+    }
+}
+
+/// A worker's ear: a database session of its own that `LISTEN`s on the fleet's
+/// [`wake_channel`] and calls `wake` for every notification, on a thread of its own.
+/// After losing its session it opens another every [`LISTEN_RETRY`], and calls `wake`
+/// once it listens again (what was sent meanwhile is lost, so the worker looks anew).
+/// [`Listener::is_listening`] says whether a notification can arrive now: while it
+/// cannot, the worker polls. Stops when dropped.
+pub struct Listener {
+    listening: Arc<AtomicBool>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Listener {
+    /// Starts listening on `target`'s fleet.
+    ///
+    /// # Errors
+    /// No runtime or thread could be made (the session itself is opened on the thread).
+    pub fn start(target: &Target, wake: impl Fn() + Send + 'static) -> Result<Listener, DestinationError> {
+        let setup = |reason: String| DestinationError::PostgresSetup { target: target.to_string(), reason };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| setup(format!("no runtime: {e}")))?;
+        let listening = Arc::new(AtomicBool::new(false));
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let (target, flag) = (target.clone(), Arc::clone(&listening));
+        let thread = std::thread::Builder::new()
+            .name("listener".into())
+            .spawn(move || runtime.block_on(listen(&target, &flag, &wake, stopped)))
+            .map_err(|e| setup(format!("no listener thread: {e}")))?;
+        Ok(Listener { listening, stop: Some(stop), thread: Some(thread) })
+    }
+
+    /// Whether the session listens now.
+    pub fn is_listening(&self) -> bool {
+        self.listening.load(Ordering::Acquire)
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The listener's life: sessions one after another until `stopped` fires (or its sender
+/// is dropped).
+async fn listen(
+    target: &Target,
+    listening: &AtomicBool,
+    wake: &dyn Fn(),
+    mut stopped: tokio::sync::oneshot::Receiver<()>,
+) {
+    let statement = format!("LISTEN {}", quote(&wake_channel(target.schema())));
+    loop {
+        let (notified, mut notifications) = tokio::sync::mpsc::unbounded_channel();
+        let session = async {
+            let client = connect_listening(target, notified).await.ok()?;
+            client.batch_execute(&statement).await.ok()?;
+            Some(client)
+        };
+        let client = tokio::select! {
+            client = session => client,
+            _ = &mut stopped => return,
+        };
+        if client.is_some() {
+            listening.store(true, Ordering::Release);
+            wake();
+            loop {
+                tokio::select! {
+                    heard = notifications.recv() => match heard {
+                        Some(()) => wake(),
+                        None => break, // the session ended
+                    },
+                    _ = &mut stopped => return,
+                }
+            }
+            listening.store(false, Ordering::Release);
+        }
+        drop(client);
+        tokio::select! {
+            () = tokio::time::sleep(LISTEN_RETRY) => {}
+            _ = &mut stopped => return,
+        }
     }
 }
 

@@ -37,13 +37,17 @@ use crate::{resolve, summary};
 use engine::result::ConnectionResult;
 use engine::sync::ConnectionPlan;
 use engine::{Engine, Stop, StopSignal, StreamChoice};
-use store::fleet::{self, Claim, Fleet};
+use store::fleet::{self, Claim, Fleet, Listener};
 use store::postgres::{Fence, Target};
 use store::{DestinationError, OutputSpec, RunOutcome};
 
-/// Longest wait between two claims of an idle worker: a lease released by a stopping
-/// worker is taken over within it (the claim is one cheap statement).
+/// Longest wait between two claims of an idle worker whose listening session is down:
+/// without notifications, a lease released by a stopping worker is taken over within it
+/// (the claim is one cheap statement). While it listens, `--poll` is the longest wait.
 const IDLE_POLL: Duration = Duration::from_secs(1);
+/// The shortest wait of the loop, so a connection due "now" on another clock is not
+/// claimed in a busy loop.
+const SHORTEST_WAIT: Duration = Duration::from_millis(100);
 /// How long the worker waits before trying the database again after it failed.
 const DATABASE_RETRY: Duration = Duration::from_secs(1);
 /// How long the database may stay unreachable before the worker stops its syncs and
@@ -59,6 +63,8 @@ enum Wake {
     Finished { name: String, epoch: i64, result: Result<ConnectionResult, String> },
     /// A stop request arrived.
     Stop,
+    /// The database said a connection may be due (applied, finished, released).
+    Notified,
 }
 
 /// `runner worker`.
@@ -75,6 +81,10 @@ pub fn worker(settings: &Settings, request: &WorkerArgs) -> CommandResult<Status
     let (wake_tx, wake_rx) = mpsc::channel();
     let _subscription = forward_stops(settings, &running, wake_tx.clone());
     let _heartbeat = Heartbeat::start(&target, &worker, request.lease_ttl, Arc::clone(&running), settings)?;
+    let notified = wake_tx.clone();
+    let listener = Listener::start(&target, move || {
+        let _ = notified.send(Wake::Notified);
+    })?;
     settings.console.note(&format!("worker {worker}: claiming connections from {target}"));
     let mut failed = 0usize;
     loop {
@@ -113,8 +123,9 @@ pub fn worker(settings: &Settings, request: &WorkerArgs) -> CommandResult<Status
         } else if fleet.gave_up().is_some() {
             stop_all(&running);
         }
+        let longest = if listener.is_listening() { request.poll.max(SHORTEST_WAIT) } else { IDLE_POLL };
         let wait = match fleet.call("read the schedule", Fleet::next_due_in) {
-            Some(due) => due.unwrap_or(IDLE_POLL).clamp(Duration::from_millis(100), IDLE_POLL),
+            Some(due) => due.unwrap_or(longest).clamp(SHORTEST_WAIT, longest),
             None => DATABASE_RETRY,
         };
         match wake_rx.recv_timeout(wait) {
@@ -122,7 +133,7 @@ pub fn worker(settings: &Settings, request: &WorkerArgs) -> CommandResult<Status
                 lock(&running).remove(&name);
                 failed += usize::from(!finished(settings, &mut fleet, &worker, &name, epoch, result)?);
             }
-            Ok(Wake::Stop) | Err(RecvTimeoutError::Timeout) => {}
+            Ok(Wake::Stop | Wake::Notified) | Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => unreachable!("the loop holds a sender"),
         }
     }

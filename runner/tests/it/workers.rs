@@ -360,3 +360,27 @@ fn a_worker_outlives_the_loss_of_its_database_sessions() {
     signal(worker.id(), libc::SIGTERM);
     assert_eq!(worker.wait().unwrap().code(), Some(143), "{}", stderr());
 }
+
+#[test]
+fn an_idle_worker_is_woken_by_the_database_not_by_its_poll() {
+    let Some(fleet) = Fleet::new("wake") else { return };
+    let log = fleet.dir.path().join("worker.err");
+    // Nothing is due and its safety-net poll is an hour away: only a notification wakes it.
+    let mut worker = fleet
+        .worker(&["--poll", "1h"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
+        .spawn()
+        .unwrap();
+    let stderr = || std::fs::read_to_string(&log).unwrap_or_default();
+    let listening =
+        format!("SELECT count(*) FROM pg_stat_activity WHERE datname = '{}' AND query LIKE 'LISTEN %'", fleet.db);
+    wait_for("the worker to listen", || (fleet.sql(&listening) == "1").then_some(()));
+
+    let file = fleet.write_connections("1h", &[("woken", json!({"records": 2}))]);
+    assert!(fleet.apply(&file, &[]).status.success());
+    let succeeded = "SELECT count(*) FROM sync_runs WHERE connection = 'woken' AND outcome = 'succeeded'";
+    wait_for("the idle worker to sync what was applied", || (fleet.sql(succeeded) == "1").then_some(()));
+    signal(worker.id(), libc::SIGTERM);
+    assert_eq!(worker.wait().unwrap().code(), Some(143), "{}", stderr());
+}

@@ -36,7 +36,7 @@ use tokio_postgres::error::SqlState;
 
 pub(crate) use schema::quote;
 pub use schema::{MIGRATIONS, SCHEMA, SCHEMA_VERSION};
-pub(crate) use session::{close_abandoned_runs, connect_for_reading};
+pub(crate) use session::{close_abandoned_runs, connect_for_reading, connect_listening};
 pub use target::{is_url, Target, TargetError, TlsMode};
 
 use super::writer::{Batched, Writer};

@@ -282,15 +282,40 @@ pub(crate) fn connect_for_reading(target: &Target) -> Result<(Runtime, Client), 
 
 /// Opens a connection and keeps it running on the session's runtime.
 async fn connect(target: &Target) -> Result<Client, DestinationError> {
+    connect_with(target, None).await
+}
+
+/// Opens a connection whose notifications (`LISTEN`) each send `()` on `notified`, on the
+/// current runtime; the sender is dropped when the connection ends.
+pub(crate) async fn connect_listening(
+    target: &Target,
+    notified: tokio::sync::mpsc::UnboundedSender<()>,
+) -> Result<Client, DestinationError> {
+    connect_with(target, Some(notified)).await
+}
+
+async fn connect_with(
+    target: &Target,
+    notified: Option<tokio::sync::mpsc::UnboundedSender<()>>,
+) -> Result<Client, DestinationError> {
     let tls = tls::connector(target)
         .map_err(|reason| DestinationError::PostgresSetup { target: target.to_string(), reason })?;
-    let (client, connection) = target.config().connect(tls).await.map_err(|source| DestinationError::Postgres {
+    let (client, mut connection) = target.config().connect(tls).await.map_err(|source| DestinationError::Postgres {
         doing: "connect to",
         target: target.to_string(),
         source,
     })?;
     // The connection's end (the server went away) surfaces as the next statement's error.
-    tokio::spawn(connection);
+    match notified {
+        None => drop(tokio::spawn(connection)),
+        Some(notified) => drop(tokio::spawn(async move {
+            while let Some(Ok(message)) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+                if matches!(message, tokio_postgres::AsyncMessage::Notification(_)) && notified.send(()).is_err() {
+                    break;
+                }
+            }
+        })),
+    }
     Ok(client)
 }
 
