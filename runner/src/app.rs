@@ -20,6 +20,7 @@ use crate::console::Verbosity;
 use crate::exit_code;
 use crate::resolve::InputError;
 use crate::scaffold::{self, Language, ScaffoldError};
+use crate::untrusted::escape_lines;
 use crate::{demo, kit};
 use engine::{FailureKind, Limits, RunError, Stop, StopSignal};
 use store::history::HistoryError;
@@ -32,7 +33,8 @@ pub fn run(cli: Cli, stop: Stop) -> ExitCode {
         Ok(status) => ExitCode::from(code_for_status(status)),
         Err(error) => {
             if !is_stdout_closed(&error) {
-                let _ = writeln!(std::io::stderr().lock(), "error: {}", store::with_causes(error.as_ref()));
+                let text = store::with_causes(error.as_ref());
+                let _ = writeln!(std::io::stderr().lock(), "error: {}", escape_lines(&text));
             }
             ExitCode::from(code_for_error(&error))
         }

@@ -2,7 +2,10 @@
 //! [`duration`]; every duration a person types goes through [`parse_duration`]. Plain
 //! text only: colours are [`crate::style`]'s business.
 
+use std::borrow::Cow;
 use std::time::Duration;
+
+use crate::untrusted::escape;
 
 pub use engine::text::duration;
 
@@ -68,14 +71,17 @@ fn with_units(text: &str) -> Result<f64, String> {
 /// spaces between columns, no trailing spaces. Widths count characters, so cells must not
 /// hold colour codes (pad first, colour after, as the kit does).
 pub fn columns<R: AsRef<[String]>>(rows: &[R]) -> String {
-    let count = rows.iter().map(|row| row.as_ref().len()).max().unwrap_or(0);
+    // Cells hold connector text (stream ids, errors, field names): shown escaped, and
+    // measured as shown.
+    let rows: Vec<Vec<Cow<'_, str>>> =
+        rows.iter().map(|row| row.as_ref().iter().map(|cell| escape(cell)).collect()).collect();
+    let count = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..count)
-        .map(|col| rows.iter().filter_map(|row| row.as_ref().get(col)).map(|c| c.chars().count()).max().unwrap_or(0))
+        .map(|col| rows.iter().filter_map(|row| row.get(col)).map(|c| c.chars().count()).max().unwrap_or(0))
         .collect();
     let mut out = String::new();
-    for row in rows {
-        let cells: Vec<String> =
-            row.as_ref().iter().zip(&widths).map(|(cell, width)| format!("{cell:<width$}")).collect();
+    for row in &rows {
+        let cells: Vec<String> = row.iter().zip(&widths).map(|(cell, width)| format!("{cell:<width$}")).collect();
         out.push_str(cells.join("  ").trim_end());
         out.push('\n');
     }

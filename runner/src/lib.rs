@@ -12,7 +12,7 @@
 //! ([`demo`]) and the scaffold (`scaffold`), with what they share: `console` (renders
 //! events), `summary` (the summary of syncs), `html` (the HTML report), `alert` (webhook
 //! alerts), `resolve` and `connections_file` (inputs), `human` and `style` (text for
-//! people).
+//! people), `untrusted` (a connector's text made safe for a terminal).
 //!
 //! Public are only the modules other crates use: the binary (`app`, `cli`, `exit_code`,
 //! `signals`) and the demo's test (`demo::database`).
@@ -34,3 +34,4 @@ mod resolve;
 mod scaffold;
 mod style;
 mod summary;
+mod untrusted;

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use crate::untrusted::escape_lines;
 use engine::result::{overall, ConnectionResult, StreamResult};
 
 /// The `--json` document.
@@ -78,7 +79,7 @@ pub fn table(connections: &[ConnectionResult]) -> String {
         .filter(|(_, s)| !s.records_by_type.is_empty())
         .map(|(c, s)| {
             let types = s.records_by_type.iter().map(|(t, n)| format!("{t} {n}")).collect::<Vec<_>>().join(", ");
-            format!("  {}/{}: {types}\n", c.name, s.stream)
+            escape_lines(&format!("  {}/{}: {types}\n", c.name, s.stream)).into_owned()
         })
         .collect();
     if !by_type.is_empty() {

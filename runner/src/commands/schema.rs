@@ -17,6 +17,7 @@ use crate::console::Verbosity;
 use crate::human;
 use crate::resolve::{self, InputError};
 use crate::style::Style;
+use crate::untrusted::{escape, escape_lines};
 use drift::{Observer, Resolver, Schemas, TypeDrift};
 use engine::sync::ConnectionPlan;
 use engine::{ConnectorProgram, StreamChoice};
@@ -122,7 +123,7 @@ fn sample(
     let mut errors: Vec<_> = result.errors().cloned().collect();
     if let Some(last) = errors.pop() {
         for error in errors {
-            let _ = writeln!(std::io::stderr().lock(), "error: {error}");
+            let _ = writeln!(std::io::stderr().lock(), "error: {}", escape_lines(&error.to_string()));
         }
         return Err(anyhow::Error::new(last).context("the sample sync failed, so nothing was compared"));
     }
@@ -235,7 +236,7 @@ impl Report {
             out.push_str(&type_section(found, style));
         }
         for (name, count) in &self.without_schema {
-            out.push_str(&format!("{}: {count} records, no schema for this _type\n\n", style.bold(name)));
+            out.push_str(&format!("{}: {count} records, no schema for this _type\n\n", style.bold(&escape(name))));
         }
         out.push_str(&self.summary());
         out
@@ -254,6 +255,7 @@ impl Report {
             _ => format!("drift in {}", drifted.join(", ")),
         };
         let types = self.types.len() + self.without_schema.len();
+        let verdict = escape(&verdict);
         format!("{} records of {types} types from {}: {verdict}{unreadable}\n", self.records(), self.source)
     }
 }
@@ -268,7 +270,7 @@ fn type_section(found: &TypeDrift, style: Style) -> String {
     ];
     let said: Vec<String> = counts.iter().filter(|(n, _)| *n > 0).map(|(n, what)| format!("{n} {what}")).collect();
     let said = if said.is_empty() { "as its schema says".to_owned() } else { said.join(", ") };
-    let mut out = format!("{}: {} records, {said}\n", style.bold(&found.record_type), found.records);
+    let mut out = format!("{}: {} records, {said}\n", style.bold(&escape(&found.record_type)), found.records);
     let rows = finding_rows(found);
     if rows.len() > 1 {
         out.push_str(&human::columns(&rows));

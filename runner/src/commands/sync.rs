@@ -13,6 +13,7 @@ use crate::connections_file;
 use crate::console::Verbosity;
 use crate::resolve;
 use crate::summary;
+use crate::untrusted::escape_lines;
 use engine::result::{overall, ConnectionResult};
 use engine::sync::ConnectionPlan;
 use engine::{FailureKind, StreamChoice};
@@ -139,7 +140,7 @@ pub(super) fn send_alerts(
     let (alerts, mut problems) = alert::alerts_for(&pairs, stale_after, now);
     problems.extend(notifier.send_all(&alerts, now));
     for problem in problems {
-        let _ = writeln!(io::stderr().lock(), "warning: {problem}");
+        let _ = writeln!(io::stderr().lock(), "warning: {}", escape_lines(&problem.to_string()));
     }
 }
 
@@ -158,7 +159,7 @@ fn finish(
         return Ok(Status::Success);
     }
     for error in &errors {
-        let _ = writeln!(io::stderr().lock(), "error: {error}");
+        let _ = writeln!(io::stderr().lock(), "error: {}", escape_lines(&error.to_string()));
     }
     let summary = if settings.json {
         Some(format!("{}\n", summary::to_json(results, started.elapsed())))

@@ -115,7 +115,8 @@ pub fn command(settings: &Settings, args: &Request) -> anyhow::Result<Status> {
             shell_word(&path.display().to_string())
         ),
         Err(error) => {
-            eprintln!("warning: the report could not be written: {}", store::with_causes(error.as_ref()))
+            let text = store::with_causes(error.as_ref());
+            eprintln!("warning: the report could not be written: {}", crate::untrusted::escape_lines(&text))
         }
     }
     Ok(Status::Success)
