@@ -46,7 +46,8 @@ impl Options {
                 "description": "Put before each stream's name (PascalCase) to make its record type; default: the tap's name without tap-/source-, e.g. Jsonl"},
             "formats": {"enum": ["enforce", "ignore"],
                 "description": "enforce (default): the runner checks the formats of the tap's schemas (date-time is RFC 3339); ignore: drop them"},
-            "secretKeys": {"type": "array", "items": {"type": "string", "minLength": 1},
+            // `secretKeyNames`: the runner masks the values so named too (PROTOCOL.md §9).
+            "secretKeys": {"type": "array", "items": {"type": "string", "minLength": 1}, "secretKeyNames": true,
                 "description": "Keys of the tap's configuration whose values are secrets, masked everywhere"},
             "cutoffField": {"type": "string", "minLength": 1,
                 "description": "A key of the tap's configuration set to the sync's cutoff (RFC 3339) unless given, e.g. start_date"},

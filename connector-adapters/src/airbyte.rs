@@ -145,6 +145,13 @@ impl AirbyteConfig {
         redactor
     }
 
+    /// Where the values `specification` marks `airbyte_secret` are in the adapter's
+    /// configuration, as a Stream's `configSecrets`.
+    fn secret_pointers(&self, specification: &Value) -> Vec<String> {
+        let within = secrets::write_only_pointers(&secrets::airbyte_write_only(specification), &self.source_config);
+        within.iter().map(|at| format!("/sourceConfig{at}")).collect()
+    }
+
     /// Runs the source with `args`, passing LOG messages on, turning a TRACE error into the
     /// run's error, and every other message to `handle` (its type, the message, the line,
     /// the emitter).
@@ -291,6 +298,8 @@ impl Connector for Airbyte {
         if streams.is_empty() {
             return Err(ConnectorError::config(format!("`{} discover` found no streams", config.source)));
         }
+        // The runner knows the airbyte_secret fields only from here: `spec` has no source.
+        let secret_pointers = config.secret_pointers(&specification);
         for stream in streams {
             let Some(id) = stream_id(&stream) else {
                 return Err(ConnectorError::internal(format!("a catalog stream of `{}` has no name", config.source)));
@@ -301,7 +310,9 @@ impl Connector for Airbyte {
             let mut extra = Map::new();
             extra.insert("airbyteStream".into(), stream);
             extra.insert("connectionSpecification".into(), specification.clone());
-            out.stream(&config.options.stream(&shaper, &id, name, &schema, extra))?;
+            let mut declared = config.options.stream(&shaper, &id, name, &schema, extra);
+            declared.config_secrets = secret_pointers.clone();
+            out.stream(&declared)?;
         }
         Ok(())
     }

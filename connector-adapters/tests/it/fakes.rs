@@ -330,3 +330,38 @@ exit 1
     let text = assert_failure("verify", &verify);
     assert!(text.contains("region unknown"), "{text}");
 }
+
+#[test]
+fn the_runner_knows_the_secrets_of_taps_and_sources_not_only_the_adapter() {
+    let sandbox = Sandbox::new();
+    // A tap's `secretKeys` names secret keys to the runner: the spec says so.
+    let spec: Value =
+        serde_json::from_str(&assert_success("spec", &sandbox.runner(&["spec", "singer"]).output().unwrap())).unwrap();
+    assert_eq!(spec["config_schema"]["properties"]["secretKeys"]["secretKeyNames"], true, "{spec:#}");
+    // A source's airbyte_secret fields travel on each Stream as `configSecrets`.
+    let secret = "k3y-echoed-everywhere";
+    let source = airbyte_source(
+        &sandbox,
+        r#"key=$(grep -o 'k3y-[a-z-]*' "$config")
+echo "{\"type\":\"LOG\",\"log\":{\"level\":\"INFO\",\"message\":\"using $key\"}}"
+echo "stderr $key" >&2
+echo "{\"type\":\"RECORD\",\"record\":{\"stream\":\"users\",\"data\":{\"id\":1,\"note\":\"$key\"},\"emitted_at\":1}}"
+echo "{\"type\":\"TRACE\",\"trace\":{\"type\":\"ERROR\",\"error\":{\"message\":\"refused $key\",\"failure_type\":\"config_error\"}}}"
+exit 1
+"#,
+    );
+    let config = json!({"source": source, "sourceConfig": {"api_key": secret, "region": "eu"}});
+    let path = sandbox.write("c.json", &config.to_string());
+    let discovered =
+        assert_success("discover", &sandbox.runner(&["--json", "discover", "airbyte", &path]).output().unwrap());
+    let stream: Value = serde_json::from_str(discovered.lines().next().unwrap()).unwrap();
+    assert_eq!(stream["configSecrets"], json!(["/sourceConfig/api_key"]), "{stream:#}");
+    let output =
+        sandbox.runner(&["-v", "sync", "airbyte", &path, "2024-01-01", "--output", "runner.db"]).output().unwrap();
+    let text = assert_failure("sync", &output);
+    assert!(text.contains("refused ***"), "{text}");
+    let stored = sandbox.store().everything();
+    assert!(!text.contains(secret) && !stored.contains(secret), "{text}\n{stored}");
+    let db = std::fs::read(sandbox.path("runner.db")).unwrap();
+    assert!(!db.windows(secret.len()).any(|w| w == secret.as_bytes()), "stored in SQLite");
+}

@@ -28,6 +28,14 @@ const KEPT_LOGS: usize = 1000;
 /// Syncs one stream into a destination of its own. Never fails as a whole: the result
 /// says how it ended.
 pub(super) fn sync_stream(context: &StreamContext<'_>, stream: &Stream) -> StreamResult {
+    match context.with_stream_secrets(stream) {
+        Some(context) => sync_masked(&context, stream),
+        None => sync_masked(context, stream),
+    }
+}
+
+/// [`sync_stream`] once `context` masks every secret the stream names.
+fn sync_masked(context: &StreamContext<'_>, stream: &Stream) -> StreamResult {
     let started = Instant::now();
     let mut result = StreamResult::new(&stream.id);
     let events = &context.engine().events;
