@@ -74,11 +74,17 @@ pub fn state_file(state: &Value) -> Value {
     }
 }
 
+/// Whether an Airbyte stream has no incremental mode: its `supported_sync_modes` lack
+/// `incremental`.
+pub fn full_refresh(stream: &Value) -> bool {
+    let modes = stream.get("supported_sync_modes").and_then(Value::as_array);
+    !modes.is_some_and(|modes| modes.iter().any(|mode| mode == "incremental"))
+}
+
 /// A configured catalog reading `stream` alone: incremental when it can, with the
 /// source's default cursor and primary key, appended.
 pub fn configured_catalog(stream: &Value) -> Value {
-    let modes = stream.get("supported_sync_modes").and_then(Value::as_array);
-    let incremental = modes.is_some_and(|modes| modes.iter().any(|mode| mode == "incremental"));
+    let incremental = !full_refresh(stream);
     json!({"streams": [{
         "stream": stream,
         "sync_mode": if incremental { "incremental" } else { "full_refresh" },
@@ -307,11 +313,13 @@ impl Connector for Airbyte {
             let shaper = Airbyte::shaper(config, &id, &stream);
             let name = format!("{id} ({})", config.source.rsplit('/').next().unwrap_or(&config.source));
             let schema = stream.get("json_schema").cloned().unwrap_or_else(|| json!({}));
+            let full_refresh = full_refresh(&stream);
             let mut extra = Map::new();
             extra.insert("airbyteStream".into(), stream);
             extra.insert("connectionSpecification".into(), specification.clone());
             let mut declared = config.options.stream(&shaper, &id, name, &schema, extra);
             declared.config_secrets = secret_pointers.clone();
+            declared.full_refresh = full_refresh;
             out.stream(&declared)?;
         }
         Ok(())
@@ -417,6 +425,7 @@ mod tests {
         assert_eq!(catalog["streams"][0]["primary_key"], json!([["id"]]));
         let full = configured_catalog(&json!({"name": "x", "supported_sync_modes": ["full_refresh"]}));
         assert_eq!(full["streams"][0]["sync_mode"], "full_refresh");
+        assert!(!super::full_refresh(&stream) && super::full_refresh(&json!({"name": "x"})));
         assert_eq!(primary_key(&stream), vec![vec!["id".to_owned()]]);
         assert_eq!(stream_id(&json!({"name": "t", "namespace": "public"})).as_deref(), Some("public.t"));
     }

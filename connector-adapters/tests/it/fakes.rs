@@ -365,3 +365,24 @@ exit 1
     let db = std::fs::read(sandbox.path("runner.db")).unwrap();
     assert!(!db.windows(secret.len()).any(|w| w == secret.as_bytes()), "stored in SQLite");
 }
+
+#[test]
+fn streams_say_full_refresh_from_the_singer_catalog_and_the_airbyte_sync_modes_and_the_kit_skips_them() {
+    let sandbox = Sandbox::new();
+    let discovered = |connector: &str, config: &Value| -> Value {
+        let path = sandbox.write("d.json", &config.to_string());
+        let output = sandbox.runner(&["--json", "discover", connector, &path]).output().unwrap();
+        serde_json::from_str(assert_success("discover", &output).lines().next().unwrap()).unwrap()
+    };
+    // The fake catalog names no replication key: every sync reads everything.
+    let tap = tap_after_schema(&sandbox, r#"echo '{"type":"STATE","value":{}}'"#);
+    assert_eq!(discovered("singer", &singer_config(&tap))["fullRefresh"], true);
+    let (report, _) = kit(&sandbox, "singer", &singer_config(&tap));
+    let incremental = test_support::kit::check(&report, "sync.incremental");
+    assert_eq!(incremental["status"], "skip", "{report:#}");
+    assert!(incremental["reason"].as_str().unwrap().contains("has no incremental mode (fullRefresh)"), "{report:#}");
+    // The fake source supports incremental: it says nothing.
+    let source = airbyte_source(&sandbox, "");
+    let stream = discovered("airbyte", &json!({"source": source}));
+    assert!(stream.get("fullRefresh").is_none(), "{stream:#}");
+}
