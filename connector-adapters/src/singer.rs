@@ -362,7 +362,8 @@ mod tests {
 
     #[test]
     fn a_stream_without_a_replication_key_or_forced_full_table_is_full_refresh() {
-        let with_key = |metadata: Value| json!({"tap_stream_id": "s", "metadata": [{"breadcrumb": [], "metadata": metadata}]});
+        let with_key =
+            |metadata: Value| json!({"tap_stream_id": "s", "metadata": [{"breadcrumb": [], "metadata": metadata}]});
         assert!(full_refresh(&json!({"tap_stream_id": "s"})), "no key at all");
         assert!(!full_refresh(&with_key(json!({"replication-key": "updated_at"}))));
         assert!(!full_refresh(&with_key(json!({"valid-replication-keys": ["updated_at"]}))));
@@ -400,7 +401,11 @@ mod tests {
         assert_eq!(config.options.cutoff_field.as_deref(), Some("start_date"));
         let defaults: SingerConfig = serde_json::from_value(json!({"tap": "/opt/tap-x"})).unwrap();
         assert_eq!(defaults.tap_config, json!({}));
-        assert_eq!(defaults.options.formats, crate::schema::Formats::Enforce);
+        assert_eq!(
+            defaults.options.formats,
+            crate::schema::Formats::Report,
+            "issue 31: a third party's formats are reported by default"
+        );
         assert_eq!(defaults.options.prefix(&defaults.tap), "X");
     }
 

@@ -110,6 +110,7 @@ impl EventSink for Console {
             Event::Debug { message } if self.verbosity == Verbosity::Verbose => self.line(&format!("debug: {message}")),
             Event::Debug { .. } => {}
             Event::SecretMasked { message, .. } => self.warn(message),
+            Event::FormatDrift { connection, message } => self.warn(&format!("connection `{connection}`, {message}")),
             Event::WaitingForConnection { connection, holder } => self.note(&format!(
                 "waiting: connection `{connection}` is being synced by {holder}; this sync starts when it ends \
                  (Ctrl-C to give up)"

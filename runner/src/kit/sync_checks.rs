@@ -183,10 +183,8 @@ fn incremental(
 ) -> Check {
     let name = check::SYNC_INCREMENTAL;
     if stream.full_refresh {
-        let reason = format!(
-            "stream `{}` has no incremental mode (fullRefresh): every sync reads all of it again",
-            stream.id
-        );
+        let reason =
+            format!("stream `{}` has no incremental mode (fullRefresh): every sync reads all of it again", stream.id);
         return Check::skip(name, reason);
     }
     if first.exit_problem().is_some() {
