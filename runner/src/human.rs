@@ -2,10 +2,7 @@
 //! [`duration`]; every duration a person types goes through [`parse_duration`]. Plain
 //! text only: colours are [`crate::style`]'s business.
 
-use std::borrow::Cow;
 use std::time::Duration;
-
-use crate::untrusted::escape;
 
 pub use engine::text::duration;
 
@@ -65,27 +62,6 @@ fn with_units(text: &str) -> Result<f64, String> {
         rest = rest[unit_end..].trim_start();
     }
     Ok(total)
-}
-
-/// Rows of cells as a plain-text table: each column as wide as its widest cell, two
-/// spaces between columns, no trailing spaces. Widths count characters, so cells must not
-/// hold colour codes (pad first, colour after, as the kit does).
-pub fn columns<R: AsRef<[String]>>(rows: &[R]) -> String {
-    // Cells hold connector text (stream ids, errors, field names): shown escaped, and
-    // measured as shown.
-    let rows: Vec<Vec<Cow<'_, str>>> =
-        rows.iter().map(|row| row.as_ref().iter().map(|cell| escape(cell)).collect()).collect();
-    let count = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..count)
-        .map(|col| rows.iter().filter_map(|row| row.get(col)).map(|c| c.chars().count()).max().unwrap_or(0))
-        .collect();
-    let mut out = String::new();
-    for row in &rows {
-        let cells: Vec<String> = row.iter().zip(&widths).map(|(cell, width)| format!("{cell:<width$}")).collect();
-        out.push_str(cells.join("  ").trim_end());
-        out.push('\n');
-    }
-    out
 }
 
 /// How old something is, in one whole unit: `45 s`, `12 min`, `5 h`, `3 d` (hours up to
@@ -156,13 +132,6 @@ mod tests {
         for long in ["99999999999999999999d", "200000w", "99999999999"] {
             assert_eq!(parse_duration(long), Err(format!("`{long}` is longer than a hundred years")));
         }
-    }
-
-    #[test]
-    fn columns_are_as_wide_as_their_widest_cell() {
-        let rows = [["name", "n"].map(String::from), ["long-name", "12"].map(String::from)];
-        assert_eq!(columns(&rows), "name       n\nlong-name  12\n");
-        assert_eq!(columns::<[String; 0]>(&[]), "");
     }
 
     #[test]

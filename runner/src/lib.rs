@@ -11,7 +11,7 @@
 //! codes), the terminal commands (`commands`), the conformance kit (`kit`), the demo
 //! ([`demo`]) and the scaffold (`scaffold`), with what they share: `console` (renders
 //! events), `summary` (the summary of syncs), `html` (the HTML report), `alert` (webhook
-//! alerts), `resolve` and `connections_file` (inputs), `human` and `style` (text for
+//! alerts), `resolve` and `connections_file` (inputs), `human`, `table` and `style` (text for
 //! people), `untrusted` (a connector's text made safe for a terminal).
 //!
 //! Public are only the modules other crates use: the binary (`app`, `cli`, `exit_code`,
@@ -34,4 +34,5 @@ mod resolve;
 mod scaffold;
 mod style;
 mod summary;
+mod table;
 mod untrusted;

@@ -73,7 +73,7 @@ pub fn table(connections: &[ConnectionResult]) -> String {
             ]);
         }
     }
-    let mut out = crate::human::columns(&rows);
+    let mut out = crate::table::columns(&rows);
     let by_type: Vec<String> = connections
         .iter()
         .flat_map(|c| c.streams.iter().map(move |s| (c, s)))

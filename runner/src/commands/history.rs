@@ -130,7 +130,7 @@ fn table(
             ]);
         }
     }
-    let mut out = crate::human::columns(&rows);
+    let mut out = crate::table::columns(&rows);
     out.push_str(&format_drift(streams));
     let count = |outcome| streams.iter().filter(|s| s.status.latest.outcome == outcome).count();
     let stale = streams.iter().filter(|s| s.stale).count();

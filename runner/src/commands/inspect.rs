@@ -75,5 +75,5 @@ fn prepare(settings: &Settings, connector: &str, config: &Path) -> anyhow::Resul
 fn streams_table(streams: &[Stream]) -> String {
     let mut rows = vec![["id", "name", "self"].map(String::from)];
     rows.extend(streams.iter().map(|s| [s.id.clone(), s.name.clone(), s.self_url.clone()]));
-    crate::human::columns(&rows)
+    crate::table::columns(&rows)
 }

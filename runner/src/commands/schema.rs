@@ -14,7 +14,6 @@ use serde_json::{json, Value};
 
 use super::{print, Settings, Status};
 use crate::console::Verbosity;
-use crate::human;
 use crate::resolve::{self, InputError};
 use crate::style::Style;
 use crate::untrusted::{escape, escape_lines};
@@ -298,7 +297,7 @@ fn type_section(found: &TypeDrift, style: Style) -> String {
     let mut out = format!("{}: {} records, {said}\n", style.bold(&escape(&found.record_type)), found.records);
     let rows = finding_rows(found);
     if rows.len() > 1 {
-        out.push_str(&human::columns(&rows));
+        out.push_str(&crate::table::columns(&rows));
     }
     out.push('\n');
     out

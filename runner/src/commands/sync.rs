@@ -170,7 +170,7 @@ fn finish(
     };
     if let Some(summary) = summary {
         if records_on_stdout {
-            let _ = io::stderr().lock().write_all(summary.as_bytes());
+            let _ = io::stderr().lock().write_all(crate::untrusted::escape_json(&summary).as_bytes());
         } else {
             print(&summary).context("writing the summary")?;
         }
