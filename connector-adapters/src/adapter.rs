@@ -44,9 +44,10 @@ impl Options {
         let properties = json!({
             "typePrefix": {"type": "string", "pattern": "^([A-Z][A-Za-z0-9]*)?$",
                 "description": "Put before each stream's name (PascalCase) to make its record type; default: the tap's name without tap-/source-, e.g. Jsonl"},
-            "formats": {"enum": ["enforce", "ignore"],
-                "description": "enforce (default): the runner checks the formats of the tap's schemas (date-time is RFC 3339); ignore: drop them"},
-            "secretKeys": {"type": "array", "items": {"type": "string", "minLength": 1},
+            "formats": {"enum": ["report", "enforce", "ignore"],
+                "description": "report (default): a record that breaks only a format of the tap's schemas (date-time is RFC 3339) is stored and the drift reported; enforce: such a record is invalid; ignore: drop the formats"},
+            // `secretKeyNames`: the runner masks the values so named too (PROTOCOL.md §9).
+            "secretKeys": {"type": "array", "items": {"type": "string", "minLength": 1}, "secretKeyNames": true,
                 "description": "Keys of the tap's configuration whose values are secrets, masked everywhere"},
             "cutoffField": {"type": "string", "minLength": 1,
                 "description": "A key of the tap's configuration set to the sync's cutoff (RFC 3339) unless given, e.g. start_date"},
@@ -91,6 +92,8 @@ impl Options {
     ) -> Stream {
         let declared = schema::declared_schema(source_schema, shaper.type_name(), self.formats);
         let mut stream = Stream::new(id, shaper.stream_uri(), name).declaring(shaper.type_name(), declared);
+        // The schema is the tap's, translated: the runner must know whose formats they are.
+        stream.record_formats = self.formats.on_stream();
         stream.extra = extra;
         stream
     }

@@ -74,11 +74,17 @@ pub fn state_file(state: &Value) -> Value {
     }
 }
 
+/// Whether an Airbyte stream has no incremental mode: its `supported_sync_modes` lack
+/// `incremental`.
+pub fn full_refresh(stream: &Value) -> bool {
+    let modes = stream.get("supported_sync_modes").and_then(Value::as_array);
+    !modes.is_some_and(|modes| modes.iter().any(|mode| mode == "incremental"))
+}
+
 /// A configured catalog reading `stream` alone: incremental when it can, with the
 /// source's default cursor and primary key, appended.
 pub fn configured_catalog(stream: &Value) -> Value {
-    let modes = stream.get("supported_sync_modes").and_then(Value::as_array);
-    let incremental = modes.is_some_and(|modes| modes.iter().any(|mode| mode == "incremental"));
+    let incremental = !full_refresh(stream);
     json!({"streams": [{
         "stream": stream,
         "sync_mode": if incremental { "incremental" } else { "full_refresh" },
@@ -143,6 +149,13 @@ impl AirbyteConfig {
         let redactor = self.options.redactor(&secrets::airbyte_write_only(specification), &self.source_config);
         out.set_redactor(redactor.clone());
         redactor
+    }
+
+    /// Where the values `specification` marks `airbyte_secret` are in the adapter's
+    /// configuration, as a Stream's `configSecrets`.
+    fn secret_pointers(&self, specification: &Value) -> Vec<String> {
+        let within = secrets::write_only_pointers(&secrets::airbyte_write_only(specification), &self.source_config);
+        within.iter().map(|at| format!("/sourceConfig{at}")).collect()
     }
 
     /// Runs the source with `args`, passing LOG messages on, turning a TRACE error into the
@@ -291,6 +304,8 @@ impl Connector for Airbyte {
         if streams.is_empty() {
             return Err(ConnectorError::config(format!("`{} discover` found no streams", config.source)));
         }
+        // The runner knows the airbyte_secret fields only from here: `spec` has no source.
+        let secret_pointers = config.secret_pointers(&specification);
         for stream in streams {
             let Some(id) = stream_id(&stream) else {
                 return Err(ConnectorError::internal(format!("a catalog stream of `{}` has no name", config.source)));
@@ -298,10 +313,14 @@ impl Connector for Airbyte {
             let shaper = Airbyte::shaper(config, &id, &stream);
             let name = format!("{id} ({})", config.source.rsplit('/').next().unwrap_or(&config.source));
             let schema = stream.get("json_schema").cloned().unwrap_or_else(|| json!({}));
+            let full_refresh = full_refresh(&stream);
             let mut extra = Map::new();
             extra.insert("airbyteStream".into(), stream);
             extra.insert("connectionSpecification".into(), specification.clone());
-            out.stream(&config.options.stream(&shaper, &id, name, &schema, extra))?;
+            let mut declared = config.options.stream(&shaper, &id, name, &schema, extra);
+            declared.config_secrets = secret_pointers.clone();
+            declared.full_refresh = full_refresh;
+            out.stream(&declared)?;
         }
         Ok(())
     }
@@ -406,6 +425,7 @@ mod tests {
         assert_eq!(catalog["streams"][0]["primary_key"], json!([["id"]]));
         let full = configured_catalog(&json!({"name": "x", "supported_sync_modes": ["full_refresh"]}));
         assert_eq!(full["streams"][0]["sync_mode"], "full_refresh");
+        assert!(!super::full_refresh(&stream) && super::full_refresh(&json!({"name": "x"})));
         assert_eq!(primary_key(&stream), vec![vec!["id".to_owned()]]);
         assert_eq!(stream_id(&json!({"name": "t", "namespace": "public"})).as_deref(), Some("public.t"));
     }

@@ -10,12 +10,14 @@
 //!   `time` (RFC 3339 wants an offset that neither protocol's sources send) and Airbyte's
 //!   `airbyte_type` `timestamp_without_timezone` / `time_without_timezone` (no offset
 //!   either). With [`Formats::Ignore`] every `format` is dropped, for taps whose
-//!   `date-time` values are not RFC 3339;
+//!   `date-time` values are not RFC 3339; with [`Formats::Report`] (the default) the
+//!   runner stores a record that breaks only formats and reports the drift;
 //! - adds what every record has: `_type` (a `const`), `id` (a string) and `self` (a URI),
 //!   all three required. A source field already called `_type`, `id` or `self` is kept
 //!   under `_source_type`, `_source_id` or `_source_self` (see [`crate::record`]), so its
 //!   schema moves there too, no longer required.
 
+use connector_sdk::protocol::RecordFormats;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
@@ -23,11 +25,26 @@ use serde_json::{json, Map, Value};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Formats {
-    /// Keep them (the runner enforces them), except those the values cannot match.
+    /// Keep them, except those the values cannot match, and have the runner report a
+    /// record that breaks only formats rather than reject it (the Stream's
+    /// `recordFormats: report`): a third party's formats are its own promise, which its
+    /// data may not keep (source-faker's `date-time`s carry no offset).
     #[default]
+    Report,
+    /// Keep them, and have the runner reject a record that breaks one.
     Enforce,
     /// Drop every `format`: for sources whose `date-time` strings are not RFC 3339.
     Ignore,
+}
+
+impl Formats {
+    /// What the runner does with the formats of the declared schemas.
+    pub fn on_stream(self) -> RecordFormats {
+        match self {
+            Formats::Report => RecordFormats::Report,
+            Formats::Enforce | Formats::Ignore => RecordFormats::Enforce,
+        }
+    }
 }
 
 /// The fields every record carries, and where a source field of that name is kept.
@@ -140,7 +157,7 @@ fn keep_format(map: &Map<String, Value>, formats: Formats) -> Option<()> {
     let format = map.get("format")?.as_str()?;
     let airbyte_type = map.get("airbyte_type").and_then(Value::as_str).unwrap_or_default();
     let without_offset = airbyte_type.ends_with("_without_timezone") || format == "time";
-    (formats == Formats::Enforce && !without_offset).then_some(())
+    (formats != Formats::Ignore && !without_offset).then_some(())
 }
 
 #[cfg(test)]

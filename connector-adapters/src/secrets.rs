@@ -36,37 +36,8 @@ pub fn conventional_schema(description: &str) -> Value {
     json!({"type": "object", "description": description, "properties": properties})
 }
 
-/// Every string under a key named in `names`, at any depth of `config`.
-pub fn named_values(config: &Value, names: &[String]) -> Vec<String> {
-    let mut found = Vec::new();
-    collect_named(config, names, &mut found);
-    found
-}
-
-fn collect_named(value: &Value, names: &[String], found: &mut Vec<String>) {
-    match value {
-        Value::Object(map) => {
-            for (key, child) in map {
-                if names.iter().any(|name| name == key) {
-                    collect_strings(child, found);
-                } else {
-                    collect_named(child, names, found);
-                }
-            }
-        }
-        Value::Array(items) => items.iter().for_each(|item| collect_named(item, names, found)),
-        _ => {}
-    }
-}
-
-fn collect_strings(value: &Value, found: &mut Vec<String>) {
-    match value {
-        Value::String(text) => found.push(text.clone()),
-        Value::Object(map) => map.values().for_each(|child| collect_strings(child, found)),
-        Value::Array(items) => items.iter().for_each(|item| collect_strings(item, found)),
-        _ => {}
-    }
-}
+pub use connector_sdk::protocol::secrets::named_values;
+use connector_sdk::protocol::secrets::values_at;
 
 /// `schema` with every subschema marked `airbyte_secret: true` also marked
 /// `writeOnly: true`, the toolkit's word for a secret.
@@ -89,21 +60,31 @@ pub fn airbyte_write_only(schema: &Value) -> Value {
 /// `properties`, `additionalProperties`, `items` and every branch of `oneOf`, `anyOf` and
 /// `allOf` (a value is secret if any branch says so).
 pub fn write_only_values(schema: &Value, config: &Value) -> Vec<String> {
-    let mut found = Vec::new();
-    collect_write_only(schema, config, &mut found);
+    let mut found = values_at(config, &write_only_pointers(schema, config));
     found.sort();
     found.dedup();
     found
 }
 
-fn collect_write_only(schema: &Value, value: &Value, found: &mut Vec<String>) {
+/// The JSON pointers of the places of `config` that `schema` marks `writeOnly` (as
+/// [`write_only_values`] finds them), for a Stream's `configSecrets` once prefixed with
+/// where `config` sits in the adapter's configuration.
+pub fn write_only_pointers(schema: &Value, config: &Value) -> Vec<String> {
+    let mut found = Vec::new();
+    collect_write_only(schema, config, String::new(), &mut found);
+    found.sort();
+    found.dedup();
+    found
+}
+
+fn collect_write_only(schema: &Value, value: &Value, at: String, found: &mut Vec<String>) {
     if schema.get("writeOnly") == Some(&Value::Bool(true)) {
-        collect_strings(value, found);
+        found.push(at);
         return;
     }
     for combinator in ["oneOf", "anyOf", "allOf"] {
         if let Some(Value::Array(branches)) = schema.get(combinator) {
-            branches.iter().for_each(|branch| collect_write_only(branch, value, found));
+            branches.iter().for_each(|branch| collect_write_only(branch, value, at.clone(), found));
         }
     }
     match value {
@@ -112,17 +93,24 @@ fn collect_write_only(schema: &Value, value: &Value, found: &mut Vec<String>) {
             let additional = schema.get("additionalProperties").filter(|v| v.is_object());
             for (key, child) in map {
                 if let Some(child_schema) = properties.and_then(|p| p.get(key)).or(additional) {
-                    collect_write_only(child_schema, child, found);
+                    collect_write_only(child_schema, child, pointer(&at, key), found);
                 }
             }
         }
         Value::Array(items) => {
             if let Some(item_schema) = schema.get("items") {
-                items.iter().for_each(|item| collect_write_only(item_schema, item, found));
+                for (index, item) in items.iter().enumerate() {
+                    collect_write_only(item_schema, item, pointer(&at, &index.to_string()), found);
+                }
             }
         }
         _ => {}
     }
+}
+
+/// `at` followed by the reference token `key`, escaped as RFC 6901 says.
+pub fn pointer(at: &str, key: &str) -> String {
+    format!("{at}/{}", key.replace('~', "~0").replace('/', "~1"))
 }
 
 #[cfg(test)]
@@ -157,6 +145,9 @@ mod tests {
         let config = json!({"api_key": "key-1", "start": "2024", "credentials": {"method": "password", "password": "pw-2"},
             "replicas": [{"dsn": "dsn-3"}]});
         assert_eq!(write_only_values(&schema, &config), ["dsn-3", "key-1", "pw-2"]);
+        let pointers = write_only_pointers(&schema, &config);
+        assert_eq!(pointers, ["/api_key", "/credentials/password", "/replicas/0/dsn"]);
+        assert_eq!(pointer("/a", "b/c~d"), "/a/b~1c~0d");
     }
 
     #[test]

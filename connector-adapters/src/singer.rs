@@ -102,6 +102,23 @@ fn key_properties(entry: &Value) -> Vec<Vec<String>> {
     keys.map(|keys| keys.iter().filter_map(Value::as_str).map(|key| vec![key.to_owned()]).collect()).unwrap_or_default()
 }
 
+/// Whether a catalog stream has no incremental mode: no replication key (its metadata's
+/// `replication-key` or `valid-replication-keys`, else the entry's `replication_key`), or
+/// `forced-replication-method: FULL_TABLE`.
+pub fn full_refresh(entry: &Value) -> bool {
+    let root = metadata(entry, &json!([]));
+    let field = |name: &str| root.and_then(|m| m.get(name));
+    if field("forced-replication-method").and_then(Value::as_str) == Some("FULL_TABLE") {
+        return true;
+    }
+    let named = |value: Option<&Value>| match value {
+        Some(Value::String(key)) => !key.is_empty(),
+        Some(Value::Array(keys)) => !keys.is_empty(),
+        _ => false,
+    };
+    !(named(field("replication-key")) || named(field("valid-replication-keys")) || named(entry.get("replication_key")))
+}
+
 /// The catalog entry's stream id: `tap_stream_id`, else `stream`.
 fn stream_id(entry: &Value) -> Option<&str> {
     entry.get("tap_stream_id").or_else(|| entry.get("stream")).and_then(Value::as_str)
@@ -201,7 +218,9 @@ impl Connector for Singer {
             extra.insert("keyProperties".into(), json!(keys.iter().map(|k| k.join(".")).collect::<Vec<_>>()));
             extra.insert("catalogEntry".into(), entry.clone());
             let schema = entry.get("schema").cloned().unwrap_or_else(|| json!({}));
-            out.stream(&config.options.stream(&shaper, &id, name, &schema, extra))?;
+            let mut declared = config.options.stream(&shaper, &id, name, &schema, extra);
+            declared.full_refresh = full_refresh(&entry);
+            out.stream(&declared)?;
         }
         Ok(())
     }
@@ -342,6 +361,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_stream_without_a_replication_key_or_forced_full_table_is_full_refresh() {
+        let with_key =
+            |metadata: Value| json!({"tap_stream_id": "s", "metadata": [{"breadcrumb": [], "metadata": metadata}]});
+        assert!(full_refresh(&json!({"tap_stream_id": "s"})), "no key at all");
+        assert!(!full_refresh(&with_key(json!({"replication-key": "updated_at"}))));
+        assert!(!full_refresh(&with_key(json!({"valid-replication-keys": ["updated_at"]}))));
+        assert!(!full_refresh(&json!({"tap_stream_id": "s", "replication_key": "updated_at"})), "the legacy field");
+        let forced = with_key(json!({"replication-key": "updated_at", "forced-replication-method": "FULL_TABLE"}));
+        assert!(full_refresh(&forced), "FULL_TABLE wins over a key");
+        assert!(full_refresh(&with_key(json!({"valid-replication-keys": []}))));
+    }
+
+    #[test]
     fn the_selected_catalog_selects_the_stream_and_every_field() {
         let entry = json!({"tap_stream_id": "orders", "stream": "orders",
             "schema": {"properties": {"id": {}, "name": {}}},
@@ -369,7 +401,11 @@ mod tests {
         assert_eq!(config.options.cutoff_field.as_deref(), Some("start_date"));
         let defaults: SingerConfig = serde_json::from_value(json!({"tap": "/opt/tap-x"})).unwrap();
         assert_eq!(defaults.tap_config, json!({}));
-        assert_eq!(defaults.options.formats, crate::schema::Formats::Enforce);
+        assert_eq!(
+            defaults.options.formats,
+            crate::schema::Formats::Report,
+            "issue 31: a third party's formats are reported by default"
+        );
         assert_eq!(defaults.options.prefix(&defaults.tap), "X");
     }
 

@@ -120,6 +120,8 @@ class Emitter {
     this.message(masked.length ? { type: 'verification', valid: false, errors: masked } : { type: 'verification', valid: true });
   }
 
+  /** A Stream: `{ id, self, name }` and any optional field as it is, e.g. `fullRefresh: true`
+   * for a stream with no incremental mode (PROTOCOL.md, stream). */
   stream(stream) {
     this.message({ type: 'stream', stream: { _type: 'Stream', ...stream } });
   }

@@ -217,6 +217,8 @@ class Emitter:
         self.message(message)
 
     def stream(self, stream_id, self_url, name, **extra):
+        """A Stream; `extra` adds optional fields as they are, e.g. fullRefresh=True for a
+        stream with no incremental mode (PROTOCOL.md, stream)."""
         stream = dict({"_type": "Stream", "id": stream_id, "self": self_url, "name": name}, **extra)
         self.message({"type": "stream", "stream": stream})
 

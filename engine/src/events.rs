@@ -43,6 +43,14 @@ pub enum Event<'a> {
         /// What held it and what was done, for people.
         message: &'a str,
     },
+    /// Records were stored that break formats of a third party's schema (a Stream's
+    /// `recordFormats: report`). Sent once per stream sync, at its end.
+    FormatDrift {
+        /// The connection.
+        connection: &'a str,
+        /// What drifted, for people: a line per type and field, and the hint.
+        message: &'a str,
+    },
     /// Another process syncs the connection into the same store; this sync waits for it
     /// (`--wait`). Sent once, before waiting.
     WaitingForConnection {
@@ -129,6 +137,7 @@ pub(crate) mod recording {
                 Event::ConnectorStderr { source, line } => format!("stderr {source}: {line}"),
                 Event::Debug { message } => format!("debug {message}"),
                 Event::SecretMasked { connection, message } => format!("masked {connection}: {message}"),
+                Event::FormatDrift { connection, message } => format!("drift {connection}: {message}"),
                 Event::WaitingForConnection { connection, holder } => format!("waiting {connection}: {holder}"),
                 Event::StreamStarted { connection, stream } => format!("started {connection}/{stream}"),
                 Event::Progress { .. } => return,

@@ -11,6 +11,7 @@
 //! - [`destination`]: SQLite, JSON lines, stdout, `--state FILE`.
 //! - [`jobs`]: bounded parallelism; [`fleet`]: the connections workers share in
 //!   PostgreSQL, their schedule and the leases that fence their writes.
+//! - [`format_drift`]: values that break a format of a third party's schema, stored anyway;
 //! - [`events`]: what the engine reports while it works; [`error`]: why a command failed;
 //!   [`with_causes`]: any error and its causes as one line, each said once;
 //!   [`stop`]: stop requests (Ctrl-C, SIGTERM) as the engine receives them.
@@ -21,6 +22,7 @@
 pub mod connector;
 pub mod error;
 pub mod events;
+pub mod format_drift;
 pub mod jobs;
 pub mod result;
 pub mod stop;

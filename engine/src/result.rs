@@ -7,6 +7,7 @@ use std::time::Duration;
 use protocol::ProgressMessage;
 
 use super::error::{FailureKind, RunError};
+use super::format_drift::FormatDrift;
 use store::RunOutcome;
 
 /// How one stream sync ended.
@@ -24,6 +25,8 @@ pub struct StreamResult {
     pub checkpoints: u64,
     /// The last `progress` the connector sent, if it sent any.
     pub progress: Option<ProgressMessage>,
+    /// Values that broke a format of a third party's schema, stored anyway.
+    pub format_drift: FormatDrift,
     /// How long it took.
     pub duration: Duration,
     /// Why it failed.
@@ -40,6 +43,7 @@ impl StreamResult {
             rejected: 0,
             checkpoints: 0,
             progress: None,
+            format_drift: FormatDrift::default(),
             duration: Duration::ZERO,
             error: None,
         }

@@ -17,8 +17,8 @@ use serde_json::Value;
 
 use protocol::codec::snippet;
 use protocol::{
-    decode_line, CodecError, ConnectorMessage, ErrorMessage, LineMessage, LogMessage, ProgressMessage, RecordCheck,
-    RecordError, RecordLine, Redactor, SchemaRegistry,
+    decode_line, CodecError, ConnectorMessage, ErrorMessage, FormatViolation, LineMessage, LogMessage, ProgressMessage,
+    RecordCheck, RecordError, RecordLine, Redactor, SchemaRegistry,
 };
 
 use super::supervisor::{RawLine, StdoutLine};
@@ -69,6 +69,9 @@ pub struct CheckedRecord {
     pub id: Option<String>,
     /// `Ok` or why it is invalid.
     pub verdict: Result<(), RecordError>,
+    /// With an `Ok` verdict, the formats it breaks of a schema whose formats are
+    /// reported (values not masked yet); usually empty.
+    pub format_drift: Vec<FormatViolation>,
 }
 
 /// A record's JSON text: where it is in its batch's text, or (rarely) a text of its own.
@@ -140,14 +143,14 @@ fn check_record(
     redactor: &Redactor,
     schemas: &SchemaRegistry,
 ) -> CheckedRecord {
-    let RecordCheck { record_type, id, verdict } = schemas.validate_record_node(record.text, record.node);
+    let RecordCheck { record_type, id, verdict, format_drift } = schemas.validate_record_node(record.text, record.node);
     let start = line.offset + record.offset;
     let json = match mask(record.text, redactor) {
         Some(masked) => RecordText::Masked(masked),
         None => RecordText::InBatch(start..start + record.text.len()),
     };
     let extracted_at = record.extracted_at.as_deref().map(str::to_owned);
-    CheckedRecord { line: line.number, json, extracted_at, record_type, id, verdict }
+    CheckedRecord { line: line.number, json, extracted_at, record_type, id, verdict, format_drift }
 }
 
 /// Validates a record's JSON text against the schema of its `_type` in `schemas`: the one

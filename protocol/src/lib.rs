@@ -21,5 +21,7 @@ pub mod tape;
 pub use codec::{CodecError, Frame, Framer, Line, LineReader, DEFAULT_MAX_LINE_BYTES};
 pub use cutoff::{format_instant, parse_cutoff, CutoffError};
 pub use message::*;
-pub use registry::{DeclaredSchemaError, RecordCheck, RecordError, SchemaRegistry, TapeVerdict, Violation};
+pub use registry::{
+    DeclaredSchemaError, FormatViolation, RecordCheck, RecordError, SchemaRegistry, TapeVerdict, Violation,
+};
 pub use secrets::Redactor;

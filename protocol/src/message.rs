@@ -135,6 +135,26 @@ pub struct StreamMessage {
     pub stream: Stream,
 }
 
+/// What the runner does with a record that breaks only a `format` of a stream's declared
+/// schema.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecordFormats {
+    /// Rejects it, like any invalid record.
+    #[default]
+    Enforce,
+    /// Stores it and reports the format drift: the schema is a third party's, whose
+    /// formats its own data may not meet.
+    Report,
+}
+
+impl RecordFormats {
+    /// Whether formats are enforced.
+    pub fn is_enforce(&self) -> bool {
+        *self == RecordFormats::Enforce
+    }
+}
+
 /// A Stream record: one independently syncable unit of a source (an account, a project).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Stream {
@@ -154,6 +174,24 @@ pub struct Stream {
     /// them from a Singer tap's catalog at `discover`.
     #[serde(rename = "recordSchemas", default, skip_serializing_if = "BTreeMap::is_empty")]
     pub record_schemas: BTreeMap<String, Value>,
+    /// How the runner treats the `format`s of the schemas in [`Stream::record_schemas`]
+    /// (`recordFormats`): enforced (the default), or, for schemas translated from a third
+    /// party's declaration (a Singer tap's, an Airbyte source's), reported: a record that
+    /// breaks only a format is stored and the drift counted. Shared schemas are always
+    /// enforced.
+    #[serde(rename = "recordFormats", default, skip_serializing_if = "RecordFormats::is_enforce")]
+    pub record_formats: RecordFormats,
+    /// The stream has no incremental mode (`fullRefresh`): every sync reads all of it
+    /// again, whatever the state says, so the kit does not expect a resumed sync to send
+    /// less.
+    #[serde(rename = "fullRefresh", default, skip_serializing_if = "std::ops::Not::not")]
+    pub full_refresh: bool,
+    /// JSON pointers into the connector's configuration whose values are secrets the
+    /// connector learnt only once configured (`configSecrets`; an adapter reads them from
+    /// an Airbyte source's spec). The runner masks them in this stream's sync like the
+    /// `writeOnly` fields of the spec.
+    #[serde(rename = "configSecrets", default, skip_serializing_if = "Vec::is_empty")]
+    pub config_secrets: Vec<String>,
     /// Any further fields the connector sent, kept so a Stream round-trips unchanged.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -168,6 +206,9 @@ impl Stream {
             self_url: self_url.into(),
             name: name.into(),
             record_schemas: BTreeMap::new(),
+            record_formats: RecordFormats::Enforce,
+            full_refresh: false,
+            config_secrets: Vec::new(),
             extra: Map::new(),
         }
     }

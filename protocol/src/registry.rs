@@ -14,8 +14,10 @@
 //! records of those types take the same paths as shared ones ([`declared`]).
 
 mod declared;
+mod formats;
 
 pub use declared::DeclaredSchemaError;
+pub use formats::FormatViolation;
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
@@ -44,6 +46,8 @@ pub struct Violation {
     pub path: String,
     /// What is wrong, e.g. `"yesterday" is not a "date-time"`.
     pub reason: String,
+    /// The `format` the value breaks, when that is what is wrong (`date-time`).
+    pub format: Option<String>,
 }
 
 impl fmt::Display for Violation {
@@ -96,6 +100,19 @@ pub enum RecordError {
     },
 }
 
+impl RecordError {
+    /// Whether the record breaks only `format`s of its schema (what an adapter's `formats`
+    /// option decides for a third party's schema).
+    pub fn breaks_only_formats(&self) -> bool {
+        match self {
+            RecordError::Invalid { violations, .. } => {
+                !violations.is_empty() && violations.iter().all(|v| v.format.is_some())
+            }
+            _ => false,
+        }
+    }
+}
+
 fn join_violations(violations: &[Violation]) -> String {
     violations.iter().map(Violation::to_string).collect::<Vec<_>>().join("; ")
 }
@@ -116,6 +133,9 @@ struct Entry {
     validator: Validator,
     /// The same schema compiled for [`Tape`]s: the fast path of [`SchemaRegistry::validate_record_json`].
     tape_validator: Validator<TapeJson>,
+    /// The same schema blind to `format`, for a declared type whose formats are reported
+    /// ([`formats`]); `None` when they are enforced.
+    structure: Option<Validator>,
 }
 
 /// What [`SchemaRegistry::validate_record_json`] found: the record's `_type` and `id`
@@ -128,6 +148,9 @@ pub struct RecordCheck {
     pub id: Option<String>,
     /// `Ok`, or why the record is rejected.
     pub verdict: Result<(), RecordError>,
+    /// With an `Ok` verdict, the formats the record breaks of a schema whose formats are
+    /// reported, not enforced (a Stream's `recordFormats: report`); usually empty.
+    pub format_drift: Vec<FormatViolation>,
 }
 
 /// What the tape validator alone says about a record's text: the verdict of
@@ -279,6 +302,12 @@ impl SchemaRegistry {
     /// # Errors
     /// [`RecordError`] saying what is wrong; it names the type, id, field and reason.
     pub fn validate_record(&self, record: &Value) -> Result<(), RecordError> {
+        self.judge(record).map(drop)
+    }
+
+    /// [`SchemaRegistry::validate_record`], with the broken formats of a record accepted
+    /// despite them (see [`RecordCheck::format_drift`]).
+    fn judge(&self, record: &Value) -> Result<Vec<FormatViolation>, RecordError> {
         let object = record.as_object().ok_or(RecordError::NotAnObject)?;
         let record_type = object.get("_type").and_then(Value::as_str).ok_or(RecordError::MissingType)?;
         let id = || object.get("id").map_or_else(|| "?".to_owned(), display_id);
@@ -291,7 +320,10 @@ impl SchemaRegistry {
             });
         };
         if entry.validator.is_valid(record) {
-            return Ok(());
+            return Ok(Vec::new());
+        }
+        if let Some(found) = entry.structure.as_ref().and_then(|s| formats::only_formats(&entry.validator, s, record)) {
+            return Ok(found);
         }
         Err(RecordError::Invalid {
             record_type: record_type.to_owned(),
@@ -323,10 +355,15 @@ impl SchemaRegistry {
             Ok(value) => value,
             Err(error) => return unreadable(json, &error),
         };
+        let (verdict, format_drift) = match self.judge(&value) {
+            Ok(found) => (Ok(()), found),
+            Err(error) => (Err(error), Vec::new()),
+        };
         RecordCheck {
             record_type: value.get("_type").and_then(Value::as_str).map(str::to_owned),
             id: value.get("id").map(display_id),
-            verdict: self.validate_record(&value),
+            verdict,
+            format_drift,
         }
     }
 
@@ -350,7 +387,7 @@ impl SchemaRegistry {
     fn valid_on_tape(&self, root: TapeNode<'_>) -> Option<RecordCheck> {
         let (record_type, true) = self.judge_on_tape(root)? else { return None };
         let id = root.member("id").map(|id| id.string().map_or_else(|| display_id(&id.to_value()), Cow::into_owned));
-        Some(RecordCheck { record_type: Some(record_type.into_owned()), id, verdict: Ok(()) })
+        Some(RecordCheck { record_type: Some(record_type.into_owned()), id, verdict: Ok(()), format_drift: Vec::new() })
     }
 
     /// The record's `_type` and whether its schema accepts the record, checked on the tape;
@@ -368,10 +405,18 @@ impl SchemaRegistry {
     /// The violations, or one saying the `type` is missing or unknown.
     pub fn validate_message(&self, message: &Value) -> Result<(), Vec<Violation>> {
         let message_type = message.get("type").and_then(Value::as_str).ok_or_else(|| {
-            vec![Violation { path: String::new(), reason: "the message has no string \"type\" field".into() }]
+            vec![Violation {
+                path: String::new(),
+                reason: "the message has no string \"type\" field".into(),
+                format: None,
+            }]
         })?;
         let entry = self.shared.messages.get(message_type).ok_or_else(|| {
-            vec![Violation { path: "/type".into(), reason: format!("unknown message type \"{message_type}\"") }]
+            vec![Violation {
+                path: "/type".into(),
+                reason: format!("unknown message type \"{message_type}\""),
+                format: None,
+            }]
         })?;
         if entry.validator.is_valid(message) {
             Ok(())
@@ -393,7 +438,12 @@ fn unreadable(json: &str, error: &serde_json::Error) -> RecordCheck {
         id: Option<&'a serde_json::value::RawValue>,
     }
     if !json.trim_start().starts_with('{') {
-        return RecordCheck { record_type: None, id: None, verdict: Err(RecordError::NotAnObject) };
+        return RecordCheck {
+            record_type: None,
+            id: None,
+            verdict: Err(RecordError::NotAnObject),
+            format_drift: Vec::new(),
+        };
     }
     let names = serde_json::from_str::<Names<'_>>(json).ok();
     let record_type = names.as_ref().and_then(|n| n.record_type.as_deref().map(str::to_owned));
@@ -411,7 +461,7 @@ fn unreadable(json: &str, error: &serde_json::Error) -> RecordCheck {
         id: id.clone().unwrap_or_else(|| "?".to_owned()),
         reason,
     });
-    RecordCheck { record_type, id, verdict }
+    RecordCheck { record_type, id, verdict, format_drift: Vec::new() }
 }
 
 /// Compiles a JSON Schema the way the registry does (draft 2020-12, formats enforced).
@@ -426,7 +476,24 @@ pub fn compile_schema(schema: &Value) -> Result<Validator, String> {
 /// [`compile_schema`] for any JSON representation (`Value`s, [`Tape`]s), resolving `$ref`s
 /// to other schemas in `shared` (by their `$id`) and nowhere else: nothing is fetched.
 fn compile_for<F: Json>(schema: &Value, shared: Option<&Registry<'_>>) -> Result<Validator<F>, String> {
-    let mut options = jsonschema::options_for::<F>().with_draft(Draft::Draft202012).should_validate_formats(true);
+    compile_with::<F>(schema, shared, Formats::Enforced)
+}
+
+/// Whether a compiled schema checks `format`s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Formats {
+    Enforced,
+    Ignored,
+}
+
+fn compile_with<F: Json>(
+    schema: &Value,
+    shared: Option<&Registry<'_>>,
+    formats: Formats,
+) -> Result<Validator<F>, String> {
+    let mut options = jsonschema::options_for::<F>()
+        .with_draft(Draft::Draft202012)
+        .should_validate_formats(formats == Formats::Enforced);
     if let Some(shared) = shared {
         options = options.with_registry(shared);
     }
@@ -439,7 +506,14 @@ pub fn violations(validator: &Validator, instance: &Value) -> Vec<Violation> {
     validator
         .iter_errors(instance)
         .take(MAX_VIOLATIONS)
-        .map(|error| Violation { path: error.instance_path().as_str().to_owned(), reason: error.masked().to_string() })
+        .map(|error| Violation {
+            path: error.instance_path().as_str().to_owned(),
+            reason: error.masked().to_string(),
+            format: match error.kind() {
+                jsonschema::error::ValidationErrorKind::Format { format } => Some(format.clone()),
+                _ => None,
+            },
+        })
         .collect()
 }
 
@@ -493,7 +567,15 @@ impl Entry {
         let shared = refers_outside(schema).then_some(shared);
         let validator = compile_for::<SerdeJson>(schema, shared)?;
         let tape_validator = compile_for::<TapeJson>(schema, shared)?;
-        Ok(Entry { schema: schema.clone(), validator, tape_validator })
+        Ok(Entry { schema: schema.clone(), validator, tape_validator, structure: None })
+    }
+
+    /// [`Entry::compile`] for a declared type whose formats are reported, not enforced.
+    fn compile_reporting_formats(schema: &Value, shared: &Registry<'_>) -> Result<Entry, String> {
+        let mut entry = Entry::compile(schema, shared)?;
+        let shared = refers_outside(schema).then_some(shared);
+        entry.structure = Some(compile_with::<SerdeJson>(schema, shared, Formats::Ignored)?);
+        Ok(entry)
     }
 }
 

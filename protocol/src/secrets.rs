@@ -3,6 +3,12 @@
 //! A connector's `config_schema` marks secret fields with `"writeOnly": true`. Every
 //! string value at such a place in the configuration is a secret; [`Redactor`] replaces
 //! each occurrence with `***` in any text before it is printed or stored.
+//!
+//! Two more ways, for connectors that learn their secrets from their configuration (the
+//! Singer and Airbyte adapters):
+//! - a property marked `"secretKeyNames": true` holds key names: every string under a key
+//!   so named, at any depth of the configuration, is secret ([`named_values`]);
+//! - a Stream's `configSecrets` lists JSON pointers into the configuration ([`values_at`]).
 
 use std::borrow::Cow;
 
@@ -86,12 +92,78 @@ fn json_escaped(secret: &str) -> Option<String> {
     (inner != secret).then(|| inner.to_owned())
 }
 
+/// The schema keyword of a property whose strings name secret keys of the configuration.
+pub const SECRET_KEY_NAMES: &str = "secretKeyNames";
+
 /// The string values in `config` at properties that `schema` marks `writeOnly`,
-/// following `properties`, `items` and `additionalProperties` (nested objects too).
+/// following `properties`, `items` and `additionalProperties` (nested objects too), and
+/// under the keys that properties marked [`SECRET_KEY_NAMES`] name.
 pub fn secret_values(schema: &Value, config: &Value) -> Vec<String> {
     let mut found = Vec::new();
     collect(schema, config, false, &mut found);
+    let mut names = Vec::new();
+    collect_key_names(schema, config, &mut names);
+    found.extend(named_values(config, &names));
     found
+}
+
+/// The strings of `config`'s properties that `schema` marks [`SECRET_KEY_NAMES`].
+fn collect_key_names(schema: &Value, value: &Value, names: &mut Vec<String>) {
+    if schema.get(SECRET_KEY_NAMES) == Some(&Value::Bool(true)) {
+        if let Value::Array(items) = value {
+            names.extend(items.iter().filter_map(Value::as_str).map(str::to_owned));
+        }
+        return;
+    }
+    if let (Some(properties), Value::Object(map)) = (schema.get("properties").and_then(Value::as_object), value) {
+        for (key, child) in map {
+            if let Some(child_schema) = properties.get(key) {
+                collect_key_names(child_schema, child, names);
+            }
+        }
+    }
+}
+
+/// Every string under a key named in `names`, at any depth of `config`.
+pub fn named_values(config: &Value, names: &[String]) -> Vec<String> {
+    let mut found = Vec::new();
+    collect_named(config, names, &mut found);
+    found
+}
+
+fn collect_named(value: &Value, names: &[String], found: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map {
+                if names.iter().any(|name| name == key) {
+                    collect_strings(child, found);
+                } else {
+                    collect_named(child, names, found);
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| collect_named(item, names, found)),
+        _ => {}
+    }
+}
+
+/// Every string at or under the JSON `pointers` of `config` (a Stream's `configSecrets`).
+pub fn values_at(config: &Value, pointers: &[String]) -> Vec<String> {
+    let mut found = Vec::new();
+    for value in pointers.iter().filter_map(|pointer| config.pointer(pointer)) {
+        collect_strings(value, &mut found);
+    }
+    found
+}
+
+/// Every string in `value`, at any depth.
+pub fn collect_strings(value: &Value, found: &mut Vec<String>) {
+    match value {
+        Value::String(text) => found.push(text.clone()),
+        Value::Object(map) => map.values().for_each(|child| collect_strings(child, found)),
+        Value::Array(items) => items.iter().for_each(|item| collect_strings(item, found)),
+        _ => {}
+    }
 }
 
 fn collect(schema: &Value, value: &Value, inherited_secret: bool, found: &mut Vec<String>) {
@@ -140,6 +212,26 @@ mod tests {
         let mut found = secret_values(&schema(), &config);
         found.sort();
         assert_eq!(found, ["k-one", "k-two", "s3cret", "tok-123"]);
+    }
+
+    #[test]
+    fn keys_named_by_a_secret_key_names_property_are_secret_at_any_depth() {
+        let schema = json!({"type":"object","properties":{
+            "secretKeys":{"type":"array","secretKeyNames":true},
+            "tapConfig":{"type":"object"}}});
+        let config = json!({"secretKeys":["db_pass","keys"],"tapConfig":{"db":{"db_pass":"pw-1","host":"h"},
+            "keys":["k-1",{"x":"k-2"}]}});
+        let mut found = secret_values(&schema, &config);
+        found.sort();
+        assert_eq!(found, ["k-1", "k-2", "pw-1"]);
+        assert!(secret_values(&schema, &json!({"tapConfig":{"db_pass":"pw"}})).is_empty(), "nothing named");
+    }
+
+    #[test]
+    fn config_secrets_are_the_strings_at_their_pointers() {
+        let config = json!({"sourceConfig":{"api_key":"key-1","auth":{"a":"s-1","b":["s-2"]},"region":"eu"}});
+        let pointers = ["/sourceConfig/api_key".to_owned(), "/sourceConfig/auth".to_owned(), "/nothing".to_owned()];
+        assert_eq!(values_at(&config, &pointers), ["key-1", "s-1", "s-2"]);
     }
 
     #[test]

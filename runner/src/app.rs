@@ -13,6 +13,7 @@ use crate::console::Verbosity;
 use crate::exit_code;
 use crate::failure::{CommandError, CommandResult};
 use crate::scaffold;
+use crate::untrusted::escape_lines;
 use crate::{demo, kit};
 use engine::{FailureKind, Limits, Stop, StopSignal};
 
@@ -25,7 +26,8 @@ pub fn run(cli: Cli, stop: Stop) -> ExitCode {
         Err(error) => {
             // The reader of our stdout went away (`runner ... | head`): nothing to say.
             if error.kind() != FailureKind::StdoutClosed {
-                let _ = writeln!(std::io::stderr().lock(), "error: {}", store::with_causes(error.error().as_ref()));
+                let text = store::with_causes(error.error().as_ref());
+                let _ = writeln!(std::io::stderr().lock(), "error: {}", escape_lines(&text));
             }
             ExitCode::from(code_for_error(&error))
         }

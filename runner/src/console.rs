@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use protocol::{LogLevel, ProgressMessage};
 
+use crate::untrusted::{escape, escape_lines};
 use engine::{Event, EventSink};
 
 /// How much the runner says.
@@ -76,7 +77,9 @@ impl Console {
     fn line(&self, text: &str) {
         let _guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
         let write = || {
-            let _ = writeln!(io::stderr().lock(), "{text}");
+            // The last line of defence: runner notes quote connector text too (a worker's
+            // warnings hold whole errors).
+            let _ = writeln!(io::stderr().lock(), "{}", escape_lines(text));
         };
         match &self.bars {
             Some(bars) => bars.multi.suspend(write),
@@ -91,7 +94,7 @@ impl Console {
             Verbosity::Verbose => true,
         };
         if shown {
-            self.line(&format!("[{source}] {level}: {message}"));
+            self.line(&format!("[{source}] {level}: {}", escape(message)));
         }
     }
 }
@@ -101,12 +104,13 @@ impl EventSink for Console {
         match event {
             Event::ConnectorLog { source, level, message } => self.connector_log(source, level, message),
             Event::ConnectorStderr { source, line } if self.verbosity == Verbosity::Verbose => {
-                self.line(&format!("[{source}] stderr: {line}"))
+                self.line(&format!("[{source}] stderr: {}", escape(line)))
             }
             Event::ConnectorStderr { .. } => {}
             Event::Debug { message } if self.verbosity == Verbosity::Verbose => self.line(&format!("debug: {message}")),
             Event::Debug { .. } => {}
             Event::SecretMasked { message, .. } => self.warn(message),
+            Event::FormatDrift { connection, message } => self.warn(&format!("connection `{connection}`, {message}")),
             Event::WaitingForConnection { connection, holder } => self.note(&format!(
                 "waiting: connection `{connection}` is being synced by {holder}; this sync starts when it ends \
                  (Ctrl-C to give up)"

@@ -64,24 +64,6 @@ fn with_units(text: &str) -> Result<f64, String> {
     Ok(total)
 }
 
-/// Rows of cells as a plain-text table: each column as wide as its widest cell, two
-/// spaces between columns, no trailing spaces. Widths count characters, so cells must not
-/// hold colour codes (pad first, colour after, as the kit does).
-pub fn columns<R: AsRef<[String]>>(rows: &[R]) -> String {
-    let count = rows.iter().map(|row| row.as_ref().len()).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..count)
-        .map(|col| rows.iter().filter_map(|row| row.as_ref().get(col)).map(|c| c.chars().count()).max().unwrap_or(0))
-        .collect();
-    let mut out = String::new();
-    for row in rows {
-        let cells: Vec<String> =
-            row.as_ref().iter().zip(&widths).map(|(cell, width)| format!("{cell:<width$}")).collect();
-        out.push_str(cells.join("  ").trim_end());
-        out.push('\n');
-    }
-    out
-}
-
 /// How old something is, in one whole unit: `45 s`, `12 min`, `5 h`, `3 d` (hours up to
 /// two days, so "yesterday evening" does not read as "1 d").
 pub fn age(elapsed: Duration) -> String {
@@ -150,13 +132,6 @@ mod tests {
         for long in ["99999999999999999999d", "200000w", "99999999999"] {
             assert_eq!(parse_duration(long), Err(format!("`{long}` is longer than a hundred years")));
         }
-    }
-
-    #[test]
-    fn columns_are_as_wide_as_their_widest_cell() {
-        let rows = [["name", "n"].map(String::from), ["long-name", "12"].map(String::from)];
-        assert_eq!(columns(&rows), "name       n\nlong-name  12\n");
-        assert_eq!(columns::<[String; 0]>(&[]), "");
     }
 
     #[test]

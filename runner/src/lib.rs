@@ -11,8 +11,8 @@
 //! codes), the terminal commands (`commands`), the conformance kit (`kit`), the demo
 //! ([`demo`]) and the scaffold (`scaffold`), with what they share: `console` (renders
 //! events), `summary` (the summary of syncs), `html` (the HTML report), `alert` (webhook
-//! alerts), `resolve` and `connections_file` (inputs), `human` and `style` (text for
-//! people).
+//! alerts), `resolve` and `connections_file` (inputs), `human`, `table` and `style` (text for
+//! people), `untrusted` (a connector's text made safe for a terminal).
 //!
 //! Public are only the modules other crates use: the binary (`app`, `cli`, `exit_code`,
 //! `signals`) and the demo's test (`demo::database`).
@@ -35,3 +35,5 @@ mod resolve;
 mod scaffold;
 mod style;
 mod summary;
+mod table;
+mod untrusted;

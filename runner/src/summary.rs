@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use crate::untrusted::escape_lines;
 use engine::result::{overall, ConnectionResult, StreamResult};
 
 /// The `--json` document.
@@ -44,6 +45,7 @@ fn stream_json(s: &StreamResult) -> Value {
             "total": p.total,
             "unit": p.unit.as_deref().unwrap_or("items"),
         })),
+        "format_drift": s.format_drift.to_json(),
         "duration_ms": s.duration.as_millis() as u64,
         "error": s.error.as_ref().map(ToString::to_string),
     })
@@ -71,20 +73,39 @@ pub fn table(connections: &[ConnectionResult]) -> String {
             ]);
         }
     }
-    let mut out = crate::human::columns(&rows);
+    let mut out = crate::table::columns(&rows);
     let by_type: Vec<String> = connections
         .iter()
         .flat_map(|c| c.streams.iter().map(move |s| (c, s)))
         .filter(|(_, s)| !s.records_by_type.is_empty())
         .map(|(c, s)| {
             let types = s.records_by_type.iter().map(|(t, n)| format!("{t} {n}")).collect::<Vec<_>>().join(", ");
-            format!("  {}/{}: {types}\n", c.name, s.stream)
+            escape_lines(&format!("  {}/{}: {types}\n", c.name, s.stream)).into_owned()
         })
         .collect();
     if !by_type.is_empty() {
         out.push_str("\nrecords by type\n");
         out.extend(by_type);
     }
+    out.push_str(&format_drift(connections));
+    out
+}
+
+/// The format drift of every stream, a line per type and field, with the hint; empty
+/// when nothing drifted.
+fn format_drift(connections: &[ConnectionResult]) -> String {
+    let lines: Vec<String> = connections
+        .iter()
+        .flat_map(|c| c.streams.iter().map(move |s| (c, s)))
+        .flat_map(|(c, s)| {
+            s.format_drift.lines().into_iter().map(move |line| format!("  {}/{}: {line}\n", c.name, s.stream))
+        })
+        .collect();
+    if lines.is_empty() {
+        return String::new();
+    }
+    let mut out = format!("\nformat drift ({})\n", engine::format_drift::HINT);
+    out.extend(lines.iter().map(|line| escape_lines(line).into_owned()));
     out
 }
 
@@ -126,6 +147,21 @@ mod tests {
              records by type\n  \
              pd/acme: Incident 3, Team 1\n"
         );
+    }
+
+    #[test]
+    fn format_drift_is_listed_after_the_table_and_in_the_json_document() {
+        let mut drifted = connection(&[RunOutcome::Succeeded]);
+        let found = protocol::FormatViolation { path: "/at".into(), format: "date-time".into(), value: json!("2001") };
+        drifted.streams[0].format_drift.add("AcmeEvent", &found, &protocol::Redactor::default());
+        let text = table(std::slice::from_ref(&drifted));
+        assert!(text.contains("\nformat drift (stored anyway"), "{text}");
+        assert!(text.ends_with("  pd/acme: AcmeEvent /at: 1 value is not a \"date-time\", e.g. \"2001\"\n"), "{text}");
+        let json = to_json(&[drifted], Duration::from_secs(1));
+        let expected =
+            json!([{"type": "AcmeEvent", "field": "/at", "format": "date-time", "count": 1, "example": "\"2001\""}]);
+        assert_eq!(json["connections"][0]["streams"][0]["format_drift"], expected);
+        assert!(!table(&[connection(&[RunOutcome::Succeeded])]).contains("format drift"));
     }
 
     #[test]

@@ -59,6 +59,18 @@ pub struct Run {
     pub rejected: u64,
     /// Why it failed, secrets masked when it was stored.
     pub error: Option<String>,
+    /// The format drift it found (values that break a format of a third party's schema,
+    /// stored anyway): a line per type and field, its run's log lines of level
+    /// [`DRIFT_LEVEL`].
+    pub format_drift: Vec<String>,
+}
+
+/// The level of a run's log lines that say what format drift it found.
+pub const DRIFT_LEVEL: &str = "drift";
+
+/// The drift lines of a run as stored: its `drift` log lines joined by newlines, or none.
+pub fn drift_lines(joined: Option<String>) -> Vec<String> {
+    joined.map(|text| text.lines().map(str::to_owned).collect()).unwrap_or_default()
 }
 
 impl Run {
@@ -307,6 +319,7 @@ mod tests {
             records_by_type: BTreeMap::new(),
             rejected: 0,
             error: Some("\n  connector `x` failed\n---- stderr ----\nboom".into()),
+            format_drift: Vec::new(),
         };
         assert_eq!(run.headline(), Some("connector `x` failed"));
         assert_eq!(run.duration(), Some(std::time::Duration::from_secs(90)));

@@ -330,3 +330,140 @@ exit 1
     let text = assert_failure("verify", &verify);
     assert!(text.contains("region unknown"), "{text}");
 }
+
+#[test]
+fn the_runner_knows_the_secrets_of_taps_and_sources_not_only_the_adapter() {
+    let sandbox = Sandbox::new();
+    // A tap's `secretKeys` names secret keys to the runner: the spec says so.
+    let spec: Value =
+        serde_json::from_str(&assert_success("spec", &sandbox.runner(&["spec", "singer"]).output().unwrap())).unwrap();
+    assert_eq!(spec["config_schema"]["properties"]["secretKeys"]["secretKeyNames"], true, "{spec:#}");
+    // A source's airbyte_secret fields travel on each Stream as `configSecrets`.
+    let secret = "k3y-echoed-everywhere";
+    let source = airbyte_source(
+        &sandbox,
+        r#"key=$(grep -o 'k3y-[a-z-]*' "$config")
+echo "{\"type\":\"LOG\",\"log\":{\"level\":\"INFO\",\"message\":\"using $key\"}}"
+echo "stderr $key" >&2
+echo "{\"type\":\"RECORD\",\"record\":{\"stream\":\"users\",\"data\":{\"id\":1,\"note\":\"$key\"},\"emitted_at\":1}}"
+echo "{\"type\":\"TRACE\",\"trace\":{\"type\":\"ERROR\",\"error\":{\"message\":\"refused $key\",\"failure_type\":\"config_error\"}}}"
+exit 1
+"#,
+    );
+    let config = json!({"source": source, "sourceConfig": {"api_key": secret, "region": "eu"}});
+    let path = sandbox.write("c.json", &config.to_string());
+    let discovered =
+        assert_success("discover", &sandbox.runner(&["--json", "discover", "airbyte", &path]).output().unwrap());
+    let stream: Value = serde_json::from_str(discovered.lines().next().unwrap()).unwrap();
+    assert_eq!(stream["configSecrets"], json!(["/sourceConfig/api_key"]), "{stream:#}");
+    let output =
+        sandbox.runner(&["-v", "sync", "airbyte", &path, "2024-01-01", "--output", "runner.db"]).output().unwrap();
+    let text = assert_failure("sync", &output);
+    assert!(text.contains("refused ***"), "{text}");
+    let stored = sandbox.store().everything();
+    assert!(!text.contains(secret) && !stored.contains(secret), "{text}\n{stored}");
+    let db = std::fs::read(sandbox.path("runner.db")).unwrap();
+    assert!(!db.windows(secret.len()).any(|w| w == secret.as_bytes()), "stored in SQLite");
+}
+
+#[test]
+fn streams_say_full_refresh_from_the_singer_catalog_and_the_airbyte_sync_modes_and_the_kit_skips_them() {
+    let sandbox = Sandbox::new();
+    let discovered = |connector: &str, config: &Value| -> Value {
+        let path = sandbox.write("d.json", &config.to_string());
+        let output = sandbox.runner(&["--json", "discover", connector, &path]).output().unwrap();
+        serde_json::from_str(assert_success("discover", &output).lines().next().unwrap()).unwrap()
+    };
+    // The fake catalog names no replication key: every sync reads everything.
+    let tap = tap_after_schema(&sandbox, r#"echo '{"type":"STATE","value":{}}'"#);
+    assert_eq!(discovered("singer", &singer_config(&tap))["fullRefresh"], true);
+    let (report, _) = kit(&sandbox, "singer", &singer_config(&tap));
+    let incremental = test_support::kit::check(&report, "sync.incremental");
+    assert_eq!(incremental["status"], "skip", "{report:#}");
+    assert!(incremental["reason"].as_str().unwrap().contains("has no incremental mode (fullRefresh)"), "{report:#}");
+    // The fake source supports incremental: it says nothing.
+    let source = airbyte_source(&sandbox, "");
+    let stream = discovered("airbyte", &json!({"source": source}));
+    assert!(stream.get("fullRefresh").is_none(), "{stream:#}");
+}
+
+/// A fake Airbyte source whose catalog declares `at` a `date-time` (and `n` an integer)
+/// and whose `read` runs `read`.
+fn source_with_formats(sandbox: &Sandbox, read: &str) -> String {
+    sandbox.script(
+        "source-dates",
+        &format!(
+            r#"#!/bin/sh
+case $1 in
+  spec) echo '{{"type":"SPEC","spec":{{"connectionSpecification":{{"type":"object"}}}}}}' ;;
+  discover) echo '{{"type":"CATALOG","catalog":{{"streams":[{{"name":"events","json_schema":{{"type":"object","properties":{{"id":{{"type":"integer"}},"at":{{"type":"string","format":"date-time"}},"n":{{"type":"integer"}}}}}},"supported_sync_modes":["full_refresh"],"source_defined_primary_key":[["id"]]}}]}}}}' ;;
+  read)
+{read}
+    ;;
+esac
+"#
+        ),
+    )
+}
+
+/// Two events whose `at` has no offset (a broken `date-time`), one whose `at` is right.
+const EVENTS_WITHOUT_OFFSET: &str = r#"echo '{"type":"RECORD","record":{"stream":"events","data":{"id":1,"at":"2001-02-03T11:53:10.771720","n":1},"emitted_at":1}}'
+echo '{"type":"RECORD","record":{"stream":"events","data":{"id":2,"at":"2001-02-04T11:53:10.771720","n":2},"emitted_at":1}}'
+echo '{"type":"RECORD","record":{"stream":"events","data":{"id":3,"at":"2001-02-05T11:53:10Z","n":3},"emitted_at":1}}'
+"#;
+
+#[test]
+fn a_record_breaking_only_a_format_of_a_sources_schema_is_stored_and_the_drift_reported_everywhere() {
+    let sandbox = Sandbox::new();
+    let source = source_with_formats(&sandbox, EVENTS_WITHOUT_OFFSET);
+    let config = json!({"source": source});
+    let output = sandbox.sync("airbyte", &config, "dates", &["--json"]);
+    let stdout = assert_success("sync", &output);
+    let summary: Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
+    let expected = json!([{"type": "DatesEvents", "field": "/at", "format": "date-time", "count": 2,
+        "example": "\"2001-02-03T11:53:10.771720\""}]);
+    assert_eq!(summary["connections"][0]["streams"][0]["format_drift"], expected, "{summary:#}");
+    assert_eq!(sandbox.store().records_of("DatesEvents").len(), 3, "stored, not rejected");
+    let line = r#"DatesEvents /at: 2 values are not a "date-time", e.g. "2001-02-03T11:53:10.771720""#;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(line) && stderr.contains(r#"the adapter's "formats": "enforce""#), "{stderr}");
+    let logs = sandbox.store().logs();
+    assert!(logs.iter().any(|log| log.level == "drift" && log.message == line), "{logs:?}");
+
+    let table = assert_success("sync table", &sandbox.sync("airbyte", &config, "dates", &[]));
+    assert!(table.contains(&format!("  dates/events: {line}")), "{table}");
+    let runs = assert_success("runs", &sandbox.runner(&["runs", "--db", "runner.db"]).output().unwrap());
+    assert!(runs.contains(&format!("dates/events run 2: {line}")) && runs.contains("\"formats\""), "{runs}");
+    let runs =
+        assert_success("runs --json", &sandbox.runner(&["runs", "--db", "runner.db", "--json"]).output().unwrap());
+    let runs: Value = serde_json::from_str(&runs).unwrap();
+    assert_eq!(runs["streams"][0]["runs"][0]["format_drift"], json!([line]));
+    let path = sandbox.write("diff.json", &config.to_string());
+    let diff = sandbox.runner(&["schema", "diff", "airbyte", &path, "--since", "2024-01-01"]).output().unwrap();
+    let diff = String::from_utf8_lossy(&diff.stdout).into_owned();
+    assert!(diff.contains("format drift (stored anyway") && diff.contains(&format!("  {line}")), "{diff}");
+    let diff =
+        sandbox.runner(&["--json", "schema", "diff", "airbyte", &path, "--since", "2024-01-01"]).output().unwrap();
+    let diff: Value = serde_json::from_slice(&diff.stdout).unwrap();
+    assert_eq!(diff["format_drift"], expected, "{diff:#}");
+}
+
+#[test]
+fn enforced_formats_still_fail_naming_the_formats_option_and_structure_stays_strict() {
+    let sandbox = Sandbox::new();
+    let source = source_with_formats(&sandbox, EVENTS_WITHOUT_OFFSET);
+    let text = assert_failure(
+        "enforce",
+        &sandbox.sync("airbyte", &json!({"source": source, "formats": "enforce"}), "dates", &[]),
+    );
+    assert!(text.contains("at /at: value is not a \"date-time\""), "{text}");
+    assert!(text.contains(r#"the adapter's "formats" option decides"#), "{text}");
+    let ignored = json!({"source": source, "formats": "ignore"});
+    assert_success("ignore", &sandbox.sync("airbyte", &ignored, "ignored", &[]));
+    let wrong_type = source_with_formats(
+        &sandbox,
+        r#"echo '{"type":"RECORD","record":{"stream":"events","data":{"id":1,"at":"2001-02-03T11:53:10","n":"one"},"emitted_at":1}}'"#,
+    );
+    let text = assert_failure("wrong type", &sandbox.sync("airbyte", &json!({"source": wrong_type}), "typed", &[]));
+    assert!(text.contains("/n") && !text.contains(r#"the adapter's "formats" option decides"#), "{text}");
+}

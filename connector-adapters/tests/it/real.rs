@@ -168,3 +168,30 @@ fn source_faker_passes_the_kit_syncs_validated_into_sqlite_and_resumes_from_its_
     assert_eq!(summary["records"], 0, "resumed from the stored state: {summary:#}");
     assert_eq!(sandbox.store().records_of("FakerUsers").len(), 10);
 }
+
+#[test]
+fn source_faker_with_its_default_configuration_syncs_purchases_and_reports_the_created_at_drift() {
+    let Some(taps) = taps() else { return };
+    let sandbox = Sandbox::new();
+    // Its own defaults: source-faker 7.2.1 declares `created_at` of purchases a
+    // `date-time` and sends it without an offset.
+    let config = json!({"source": taps.join("source-faker"), "sourceConfig": {}});
+    let output = sandbox.sync("airbyte", &config, "faker", &["--json"]);
+    let summary: Value = serde_json::from_str(assert_success("sync", &output).lines().next().unwrap()).unwrap();
+    let streams = summary["connections"][0]["streams"].as_array().unwrap();
+    let purchases = streams.iter().find(|s| s["stream"] == "purchases").expect("purchases synced");
+    assert_eq!(purchases["outcome"], "succeeded", "{summary:#}");
+    let drift = &purchases["format_drift"][0];
+    assert_eq!(
+        (&drift["type"], &drift["field"], &drift["format"]),
+        (&json!("FakerPurchases"), &json!("/created_at"), &json!("date-time"))
+    );
+    assert_eq!(drift["count"], purchases["records"], "every purchase: {summary:#}");
+    assert_eq!(sandbox.store().records_of("FakerPurchases").len() as u64, purchases["records"].as_u64().unwrap());
+
+    let enforced = json!({"source": taps.join("source-faker"), "sourceConfig": {}, "formats": "enforce"});
+    let path = sandbox.write("enforce.json", &enforced.to_string());
+    let mut output = sandbox.runner(&["sync", "airbyte", &path, "purchases", "2024-01-01", "--output", "enforce.db"]);
+    let text = assert_failure("enforced", &output.output().unwrap());
+    assert!(text.contains("at /created_at") && text.contains(r#"the adapter's "formats" option decides"#), "{text}");
+}

@@ -73,6 +73,23 @@ impl StreamContext<'_> {
         self.client.engine()
     }
 
+    /// This context masking also the configuration values the stream's `configSecrets`
+    /// point at (secrets the connector learnt once configured); `None` when it names none.
+    fn with_stream_secrets(&self, stream: &Stream) -> Option<Self> {
+        let values = protocol::secrets::values_at(&self.plan.config, &stream.config_secrets);
+        if values.is_empty() {
+            return None;
+        }
+        Some(StreamContext {
+            plan: self.plan,
+            client: self.client.clone(),
+            connection: self.connection.clone(),
+            redactor: self.redactor.clone().with(values),
+            schemas: Arc::clone(&self.schemas),
+            declared: self.declared.clone(),
+        })
+    }
+
     /// What records of `stream` are validated with: the run's schemas, or, when the
     /// stream declares types of its own (`recordSchemas`), those added to the spec's.
     fn schemas_for(&self, stream: &Stream) -> Result<Arc<SchemaRegistry>, RunError> {

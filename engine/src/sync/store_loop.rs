@@ -17,9 +17,11 @@ use super::StreamContext;
 use crate::connector::{describe, kind_of, stdin_for};
 use crate::error::{ConnectorCommand, FailureBuilder, FailureKind, RunError};
 use crate::events::Event;
+use crate::format_drift::{FormatDrift, ENFORCED_HINT, HINT};
 use crate::result::StreamResult;
 use crate::supervisor::{self, Control, Outcome, Termination};
 use crate::validate::{self, CheckedRecord, Item};
+use store::history::DRIFT_LEVEL;
 use store::{Destination, DestinationError, RejectedRecord, RunOutcome, RunStart, RunSummary, StoredLog, ValidRecord};
 
 /// Connector log lines kept with one run's history, at most (the last ones).
@@ -28,6 +30,14 @@ const KEPT_LOGS: usize = 1000;
 /// Syncs one stream into a destination of its own. Never fails as a whole: the result
 /// says how it ended.
 pub(super) fn sync_stream(context: &StreamContext<'_>, stream: &Stream) -> StreamResult {
+    match context.with_stream_secrets(stream) {
+        Some(context) => sync_masked(&context, stream),
+        None => sync_masked(context, stream),
+    }
+}
+
+/// [`sync_stream`] once `context` masks every secret the stream names.
+fn sync_masked(context: &StreamContext<'_>, stream: &Stream) -> StreamResult {
     let started = Instant::now();
     let mut result = StreamResult::new(&stream.id);
     let events = &context.engine().events;
@@ -85,12 +95,15 @@ enum Stopped {
 struct Store<'a> {
     context: &'a StreamContext<'a>,
     stream_id: &'a str,
+    /// The record types the stream declares itself (`recordSchemas`).
+    stream_declares: &'a BTreeMap<String, Value>,
     destination: Box<dyn Destination>,
     state: Value,
     records_by_type: BTreeMap<String, u64>,
     rejected: u64,
     checkpoints: u64,
     progress: Option<ProgressMessage>,
+    format_drift: FormatDrift,
     error_message: Option<ErrorMessage>,
     stopped: Option<Stopped>,
     logs: VecDeque<StoredLog>,
@@ -116,12 +129,14 @@ impl<'a> Store<'a> {
         Ok(Store {
             context,
             stream_id: &stream.id,
+            stream_declares: &stream.record_schemas,
             destination,
             state: state.unwrap_or(Value::Null),
             records_by_type: BTreeMap::new(),
             rejected: 0,
             checkpoints: 0,
             progress: None,
+            format_drift: FormatDrift::default(),
             error_message: None,
             stopped: None,
             logs: VecDeque::new(),
@@ -196,6 +211,7 @@ impl<'a> Store<'a> {
     }
 
     fn finish(mut self, outcome: RunOutcome, mut error: Option<RunError>, result: &mut StreamResult) {
+        self.report_format_drift();
         let summary = RunSummary {
             outcome,
             finished_at: Utc::now(),
@@ -215,7 +231,23 @@ impl<'a> Store<'a> {
         result.rejected = self.rejected;
         result.checkpoints = self.checkpoints;
         result.progress = self.progress.take();
+        result.format_drift = std::mem::take(&mut self.format_drift);
         result.error = error;
+    }
+
+    /// Says what format drift the run found: a warning, and a `drift` line per field in
+    /// the run's logs (what `runner runs` shows).
+    fn report_format_drift(&mut self) {
+        if self.format_drift.is_empty() {
+            return;
+        }
+        let lines = self.format_drift.lines();
+        let message = format!("stream `{}`: format drift ({HINT}):\n  {}", self.stream_id, lines.join("\n  "));
+        let connection = &self.context.connection;
+        self.context.engine().events.event(Event::FormatDrift { connection, message: &message });
+        for line in lines {
+            self.keep_log(DRIFT_LEVEL, line);
+        }
     }
 
     /// Handles one batch from the stdout pipeline; its records are ranges of `text`.
@@ -287,7 +319,7 @@ impl<'a> Store<'a> {
     }
 
     fn record(&mut self, record: CheckedRecord, text: &str, received_at: &str) -> Result<(), Stopped> {
-        let CheckedRecord { line, json, extracted_at, record_type, id, verdict } = record;
+        let CheckedRecord { line, json, extracted_at, record_type, id, verdict, format_drift } = record;
         if json.is_masked() {
             let what = format!(
                 "record {} `{}` (line {line})",
@@ -306,6 +338,9 @@ impl<'a> Store<'a> {
                     extracted_at: extracted_at.as_deref().unwrap_or(received_at),
                 };
                 self.destination.write_record(&valid).map_err(Stopped::Storage)?;
+                for found in &format_drift {
+                    self.format_drift.add(&record_type, found, &self.context.redactor);
+                }
                 *self.records_by_type.entry(record_type).or_insert(0) += 1;
                 Ok(())
             }
@@ -326,10 +361,26 @@ impl<'a> Store<'a> {
                 self.rejected += 1;
                 Ok(())
             }
-            Err(error) => Err(Stopped::Connector {
-                cause: format!("sent an invalid record on line {line}: {error}"),
-                hint: Some("--skip-invalid stores rejected records with their errors and goes on".to_owned()),
-            }),
+            Err(error) => {
+                let hint = self.invalid_record_hint(&error, record_type.as_deref());
+                Err(Stopped::Connector {
+                    cause: format!("sent an invalid record on line {line}: {error}"),
+                    hint: Some(hint),
+                })
+            }
+        }
+    }
+
+    /// What to do about an invalid record: `--skip-invalid`, and for a record that breaks
+    /// only formats of a type the stream declares (an adapter's translation of a third
+    /// party's schema), the adapter's `formats` option.
+    fn invalid_record_hint(&self, error: &RecordError, record_type: Option<&str>) -> String {
+        let skip = "--skip-invalid stores rejected records with their errors and goes on";
+        let declared = record_type.is_some_and(|t| self.stream_declares.contains_key(t));
+        if declared && error.breaks_only_formats() {
+            format!("{ENFORCED_HINT}; or {skip}")
+        } else {
+            skip.to_owned()
         }
     }
 

@@ -13,12 +13,12 @@
 //! when the schema does not compile.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::Stream;
+use crate::{RecordFormats, Stream};
 
 use super::{shared_resources, Entry, RecordTable, SchemaRegistry};
 
@@ -91,6 +91,16 @@ impl SchemaRegistry {
     /// # Errors
     /// The first declared type (in name order) that is refused, and why.
     pub fn with_declared(&self, declared: &BTreeMap<String, Value>) -> Result<SchemaRegistry, DeclaredSchemaError> {
+        self.declare(declared, &BTreeSet::new())
+    }
+
+    /// [`SchemaRegistry::with_declared`], with the formats of the types in `reported`
+    /// reported rather than enforced (see [`super::formats`]).
+    fn declare(
+        &self,
+        declared: &BTreeMap<String, Value>,
+        reported: &BTreeSet<&str>,
+    ) -> Result<SchemaRegistry, DeclaredSchemaError> {
         let records = &self.shared.records;
         for (record_type, schema) in declared {
             check_declaration(record_type, schema, |name| records.contains_key(name))?;
@@ -101,8 +111,14 @@ impl SchemaRegistry {
                 shared_resources(self.shared.records.iter().map(|(name, entry)| (name.as_str(), &entry.schema)))
                     .expect("the shared schemas were registered as resources when the registry was built");
             for (record_type, schema) in declared {
-                let entry = Entry::compile(schema, &resources).map_err(|reason| {
-                    DeclaredSchemaError::DoesNotCompile { record_type: record_type.clone(), reason }
+                let compile = if reported.contains(record_type.as_str()) {
+                    Entry::compile_reporting_formats
+                } else {
+                    Entry::compile
+                };
+                let entry = compile(schema, &resources).map_err(|reason| DeclaredSchemaError::DoesNotCompile {
+                    record_type: record_type.clone(),
+                    reason,
                 })?;
                 compiled.insert(record_type.clone(), entry);
             }
@@ -123,7 +139,12 @@ impl SchemaRegistry {
         stream: &Stream,
     ) -> Result<SchemaRegistry, DeclaredSchemaError> {
         let declared = declared_for_stream(spec_declared, stream)?;
-        self.with_declared(&declared)
+        // A stream reports the formats of its own declarations only, never the spec's.
+        let reported: BTreeSet<&str> = match stream.record_formats {
+            RecordFormats::Report => stream.record_schemas.keys().map(String::as_str).collect(),
+            RecordFormats::Enforce => BTreeSet::new(),
+        };
+        self.declare(&declared, &reported)
     }
 }
 
@@ -318,6 +339,50 @@ mod tests {
         let err = declared_for_stream(&spec, &stream).unwrap_err();
         assert_eq!(err, DeclaredSchemaError::DeclaredTwice { record_type: "AcmeWidget".into(), stream: "all".into() });
         assert!(err.to_string().contains("stream `all` declares `AcmeWidget`"), "{err}");
+    }
+
+    /// A stream declaring `AcmeEvent` (a `date-time` and an integer) with its formats `formats`.
+    fn event_stream(formats: RecordFormats) -> Stream {
+        let schema = json!({"type": "object", "required": ["_type", "id", "at"], "properties": {
+            "_type": {"const": "AcmeEvent"}, "id": {"type": "string"},
+            "at": {"type": "string", "format": "date-time"}, "n": {"type": "integer"}}});
+        let mut stream = Stream::new("events", "https://acme.test/events", "Events").declaring("AcmeEvent", schema);
+        stream.record_formats = formats;
+        stream
+    }
+
+    const NO_OFFSET: &str = r#"{"_type":"AcmeEvent","id":"e1","at":"2001-02-03T11:53:10.771720","n":1}"#;
+
+    #[test]
+    fn a_stream_reporting_formats_accepts_a_record_that_breaks_only_a_format_and_names_it() {
+        let registry =
+            SchemaRegistry::global().for_stream(&BTreeMap::new(), &event_stream(RecordFormats::Report)).unwrap();
+        let check = registry.validate_record_json(NO_OFFSET);
+        assert_eq!(check.verdict, Ok(()));
+        let expected = crate::FormatViolation {
+            path: "/at".into(),
+            format: "date-time".into(),
+            value: json!("2001-02-03T11:53:10.771720"),
+        };
+        assert_eq!(check.format_drift, [expected]);
+        let valid = NO_OFFSET.replace("771720", "771720Z");
+        assert_eq!(registry.validate_record_json(&valid).format_drift, [], "a valid record reports nothing");
+    }
+
+    #[test]
+    fn structure_stays_strict_and_enforced_formats_still_reject() {
+        let reporting =
+            SchemaRegistry::global().for_stream(&BTreeMap::new(), &event_stream(RecordFormats::Report)).unwrap();
+        let wrong_type = NO_OFFSET.replace("\"n\":1", "\"n\":\"one\"");
+        assert!(matches!(reporting.validate_record_json(&wrong_type).verdict, Err(RecordError::Invalid { .. })));
+        let missing = r#"{"_type":"AcmeEvent","id":"e1"}"#;
+        assert!(matches!(reporting.validate_record_json(missing).verdict, Err(RecordError::Invalid { .. })));
+        let enforcing =
+            SchemaRegistry::global().for_stream(&BTreeMap::new(), &event_stream(RecordFormats::Enforce)).unwrap();
+        let check = enforcing.validate_record_json(NO_OFFSET);
+        assert!(matches!(check.verdict, Err(RecordError::Invalid { .. })), "{check:?}");
+        let shared = r#"{"_type":"Incident","id":"P1","self":"https://x.test/P1","title":"t","status":"resolved","createdAt":"2001-02-03T11:53:10"}"#;
+        assert!(reporting.validate_record_json(shared).verdict.is_err(), "shared schemas are always enforced");
     }
 
     #[test]

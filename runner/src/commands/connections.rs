@@ -125,5 +125,5 @@ fn table(listed: &[Listed]) -> String {
             .map_or_else(|| "-".to_owned(), |(worker, since)| format!("{worker}, since {}", ago(*since)));
         rows.push([c.name.clone(), c.connector.clone(), human::duration(c.every), last_run, next_due, held_by]);
     }
-    human::columns(&rows)
+    crate::table::columns(&rows)
 }

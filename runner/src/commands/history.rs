@@ -17,6 +17,7 @@ use crate::failure::CommandResult;
 use crate::html;
 use crate::human;
 use crate::resolve;
+use crate::untrusted::escape;
 use store::history::{is_stale, Run, RunFilter, StreamStatus};
 use store::RunOutcome;
 
@@ -116,7 +117,8 @@ fn table(
             ]);
         }
     }
-    let mut out = crate::human::columns(&rows);
+    let mut out = crate::table::columns(&rows);
+    out.push_str(&format_drift(streams));
     let count = |outcome| streams.iter().filter(|s| s.status.latest.outcome == outcome).count();
     let stale = streams.iter().filter(|s| s.stale).count();
     let connections = streams.iter().map(|s| &s.status.latest.connection).collect::<BTreeSet<_>>();
@@ -131,6 +133,23 @@ fn table(
         human::age(stale_after),
     ));
     out
+}
+
+/// The format drift of the runs shown, a line per run, type and field, with the hint;
+/// empty when none drifted.
+fn format_drift(streams: &[StreamRows]) -> String {
+    let lines: Vec<String> = streams
+        .iter()
+        .flat_map(|s| &s.runs)
+        .flat_map(|run| run.format_drift.iter().map(move |line| (run, line)))
+        .map(|(run, line)| {
+            format!("  {}\n", escape(&format!("{}/{} run {}: {line}", run.connection, run.stream_id, run.id)))
+        })
+        .collect();
+    if lines.is_empty() {
+        return String::new();
+    }
+    format!("\nformat drift ({})\n{}", engine::format_drift::HINT, lines.concat())
 }
 
 fn plural(n: usize, noun: &str) -> String {
@@ -192,6 +211,7 @@ fn run_json(run: &Run) -> Value {
         "rejected": run.rejected,
         "duration_ms": run.duration().map(|d| d.as_millis() as u64),
         "error": run.error,
+        "format_drift": run.format_drift,
     })
 }
 

@@ -10,6 +10,7 @@ use serde_json::Value;
 use super::{print, Settings, Status};
 use crate::failure::CommandResult;
 use crate::resolve;
+use crate::untrusted::escape;
 use engine::ConnectorClient;
 
 /// `runner spec <connector>`: the spec, pretty on a terminal, one line otherwise. A spec
@@ -41,7 +42,7 @@ pub fn verify(settings: &Settings, connector: &str, config: &Path) -> CommandRes
     } else if verification.valid {
         print(&format!("connector `{}`: the configuration is valid\n", connector.name()))?;
     } else {
-        let list: String = errors.iter().map(|e| format!("  - {e}\n")).collect();
+        let list: String = errors.iter().map(|e| format!("  - {}\n", escape(e))).collect();
         print(&format!("connector `{}`: the configuration is not valid:\n{list}", connector.name()))?;
     }
     Ok(if verification.valid { Status::Success } else { Status::Failed })
@@ -73,11 +74,7 @@ fn prepare(settings: &Settings, connector: &str, config: &Path) -> CommandResult
 }
 
 fn streams_table(streams: &[Stream]) -> String {
-    let id_width = streams.iter().map(|s| s.id.chars().count()).max().unwrap_or(0).max(2);
-    let name_width = streams.iter().map(|s| s.name.chars().count()).max().unwrap_or(0).max(4);
-    let mut out = format!("{:<id_width$}  {:<name_width$}  self\n", "id", "name");
-    for s in streams {
-        out.push_str(&format!("{:<id_width$}  {:<name_width$}  {}\n", s.id, s.name, s.self_url));
-    }
-    out
+    let mut rows = vec![["id", "name", "self"].map(String::from)];
+    rows.extend(streams.iter().map(|s| [s.id.clone(), s.name.clone(), s.self_url.clone()]));
+    crate::table::columns(&rows)
 }

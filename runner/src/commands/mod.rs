@@ -71,12 +71,13 @@ impl Settings {
     }
 }
 
-/// Writes `text` to stdout and flushes it.
+/// Writes `text` to stdout and flushes it. Tables arrive with connector text escaped
+/// already; JSON documents leave DEL and C1 controls raw, so they are escaped here.
 ///
 /// # Errors
 /// stdout is closed or full.
 pub fn print(text: &str) -> io::Result<()> {
     let mut out = io::stdout().lock();
-    out.write_all(text.as_bytes())?;
+    out.write_all(crate::untrusted::escape_json(text).as_bytes())?;
     out.flush()
 }

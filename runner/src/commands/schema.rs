@@ -16,10 +16,11 @@ use super::{print, Settings, Status};
 use crate::cli::SchemaDiffArgs;
 use crate::console::Verbosity;
 use crate::failure::{CommandError, CommandResult};
-use crate::human;
 use crate::resolve::{self, InputError};
 use crate::style::Style;
+use crate::untrusted::{escape, escape_lines};
 use drift::{Observer, Resolver, Schemas, TypeDrift};
+use engine::format_drift::FormatDrift;
 use engine::sync::ConnectionPlan;
 use engine::{ConnectorProgram, StreamChoice};
 use store::OutputSpec;
@@ -73,7 +74,11 @@ pub fn diff(settings: &Settings, source: &DiffSource) -> CommandResult<Status> {
             // The connector's own types too: a sample is compared with what its spec declares.
             let client = settings.engine.connector(program.clone());
             let schemas = Schemas::of(&client.spec().and_then(|spec| client.record_schemas(&spec))?);
-            compare(&schemas, |visit| sample(settings, connector, program, config, cutoff, visit))?
+            let mut drift = FormatDrift::default();
+            let mut report =
+                compare(&schemas, |visit| sample(settings, connector, program, config, cutoff, visit, &mut drift))?;
+            report.format_drift = drift;
+            report
         }
         DiffSource::Stored { db } => compare(&Schemas::shared(), |visit| stored(db, visit))?,
     };
@@ -108,8 +113,9 @@ fn sample_cutoff(since: Option<&str>) -> Result<DateTime<Utc>, InputError> {
 }
 
 /// Syncs every stream of the connector back to `since` into a temporary SQLite file that
-/// keeps invalid records, then visits every record stored or rejected. Returns what was
-/// compared, for the report's first line.
+/// keeps invalid records, then visits every record stored or rejected, and adds the
+/// sync's format drift to `format_drift`. Returns what was compared, for the report's
+/// first line.
 fn sample(
     settings: &Settings,
     connector: &str,
@@ -117,6 +123,7 @@ fn sample(
     config: Value,
     cutoff: DateTime<Utc>,
     visit: &mut dyn FnMut(&str),
+    format_drift: &mut FormatDrift,
 ) -> CommandResult<String> {
     let dir = tempfile::tempdir().context("creating a temporary directory for the sample")?;
     let output = OutputSpec::sqlite(dir.path().join("sample.db"));
@@ -137,9 +144,12 @@ fn sample(
     let mut errors: Vec<_> = result.errors().cloned().collect();
     if let Some(last) = errors.pop() {
         for error in errors {
-            let _ = writeln!(std::io::stderr().lock(), "error: {error}");
+            let _ = writeln!(std::io::stderr().lock(), "error: {}", escape_lines(&error.to_string()));
         }
         return Err(CommandError::from(last).context("the sample sync failed, so nothing was compared"));
+    }
+    for stream in &result.streams {
+        format_drift.merge(&stream.format_drift);
     }
     output.each_stored_record(visit)?;
     Ok(format!("a sample of `{connector}` since {}", protocol::format_instant(cutoff)))
@@ -207,6 +217,7 @@ impl<'s> Comparison<'s> {
             types: self.observers.into_values().map(Observer::finish).collect(),
             without_schema: self.without_schema,
             unreadable: self.unreadable,
+            format_drift: FormatDrift::default(),
         }
     }
 }
@@ -217,19 +228,23 @@ struct Report {
     types: Vec<TypeDrift>,
     without_schema: BTreeMap<String, u64>,
     unreadable: u64,
+    /// Values a sample sync stored that break a format of a third party's schema.
+    format_drift: FormatDrift,
 }
 
 impl Report {
-    /// Records break or leave their schemas, or have a `_type` no schema describes.
+    /// Records break or leave their schemas, or have a `_type` no schema describes, or
+    /// break formats of a third party's schema.
     fn drifted(&self) -> bool {
-        self.types.iter().any(TypeDrift::drifted) || !self.without_schema.is_empty()
+        self.types.iter().any(TypeDrift::drifted) || !self.without_schema.is_empty() || !self.format_drift.is_empty()
     }
 
     fn records(&self) -> u64 {
         self.types.iter().map(|t| t.records).sum::<u64>() + self.without_schema.values().sum::<u64>()
     }
 
-    /// `{"source","records","drifted","types":[TypeDrift],"without_schema":[{"type","records"}],"unreadable"}`.
+    /// `{"source","records","drifted","types":[TypeDrift],"without_schema":[{"type","records"}],"unreadable",
+    /// "format_drift":[{"type","field","format","count","example"}]}`.
     fn to_json(&self) -> Value {
         let without: Vec<Value> =
             self.without_schema.iter().map(|(name, count)| json!({"type": name, "records": count})).collect();
@@ -240,6 +255,7 @@ impl Report {
             "types": self.types,
             "without_schema": without,
             "unreadable": self.unreadable,
+            "format_drift": self.format_drift.to_json(),
         })
     }
 
@@ -250,7 +266,14 @@ impl Report {
             out.push_str(&type_section(found, style));
         }
         for (name, count) in &self.without_schema {
-            out.push_str(&format!("{}: {count} records, no schema for this _type\n\n", style.bold(name)));
+            out.push_str(&format!("{}: {count} records, no schema for this _type\n\n", style.bold(&escape(name))));
+        }
+        if !self.format_drift.is_empty() {
+            out.push_str(&format!("{} ({})\n", style.bold("format drift"), engine::format_drift::HINT));
+            for line in self.format_drift.lines() {
+                out.push_str(&format!("  {}\n", escape(&line)));
+            }
+            out.push('\n');
         }
         out.push_str(&self.summary());
         out
@@ -262,13 +285,16 @@ impl Report {
             0 => String::new(),
             n => format!(" ({n} stored texts were not records with a _type and were passed over)"),
         };
-        let verdict = match (self.records(), drifted.len() + self.without_schema.len()) {
+        let findings = drifted.len() + self.without_schema.len() + usize::from(!self.format_drift.is_empty());
+        let verdict = match (self.records(), findings) {
             (0, _) => "nothing to compare".to_owned(),
             (_, 0) => "no drift".to_owned(),
+            (_, _) if drifted.is_empty() && self.without_schema.is_empty() => "drift: formats".to_owned(),
             (_, _) if drifted.is_empty() => "drift: types without a schema".to_owned(),
             _ => format!("drift in {}", drifted.join(", ")),
         };
         let types = self.types.len() + self.without_schema.len();
+        let verdict = escape(&verdict);
         format!("{} records of {types} types from {}: {verdict}{unreadable}\n", self.records(), self.source)
     }
 }
@@ -283,10 +309,10 @@ fn type_section(found: &TypeDrift, style: Style) -> String {
     ];
     let said: Vec<String> = counts.iter().filter(|(n, _)| *n > 0).map(|(n, what)| format!("{n} {what}")).collect();
     let said = if said.is_empty() { "as its schema says".to_owned() } else { said.join(", ") };
-    let mut out = format!("{}: {} records, {said}\n", style.bold(&found.record_type), found.records);
+    let mut out = format!("{}: {} records, {said}\n", style.bold(&escape(&found.record_type)), found.records);
     let rows = finding_rows(found);
     if rows.len() > 1 {
-        out.push_str(&human::columns(&rows));
+        out.push_str(&crate::table::columns(&rows));
     }
     out.push('\n');
     out

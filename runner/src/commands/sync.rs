@@ -15,6 +15,7 @@ use crate::console::Verbosity;
 use crate::failure::CommandResult;
 use crate::resolve::{self, InputError};
 use crate::summary;
+use crate::untrusted::escape_lines;
 use engine::result::{overall, ConnectionResult};
 use engine::sync::ConnectionPlan;
 use engine::{FailureKind, StreamChoice};
@@ -169,7 +170,7 @@ pub(super) fn send_alerts(
     let (alerts, mut problems) = alert::alerts_for(&pairs, stale_after, now);
     problems.extend(notifier.send_all(&alerts, now));
     for problem in problems {
-        let _ = writeln!(io::stderr().lock(), "warning: {problem}");
+        let _ = writeln!(io::stderr().lock(), "warning: {}", escape_lines(&problem.to_string()));
     }
 }
 
@@ -188,7 +189,7 @@ fn finish(
         return Ok(Status::Success);
     }
     for error in &errors {
-        let _ = writeln!(io::stderr().lock(), "error: {error}");
+        let _ = writeln!(io::stderr().lock(), "error: {}", escape_lines(&error.to_string()));
     }
     let summary = if settings.json {
         Some(format!("{}\n", summary::to_json(results, started.elapsed())))
@@ -199,7 +200,7 @@ fn finish(
     };
     if let Some(summary) = summary {
         if records_on_stdout {
-            let _ = io::stderr().lock().write_all(summary.as_bytes());
+            let _ = io::stderr().lock().write_all(crate::untrusted::escape_json(&summary).as_bytes());
         } else {
             print(&summary).context("writing the summary")?;
         }

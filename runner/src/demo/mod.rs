@@ -108,7 +108,8 @@ pub fn command(settings: &Settings, args: &DemoArgs) -> CommandResult<Status> {
             shell_word(&path.display().to_string())
         ),
         Err(error) => {
-            eprintln!("warning: the report could not be written: {}", store::with_causes(error.error().as_ref()))
+            let text = store::with_causes(error.error().as_ref());
+            eprintln!("warning: the report could not be written: {}", crate::untrusted::escape_lines(&text))
         }
     }
     Ok(Status::Success)

@@ -704,6 +704,7 @@ mod tests {
             records_by_type: BTreeMap::new(),
             rejected: 0,
             error: error.map(str::to_owned),
+            format_drift: Vec::new(),
         }
     }
 

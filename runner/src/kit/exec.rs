@@ -304,8 +304,13 @@ fn inspect(line: RawLine<'_>, scanner: &Scanner, schemas: &SchemaRegistry) -> Se
         }
         Ok((line, ConnectorMessage::Record(message))) => {
             let text = message.record.get();
-            let RecordCheck { record_type, id, verdict } = validate::record_verdict(schemas, text);
-            let seen = SeenRecord { line, record_type, id, error: verdict.err().map(|e| e.to_string()) };
+            let RecordCheck { record_type, id, verdict, .. } = validate::record_verdict(schemas, text);
+            let declared = record_type.as_deref().is_some_and(|t| schemas.is_declared(t));
+            let error = verdict.err().map(|e| match declared && e.breaks_only_formats() {
+                true => format!("{e} (hint: {})", engine::format_drift::ENFORCED_HINT),
+                false => e.to_string(),
+            });
+            let seen = SeenRecord { line, record_type, id, error };
             let violation = record_envelope_violation(text, message.extracted_at);
             Seen { line, leak: leak || scanner.leaks(text), body: Body::Record(seen, violation) }
         }

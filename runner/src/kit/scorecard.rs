@@ -5,6 +5,7 @@ use serde_json::{json, Value};
 
 use super::check::{Check, Status};
 use crate::style::Style;
+use crate::untrusted::escape;
 
 /// The result of a kit run.
 #[derive(Debug, Clone)]
@@ -48,11 +49,11 @@ impl Scorecard {
             };
             // Pad before colouring: escape codes have no width on screen.
             let label = paint(&format!("{:<6}", check.status.label()), check.status, style);
-            out.push_str(&format!("{:<width$}  {label}  {}\n", check.name, one_line(&details)));
+            out.push_str(&format!("{:<width$}  {label}  {}\n", check.name, escape(&one_line(&details))));
         }
         out.push_str(&format!(
             "\n{}: {} passed, {} failed, {} skipped\n",
-            self.connector,
+            escape(&self.connector),
             self.count(Status::Pass),
             self.count(Status::Fail),
             self.count(Status::Skip)

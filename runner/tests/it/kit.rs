@@ -250,3 +250,51 @@ mod bad_input {
         assert!(String::from_utf8_lossy(&bad_date.stderr).contains("\"yesterday\""));
     }
 }
+
+mod full_refresh {
+    use test_support::sandbox::Sandbox;
+
+    use crate::util::{check, kit};
+
+    /// A connector whose every sync sends the same 20 records whatever its state; its
+    /// Stream says `fullRefresh` when the config's `full` is true.
+    const RESENDS_EVERYTHING: &str = r#"#!/bin/sh
+case "$1" in
+spec) echo '{"type":"spec","protocol":1,"name":"resend","version":"1","config_schema":{"type":"object"},"record_types":["Team"]}'; exit 0 ;;
+verify) cat >/dev/null; echo '{"type":"verification","valid":true}'; exit 0 ;;
+discover)
+  case "$(cat)" in *'"full":true'*) full=',"fullRefresh":true' ;; *) full='' ;; esac
+  echo '{"type":"stream","stream":{"_type":"Stream","id":"all","self":"https://x.test/all","name":"All"'"$full"'}}'; exit 0 ;;
+esac
+cat >/dev/null
+for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+  printf '{"type":"record","record":{"_type":"Team","id":"T%s","self":"https://x.test/T%s","name":"Team %s"}}\n' $i $i $i
+done
+echo '{"type":"state","state":{"synced":true}}'
+"#;
+
+    fn incremental(full: bool) -> serde_json::Value {
+        let sandbox = Sandbox::new();
+        let connector = sandbox.script("resend", RESENDS_EVERYTHING);
+        let config = sandbox.write("c.json", &format!(r#"{{"full":{full}}}"#));
+        let (report, _) = kit(sandbox.dir.path(), &[&connector, &config, "--since", "2026-01-01"]);
+        check(&report, "sync.incremental").clone()
+    }
+
+    #[test]
+    fn a_full_refresh_stream_skips_the_incremental_check_with_the_reason() {
+        let check = incremental(true);
+        assert_eq!(check["status"], "skip", "{check}");
+        assert_eq!(
+            check["reason"],
+            "stream `all` has no incremental mode (fullRefresh): every sync reads all of it again"
+        );
+    }
+
+    #[test]
+    fn a_stream_that_claims_to_be_incremental_and_resends_everything_still_fails() {
+        let check = incremental(false);
+        assert_eq!(check["status"], "fail", "{check}");
+        assert!(check["reason"].as_str().unwrap().contains("20 of the first sync's 20 again (100%)"), "{check}");
+    }
+}

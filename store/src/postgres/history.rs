@@ -7,7 +7,8 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Row};
 
 use crate::history::{
-    instant, parse_by_type, parse_state, Cell, HistoryError, ReadHistory, Run, RunFilter, StreamStatus, TypeCount,
+    drift_lines, instant, parse_by_type, parse_state, Cell, HistoryError, ReadHistory, Run, RunFilter, StreamStatus,
+    TypeCount,
 };
 use crate::postgres::{connect_for_reading, quote, Target};
 use crate::SqlDialect;
@@ -57,9 +58,13 @@ impl PostgresHistory {
     }
 
     /// The columns [`run`] reads, in its order.
-    fn run_columns() -> &'static str {
-        "r.id, r.connection, r.connector, r.stream_id, extract(epoch FROM r.started_at)::float8, \
-         extract(epoch FROM r.finished_at)::float8, r.outcome, r.records, r.records_by_type::text, r.rejected, r.error"
+    fn run_columns(&self) -> String {
+        format!(
+            "r.id, r.connection, r.connector, r.stream_id, extract(epoch FROM r.started_at)::float8, \
+             extract(epoch FROM r.finished_at)::float8, r.outcome, r.records, r.records_by_type::text, r.rejected, \
+             r.error, (SELECT string_agg(l.message, E'\\n') FROM {}.run_logs l WHERE l.run_id = r.id AND l.level = 'drift')",
+            self.schema
+        )
     }
 
     /// Calls `visit` with each row of `sql`, fetched through a portal [`BATCH`] rows at a
@@ -109,7 +114,7 @@ impl ReadHistory for PostgresHistory {
              WHERE r.id IN (SELECT max(id) FROM {s}.sync_runs GROUP BY connection, stream_id) \
              AND ($1::text IS NULL OR r.connection = $1) \
              ORDER BY r.connection COLLATE \"C\", r.stream_id COLLATE \"C\"",
-            columns = Self::run_columns(),
+            columns = self.run_columns(),
         );
         let rows = self.query(&sql, &[&connection])?;
         rows.iter()
@@ -117,9 +122,9 @@ impl ReadHistory for PostgresHistory {
                 let count = |i| row.try_get::<_, i64>(i).map(i64::unsigned_abs).map_err(self.read_error());
                 Ok(StreamStatus {
                     latest: run(row, &self.shown)?,
-                    last_success: instant(row.try_get(11).map_err(self.read_error())?),
-                    runs: count(12)?,
-                    failures: count(13)?,
+                    last_success: instant(row.try_get(12).map_err(self.read_error())?),
+                    runs: count(13)?,
+                    failures: count(14)?,
                 })
             })
             .collect()
@@ -132,7 +137,7 @@ impl ReadHistory for PostgresHistory {
              (PARTITION BY connection, stream_id ORDER BY id DESC) AS n FROM {s}.sync_runs \
              WHERE ($1::text IS NULL OR connection = $1) AND (NOT $2 OR outcome = 'failed')) r \
              WHERE r.n <= $3 ORDER BY r.connection COLLATE \"C\", r.stream_id COLLATE \"C\", r.id DESC",
-            columns = Self::run_columns(),
+            columns = self.run_columns(),
         );
         let per_stream = i64::from(filter.per_stream);
         let rows = self.query(&sql, &[&filter.connection, &filter.failed_only, &per_stream])?;
@@ -223,5 +228,6 @@ fn run(row: &Row, target: &str) -> Result<Run, HistoryError> {
         records_by_type: parse_by_type(&by_type),
         rejected: row.try_get::<_, i64>(9).map_err(read)?.unsigned_abs(),
         error: row.try_get(10).map_err(read)?,
+        format_drift: drift_lines(row.try_get(11).map_err(read)?),
     })
 }

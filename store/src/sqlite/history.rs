@@ -8,7 +8,8 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags, Row};
 
 use crate::history::{
-    instant, parse_by_type, parse_state, Cell, HistoryError, ReadHistory, Run, RunFilter, StreamStatus, TypeCount,
+    drift_lines, instant, parse_by_type, parse_state, Cell, HistoryError, ReadHistory, Run, RunFilter, StreamStatus,
+    TypeCount,
 };
 use crate::{DestinationError, SqlDialect};
 
@@ -31,7 +32,8 @@ const RUN_COLUMNS: &str = concat!(
     crate::sqlite_epoch!("r.started_at"),
     ", ",
     crate::sqlite_epoch!("r.finished_at"),
-    ", r.outcome, r.records, r.records_by_type, r.rejected, r.error"
+    ", r.outcome, r.records, r.records_by_type, r.rejected, r.error, ",
+    "(SELECT group_concat(l.message, char(10)) FROM run_logs l WHERE l.run_id = r.id AND l.level = 'drift')"
 );
 
 /// A history read from a SQLite file.
@@ -98,9 +100,9 @@ impl ReadHistory for SqliteHistory {
             let count = |i| row.get::<_, i64>(i).map(i64::unsigned_abs);
             found.push(StreamStatus {
                 latest,
-                last_success: instant(row.get(11).map_err(self.read_error())?),
-                runs: count(12).map_err(self.read_error())?,
-                failures: count(13).map_err(self.read_error())?,
+                last_success: instant(row.get(12).map_err(self.read_error())?),
+                runs: count(13).map_err(self.read_error())?,
+                failures: count(14).map_err(self.read_error())?,
             });
         }
         Ok(found)
@@ -201,6 +203,7 @@ fn run(row: &Row<'_>, target: &str) -> Result<Run, HistoryError> {
         records_by_type: parse_by_type(by_type.as_deref().unwrap_or("{}")),
         rejected: row.get::<_, i64>(9).map_err(read)?.unsigned_abs(),
         error: row.get(10).map_err(read)?,
+        format_drift: drift_lines(row.get(11).map_err(read)?),
     })
 }
 

@@ -17,3 +17,5 @@ mod signals;
 mod store;
 /// `sync-all`: many connections from a TOML file.
 mod sync_all;
+/// A connector's control characters shown escaped by every command, stored exact.
+mod untrusted_text;

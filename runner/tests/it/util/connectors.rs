@@ -6,7 +6,12 @@ use std::path::{Path, PathBuf};
 
 /// The fixture connector, made executable (git may lose the mode).
 pub fn fake() -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fake-connector.sh");
+    fixture("fake-connector.sh")
+}
+
+/// A script of `tests/fixtures/`, made executable (git may lose the mode).
+pub fn fixture(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
     let mode = std::fs::metadata(&path).unwrap().permissions().mode();
     if mode & 0o111 != 0o111 {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
