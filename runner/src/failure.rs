@@ -126,7 +126,6 @@ impl Classify for DestinationError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resolve::InputError;
     use engine::error::FailureBuilder;
     use engine::{ConnectorCommand, StopSignal};
 
@@ -139,7 +138,6 @@ mod tests {
         let io = std::io::Error::from;
         assert_eq!(kind_of(io(std::io::ErrorKind::BrokenPipe)), FailureKind::StdoutClosed);
         assert_eq!(kind_of(io(std::io::ErrorKind::Other)), FailureKind::Failed);
-        assert_eq!(kind_of(InputError::Usage("x".into())), FailureKind::BadInput);
         let failure = || FailureBuilder::new("c", ConnectorCommand::Sync, &protocol::Redactor::default());
         let run = |kind| failure().build(kind, "failed");
         assert_eq!(kind_of(run(FailureKind::Failed)), FailureKind::Failed);
@@ -153,7 +151,8 @@ mod tests {
 
     #[test]
     fn context_keeps_the_kind_and_anyhow_errors_are_failures_but_a_broken_pipe() {
-        let context = CommandError::from(InputError::Usage("x".into())).context("while syncing");
+        let failure = FailureBuilder::new("c", ConnectorCommand::Sync, &protocol::Redactor::default());
+        let context = CommandError::from(failure.build(FailureKind::BadInput, "x")).context("while syncing");
         assert_eq!(context.kind(), FailureKind::BadInput, "the cause decides, under any context");
         assert_eq!(kind_of(anyhow::anyhow!("the database went away")), FailureKind::Failed);
         let pipe = anyhow::Error::from(std::io::Error::from(std::io::ErrorKind::BrokenPipe)).context("writing");
