@@ -11,6 +11,7 @@
 //! - [`destination`]: SQLite, JSON lines, stdout, `--state FILE`.
 //! - [`jobs`]: bounded parallelism; [`fleet`]: the connections workers share in
 //!   PostgreSQL, their schedule and the leases that fence their writes.
+//! - [`schemas`]: the run's schemas as the store's typed tables read them.
 //! - [`events`]: what the engine reports while it works; [`error`]: why a command failed;
 //!   [`with_causes`]: any error and its causes as one line, each said once;
 //!   [`stop`]: stop requests (Ctrl-C, SIGTERM) as the engine receives them.
@@ -23,6 +24,7 @@ pub mod error;
 pub mod events;
 pub mod jobs;
 pub mod result;
+pub mod schemas;
 pub mod stop;
 pub mod supervisor;
 pub mod sync;

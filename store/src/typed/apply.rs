@@ -118,6 +118,8 @@ pub struct Typed {
     /// With typed tables off: the types already marked behind in this run.
     marked: HashSet<String>,
     has_catalog: bool,
+    /// Whether this run made sure the catalog exists.
+    catalog_created: bool,
 }
 
 impl Typed {
@@ -151,7 +153,10 @@ impl Typed {
             }
             seen.push(record_type);
             match self.schemas.clone() {
-                Some(schemas) => self.ensure(backend, &*schemas, record_type, false)?,
+                Some(schemas) => {
+                    self.create_catalog(backend)?;
+                    self.ensure(backend, &*schemas, record_type, false)?;
+                }
                 None => self.mark_behind(backend, record_type)?,
             }
         }
@@ -165,6 +170,9 @@ impl Typed {
     /// A type has no table or no schema, or the store refused a statement.
     pub fn rebuild(&mut self, backend: &mut dyn Backend, types: &[String]) -> Result<Vec<String>, DestinationError> {
         let schemas = self.schemas.clone().ok_or(DestinationError::Misuse("rebuild without schemas"))?;
+        if !backend.has_catalog()? {
+            return Ok(Vec::new());
+        }
         let mut catalog: Vec<String> = backend.catalog()?.into_iter().map(|entry| entry.record_type).collect();
         if !types.is_empty() {
             if let Some(unknown) = types.iter().find(|t| !catalog.contains(t)) {
@@ -199,6 +207,16 @@ impl Typed {
                 each.join(", ")
             )
         })
+    }
+
+    /// Once a run: a failed commit ends the run's writes, so a catalog created in a
+    /// transaction that rolled back is never counted on.
+    fn create_catalog(&mut self, backend: &mut dyn Backend) -> Result<(), DestinationError> {
+        if !self.catalog_created {
+            backend.execute(&sql::create_catalog(backend.dialect()))?;
+            self.catalog_created = true;
+        }
+        Ok(())
     }
 
     fn mark_behind(&mut self, backend: &mut dyn Backend, record_type: &str) -> Result<(), DestinationError> {

@@ -100,7 +100,7 @@ impl Projector {
 pub fn cell(ty: ColumnType, text: &str) -> Option<Cell<'_>> {
     Some(match ty {
         ColumnType::Json => Cell::Json(text),
-        ColumnType::Text => Cell::Text(string(text)?),
+        ColumnType::Text => Cell::Text(string(text).or_else(|| scalar_text(text))?),
         ColumnType::Integer => Cell::Integer(integer(text)?),
         ColumnType::Number => Cell::Number(text.parse::<f64>().ok().filter(|n| n.is_finite())?),
         ColumnType::Boolean => Cell::Boolean(match text {
@@ -126,6 +126,13 @@ fn string(text: &str) -> Option<Cow<'_, str>> {
         return Some(Cow::Borrowed(inner));
     }
     serde_json::from_str::<String>(text).ok().map(Cow::Owned)
+}
+
+/// A number or a boolean in a text column: its JSON text, which says it exactly (so a
+/// property that turned from a number into a string keeps its old values).
+fn scalar_text(text: &str) -> Option<Cow<'_, str>> {
+    let scalar = matches!(text.as_bytes().first(), Some(b'-' | b'0'..=b'9' | b't' | b'f'));
+    scalar.then_some(Cow::Borrowed(text))
 }
 
 /// A JSON integer, also written as `3.0` or `3e2` (JSON Schema's integers).
@@ -268,7 +275,7 @@ mod tests {
             "at": {"type": "string", "format": "date-time"}, "n": {"type": "integer"},
             "ok": {"type": "boolean"}, "s": {"type": "string"},
         }});
-        let json = r#"{"at":"yesterday","n":18446744073709551616,"ok":"yes","s":5}"#;
+        let json = r#"{"at":"yesterday","n":18446744073709551616,"ok":"yes","s":{"a":5}}"#;
         let (row, misfits) = project(schema, json);
         assert!(row.iter().all(|(_, cell)| *cell == Cell::Null), "{row:?}");
         assert_eq!(misfits, [1, 1, 1, 1]);
@@ -290,6 +297,14 @@ mod tests {
                 ("日付", &Cell::Text("escaped key".into())),
             ]
         );
+    }
+
+    #[test]
+    fn a_text_column_takes_numbers_and_booleans_as_their_json_text() {
+        let schema = json!({"properties": {"a": {"type": "string"}, "b": {"type": "string"}}});
+        let (row, misfits) = project(schema, r#"{"a":2.50,"b":false}"#);
+        assert_eq!((row[0].1.clone(), row[1].1.clone()), (Cell::Text("2.50".into()), Cell::Text("false".into())));
+        assert_eq!(misfits, [0, 0]);
     }
 
     #[test]

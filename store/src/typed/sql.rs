@@ -70,7 +70,9 @@ pub fn mark_behind(d: &dyn Dialect) -> String {
 
 /// The table, with the key columns first.
 pub fn create_table(d: &dyn Dialect, table: &str, columns: &[Column]) -> String {
-    let mut definitions: Vec<String> = KEY_COLUMNS.iter().map(|key| format!("{} text NOT NULL", quote(key))).collect();
+    let key_type = d.type_name(ColumnType::Text);
+    let mut definitions: Vec<String> =
+        KEY_COLUMNS.iter().map(|key| format!("{} {key_type} NOT NULL", quote(key))).collect();
     definitions.extend(columns.iter().map(|c| format!("{} {}", quote(&c.name), d.type_name(c.ty))));
     definitions.push(format!("PRIMARY KEY ({})", key_list()));
     format!("CREATE TABLE {} ({})", d.qualified(table), definitions.join(", "))

@@ -1,0 +1,119 @@
+//! Typed tables through the real binary: a PagerDuty sync against the simulator queried
+//! without JSON functions, and a connector whose declared type changes between syncs
+//! keeping every value. The projection's rules are the store's unit tests
+//! (`store/src/typed/`, `store/src/sqlite/typed.rs`).
+
+use std::path::Path;
+
+use pagerduty_mock::{start_blocking, MockConfig};
+
+use crate::util::{assert_success, workspace_bin, Sandbox};
+
+fn strings(db: &Path, sql: &str) -> Vec<String> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let mut statement = conn.prepare(sql).unwrap();
+    let rows = statement.query_map([], |row| row.get::<_, String>(0));
+    rows.unwrap().collect::<Result<_, _>>().unwrap()
+}
+
+#[test]
+fn a_pagerduty_sync_is_queried_by_status_and_joined_on_service_id() {
+    workspace_bin("connector-pagerduty");
+    let mock = start_blocking(MockConfig { incidents: 300, days: 30, ..MockConfig::default() }).unwrap();
+    let sandbox = Sandbox::new();
+    let body = serde_json::json!({"apiToken": MockConfig::default().token, "apiBaseUrl": mock.base_url});
+    let config = sandbox.write("pd.json", &body.to_string());
+    let output = sandbox.runner(&["sync", "pagerduty", &config, "2000-01-01"]).output().unwrap();
+    assert_success("sync", &output);
+    let db = sandbox.path("runner.db");
+
+    let by_status = strings(&db, "SELECT status || ' ' || count(*) FROM incident GROUP BY status ORDER BY status");
+    let from_json = strings(
+        &db,
+        "SELECT json_extract(json, '$.status') || ' ' || count(*) FROM records WHERE type = 'Incident' \
+         GROUP BY json_extract(json, '$.status') ORDER BY json_extract(json, '$.status')",
+    );
+    assert!(!by_status.is_empty());
+    assert_eq!(by_status, from_json);
+    let joined = strings(
+        &db,
+        "SELECT CAST(count(*) AS TEXT) FROM incident i JOIN service s ON s.connection = i.connection AND s.id = i.service_id",
+    );
+    assert_eq!(joined, ["300"], "every incident's service is found by service_id");
+    let resolved_this_month = strings(
+        &db,
+        "SELECT CAST(count(*) AS TEXT) FROM incident WHERE resolved_at >= datetime('now', '-30 days') \
+         AND julianday(resolved_at) >= julianday(created_at)",
+    );
+    assert!(resolved_this_month[0].parse::<u32>().unwrap() > 0, "times are text SQLite's date functions read");
+    let tables = strings(&db, "SELECT table_name FROM typed_tables ORDER BY 1");
+    assert!(tables.contains(&"incident_log_entry".to_owned()) && tables.contains(&"on_call".to_owned()), "{tables:?}");
+}
+
+/// A connector declaring `AcmeGadget` with the schema of `step` (1, 2, 3) and sending
+/// that step's record.
+const GADGETS: &str = r#"#!/bin/sh
+case "$STEP" in
+1) props='"size":{"type":"integer"},"code":{"type":"string"}'; record='{"_type":"AcmeGadget","id":"G1","size":1,"code":"a"}' ;;
+2) props='"size":{"type":"number"},"code":{"type":"string"},"color":{"type":"string"}'; record='{"_type":"AcmeGadget","id":"G2","size":2.5,"code":"b","color":"red"}' ;;
+*) props='"size":{"type":"string"},"code":{"type":"string"},"color":{"type":"string"}'; record='{"_type":"AcmeGadget","id":"G3","size":"large","code":"c","color":"blue"}' ;;
+esac
+schema='{"type":"object","required":["_type","id"],"properties":{"_type":{"const":"AcmeGadget"},"id":{"type":"string"},'"$props"'}}'
+case "$1" in
+spec) echo '{"type":"spec","protocol":1,"name":"gadgets","version":"1","config_schema":{"type":"object"},"record_types":["AcmeGadget"],"record_schemas":{"AcmeGadget":'"$schema"'}}'; exit 0 ;;
+discover) cat >/dev/null; echo '{"type":"stream","stream":{"_type":"Stream","id":"s1","self":"https://x.test/s1","name":"S1"}}'; exit 0 ;;
+esac
+read -r config
+read -r sync
+echo '{"type":"record","record":'"$record"'}'
+echo '{"type":"state","state":{"step":'"${STEP:-3}"'}}'
+"#;
+
+/// Three syncs of the gadgets connector: a property gained and a type widened, then a
+/// type changed incompatibly.
+pub fn three_changing_syncs(sandbox: &Sandbox) -> String {
+    let connector = sandbox.script("gadgets.sh", GADGETS);
+    let config = sandbox.write("c.json", "{}");
+    for step in ["1", "2", "3"] {
+        let output =
+            sandbox.runner(&["-q", "sync", &connector, &config, "s1", "2026-01-01"]).env("STEP", step).output();
+        assert_success(&format!("sync {step}"), &output.unwrap());
+    }
+    connector
+}
+
+#[test]
+fn a_declared_type_that_gains_widens_and_changes_keeps_every_value() {
+    let sandbox = Sandbox::new();
+    three_changing_syncs(&sandbox);
+    let db = sandbox.path("runner.db");
+    let rows = strings(
+        &db,
+        "SELECT id || ' ' || coalesce(size, '-') || ' ' || coalesce(code, '-') || ' ' || coalesce(color, '-') \
+         FROM acme_gadget ORDER BY id",
+    );
+    assert_eq!(rows, ["G1 1 a -", "G2 2.5 b red", "G3 large c blue"]);
+    let types = strings(&db, "SELECT name || ' ' || type FROM pragma_table_info('acme_gadget') ORDER BY cid");
+    assert_eq!(types, ["connection TEXT", "id TEXT", "code TEXT", "color TEXT", "size TEXT"]);
+    let origin = strings(&db, "SELECT origin FROM typed_tables WHERE type = 'AcmeGadget'");
+    assert!(origin[0].starts_with("declared by connector ") && origin[0].ends_with("gadgets.sh"), "{origin:?}");
+}
+
+#[test]
+fn typed_tables_off_is_a_pure_raw_load() {
+    let sandbox = Sandbox::new();
+    let connector = sandbox.script("gadgets.sh", GADGETS);
+    let config = sandbox.write("c.json", "{}");
+    let output = sandbox
+        .runner(&["-q", "sync", &connector, &config, "s1", "2026-01-01"])
+        .env("RUNNER_TYPED_TABLES", "off")
+        .output()
+        .unwrap();
+    assert_success("sync", &output);
+    let db = sandbox.path("runner.db");
+    assert_eq!(strings(&db, "SELECT id FROM records"), ["G3"]);
+    assert_eq!(
+        strings(&db, "SELECT name FROM sqlite_master WHERE name IN ('typed_tables', 'acme_gadget')"),
+        Vec::<String>::new()
+    );
+}
