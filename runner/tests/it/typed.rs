@@ -16,15 +16,22 @@ fn strings(db: &Path, sql: &str) -> Vec<String> {
     rows.unwrap().collect::<Result<_, _>>().unwrap()
 }
 
-#[test]
-fn a_pagerduty_sync_is_queried_by_status_and_joined_on_service_id() {
+/// A sync of a simulated account of 300 incidents into `output` (the sandbox's
+/// `runner.db` when `None`).
+fn pagerduty_sync(sandbox: &Sandbox, output: Option<&str>) {
     workspace_bin("connector-pagerduty");
     let mock = start_blocking(MockConfig { incidents: 300, days: 30, ..MockConfig::default() }).unwrap();
-    let sandbox = Sandbox::new();
     let body = serde_json::json!({"apiToken": MockConfig::default().token, "apiBaseUrl": mock.base_url});
     let config = sandbox.write("pd.json", &body.to_string());
-    let output = sandbox.runner(&["sync", "pagerduty", &config, "2000-01-01"]).output().unwrap();
-    assert_success("sync", &output);
+    let mut args = vec!["sync", "pagerduty", &config, "2000-01-01"];
+    args.extend(output.iter().flat_map(|output| ["--output", output]));
+    assert_success("sync", &sandbox.runner(&args).output().unwrap());
+}
+
+#[test]
+fn a_pagerduty_sync_is_queried_by_status_and_joined_on_service_id() {
+    let sandbox = Sandbox::new();
+    pagerduty_sync(&sandbox, None);
     let db = sandbox.path("runner.db");
 
     let by_status = strings(&db, "SELECT status || ' ' || count(*) FROM incident GROUP BY status ORDER BY status");
@@ -48,6 +55,35 @@ fn a_pagerduty_sync_is_queried_by_status_and_joined_on_service_id() {
     assert!(resolved_this_month[0].parse::<u32>().unwrap() > 0, "times are text SQLite's date functions read");
     let tables = strings(&db, "SELECT table_name FROM typed_tables ORDER BY 1");
     assert!(tables.contains(&"incident_log_entry".to_owned()) && tables.contains(&"on_call".to_owned()), "{tables:?}");
+}
+
+#[test]
+fn a_pagerduty_sync_into_postgres_has_timestamptz_and_joins_on_service_id() {
+    let Some(cluster) = throwaway_postgres::require("typed_pagerduty_postgres") else { return };
+    cluster.create_database("typed_pagerduty").unwrap();
+    let sandbox = Sandbox::new();
+    pagerduty_sync(&sandbox, Some(&cluster.url("typed_pagerduty")));
+    let psql = |sql: &str| cluster.psql("typed_pagerduty", sql).unwrap();
+    let by_status = psql(
+        "SELECT string_agg(status || ' ' || n, ', ' ORDER BY status) FROM \
+         (SELECT status, count(*) AS n FROM incident GROUP BY status) s",
+    );
+    let from_json = psql(
+        "SELECT string_agg(status || ' ' || n, ', ' ORDER BY status) FROM \
+         (SELECT json->>'status' AS status, count(*) AS n FROM records WHERE type = 'Incident' GROUP BY 1) s",
+    );
+    assert_eq!(by_status, from_json);
+    assert_eq!(
+        psql("SELECT count(*) FROM incident i JOIN service s ON s.connection = i.connection AND s.id = i.service_id"),
+        "300"
+    );
+    let created = psql(
+        "SELECT data_type FROM information_schema.columns WHERE table_name = 'incident' AND column_name = 'created_at'",
+    );
+    assert_eq!(created, "timestamp with time zone");
+    let same_instant = "SELECT count(*) FROM incident i JOIN records r ON r.type = 'Incident' \
+         AND r.connection = i.connection AND r.id = i.id WHERE i.created_at = (r.json->>'createdAt')::timestamptz";
+    assert_eq!(psql(same_instant), "300");
 }
 
 /// A connector declaring `AcmeGadget` with the schema of `step` (1, 2, 3) and sending

@@ -31,6 +31,7 @@ mod schema;
 mod session;
 pub mod target;
 mod tls;
+mod typed;
 
 use tokio_postgres::error::SqlState;
 

@@ -73,12 +73,10 @@ fn is_utc_text(text: &str) -> bool {
     text.as_bytes().get(10) == Some(&b'T') && text.ends_with('Z')
 }
 
-/// Binds `connection`, `id` and the row's values to an upsert and runs it.
-fn upsert_row(statement: &mut Statement<'_>, connection: &str, id: &str, row: &[Cell<'_>]) -> rusqlite::Result<()> {
-    statement.raw_bind_parameter(1, connection)?;
-    statement.raw_bind_parameter(2, id)?;
+/// Binds a row (its key first) to an upsert and runs it.
+fn upsert_row(statement: &mut Statement<'_>, row: &[Cell<'_>]) -> rusqlite::Result<()> {
     for (index, cell) in row.iter().enumerate() {
-        statement.raw_bind_parameter(index + 3, cell)?;
+        statement.raw_bind_parameter(index + 1, cell)?;
     }
     statement.raw_execute().map(drop)
 }
@@ -98,8 +96,8 @@ pub(super) fn write_rows(
             Some(statement) => statement,
             None => statements.entry(record.record_type).or_insert(conn.prepare_cached(&table.upsert)?),
         };
-        table.projector.project(record.json, &mut row, &mut table.misfits);
-        upsert_row(statement, connection, record.id, &row)?;
+        table.projector.project(connection, record.id, record.json, &mut row, &mut table.misfits);
+        upsert_row(statement, &row)?;
     }
     Ok(())
 }
@@ -119,6 +117,11 @@ impl Backend<'_> {
 impl apply::Backend for Backend<'_> {
     fn dialect(&self) -> &dyn Dialect {
         &Sqlite
+    }
+
+    /// The commit's `BEGIN IMMEDIATE` holds the file's write lock already.
+    fn lock_changes(&mut self) -> Result<(), DestinationError> {
+        Ok(())
     }
 
     fn execute(&mut self, sql: &str) -> Result<(), DestinationError> {
@@ -179,8 +182,8 @@ fn refill(conn: &Connection, table: &mut TypedTable) -> rusqlite::Result<()> {
         let mut row = Vec::with_capacity(table.columns.len());
         let (connection, id, json) =
             (record.get_ref(0)?.as_str()?, record.get_ref(1)?.as_str()?, record.get_ref(2)?.as_str()?);
-        table.projector.project(json, &mut row, &mut table.misfits);
-        upsert_row(&mut write, connection, id, &row)?;
+        table.projector.project(connection, id, json, &mut row, &mut table.misfits);
+        upsert_row(&mut write, &row)?;
     }
     Ok(())
 }
@@ -189,30 +192,15 @@ fn refill(conn: &Connection, table: &mut TypedTable) -> rusqlite::Result<()> {
 mod tests {
     use std::sync::Arc;
 
-    use serde_json::{json, Value};
+    use serde_json::json;
 
     use super::super::SqliteDestination;
-    use crate::test_support::{record, run_start, summary};
+    use crate::test_support::{schemas, team_schema, typed_run};
     use crate::typed::tests::Schemas;
-    use crate::{Destination, RunOutcome, Tuning};
+    use crate::Tuning;
 
-    fn schemas(types: &[(&str, Value)]) -> Arc<Schemas> {
-        Arc::new(Schemas(types.iter().map(|(t, s)| ((*t).to_owned(), s.clone())).collect()))
-    }
-
-    /// One run of `connection` storing `records` (type, id, JSON) with `schemas`, or with
-    /// typed tables off (`None`).
     fn sync(path: &std::path::Path, schemas: Option<Arc<Schemas>>, records: &[(&str, &str, &str)]) {
-        let mut dest = SqliteDestination::open(path, &Tuning::default()).unwrap();
-        if let Some(schemas) = schemas {
-            dest.use_schemas(schemas);
-        }
-        dest.begin_run(&run_start("acme", "s")).unwrap();
-        for (record_type, id, json) in records {
-            dest.write_record(&record(record_type, id, json)).unwrap();
-        }
-        dest.checkpoint(&json!({"done": true})).unwrap();
-        dest.finish_run(&summary(RunOutcome::Succeeded, &[])).unwrap();
+        typed_run(Box::new(SqliteDestination::open(path, &Tuning::default()).unwrap()), schemas, records);
     }
 
     fn rows(path: &std::path::Path, sql: &str) -> Vec<Vec<String>> {
@@ -233,12 +221,6 @@ mod tests {
                 .collect()
         });
         rows.unwrap().collect::<Result<_, _>>().unwrap()
-    }
-
-    fn team_schema(extra: Value) -> Value {
-        let mut properties = json!({"_type": {"const": "Team"}, "id": {"type": "string"}, "name": {"type": "string"}});
-        properties.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
-        json!({"properties": properties})
     }
 
     #[test]

@@ -37,6 +37,14 @@ pub trait Backend {
     /// The store's SQL dialect.
     fn dialect(&self) -> &dyn Dialect;
 
+    /// Takes the store's lock on typed tables' changes until the transaction ends, where
+    /// two sessions could change one table at once (PostgreSQL; a SQLite write
+    /// transaction excludes the others already).
+    ///
+    /// # Errors
+    /// The store refused it.
+    fn lock_changes(&mut self) -> Result<(), DestinationError>;
+
     /// Runs a statement without parameters.
     ///
     /// # Errors
@@ -106,6 +114,9 @@ pub struct TypedTable {
     pub upsert: String,
     /// Values that did not fit, per column, during this run.
     pub misfits: Vec<u64>,
+    /// Whether this commit filled the table from `records` already, the commit's own
+    /// records included (they are in `records` before the typed rows are written).
+    filled: bool,
 }
 
 /// A store's typed tables during a run: what each record type's table is, checked at
@@ -130,9 +141,10 @@ impl Typed {
         self.tables.clear();
     }
 
-    /// The table of `record_type`, ready for this commit's rows, if it has one.
+    /// The table of `record_type`, waiting for this commit's rows, if it has one (not
+    /// when the commit filled it from `records` already).
     pub fn table_mut(&mut self, record_type: &str) -> Option<&mut TypedTable> {
-        self.tables.get_mut(record_type).and_then(Option::as_mut)
+        self.tables.get_mut(record_type).and_then(Option::as_mut).filter(|table| !table.filled)
     }
 
     /// Makes the tables of `types` (this commit's record types, repeats allowed) match
@@ -145,6 +157,7 @@ impl Typed {
         backend: &mut dyn Backend,
         types: impl Iterator<Item = &'t str>,
     ) -> Result<(), DestinationError> {
+        self.tables.values_mut().flatten().for_each(|table| table.filled = false);
         let mut seen: Vec<&str> = Vec::new();
         for record_type in types {
             // Records of one type usually come together: comparing with the last is enough.
@@ -213,6 +226,7 @@ impl Typed {
     /// transaction that rolled back is never counted on.
     fn create_catalog(&mut self, backend: &mut dyn Backend) -> Result<(), DestinationError> {
         if !self.catalog_created {
+            backend.lock_changes()?;
             backend.execute(&sql::create_catalog(backend.dialect()))?;
             self.catalog_created = true;
         }
@@ -254,6 +268,9 @@ impl Typed {
         if ready && !force && stored.as_ref().and_then(Option::as_deref) == Some(wanted.as_str()) {
             return Ok(());
         }
+        // Another session may be changing the same table: wait for it, then read again.
+        backend.lock_changes()?;
+        let stored = backend.stored_columns(record_type)?;
         let context = |doing: &'static str, table: &str| {
             let (record_type, table) = (record_type.to_owned(), table.to_owned());
             move |source| DestinationError::TypedTable { record_type, table, doing, source: Box::new(source) }
@@ -262,7 +279,7 @@ impl Typed {
         let mut table = self.table(schemas, record_type, &table_name, backend.dialect());
         let old: Option<Vec<Column>> = stored.flatten().and_then(|text| serde_json::from_str(&text).ok());
         let planned = if force { Change::Rebuild } else { change::plan(old.as_deref(), &table.columns) };
-        apply(backend, &mut table, planned).map_err(context("change", &table_name))?;
+        table.filled = apply(backend, &mut table, planned).map_err(context("change", &table_name))?;
         let entry = CatalogEntry {
             record_type: record_type.to_owned(),
             table: table_name.clone(),
@@ -291,6 +308,7 @@ impl Typed {
             upsert: sql::upsert(d, name, &columns),
             misfits,
             columns,
+            filled: false,
         }
     }
 }
@@ -308,11 +326,12 @@ fn table_of(backend: &mut dyn Backend, record_type: &str, in_catalog: bool) -> R
 }
 
 /// Applies a change: the DDL, then the rows from the stored JSON where the change needs
-/// them. A widening the store cannot do in place rebuilds instead.
-fn apply(backend: &mut dyn Backend, table: &mut TypedTable, planned: Change) -> Result<(), DestinationError> {
+/// them; whether it filled the table. A widening the store cannot do in place rebuilds
+/// instead.
+fn apply(backend: &mut dyn Backend, table: &mut TypedTable, planned: Change) -> Result<bool, DestinationError> {
     let d = backend.dialect();
     let statements: Vec<String> = match &planned {
-        Change::Unchanged => return Ok(()),
+        Change::Unchanged => return Ok(false),
         Change::Create | Change::Rebuild => rebuild_statements(d, table),
         Change::Alter { added, widened } => {
             let altered: Option<Vec<String>> = widened.iter().map(|c| d.alter_type(&table.table, c)).collect();
@@ -325,7 +344,7 @@ fn apply(backend: &mut dyn Backend, table: &mut TypedTable, planned: Change) -> 
     for statement in &statements {
         backend.execute(statement)?;
     }
-    backend.refill(table)
+    backend.refill(table).map(|()| true)
 }
 
 fn rebuild_statements(d: &dyn Dialect, table: &TypedTable) -> Vec<String> {

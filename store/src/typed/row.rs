@@ -13,7 +13,10 @@ use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::layout::{Column, ColumnType};
+use super::layout::{Column, ColumnType, KEY_COLUMNS};
+
+/// The key's cells come first in a row.
+const KEYS: usize = KEY_COLUMNS.len();
 
 /// One value of a typed row, as the store binds it.
 #[derive(Debug, Clone, PartialEq)]
@@ -66,15 +69,24 @@ impl Projector {
         Projector { targets, width: columns.len() }
     }
 
-    /// Fills `row` with the values of `json`, one per column; a value that does not fit
-    /// its column is NULL and counted in `misfits` (one counter per column). A text that
-    /// is not a JSON object (the runner stores only objects) gives a row of NULLs.
-    pub fn project<'a>(&self, json: &'a str, row: &mut Vec<Cell<'a>>, misfits: &mut [u64]) {
+    /// Fills `row` with the key (`connection`, `id`) and the values of `json`, one per
+    /// column, in the table's order; a value that does not fit its column is NULL and
+    /// counted in `misfits` (one counter per column, the key aside). A text that is not a
+    /// JSON object (the runner stores only objects) gives NULLs.
+    pub fn project<'a>(
+        &self,
+        connection: &'a str,
+        id: &'a str,
+        json: &'a str,
+        row: &mut Vec<Cell<'a>>,
+        misfits: &mut [u64],
+    ) {
         row.clear();
-        row.resize(self.width, Cell::Null);
+        row.extend([Cell::Text(Cow::Borrowed(connection)), Cell::Text(Cow::Borrowed(id))]);
+        row.resize(KEYS + self.width, Cell::Null);
         let mut reader = serde_json::Deserializer::from_str(json);
-        if (Members { projector: self, row: &mut *row, misfits }).deserialize(&mut reader).is_err() {
-            row.iter_mut().for_each(|cell| *cell = Cell::Null);
+        if (Members { projector: self, row: &mut row[KEYS..], misfits }).deserialize(&mut reader).is_err() {
+            row[KEYS..].iter_mut().for_each(|cell| *cell = Cell::Null);
         }
     }
 
@@ -99,8 +111,10 @@ impl Projector {
 /// The value of a JSON text in a column of `ty`, or `None` when it does not fit.
 pub fn cell(ty: ColumnType, text: &str) -> Option<Cell<'_>> {
     Some(match ty {
+        // PostgreSQL's jsonb refuses `\u0000`, its text a NUL character: neither fits.
+        ColumnType::Json if text.contains("\\u0000") => return None,
         ColumnType::Json => Cell::Json(text),
-        ColumnType::Text => Cell::Text(string(text).or_else(|| scalar_text(text))?),
+        ColumnType::Text => Cell::Text(string(text).or_else(|| scalar_text(text)).filter(|t| !t.contains('\0'))?),
         ColumnType::Integer => Cell::Integer(integer(text)?),
         ColumnType::Number => Cell::Number(text.parse::<f64>().ok().filter(|n| n.is_finite())?),
         ColumnType::Boolean => Cell::Boolean(match text {
@@ -163,7 +177,7 @@ fn linked_id(text: &str) -> Option<Cow<'_, str>> {
 /// The visitor of a record's top-level members.
 struct Members<'p, 'r, 'a> {
     projector: &'p Projector,
-    row: &'r mut Vec<Cell<'a>>,
+    row: &'r mut [Cell<'a>],
     misfits: &'r mut [u64],
 }
 
@@ -232,8 +246,9 @@ mod tests {
         let columns = columns(&schema, &Schemas::default());
         let projector = Projector::new(&columns);
         let (mut row, mut misfits) = (Vec::new(), vec![0; columns.len()]);
-        projector.project(json, &mut row, &mut misfits);
-        (columns.into_iter().map(|c| c.name).zip(row).collect(), misfits)
+        projector.project("c", "i", json, &mut row, &mut misfits);
+        assert_eq!(row[..2], [Cell::Text("c".into()), Cell::Text("i".into())]);
+        (columns.into_iter().map(|c| c.name).zip(row.into_iter().skip(2)).collect(), misfits)
     }
 
     #[test]
@@ -276,9 +291,11 @@ mod tests {
             "ok": {"type": "boolean"}, "s": {"type": "string"},
         }});
         let json = r#"{"at":"yesterday","n":18446744073709551616,"ok":"yes","s":{"a":5}}"#;
-        let (row, misfits) = project(schema, json);
+        let (row, misfits) = project(schema.clone(), json);
         assert!(row.iter().all(|(_, cell)| *cell == Cell::Null), "{row:?}");
         assert_eq!(misfits, [1, 1, 1, 1]);
+        let (row, misfits) = project(schema, r#"{"s":"a\u0000b"}"#);
+        assert_eq!((row[3].1.clone(), misfits[3]), (Cell::Null, 1), "no store keeps a NUL in text alike");
     }
 
     #[test]

@@ -88,24 +88,25 @@ pub fn add_column(d: &dyn Dialect, table: &str, column: &Column) -> String {
     format!("ALTER TABLE {} ADD COLUMN {} {}", d.qualified(table), quote(&column.name), d.type_name(column.ty))
 }
 
-/// Inserts or replaces one row: `connection`, `id`, then the columns, in order.
-pub fn upsert(d: &dyn Dialect, table: &str, columns: &[Column]) -> String {
-    let names: Vec<String> =
-        KEY_COLUMNS.iter().copied().chain(columns.iter().map(|c| c.name.as_str())).map(quote).collect();
-    let values: Vec<String> = (1..=names.len()).map(|n| d.placeholder(n)).collect();
-    format!(
-        "INSERT INTO {} ({}) VALUES ({}) {}",
-        d.qualified(table),
-        names.join(", "),
-        values.join(", "),
-        on_conflict(columns)
-    )
+/// `connection`, `id`, then the columns, in the order rows hold their values (a table's
+/// own order may differ: added columns come last).
+pub fn column_list(columns: &[Column]) -> String {
+    let names = KEY_COLUMNS.iter().copied().chain(columns.iter().map(|c| c.name.as_str()));
+    names.map(quote).collect::<Vec<_>>().join(", ")
 }
 
-/// Inserts or replaces every row of `source`, a table of the same columns in the same
-/// order (PostgreSQL's staging table).
+/// Inserts or replaces one row: `connection`, `id`, then the columns, in order.
+pub fn upsert(d: &dyn Dialect, table: &str, columns: &[Column]) -> String {
+    let values: Vec<String> = (1..=KEY_COLUMNS.len() + columns.len()).map(|n| d.placeholder(n)).collect();
+    let (names, conflict) = (column_list(columns), on_conflict(columns));
+    format!("INSERT INTO {} ({names}) VALUES ({}) {conflict}", d.qualified(table), values.join(", "))
+}
+
+/// Inserts or replaces every row of `source`, a table with the same columns
+/// (PostgreSQL's staging table).
 pub fn upsert_from(d: &dyn Dialect, table: &str, source: &str, columns: &[Column]) -> String {
-    format!("INSERT INTO {} SELECT * FROM {source} {}", d.qualified(table), on_conflict(columns))
+    let (names, conflict) = (column_list(columns), on_conflict(columns));
+    format!("INSERT INTO {} ({names}) SELECT {names} FROM {source} {conflict}", d.qualified(table))
 }
 
 /// Deletes a connection's rows (`$1`).
