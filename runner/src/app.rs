@@ -8,13 +8,14 @@ use std::process::ExitCode;
 
 use crate::alert::AlertError;
 use crate::cli::{
-    AlertArgs, Cli, Command, ConnectionsCommand, GlobalArgs, Lang, SchemaCommand, SchemaDiffArgs, SyncArgs,
+    AlertArgs, Cli, Command, ConnectionsCommand, GlobalArgs, Lang, SchemaCommand, SchemaDiffArgs, SyncArgs, TablesArgs,
+    TablesCommand,
 };
 use crate::commands::history::{ReportRequest, RunsRequest};
 use crate::commands::schema::DiffSource;
 use crate::commands::sync::{Alerting, SyncRequest};
 use crate::commands::worker::WorkerRequest;
-use crate::commands::{connections, history, inspect, schema, sync, worker, Settings, Status};
+use crate::commands::{connections, history, inspect, schema, sync, tables, worker, Settings, Status};
 use crate::connections_file::ConnectionsError;
 use crate::console::Verbosity;
 use crate::exit_code;
@@ -104,6 +105,10 @@ fn dispatch(cli: Cli, settings: &Settings) -> anyhow::Result<Status> {
             settings,
             &ReportRequest { db: args.db, output: args.output, stale_after: args.stale_after },
         ),
+        Command::Tables(TablesArgs { db, action: None }) => tables::list(settings, &db),
+        Command::Tables(TablesArgs { db, action: Some(TablesCommand::Rebuild { types }) }) => {
+            tables::rebuild(settings, &db, &types)
+        }
     }
 }
 

@@ -84,6 +84,11 @@ fn a_pagerduty_sync_into_postgres_has_timestamptz_and_joins_on_service_id() {
     let same_instant = "SELECT count(*) FROM incident i JOIN records r ON r.type = 'Incident' \
          AND r.connection = i.connection AND r.id = i.id WHERE i.created_at = (r.json->>'createdAt')::timestamptz";
     assert_eq!(psql(same_instant), "300");
+    let listed = tables_json(&sandbox, &cluster.url("typed_pagerduty"));
+    let incident = listed["tables"].as_array().unwrap().iter().find(|t| t["table"] == "incident").unwrap();
+    assert_eq!(incident["rows"], 300);
+    let created = incident["columns"].as_array().unwrap().iter().find(|c| c["name"] == "created_at").unwrap();
+    assert_eq!((created["type"].as_str(), created["sql_type"].as_str()), (Some("timestamp"), Some("timestamptz")));
 }
 
 /// A connector declaring `AcmeGadget` with the schema of `step` (1, 2, 3) and sending
@@ -133,6 +138,36 @@ fn a_declared_type_that_gains_widens_and_changes_keeps_every_value() {
     assert_eq!(types, ["connection TEXT", "id TEXT", "code TEXT", "color TEXT", "size TEXT"]);
     let origin = strings(&db, "SELECT origin FROM typed_tables WHERE type = 'AcmeGadget'");
     assert!(origin[0].starts_with("declared by connector ") && origin[0].ends_with("gadgets.sh"), "{origin:?}");
+
+    // `runner tables` shows the final columns; a rebuild gives the same table.
+    let listed = tables_json(&sandbox, "runner.db");
+    let gadget = listed["tables"].as_array().unwrap().iter().find(|t| t["record_type"] == "AcmeGadget").unwrap();
+    let columns: Vec<String> =
+        gadget["columns"].as_array().unwrap().iter().map(|c| format!("{} {}", c["name"], c["type"])).collect();
+    assert_eq!(
+        columns,
+        [r#""connection" "text""#, r#""id" "text""#, r#""code" "text""#, r#""color" "text""#, r#""size" "text""#]
+    );
+    assert_eq!(gadget["rows"], 3);
+    let text = assert_success("tables", &sandbox.runner(&["tables"]).output().unwrap());
+    assert!(text.contains("acme_gadget (AcmeGadget, 3 rows, schema: declared by connector "), "{text}");
+    let rebuilt = assert_success("rebuild", &sandbox.runner(&["tables", "rebuild", "AcmeGadget"]).output().unwrap());
+    assert!(rebuilt.contains("rebuilt 1 typed table(s)"), "{rebuilt}");
+    let again = strings(
+        &db,
+        "SELECT id || ' ' || coalesce(size, '-') || ' ' || coalesce(code, '-') || ' ' || coalesce(color, '-') \
+         FROM acme_gadget ORDER BY id",
+    );
+    assert_eq!(again, rows);
+    assert_eq!(tables_json(&sandbox, "runner.db"), listed, "the same table, listed the same");
+    let unknown = sandbox.runner(&["tables", "rebuild", "Nope"]).output().unwrap();
+    assert!(!unknown.status.success() && crate::util::stderr_of(&unknown).contains("`Nope` has no typed table"));
+}
+
+/// `runner --json tables --db DB`.
+fn tables_json(sandbox: &Sandbox, db: &str) -> serde_json::Value {
+    let output = sandbox.runner(&["--json", "tables", "--db", db]).output().unwrap();
+    serde_json::from_str(&assert_success("tables", &output)).unwrap()
 }
 
 #[test]

@@ -16,6 +16,7 @@ use super::target::Target;
 use super::tls;
 use crate::batch::Batch;
 use crate::typed::apply::Typed;
+use crate::typed::{RecordSchemas, TableInfo};
 use crate::writer::{self, Store};
 use crate::{host_name, DestinationError, RunStart, RunSummary, StoredLog, ValidRecord};
 
@@ -275,6 +276,35 @@ impl Session {
         removed.map_err(self.error("write to"))
     }
 
+    /// The typed tables, with their row counts.
+    ///
+    /// # Errors
+    /// The database cannot be read.
+    pub fn typed_tables(&mut self) -> Result<Vec<TableInfo>, DestinationError> {
+        let Database { runtime, client, target, .. } = &mut self.database;
+        let tx = runtime.block_on(client.transaction()).map_err(read_error(target))?;
+        crate::typed::list(&mut super::typed::Backend { runtime, client: &tx, dialect: &self.dialect, target })
+    }
+
+    /// Rebuilds typed tables (see [`Typed::rebuild`]) in one transaction.
+    ///
+    /// # Errors
+    /// A type without a table or schema, or the database cannot be written.
+    pub fn rebuild_typed_tables(
+        &mut self,
+        schemas: std::sync::Arc<dyn RecordSchemas>,
+        types: &[String],
+    ) -> Result<Vec<String>, DestinationError> {
+        let Database { runtime, client, target, .. } = &mut self.database;
+        let tx = runtime.block_on(client.transaction()).map_err(read_error(target))?;
+        let mut typed = Typed::default();
+        typed.use_schemas(schemas);
+        let rebuilt = typed
+            .rebuild(&mut super::typed::Backend { runtime, client: &tx, dialect: &self.dialect, target }, types)?;
+        runtime.block_on(tx.commit()).map_err(read_error(target))?;
+        Ok(rebuilt)
+    }
+
     /// The stored records of `connection` by `_type`, sorted by type.
     ///
     /// # Errors
@@ -287,6 +317,11 @@ impl Session {
             .map_err(self.error("read"))?;
         Ok(rows.iter().map(|row| (row.get(0), row.get::<_, i64>(1).unsigned_abs())).collect())
     }
+}
+
+/// A client error while using the database at `target`.
+fn read_error(target: &str) -> impl Fn(tokio_postgres::Error) -> DestinationError + '_ {
+    move |source| DestinationError::Postgres { doing: "use", target: target.to_owned(), source }
 }
 
 /// The session-local table a batch is copied into before the upsert; emptied by every

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use chrono::SecondsFormat;
 use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
@@ -14,7 +15,7 @@ use super::{explain, has_table};
 use crate::batch::Batch;
 use crate::typed::apply::{self, CatalogEntry, TypedTable};
 use crate::typed::sql::{self, quote, Dialect};
-use crate::typed::{Cell, Column, ColumnType};
+use crate::typed::{Cell, Column, ColumnType, RecordSchemas, TableInfo};
 use crate::DestinationError;
 
 /// SQLite's SQL for typed tables.
@@ -100,6 +101,40 @@ pub(super) fn write_rows(
         upsert_row(statement, &row)?;
     }
     Ok(())
+}
+
+/// The typed tables of the file at `path`, read only.
+///
+/// # Errors
+/// The file cannot be opened or read.
+pub(super) fn list(path: &Path) -> Result<Vec<TableInfo>, DestinationError> {
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
+    let conn =
+        Connection::open_with_flags(path, flags).map_err(|e| DestinationError::open("SQLite database", path, e))?;
+    crate::typed::list(&mut Backend { conn: &conn, path })
+}
+
+/// Rebuilds typed tables of the file at `path` (see [`apply::Typed::rebuild`]) in one
+/// write transaction.
+///
+/// # Errors
+/// A type without a table or schema, or the file cannot be written.
+pub(super) fn rebuild(
+    path: &Path,
+    schemas: Arc<dyn RecordSchemas>,
+    types: &[String],
+) -> Result<Vec<String>, DestinationError> {
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE;
+    let mut conn =
+        Connection::open_with_flags(path, flags).map_err(|e| DestinationError::open("SQLite database", path, e))?;
+    let fail = |e: rusqlite::Error| DestinationError::write(path, e);
+    conn.busy_timeout(super::BUSY_TIMEOUT).map_err(fail)?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(fail)?;
+    let mut typed = apply::Typed::default();
+    typed.use_schemas(schemas);
+    let rebuilt = typed.rebuild(&mut Backend { conn: &tx, path }, types)?;
+    tx.commit().map_err(fail)?;
+    Ok(rebuilt)
 }
 
 /// The backend over a connection in a transaction (or a read-only one, for listing).

@@ -72,6 +72,9 @@ pub struct TableInfo {
     pub origin: String,
     /// Whether it is behind `records` (a run with typed tables off wrote its type).
     pub behind: bool,
+    /// The schema it was made from (what `runner tables rebuild` uses for a declared type).
+    #[serde(skip)]
+    pub schema: Value,
 }
 
 /// A column as `runner tables` shows it.
@@ -121,6 +124,7 @@ pub fn list(backend: &mut dyn apply::Backend) -> Result<Vec<TableInfo>, crate::D
             rows,
             origin: entry.origin,
             behind: entry.columns.is_none(),
+            schema: serde_json::from_str(&entry.schema).unwrap_or(Value::Null),
         });
     }
     Ok(tables)
