@@ -12,6 +12,7 @@
 //! - [`jobs`]: bounded parallelism; [`fleet`]: the connections workers share in
 //!   PostgreSQL, their schedule and the leases that fence their writes.
 //! - [`format_drift`]: values that break a format of a third party's schema, stored anyway;
+//! - [`schemas`]: the run's schemas as the store's typed tables read them.
 //! - [`events`]: what the engine reports while it works; [`error`]: why a command failed;
 //!   [`with_causes`]: any error and its causes as one line, each said once;
 //!   [`stop`]: stop requests (Ctrl-C, SIGTERM) as the engine receives them.
@@ -25,6 +26,7 @@ pub mod events;
 pub mod format_drift;
 pub mod jobs;
 pub mod result;
+pub mod schemas;
 pub mod stop;
 pub mod supervisor;
 pub mod sync;

@@ -5,10 +5,10 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use crate::cli::{Cli, Command, ConnectionsCommand, GlobalArgs, SchemaCommand};
+use crate::cli::{Cli, Command, ConnectionsCommand, GlobalArgs, SchemaCommand, TablesArgs, TablesCommand};
 use crate::commands::schema::DiffSource;
 use crate::commands::sync::SyncRequest;
-use crate::commands::{connections, history, inspect, schema, sync, worker, Settings, Status};
+use crate::commands::{connections, history, inspect, schema, sync, tables, worker, Settings, Status};
 use crate::console::Verbosity;
 use crate::exit_code;
 use crate::failure::{CommandError, CommandResult};
@@ -54,6 +54,10 @@ fn dispatch(cli: Cli, settings: &Settings) -> CommandResult<Status> {
         Command::Runs(args) => history::runs(settings, &args),
         Command::Schema(SchemaCommand::Diff(args)) => schema::diff(settings, &DiffSource::try_from(args)?),
         Command::Report(args) => history::report(settings, &args),
+        Command::Tables(TablesArgs { db, action: None }) => tables::list(settings, &db),
+        Command::Tables(TablesArgs { db, action: Some(TablesCommand::Rebuild { types }) }) => {
+            tables::rebuild(settings, &db, &types)
+        }
     }
 }
 

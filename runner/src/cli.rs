@@ -148,6 +148,35 @@ pub enum Command {
     /// Compare records with their schemas.
     #[command(subcommand)]
     Schema(SchemaCommand),
+    /// List the typed tables (one per record type, beside `records`): columns, types, rows, schema.
+    ///
+    /// SQLite and PostgreSQL keep a table per record type with a schema, one column per
+    /// top-level property, written with the raw records. `rebuild` projects them again from
+    /// the stored JSON. RUNNER_TYPED_TABLES=off syncs without them.
+    #[command(after_help = "Examples:\n  runner tables\n  runner tables --db postgres://runner@db/runner --json\n  \
+                            runner tables rebuild Incident")]
+    Tables(TablesArgs),
+}
+
+/// `runner tables`.
+#[derive(Debug, Args)]
+pub struct TablesArgs {
+    /// The database: a .db/.sqlite/.sqlite3 file or a postgres:// URL.
+    #[arg(long, value_name = "PATH|URL", default_value = "runner.db", global = true)]
+    pub db: String,
+    /// `rebuild`, or nothing to list.
+    #[command(subcommand)]
+    pub action: Option<TablesCommand>,
+}
+
+/// `runner tables ...`.
+#[derive(Debug, Subcommand)]
+pub enum TablesCommand {
+    /// Rebuild typed tables from the stored JSON (every table, or those of the types named).
+    Rebuild {
+        /// Record types (`Incident`), all when none.
+        types: Vec<String>,
+    },
 }
 
 /// `runner runs`.

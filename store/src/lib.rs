@@ -63,6 +63,7 @@ mod state_file;
 pub mod stdout;
 #[cfg(test)]
 mod test_support;
+pub mod typed;
 mod writer;
 
 pub use causes::with_causes;
@@ -283,6 +284,29 @@ pub enum DestinationError {
     /// runner should stop the sync quietly and exit 0.
     #[error("stdout was closed by the reader")]
     StdoutClosed,
+    /// A typed table could not be changed or written; the transaction (records, state
+    /// and typed rows) rolled back.
+    #[error("cannot {doing} the typed table `{table}` of record type `{record_type}`: {source}")]
+    TypedTable {
+        /// The record type.
+        record_type: String,
+        /// Its table.
+        table: String,
+        /// What was being done: "change", "record"...
+        doing: &'static str,
+        /// The store's error.
+        #[source]
+        source: Box<DestinationError>,
+    },
+    /// `runner tables rebuild` named a type without a typed table (or without a schema).
+    #[error(
+        "record type `{record_type}` has no typed table here, or no schema to rebuild it from\n\
+         hint: `runner tables` lists the typed tables"
+    )]
+    NoTypedTable {
+        /// The type asked for.
+        record_type: String,
+    },
     /// The runner called the destination out of order (a bug in the runner).
     #[error("destination used out of order: {0}")]
     Misuse(&'static str),
@@ -448,4 +472,8 @@ pub trait Destination: Send {
     /// # Errors
     /// Writing failed.
     fn finish_run(&mut self, summary: &RunSummary) -> Result<(), DestinationError>;
+
+    /// Hands over the schemas of the run's record types, before [`Destination::begin_run`]:
+    /// a store with typed tables ([`typed`]) keeps one per type. Others ignore them.
+    fn use_schemas(&mut self, _schemas: std::sync::Arc<dyn typed::RecordSchemas>) {}
 }

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use crate::guard::ConnectionGuard;
 use crate::history::{History, HistoryError};
 use crate::postgres::{Fence, Target};
+use crate::typed::{RecordSchemas, TableInfo};
 use crate::{jsonl, postgres, sqlite, stdout, Destination, DestinationError, Tuning};
 
 /// One kind of store's reading of an `--output` text: `None` when the text names another
@@ -128,6 +129,28 @@ pub trait Output: fmt::Debug + fmt::Display + Send + Sync {
     /// # Errors
     /// The store cannot be opened or read.
     fn records_by_type(&self, _connection: &str) -> Result<Option<Vec<(String, u64)>>, DestinationError> {
+        Ok(None)
+    }
+
+    /// The typed tables it keeps ([`crate::typed`]); `None` for a store without them.
+    ///
+    /// # Errors
+    /// The store cannot be opened or read.
+    fn typed_tables(&self) -> Result<Option<Vec<TableInfo>>, DestinationError> {
+        Ok(None)
+    }
+
+    /// Rebuilds the typed tables of `types` (all when empty) from the stored JSON with
+    /// `schemas`, in one transaction; the types rebuilt, or `None` for a store without
+    /// typed tables.
+    ///
+    /// # Errors
+    /// A type without a typed table or a schema, or the store cannot be written.
+    fn rebuild_typed_tables(
+        &self,
+        _schemas: Arc<dyn RecordSchemas>,
+        _types: &[String],
+    ) -> Result<Option<Vec<String>>, DestinationError> {
         Ok(None)
     }
 

@@ -140,6 +140,10 @@ impl Destination for WithStateFile {
         self.inner.write_record(record)
     }
 
+    fn use_schemas(&mut self, schemas: std::sync::Arc<dyn crate::typed::RecordSchemas>) {
+        self.inner.use_schemas(schemas);
+    }
+
     fn write_rejected(&mut self, record: &RejectedRecord<'_>) -> Result<(), DestinationError> {
         self.inner.write_rejected(record)
     }

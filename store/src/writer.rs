@@ -18,6 +18,7 @@ use std::thread::JoinHandle;
 use serde_json::Value;
 
 use super::batch::Batch;
+use super::typed::RecordSchemas;
 use super::{Destination, DestinationError, RejectedRecord, RunStart, RunSummary, Tuning, ValidRecord};
 
 /// What a database says over its one connection, on the writer thread.
@@ -43,6 +44,9 @@ pub trait Store: Send + 'static {
     /// # Errors
     /// The transaction failed; nothing of it is stored.
     fn commit(&mut self, commit: &Commit<Self::Run>, records_lost: bool) -> Result<(), DestinationError>;
+
+    /// Takes the schemas of the run's record types (see [`Destination::use_schemas`]).
+    fn use_schemas(&mut self, _schemas: Arc<dyn RecordSchemas>) {}
 }
 
 /// One transaction: the batch, then the state and the run's end if given.
@@ -298,5 +302,13 @@ impl<S: Store> Destination for Batched<S> {
         self.active_run("finish_run before begin_run")?;
         self.commit(None, Some(summary))?;
         self.writer.wait()
+    }
+
+    fn use_schemas(&mut self, schemas: Arc<dyn RecordSchemas>) {
+        // The writer thread owns the store; a failure to reach it shows at the next call.
+        let _ = self.writer.call(move |store| {
+            store.use_schemas(schemas);
+            Ok(())
+        });
     }
 }

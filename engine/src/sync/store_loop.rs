@@ -19,6 +19,7 @@ use crate::error::{ConnectorCommand, FailureBuilder, FailureKind, RunError};
 use crate::events::Event;
 use crate::format_drift::{FormatDrift, ENFORCED_HINT, HINT};
 use crate::result::StreamResult;
+use crate::schemas::RunSchemas;
 use crate::supervisor::{self, Control, Outcome, Termination};
 use crate::validate::{self, CheckedRecord, Item};
 use store::history::DRIFT_LEVEL;
@@ -64,7 +65,13 @@ fn open_and_run(context: &StreamContext<'_>, stream: &Stream, schemas: Arc<Schem
         Some(fence) => plan.output.open_fenced(fence.clone()),
         None => store::open(&plan.output, plan.state_file.as_deref()),
     };
-    match opened.and_then(|destination| Store::begin(context, destination, stream)) {
+    let with_schemas = |mut destination: Box<dyn Destination>| {
+        if store::typed::enabled() {
+            destination.use_schemas(Arc::new(RunSchemas::new(Arc::clone(&schemas), context.client.name())));
+        }
+        destination
+    };
+    match opened.map(with_schemas).and_then(|destination| Store::begin(context, destination, stream)) {
         Ok(store) => store.run(stream, schemas, result),
         Err(error) => result.error = Some(RunError::storage(failure(context), error)),
     }

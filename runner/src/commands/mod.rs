@@ -1,7 +1,7 @@
 //! The commands that drive the engine: `spec`, `verify`, `discover` ([`inspect`]),
 //! `sync` and `sync-all` ([`sync`]), `runs` and `report` ([`history`]),
-//! `connections apply|list` ([`connections`]), `worker` ([`worker`]) and `schema diff`
-//! ([`schema`]). Each takes [`Settings`] and
+//! `connections apply|list` ([`connections`]), `worker` ([`worker`]), `schema diff`
+//! ([`schema`]) and `tables` ([`tables`]). Each takes [`Settings`] and
 //! typed arguments, prints its results on stdout, and says how it ended with a [`Status`];
 //! the binary's edge (`crate::app`) turns that into an exit code. The demo calls the same
 //! functions.
@@ -11,6 +11,7 @@ pub mod history;
 pub mod inspect;
 pub mod schema;
 pub mod sync;
+pub mod tables;
 pub mod worker;
 
 use std::io::{self, Write};

@@ -72,6 +72,20 @@ impl Store {
     }
 
     /// The `--output` value.
+    /// PostgreSQL: waits until no runner session is left in the database. The server
+    /// notices a killed runner's closed session at once, but asynchronously, and may
+    /// still be finishing the COMMIT the runner sent before it died: what the store
+    /// holds is settled only once the session is gone.
+    pub fn wait_for_sessions_to_end(&self) {
+        if let Some((cluster, db)) = &self.postgres {
+            let sessions =
+                format!("SELECT count(*) FROM pg_stat_activity WHERE datname = '{db}' AND application_name = 'runner'");
+            wait_for("the killed runner's session to end", || {
+                (cluster.psql(db, &sessions).unwrap() == "0").then_some(())
+            });
+        }
+    }
+
     pub fn output(&self) -> &str {
         &self.output
     }
@@ -400,13 +414,7 @@ esac"#,
     wait_for("the first checkpoint to be stored", || store.has_state("conn", "s1").then_some(()));
     child.kill().unwrap(); // SIGKILL: no chance to record anything
     child.wait().unwrap();
-    if let Some((cluster, db)) = &store.postgres {
-        // The server notices the closed session at once, but asynchronously: wait for it,
-        // as a later run would, to see the session gone.
-        let sessions =
-            format!("SELECT count(*) FROM pg_stat_activity WHERE datname = '{db}' AND application_name = 'runner'");
-        wait_for("the killed runner's session to end", || (cluster.psql(db, &sessions).unwrap() == "0").then_some(()));
-    }
+    store.wait_for_sessions_to_end();
     let sleeping: i32 = std::fs::read_to_string(&marker).unwrap().trim().parse().unwrap();
     // SAFETY: kill(2) on the test connector's process, left behind by the killed runner.
     unsafe { libc::kill(sleeping, libc::SIGKILL) };

@@ -44,5 +44,7 @@ mod report;
 mod runs;
 /// `runner schema diff`: a connector that drifts on purpose, every store, the simulator, bad input.
 mod schema_diff;
+/// Typed tables: the simulator's data queried without JSON, a declared type changing between syncs.
+mod typed;
 /// `runner connections` and `runner worker`: schedules, leases, fencing, SIGTERM.
 mod workers;

@@ -31,6 +31,7 @@ mod schema;
 mod session;
 pub mod target;
 mod tls;
+mod typed;
 
 use tokio_postgres::error::SqlState;
 
@@ -72,6 +73,27 @@ impl PostgresDestination {
     pub fn forget_connection(&mut self, connection: &str) -> Result<u64, DestinationError> {
         let connection = connection.to_owned();
         self.writer().call(move |session| session.forget_connection(&connection))
+    }
+
+    /// The typed tables ([`crate::typed`]), with their row counts.
+    ///
+    /// # Errors
+    /// The database cannot be read.
+    pub fn typed_tables(&mut self) -> Result<Vec<crate::typed::TableInfo>, DestinationError> {
+        self.writer().call(Session::typed_tables)
+    }
+
+    /// Rebuilds typed tables of `types` (all when empty) from the stored JSON.
+    ///
+    /// # Errors
+    /// A type without a table or schema, or the database cannot be written.
+    pub fn rebuild_typed_tables(
+        &mut self,
+        schemas: std::sync::Arc<dyn crate::typed::RecordSchemas>,
+        types: &[String],
+    ) -> Result<Vec<String>, DestinationError> {
+        let types = types.to_vec();
+        self.writer().call(move |session| session.rebuild_typed_tables(schemas, &types))
     }
 
     /// The stored records of `connection` by `_type`, sorted by type.

@@ -2,10 +2,12 @@
 //! store: workers fence their runs in it, and it is checked before any connector starts.
 
 use std::fmt;
+use std::sync::Arc;
 
 use super::{is_url, Fence, PostgresDestination, PostgresHistory, Target};
 use crate::guard::{self, ConnectionGuard};
 use crate::history::{History, HistoryError};
+use crate::typed::{RecordSchemas, TableInfo};
 use crate::{Destination, DestinationError, Output, OutputError, OutputSpec, SqlDialect, Tuning};
 
 /// Reads a `postgres://` or `postgresql://` URL (completed from the `PG*` variables).
@@ -70,6 +72,19 @@ impl Output for PostgresOutput {
 
     fn records_by_type(&self, connection: &str) -> Result<Option<Vec<(String, u64)>>, DestinationError> {
         PostgresDestination::open(&self.target, &Tuning::default(), None)?.records_by_type(connection).map(Some)
+    }
+
+    fn typed_tables(&self) -> Result<Option<Vec<TableInfo>>, DestinationError> {
+        PostgresDestination::open(&self.target, &Tuning::default(), None)?.typed_tables().map(Some)
+    }
+
+    fn rebuild_typed_tables(
+        &self,
+        schemas: Arc<dyn RecordSchemas>,
+        types: &[String],
+    ) -> Result<Option<Vec<String>>, DestinationError> {
+        let mut destination = PostgresDestination::open(&self.target, &Tuning::default(), None)?;
+        destination.rebuild_typed_tables(schemas, types).map(Some)
     }
 
     fn shared_database(&self) -> Option<&Target> {

@@ -15,8 +15,10 @@ use super::schema::{self, SCHEMA_VERSION};
 use super::target::Target;
 use super::tls;
 use crate::batch::Batch;
+use crate::typed::apply::Typed;
+use crate::typed::{RecordSchemas, TableInfo};
 use crate::writer::{self, Store};
-use crate::{host_name, DestinationError, RunStart, RunSummary, ValidRecord};
+use crate::{host_name, DestinationError, RunStart, RunSummary, StoredLog, ValidRecord};
 
 /// The run a session writes for: what every commit names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,6 +100,9 @@ pub struct Session {
     database: Database,
     sql: Statements,
     fence: Option<Fence>,
+    /// The run's typed tables, written in each commit's transaction.
+    typed: Typed,
+    dialect: super::typed::Postgres,
 }
 
 /// The destination's writer thread says everything through the session.
@@ -114,6 +119,10 @@ impl Store for Session {
 
     fn commit(&mut self, commit: &Commit, records_lost: bool) -> Result<(), DestinationError> {
         Session::commit(self, commit, records_lost)
+    }
+
+    fn use_schemas(&mut self, schemas: std::sync::Arc<dyn crate::typed::RecordSchemas>) {
+        self.typed.use_schemas(schemas);
     }
 }
 
@@ -132,7 +141,8 @@ impl Session {
             .runtime
             .block_on(database.client.batch_execute(&setup))
             .map_err(database.error("prepare a session in"))?;
-        Ok(Session { sql: Statements::for_schema(target.schema()), database, fence })
+        let dialect = super::typed::Postgres { schema: schema::quote(target.schema()) };
+        Ok(Session { sql: Statements::for_schema(target.schema()), database, fence, typed: Typed::default(), dialect })
     }
 
     fn error(&self, doing: &'static str) -> impl Fn(tokio_postgres::Error) -> DestinationError + '_ {
@@ -191,10 +201,13 @@ impl Session {
     /// still the connection's, checked under the connection row's lock held until the
     /// commit; each state also leaves a line in `checkpoint_log`.
     pub fn commit(&mut self, commit: &Commit, records_lost: bool) -> Result<(), DestinationError> {
-        let (client, sql, fence) = (&mut self.database.client, &self.sql, self.fence.as_ref());
-        let result = self.database.runtime.block_on(async {
-            let tx = client.transaction().await?;
-            if !records_lost {
+        let Database { runtime, client, target, .. } = &mut self.database;
+        let (sql, fence, typed, dialect) = (&self.sql, self.fence.as_ref(), &mut self.typed, &self.dialect);
+        let fail = |source| DestinationError::Postgres { doing: "write to", target: target.clone(), source };
+        let tx = runtime.block_on(client.transaction()).map_err(fail)?;
+        if !records_lost {
+            let latest = commit.batch.last_of_each_key();
+            let fenced = runtime.block_on(async {
                 if let Some(fence) = fence {
                     let row = tx.query_opt(&sql.lock_lease, &[&fence.connection]).await?;
                     let epoch: Option<i64> = row.map(|row| row.get(0));
@@ -202,31 +215,40 @@ impl Session {
                         return Ok(Err(epoch));
                     }
                 }
-                write_batch(&tx, sql, &commit.run, &commit.batch).await?;
-                if let Some(state) = &commit.state {
-                    let state = state.to_string();
+                write_batch(&tx, sql, &commit.run, &latest, &commit.batch).await.map(Ok)
+            });
+            if let Err(now) = fenced.map_err(fail)? {
+                let fence = fence.ok_or(DestinationError::Misuse("only a fenced commit checks an epoch"))?;
+                return Err(DestinationError::LeaseLost {
+                    connection: fence.connection.clone(),
+                    epoch: fence.epoch,
+                    now,
+                });
+            }
+            let mut backend = super::typed::Backend { runtime, client: &tx, dialect, target };
+            typed.prepare(&mut backend, commit.batch.records().map(|r| r.record_type))?;
+            super::typed::write_rows(runtime, &tx, dialect, typed, &commit.run.connection, &latest, &commit.batch)
+                .map_err(fail)?;
+        }
+        let note = commit.summary.as_ref().and_then(|_| typed.take_misfit_report());
+        let end = runtime.block_on(async {
+            if let (false, Some(state)) = (records_lost, &commit.state) {
+                let state = state.to_string();
+                let params: [&(dyn ToSql + Sync); 4] =
+                    [&commit.run.connection, &commit.run.stream_id, &state, &commit.run.run_id];
+                tx.execute(&sql.upsert_state, &params).await?;
+                if let Some(fence) = fence {
                     let params: [&(dyn ToSql + Sync); 4] =
-                        [&commit.run.connection, &commit.run.stream_id, &state, &commit.run.run_id];
-                    tx.execute(&sql.upsert_state, &params).await?;
-                    if let Some(fence) = fence {
-                        let params: [&(dyn ToSql + Sync); 4] =
-                            [&fence.connection, &commit.run.stream_id, &fence.epoch, &fence.worker];
-                        tx.execute(&sql.log_checkpoint, &params).await?;
-                    }
+                        [&fence.connection, &commit.run.stream_id, &fence.epoch, &fence.worker];
+                    tx.execute(&sql.log_checkpoint, &params).await?;
                 }
             }
             if let Some(summary) = &commit.summary {
-                finish(&tx, sql, &commit.run, summary).await?;
+                finish(&tx, sql, &commit.run, summary, note).await?;
             }
-            tx.commit().await.map(Ok)
+            tx.commit().await
         });
-        match result.map_err(self.error("write to"))? {
-            Ok(()) => Ok(()),
-            Err(now) => {
-                let fence = self.fence.as_ref().expect("only a fenced commit checks an epoch");
-                Err(DestinationError::LeaseLost { connection: fence.connection.clone(), epoch: fence.epoch, now })
-            }
-        }
+        end.map_err(fail)
     }
 
     /// Removes everything stored under `connection` in one transaction; returns the rows
@@ -235,10 +257,16 @@ impl Session {
     /// # Errors
     /// The database cannot be written.
     pub fn forget_connection(&mut self, connection: &str) -> Result<u64, DestinationError> {
-        let (client, sql) = (&mut self.database.client, &self.sql);
+        let (client, sql, dialect) = (&mut self.database.client, &self.sql, &self.dialect);
         let removed = self.database.runtime.block_on(async {
             let tx = client.transaction().await?;
             tx.execute(&sql.forget_logs, &[&connection]).await?;
+            if tx.query_one(&sql.has_typed_tables, &[]).await?.get(0) {
+                for row in tx.query(&sql.typed_table_names, &[]).await? {
+                    let delete = crate::typed::sql::delete_connection(dialect, row.get(0));
+                    tx.execute(&delete, &[&connection]).await?;
+                }
+            }
             let mut removed = 0;
             for statement in &sql.forget {
                 removed += tx.execute(statement, &[&connection]).await?;
@@ -246,6 +274,35 @@ impl Session {
             tx.commit().await.map(|()| removed)
         });
         removed.map_err(self.error("write to"))
+    }
+
+    /// The typed tables, with their row counts.
+    ///
+    /// # Errors
+    /// The database cannot be read.
+    pub fn typed_tables(&mut self) -> Result<Vec<TableInfo>, DestinationError> {
+        let Database { runtime, client, target, .. } = &mut self.database;
+        let tx = runtime.block_on(client.transaction()).map_err(read_error(target))?;
+        crate::typed::list(&mut super::typed::Backend { runtime, client: &tx, dialect: &self.dialect, target })
+    }
+
+    /// Rebuilds typed tables (see [`Typed::rebuild`]) in one transaction.
+    ///
+    /// # Errors
+    /// A type without a table or schema, or the database cannot be written.
+    pub fn rebuild_typed_tables(
+        &mut self,
+        schemas: std::sync::Arc<dyn RecordSchemas>,
+        types: &[String],
+    ) -> Result<Vec<String>, DestinationError> {
+        let Database { runtime, client, target, .. } = &mut self.database;
+        let tx = runtime.block_on(client.transaction()).map_err(read_error(target))?;
+        let mut typed = Typed::default();
+        typed.use_schemas(schemas);
+        let rebuilt = typed
+            .rebuild(&mut super::typed::Backend { runtime, client: &tx, dialect: &self.dialect, target }, types)?;
+        runtime.block_on(tx.commit()).map_err(read_error(target))?;
+        Ok(rebuilt)
     }
 
     /// The stored records of `connection` by `_type`, sorted by type.
@@ -260,6 +317,11 @@ impl Session {
             .map_err(self.error("read"))?;
         Ok(rows.iter().map(|row| (row.get(0), row.get::<_, i64>(1).unsigned_abs())).collect())
     }
+}
+
+/// A client error while using the database at `target`.
+fn read_error(target: &str) -> impl Fn(tokio_postgres::Error) -> DestinationError + '_ {
+    move |source| DestinationError::Postgres { doing: "use", target: target.to_owned(), source }
 }
 
 /// The session-local table a batch is copied into before the upsert; emptied by every
@@ -351,6 +413,8 @@ struct Statements {
     forget_logs: String,
     forget: [String; 4],
     records_by_type: String,
+    has_typed_tables: String,
+    typed_table_names: String,
 }
 
 impl Statements {
@@ -412,6 +476,11 @@ impl Statements {
             records_by_type: format!(
                 "SELECT type, count(*) FROM {s}.records WHERE connection = $1 GROUP BY type ORDER BY type"
             ),
+            has_typed_tables: format!(
+                "SELECT to_regclass('{}') IS NOT NULL",
+                format!("{s}.typed_tables").replace('\'', "''")
+            ),
+            typed_table_names: format!("SELECT table_name FROM {s}.typed_tables"),
         }
     }
 }
@@ -427,16 +496,16 @@ async fn write_batch(
     tx: &Transaction<'_>,
     sql: &Statements,
     run: &ActiveRun,
+    latest: &[ValidRecord<'_>],
     batch: &Batch,
 ) -> Result<(), tokio_postgres::Error> {
-    if batch.record_count() > 0 {
-        let latest = batch.last_of_each_key();
+    if !latest.is_empty() {
         tx.batch_execute("SAVEPOINT runner_copy").await?;
-        match copy_rows(tx, &sql.copy_records, Some(run), &latest).await {
+        match copy_rows(tx, &sql.copy_records, Some(run), latest).await {
             Ok(()) => tx.batch_execute("RELEASE SAVEPOINT runner_copy").await?,
             Err(error) if error.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
                 tx.batch_execute("ROLLBACK TO SAVEPOINT runner_copy").await?;
-                copy_rows(tx, &sql.copy_to_staging, None, &latest).await?;
+                copy_rows(tx, &sql.copy_to_staging, None, latest).await?;
                 tx.execute(&sql.upsert_from_staging, &[&run.connection, &run.run_id]).await?;
             }
             Err(error) => return Err(error),
@@ -483,12 +552,13 @@ async fn copy_rows(
     writer.finish().await.map(drop)
 }
 
-/// The run's row, then its logs.
+/// The run's row, then its logs, and `note` (the store's own word on the run) as a warning.
 async fn finish(
     tx: &Transaction<'_>,
     sql: &Statements,
     run: &ActiveRun,
     summary: &RunSummary,
+    note: Option<String>,
 ) -> Result<(), tokio_postgres::Error> {
     let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
     let records = count(summary.records_by_type.values().sum::<u64>());
@@ -506,10 +576,12 @@ async fn finish(
         &summary.error,
     ];
     tx.execute(&sql.finish_run, &params).await?;
-    if !summary.logs.is_empty() {
-        let at: Vec<String> = summary.logs.iter().map(|l| l.at.to_rfc3339_opts(SecondsFormat::Millis, true)).collect();
-        let level: Vec<&str> = summary.logs.iter().map(|l| l.level.as_str()).collect();
-        let message: Vec<&str> = summary.logs.iter().map(|l| l.message.as_str()).collect();
+    let note = note.map(|message| StoredLog { at: chrono::Utc::now(), level: "warn".to_owned(), message });
+    let logs: Vec<&StoredLog> = summary.logs.iter().chain(&note).collect();
+    if !logs.is_empty() {
+        let at: Vec<String> = logs.iter().map(|l| l.at.to_rfc3339_opts(SecondsFormat::Millis, true)).collect();
+        let level: Vec<&str> = logs.iter().map(|l| l.level.as_str()).collect();
+        let message: Vec<&str> = logs.iter().map(|l| l.message.as_str()).collect();
         tx.execute(&sql.insert_logs, &[&run.run_id, &at, &level, &message]).await?;
     }
     Ok(())

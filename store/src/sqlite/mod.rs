@@ -45,6 +45,7 @@ use serde_json::Value;
 
 mod history;
 mod output;
+mod typed;
 mod wal_checkpointer;
 
 pub use history::SqliteHistory;
@@ -81,6 +82,10 @@ const CACHE_KIB: i64 = 4096;
 /// the writer waits for a full copy (so the log stays near that size).
 const WAL_COPY_FROM: i64 = 16 * 1024 * 1024;
 const WAL_CATCH_UP_FROM: i64 = 64 * 1024 * 1024;
+
+/// Prepared statements kept per connection: the runner's dozen and a typed table's
+/// upsert for each of up to a hundred record types.
+const STATEMENT_CACHE: usize = 128;
 
 /// How long a run waits for another run's write transaction before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -122,6 +127,8 @@ pub struct SqliteStore {
     /// Dropped before `conn`, which, closing last, copies what is left of the log.
     wal: WalCheckpointer,
     conn: Connection,
+    /// The run's typed tables, written in each commit's transaction.
+    typed: crate::typed::apply::Typed,
 }
 
 /// What begin_run learned, needed by every write.
@@ -158,7 +165,9 @@ impl SqliteStore {
         let limits = WalLimits::in_pages(WAL_COPY_FROM, WAL_CATCH_UP_FROM, page_size);
         let copier = connect(path, synchronous).map_err(open_error)?;
         let wal = WalCheckpointer::start(&conn, copier, limits)?;
-        Ok(SqliteStore { path: path.to_owned(), wal, conn })
+        // The runner's statements and one upsert per typed table stay prepared.
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        Ok(SqliteStore { path: path.to_owned(), wal, conn, typed: Default::default() })
     }
 
     fn write_error(&self, err: rusqlite::Error) -> DestinationError {
@@ -219,6 +228,9 @@ pub fn forget_connection(path: &Path, connection: &str) -> Result<u64, Destinati
         let sql = "DELETE FROM run_logs WHERE run_id IN (SELECT id FROM sync_runs WHERE connection = ?1)";
         tx.execute(sql, [connection]).map_err(fail)?;
     }
+    for table in typed_tables(&tx).map_err(fail)? {
+        tx.execute(&crate::typed::sql::delete_connection(&typed::Sqlite, &table), [connection]).map_err(fail)?;
+    }
     for table in CONNECTION_TABLES {
         if has_table(&tx, table).map_err(fail)? {
             let deleted =
@@ -228,6 +240,16 @@ pub fn forget_connection(path: &Path, connection: &str) -> Result<u64, Destinati
     }
     tx.commit().map_err(fail)?;
     Ok(removed)
+}
+
+/// The typed tables' names (none before the first typed table).
+fn typed_tables(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    if !has_table(conn, "typed_tables")? {
+        return Ok(Vec::new());
+    }
+    let mut statement = conn.prepare("SELECT table_name FROM typed_tables")?;
+    let names = statement.query_map([], |row| row.get(0))?;
+    names.collect()
 }
 
 fn has_table(conn: &Connection, table: &str) -> rusqlite::Result<bool> {
@@ -360,7 +382,13 @@ fn write_state(tx: &Transaction<'_>, run: &ActiveRun, state: &Value, now: &str) 
     Ok(())
 }
 
-fn write_summary(tx: &Transaction<'_>, run: &ActiveRun, summary: &RunSummary) -> rusqlite::Result<()> {
+/// The run's row and its logs, and `note` (the store's own word on the run) as a warning.
+fn write_summary(
+    tx: &Transaction<'_>,
+    run: &ActiveRun,
+    summary: &RunSummary,
+    note: Option<String>,
+) -> rusqlite::Result<()> {
     let records: u64 = summary.records_by_type.values().sum();
     tx.prepare_cached(FINISH_RUN)?.execute(params![
         run.run_id,
@@ -377,6 +405,9 @@ fn write_summary(tx: &Transaction<'_>, run: &ActiveRun, summary: &RunSummary) ->
         let at = log.at.to_rfc3339_opts(SecondsFormat::Millis, true);
         insert_log.execute(params![run.run_id, at, log.level, log.message])?;
     }
+    if let Some(note) = note {
+        insert_log.execute(params![run.run_id, timestamp(), "warn", note])?;
+    }
     Ok(())
 }
 
@@ -389,8 +420,25 @@ fn timestamp() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// Why a commit failed: SQLite (explained once the transaction is gone), or a typed
+/// table, whose error says which.
+enum Failed {
+    Sqlite(rusqlite::Error),
+    Typed(DestinationError),
+}
+
+impl From<rusqlite::Error> for Failed {
+    fn from(err: rusqlite::Error) -> Self {
+        Failed::Sqlite(err)
+    }
+}
+
 impl Store for SqliteStore {
     type Run = ActiveRun;
+
+    fn use_schemas(&mut self, schemas: std::sync::Arc<dyn crate::typed::RecordSchemas>) {
+        self.typed.use_schemas(schemas);
+    }
 
     fn load_state(&mut self, connection: &str, stream_id: &str) -> Result<Option<Value>, DestinationError> {
         let stored: Option<String> = self
@@ -424,25 +472,33 @@ impl Store for SqliteStore {
         })
     }
 
-    /// Writes the batch, then the state and the run's end if given, in one transaction
-    /// (the prepared statements are cached on the connection, so each is prepared once).
+    /// Writes the batch and its typed rows, then the state and the run's end if given, in
+    /// one transaction (the prepared statements are cached on the connection, so each is
+    /// prepared once).
     fn commit(&mut self, commit: &Commit<ActiveRun>, records_lost: bool) -> Result<(), DestinationError> {
         let Commit { run, batch, state, summary } = commit;
+        let (path, typed) = (&self.path, &mut self.typed);
         let result = (|| {
             let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let now = timestamp();
             if !records_lost {
                 write_batch(&tx, run, batch, &now)?;
+                let mut backend = typed::Backend { conn: &tx, path };
+                typed.prepare(&mut backend, batch.records().map(|r| r.record_type)).map_err(Failed::Typed)?;
+                typed::write_rows(&tx, typed, &run.connection, batch)?;
                 if let Some(state) = state {
                     write_state(&tx, run, state, &now)?;
                 }
             }
             if let Some(summary) = summary {
-                write_summary(&tx, run, summary)?;
+                write_summary(&tx, run, summary, typed.take_misfit_report())?;
             }
-            tx.commit()
+            tx.commit().map_err(Failed::Sqlite)
         })();
-        result.map_err(|err| self.write_error(err))?;
+        result.map_err(|failed| match failed {
+            Failed::Sqlite(err) => self.write_error(err),
+            Failed::Typed(error) => error,
+        })?;
         match self.wal.after_commit() {
             Ok(_) => Ok(()),
             Err(failure) => {

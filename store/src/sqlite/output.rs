@@ -2,10 +2,12 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::{SqliteDestination, SqliteHistory};
 use crate::guard::{self, ConnectionGuard};
 use crate::history::{History, HistoryError};
+use crate::typed::{RecordSchemas, TableInfo};
 use crate::{Destination, DestinationError, Output, OutputError, OutputSpec, SqlDialect, Tuning};
 
 /// Reads a path ending in `.db`, `.sqlite` or `.sqlite3` (any case) as a SQLite file.
@@ -63,6 +65,18 @@ impl Output for SqliteOutput {
 
     fn records_by_type(&self, connection: &str) -> Result<Option<Vec<(String, u64)>>, DestinationError> {
         super::records_by_type(&self.path, connection).map(Some)
+    }
+
+    fn typed_tables(&self) -> Result<Option<Vec<TableInfo>>, DestinationError> {
+        super::typed::list(&self.path).map(Some)
+    }
+
+    fn rebuild_typed_tables(
+        &self,
+        schemas: Arc<dyn RecordSchemas>,
+        types: &[String],
+    ) -> Result<Option<Vec<String>>, DestinationError> {
+        super::typed::rebuild(&self.path, schemas, types).map(Some)
     }
 
     fn relative_to(&self, base: &Path) -> Option<OutputSpec> {

@@ -126,6 +126,9 @@ fn survive(kind: Kind, victim: Victim) {
                     break;
                 }
                 Ended::Killed => {
+                    // Records and state are read by two queries: let a COMMIT the runner
+                    // sent before it died finish first, or they could see two moments.
+                    store.wait_for_sessions_to_end();
                     tally.kills += 1;
                     tally.torn_lines_seen += store.torn_tails().len();
                     tally.records_lost += bench.check_consistent(&store, &expected);
