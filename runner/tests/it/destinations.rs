@@ -71,7 +71,20 @@ impl Store {
         Some(Store { kind, dir, output, postgres })
     }
 
-    /// The `--output` value.
+    /// A fresh SQLite or JSON-lines store whose files live in their own directory,
+    /// `dir/<place>/` (a test may mount a small disk there), the test's other files beside it.
+    pub fn local_in(kind: Kind, place: &str) -> Store {
+        let dir = tempfile::tempdir().unwrap();
+        let place = dir.path().join(place);
+        std::fs::create_dir_all(&place).unwrap();
+        let output = match kind {
+            Kind::Sqlite => place.join("store.db"),
+            Kind::JsonLines => place.join("out"),
+            Kind::Postgres => panic!("a PostgreSQL store has no local directory"),
+        };
+        Store { kind, dir, output: output.display().to_string(), postgres: None }
+    }
+
     /// PostgreSQL: waits until no runner session is left in the database. The server
     /// notices a killed runner's closed session at once, but asynchronously, and may
     /// still be finishing the COMMIT the runner sent before it died: what the store
@@ -86,6 +99,7 @@ impl Store {
         }
     }
 
+    /// The `--output` value.
     pub fn output(&self) -> &str {
         &self.output
     }
