@@ -12,7 +12,7 @@ use serde_json::json;
 use super::{print, Settings, Status};
 use crate::console::Verbosity;
 use crate::failure::CommandResult;
-use crate::resolve;
+use crate::resolve::{self, InputError};
 use engine::schemas::RunSchemas;
 use store::history::HistoryError;
 use store::typed::TableInfo;
@@ -44,6 +44,16 @@ pub fn rebuild(settings: &Settings, db: &str, types: &[String]) -> CommandResult
     let (spec, tables) = tables_of(db)?;
     let stored: BTreeMap<String, _> =
         tables.into_iter().map(|t| (t.record_type.clone(), (t.schema, t.origin))).collect();
+    // A type named that has no typed table is a typing error, said before anything runs.
+    if let Some(unknown) = types.iter().find(|t| !stored.contains_key(t.as_str())) {
+        let known: Vec<&str> = stored.keys().map(String::as_str).collect();
+        return Err(InputError::Usage(format!(
+            "record type `{}` has no typed table in {spec}; it has: {}\nhint: `runner tables --db {db}` lists them",
+            crate::untrusted::escape(unknown),
+            if known.is_empty() { "none yet".to_owned() } else { known.join(", ") }
+        ))
+        .into());
+    }
     let schemas = RunSchemas::stored(&stored).context("reading the schemas the typed tables were made from")?;
     let rebuilt = spec.rebuild_typed_tables(Arc::new(schemas), types)?.unwrap_or_default();
     let text = if settings.json {

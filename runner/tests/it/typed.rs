@@ -161,7 +161,9 @@ fn a_declared_type_that_gains_widens_and_changes_keeps_every_value() {
     assert_eq!(again, rows);
     assert_eq!(tables_json(&sandbox, "runner.db"), listed, "the same table, listed the same");
     let unknown = sandbox.runner(&["tables", "rebuild", "Nope"]).output().unwrap();
-    assert!(!unknown.status.success() && crate::util::stderr_of(&unknown).contains("`Nope` has no typed table"));
+    assert_eq!(unknown.status.code(), Some(2), "a type without a typed table is bad input");
+    let said = crate::util::stderr_of(&unknown);
+    assert!(said.contains("`Nope` has no typed table") && said.contains("it has: AcmeGadget"), "{said}");
 }
 
 /// `runner --json tables --db DB`.
