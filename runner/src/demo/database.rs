@@ -19,55 +19,51 @@ pub struct ExampleQuery {
     pub sql: &'static str,
 }
 
-/// The summary's queries for SQLite (`json_extract`); the integration test runs each
-/// against a demo database, so the summary never suggests a broken one.
+/// The summary's queries for SQLite, on the typed tables (`incident`, `service`,
+/// `incident_log_entry`: a column per property, `<link>_id` for joins); the integration
+/// test runs each against a demo database, so the summary never suggests a broken one.
 pub const SQLITE_QUERIES: [ExampleQuery; 3] = [
     ExampleQuery {
         title: "incidents by service",
-        sql: "SELECT json_extract(json, '$.service.summary') AS service, count(*) AS incidents \
-              FROM records WHERE connection = 'pagerduty-demo' AND type = 'Incident' \
-              GROUP BY service ORDER BY incidents DESC;",
+        sql: "SELECT s.name AS service, count(*) AS incidents FROM incident i \
+              JOIN service s ON s.connection = i.connection AND s.id = i.service_id \
+              WHERE i.connection = 'pagerduty-demo' GROUP BY s.name ORDER BY incidents DESC;",
     },
     ExampleQuery {
         title: "mean time to resolve, in hours, by urgency",
-        sql: "SELECT json_extract(json, '$.urgency') AS urgency, count(*) AS resolved, \
-              round(avg(julianday(json_extract(json, '$.resolvedAt')) - julianday(json_extract(json, '$.createdAt'))) * 24, 1) AS mean_hours \
-              FROM records WHERE connection = 'pagerduty-demo' AND type = 'Incident' \
-              AND json_extract(json, '$.resolvedAt') IS NOT NULL GROUP BY urgency;",
+        sql: "SELECT urgency, count(*) AS resolved, \
+              round(avg(julianday(resolved_at) - julianday(created_at)) * 24, 1) AS mean_hours \
+              FROM incident WHERE connection = 'pagerduty-demo' AND resolved_at IS NOT NULL GROUP BY urgency;",
     },
     ExampleQuery {
         title: "the timeline of the last incident resolved",
-        sql: "SELECT json_extract(json, '$.createdAt') AS at, json_extract(json, '$.logType') AS entry, \
-              json_extract(json, '$.summary') AS summary FROM records \
-              WHERE connection = 'pagerduty-demo' AND type = 'IncidentLogEntry' AND json_extract(json, '$.incident.id') = \
-              (SELECT id FROM records WHERE connection = 'pagerduty-demo' AND type = 'Incident' \
-              AND json_extract(json, '$.resolvedAt') IS NOT NULL ORDER BY json_extract(json, '$.resolvedAt') DESC LIMIT 1) \
-              ORDER BY at;",
+        sql: "SELECT created_at AS at, log_type AS entry, summary FROM incident_log_entry \
+              WHERE connection = 'pagerduty-demo' AND incident_id = \
+              (SELECT id FROM incident WHERE connection = 'pagerduty-demo' AND resolved_at IS NOT NULL \
+              ORDER BY resolved_at DESC LIMIT 1) ORDER BY at;",
     },
 ];
 
-/// The same queries for PostgreSQL (`->>`, `#>>`).
+/// The same queries for PostgreSQL, where times are `timestamptz`.
 pub const POSTGRES_QUERIES: [ExampleQuery; 3] = [
     ExampleQuery {
         title: "incidents by service",
-        sql: "SELECT json #>> '{service,summary}' AS service, count(*) AS incidents \
-              FROM records WHERE connection = 'pagerduty-demo' AND type = 'Incident' \
-              GROUP BY service ORDER BY incidents DESC;",
+        sql: "SELECT s.name AS service, count(*) AS incidents FROM incident i \
+              JOIN service s ON s.connection = i.connection AND s.id = i.service_id \
+              WHERE i.connection = 'pagerduty-demo' GROUP BY s.name ORDER BY incidents DESC;",
     },
     ExampleQuery {
         title: "mean time to resolve, in hours, by urgency",
-        sql: "SELECT json ->> 'urgency' AS urgency, count(*) AS resolved, \
-              round(avg(extract(epoch FROM (json ->> 'resolvedAt')::timestamptz - (json ->> 'createdAt')::timestamptz)) / 3600, 1) AS mean_hours \
-              FROM records WHERE connection = 'pagerduty-demo' AND type = 'Incident' \
-              AND json ->> 'resolvedAt' IS NOT NULL GROUP BY urgency;",
+        sql: "SELECT urgency, count(*) AS resolved, \
+              round(avg(extract(epoch FROM resolved_at - created_at)) / 3600, 1) AS mean_hours \
+              FROM incident WHERE connection = 'pagerduty-demo' AND resolved_at IS NOT NULL GROUP BY urgency;",
     },
     ExampleQuery {
         title: "the timeline of the last incident resolved",
-        sql: "SELECT json ->> 'createdAt' AS at, json ->> 'logType' AS entry, json ->> 'summary' AS summary \
-              FROM records WHERE connection = 'pagerduty-demo' AND type = 'IncidentLogEntry' AND json #>> '{incident,id}' = \
-              (SELECT id FROM records WHERE connection = 'pagerduty-demo' AND type = 'Incident' \
-              AND json ->> 'resolvedAt' IS NOT NULL ORDER BY json ->> 'resolvedAt' DESC LIMIT 1) \
-              ORDER BY at;",
+        sql: "SELECT created_at AS at, log_type AS entry, summary FROM incident_log_entry \
+              WHERE connection = 'pagerduty-demo' AND incident_id = \
+              (SELECT id FROM incident WHERE connection = 'pagerduty-demo' AND resolved_at IS NOT NULL \
+              ORDER BY resolved_at DESC LIMIT 1) ORDER BY at;",
     },
 ];
 
