@@ -71,7 +71,7 @@ fn open_and_run(context: &StreamContext<'_>, stream: &Stream, schemas: Arc<Schem
         }
         destination
     };
-    match opened.map(with_schemas).and_then(|destination| Store::begin(context, destination, stream)) {
+    match opened.map(with_schemas).and_then(|destination| StoreLoop::begin(context, destination, stream)) {
         Ok(store) => store.run(stream, schemas, result),
         Err(error) => result.error = Some(RunError::storage(failure(context), error)),
     }
@@ -98,8 +98,8 @@ enum Stopped {
     Storage(DestinationError),
 }
 
-/// The store loop's state for one stream run.
-struct Store<'a> {
+/// The store loop's state for one stream run (the loop that hands records to the store).
+struct StoreLoop<'a> {
     context: &'a StreamContext<'a>,
     stream_id: &'a str,
     /// The record types the stream declares itself (`recordSchemas`).
@@ -118,7 +118,7 @@ struct Store<'a> {
     warned_masked: bool,
 }
 
-impl<'a> Store<'a> {
+impl<'a> StoreLoop<'a> {
     /// Loads the stream's state and starts the run's history entry.
     fn begin(
         context: &'a StreamContext<'a>,
@@ -133,7 +133,7 @@ impl<'a> Store<'a> {
             cutoff: context.plan.cutoff,
             started_at: Utc::now(),
         })?;
-        Ok(Store {
+        Ok(StoreLoop {
             context,
             stream_id: &stream.id,
             stream_declares: &stream.record_schemas,

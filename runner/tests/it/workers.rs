@@ -62,6 +62,13 @@ impl Fleet {
         command
     }
 
+    /// A worker whose stderr goes to `worker.err` (read it as often as needed), and that file.
+    pub fn spawn_logged_worker(&self, args: &[&str]) -> (Child, PathBuf) {
+        let log = self.dir.path().join("worker.err");
+        let stderr = Stdio::from(std::fs::File::create(&log).unwrap());
+        (self.worker(args).stdout(Stdio::null()).stderr(stderr).spawn().unwrap(), log)
+    }
+
     pub fn spawn_worker(&self, args: &[&str]) -> Child {
         self.worker(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
     }
@@ -312,13 +319,7 @@ fn a_worker_outlives_the_loss_of_its_database_sessions() {
     let Some(fleet) = Fleet::new("reconnect") else { return };
     let file = fleet.write_connections("1h", &[("first", json!({"records": 2}))]);
     assert!(fleet.apply(&file, &[]).status.success());
-    let log = fleet.dir.path().join("worker.err");
-    let mut worker = fleet
-        .worker(&["--lease-ttl", "3s"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
-        .spawn()
-        .unwrap();
+    let (mut worker, log) = fleet.spawn_logged_worker(&["--lease-ttl", "3s"]);
     let stderr = || std::fs::read_to_string(&log).unwrap_or_default();
     let succeeded =
         |name: &str| format!("SELECT count(*) FROM sync_runs WHERE connection = '{name}' AND outcome = 'succeeded'");
@@ -364,14 +365,8 @@ fn a_worker_outlives_the_loss_of_its_database_sessions() {
 #[test]
 fn an_idle_worker_is_woken_by_the_database_not_by_its_poll() {
     let Some(fleet) = Fleet::new("wake") else { return };
-    let log = fleet.dir.path().join("worker.err");
     // Nothing is due and its safety-net poll is an hour away: only a notification wakes it.
-    let mut worker = fleet
-        .worker(&["--poll", "1h"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
-        .spawn()
-        .unwrap();
+    let (mut worker, log) = fleet.spawn_logged_worker(&["--poll", "1h"]);
     let stderr = || std::fs::read_to_string(&log).unwrap_or_default();
     let listening =
         format!("SELECT count(*) FROM pg_stat_activity WHERE datname = '{}' AND query LIKE 'LISTEN %'", fleet.db);

@@ -14,7 +14,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::{check_complete, Bench};
+use super::{check_complete, Bench, Expected};
 use crate::destinations::{Kind, Store};
 
 /// Bytes any one file of the runner may grow to: less than the sync writes (1.4 MB of
@@ -79,11 +79,7 @@ fn starve(kind: Kind, written: &str) {
     }
 
     // Room again: the next sync starts from the stored state and completes.
-    let status = BENCH.command(&store).status().unwrap();
-    assert!(status.success(), "{}", Bench::stderr(&store));
-    check_complete(&store, &expected);
-    let resumed = store.runs().last().map(|run| run.records);
-    assert_eq!(resumed, Some(BENCH.records - emitted), "the next sync resumes from the stored state");
+    resume_with_room(&store, &expected, emitted);
     eprintln!(
         "disk {kind:?}: writes past {LIMIT} bytes failed twice with a clear error; the state stayed at {emitted} \
          of {} records, and the next sync resumed from it; records lost: 0",
@@ -154,14 +150,20 @@ fn fill_a_small_disk(kind: Kind, size: &str) {
     BENCH.check_consistent(&store, &expected);
     let emitted = Bench::emitted(&store);
     assert!(emitted < BENCH.records, "the sync cannot have finished on the small disk");
-    let status = BENCH.command(&store).status().unwrap();
-    assert!(status.success(), "{}", Bench::stderr(&store));
-    check_complete(&store, &expected);
-    let resumed = store.runs().last().map(|run| run.records);
-    assert_eq!(resumed, Some(BENCH.records - emitted), "the next sync resumes from the stored state");
+    resume_with_room(&store, &expected, emitted);
     eprintln!(
         "disk {kind:?}: a {size} tmpfs filled up with a clear error; the state stayed at {emitted} of {} records, \
          and the next sync, with room, resumed from it; records lost: 0",
         BENCH.records
     );
+}
+
+/// With room again, the next sync starts from the stored state (`emitted` records in)
+/// and leaves the store equal to a clean run's.
+fn resume_with_room(store: &Store, expected: &Expected, emitted: u64) {
+    let status = BENCH.command(store).status().unwrap();
+    assert!(status.success(), "{}", Bench::stderr(store));
+    check_complete(store, expected);
+    let resumed = store.runs().last().map(|run| run.records);
+    assert_eq!(resumed, Some(BENCH.records - emitted), "the next sync resumes from the stored state");
 }
