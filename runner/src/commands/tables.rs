@@ -48,7 +48,7 @@ pub fn rebuild(settings: &Settings, db: &str, types: &[String]) -> CommandResult
     if let Some(unknown) = types.iter().find(|t| !stored.contains_key(t.as_str())) {
         let known: Vec<&str> = stored.keys().map(String::as_str).collect();
         return Err(InputError::Usage(format!(
-            "record type `{}` has no typed table in {spec}; it has: {}\nhint: `runner tables --db {db}` lists them",
+            "record type `{}` has no typed table in {spec}; it has: {}\nhint: `runner tables` with the same --db lists them",
             crate::untrusted::escape(unknown),
             if known.is_empty() { "none yet".to_owned() } else { known.join(", ") }
         ))
