@@ -329,8 +329,14 @@ mod tests {
     /// A first sync of January 2026 against `server`: its output, and the incident
     /// requests it made.
     fn january(server: &Server) -> (Result<(), ConnectorError>, Vec<Value>, Vec<String>) {
-        let config: Config =
-            serde_json::from_value(json!({"apiToken": "abcd1234", "apiBaseUrl": server.base_url()})).unwrap();
+        january_with(server, 8)
+    }
+
+    /// [`january`] with `threads` requests in flight at most: with one, the requests reach
+    /// the server in the order the pool takes them, so a test can read that order.
+    fn january_with(server: &Server, threads: u32) -> (Result<(), ConnectorError>, Vec<Value>, Vec<String>) {
+        let config = json!({"apiToken": "abcd1234", "apiBaseUrl": server.base_url(), "maxConcurrency": threads});
+        let config: Config = serde_json::from_value(config).unwrap();
         let (mut out, captured) = Emitter::in_memory();
         let client = Arc::new(client::connect(&config).unwrap());
         let (cutoff, now) = (parse_cutoff("2026-01-01").unwrap(), parse_cutoff("2026-02-01").unwrap());
@@ -368,7 +374,9 @@ mod tests {
     fn a_window_over_the_cap_is_split_before_paging_and_loses_nothing() {
         // 11,000 incidents evenly over January: one split, two halves of 5,500.
         let server = fake(11_000, "2026-01-01", 31.0 * 86_400.0 / 11_000.0, true);
-        let (result, messages, targets) = january(&server);
+        // One request at a time: with several, both halves' first pages go out at once and
+        // reach the server in either order.
+        let (result, messages, targets) = january_with(&server, 1);
         result.unwrap();
         let (emitted, ids) = incident_ids(&messages);
         assert_eq!((emitted, ids.len()), (11_000, 11_000), "each once");
